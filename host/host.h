@@ -1,0 +1,139 @@
+/*
+ * host/host.h — the embeddable actor runtime (libthespian-host). thespiand
+ * is a thin main around it; tests, benchmarks and the synchronous plugin
+ * test runner embed it directly. Plugins never see this header: they use
+ * sdk/include/thespian/actor.h.
+ */
+#ifndef TH_HOST_HOST_H
+#define TH_HOST_HOST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "thespian/actor.h"
+#include "loader/diag.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct th_system th_system_t;
+typedef struct th_inbox th_inbox_t;
+
+typedef struct th_system_opts {
+    uint32_t workers;       /* worker threads; 0 = one per online CPU */
+    bool synchronous;       /* no threads: th_system_run drives everything */
+    uint32_t batch;         /* messages per actor turn; 0 = 64 */
+    size_t mailbox_limit;   /* queued messages per actor; 0 = 1,000,000 */
+    size_t max_payload;     /* bytes per message; 0 = 16 MiB */
+    const char *name;       /* system name for logs/status; NULL = "thespian" */
+} th_system_opts_t;
+
+/* Create an actor system (threaded unless opts->synchronous). opts may be
+ * NULL for defaults. Returns 0, TH_ENOMEM, TH_EIO (threads). *out is
+ * returned owned: release with th_system_destroy. */
+int th_system_create(th_system_t **out, const th_system_opts_t *opts);
+
+/* Orderly shutdown (ActorExitRequest to every actor, children complete
+ * before parents), then free everything. NULL-safe. Blocks until done; call
+ * from a thread that is not a worker of this system. */
+void th_system_destroy(th_system_t *sys);
+
+/* Orderly shutdown without freeing; returns when every actor has exited or
+ * timeout_ms passed (TH_ETIMEDOUT). Idempotent. Thread-safe, blocking. */
+int th_system_shutdown(th_system_t *sys, int timeout_ms);
+
+/* True once shutdown has been requested (by an actor or a caller). */
+bool th_system_is_stopping(th_system_t *sys);
+
+/* Block until the system has been asked to shut down (by an actor calling
+ * th_system_shutdown, or by th_system_shutdown), or timeout_ms (< 0: no
+ * limit). Returns 0 or TH_ETIMEDOUT. Threaded systems only. */
+int th_system_wait_stopping(th_system_t *sys, int timeout_ms);
+
+/* Synchronous mode: run actors on the calling thread until nothing is
+ * runnable and no timer is due within timeout_ms (< 0: wait for timers
+ * without limit; 0: do not wait for timers). Returns the number of
+ * messages processed, or a negative code. Deterministic: FIFO order. */
+long th_system_run(th_system_t *sys, int timeout_ms);
+
+/* dlopen a plugin .so and register its classes as PLUGIN.CLASS. Refuses
+ * (with a diag naming the file and reason) a missing descriptor, bad magic,
+ * other ABI major, newer minor, bad sizes or names, duplicate plugin.
+ * Thread-safe. d may be NULL. */
+int th_system_load_plugin(th_system_t *sys, const char *path, th_diag_t *d);
+
+/* Create a top-level actor (child of the system). The address is valid at
+ * once; messages to it are buffered until it has started. opts may be
+ * NULL. Returns 0, TH_ENOENT (unknown class), TH_EINVAL, TH_ECLOSED.
+ * Thread-safe, does not block. */
+int th_system_create_actor(th_system_t *sys, th_addr_t *out,
+                           const char *class_name,
+                           const th_create_opts_t *opts);
+
+/* Send from outside the actor system (sender is the null address).
+ * Same returns as th_send. Thread-safe, does not block. */
+int th_system_tell(th_system_t *sys, const th_addr_t *to, const char *type,
+                   const void *data, size_t len);
+
+/* The system's own address (answers Thespian_StatusReq). */
+void th_system_address_of(th_system_t *sys, th_addr_t *out);
+
+/* Look up a live named actor. Returns 0 or TH_ENOENT. Thread-safe. */
+int th_system_lookup_name(th_system_t *sys, const char *name, th_addr_t *out);
+
+/* Status of the whole system as a JSON object text (the same body as the
+ * Thespian_SystemStatus reply). *out is returned owned: free() it. */
+int th_system_status_json(th_system_t *sys, char **out);
+
+/* Counters, for tests and benchmarks. Relaxed snapshots. */
+typedef struct th_system_stats {
+    uint64_t live_actors;
+    uint64_t dead_letters;
+    uint64_t messages;      /* messages handed to actors */
+    uint64_t pending_timers;
+} th_system_stats_t;
+void th_system_stats(th_system_t *sys, th_system_stats_t *out);
+
+/* Print / parse addresses (same format plugins see). */
+int th_addr_to_string(const th_addr_t *addr, char *buf, size_t size);
+int th_addr_from_string(th_addr_t *out, const char *text);
+
+/* ---- Inboxes: addresses for code outside the actor system -----------------
+ * An inbox is an address whose messages queue up for a thread to take with
+ * th_inbox_recv (the ask/listen of the client library). Each inbox belongs
+ * to one consumer thread at a time; send/recv on different inboxes are
+ * independent (Thespian's private contexts). */
+typedef struct th_inmsg {
+    const char *type;  /* valid until th_inmsg_free */
+    const void *data;
+    size_t len;
+    th_addr_t sender;
+} th_inmsg_t;
+
+/* Create an inbox. *out returned owned: th_inbox_destroy. Thread-safe. */
+int th_inbox_create(th_system_t *sys, th_inbox_t **out);
+
+/* Destroy; later messages to its address become dead letters. NULL-safe. */
+void th_inbox_destroy(th_inbox_t *inbox);
+
+/* The inbox's address, to hand out as a reply-to sender. */
+void th_inbox_address(th_inbox_t *inbox, th_addr_t *out);
+
+/* Send with the inbox as the sender. Same returns as th_send. */
+int th_inbox_send(th_inbox_t *inbox, const th_addr_t *to, const char *type,
+                  const void *data, size_t len);
+
+/* Wait up to timeout_ms (< 0: forever) for the next message. In a
+ * synchronous system this runs the system while waiting. Returns 0 with
+ * *out owned (th_inmsg_free), or TH_ETIMEDOUT, TH_ECLOSED. */
+int th_inbox_recv(th_inbox_t *inbox, th_inmsg_t **out, int timeout_ms);
+
+/* Free a received message. NULL-safe. */
+void th_inmsg_free(th_inmsg_t *msg);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* TH_HOST_HOST_H */

@@ -1,0 +1,25 @@
+/*
+ * loader/diag.h — caller-owned diagnostics: one line naming the bad input
+ * (file, archive member, key, field) and the reason. Filling one never
+ * allocates, so error paths cannot fail in turn. Lowest layer: loader, host
+ * and director all report through it.
+ */
+#ifndef TH_LOADER_DIAG_H
+#define TH_LOADER_DIAG_H
+
+typedef struct th_diag {
+    int code;          /* the TH_E* code that was returned */
+    char msg[512];     /* NUL-terminated line; empty when no error */
+} th_diag_t;
+
+/* Reset to "no error". NULL-safe. */
+void thi_diag_clear(th_diag_t *d);
+
+/* Record `code` and a printf-style message; returns `code` so callers can
+ * `return thi_diag_set(d, TH_EINVAL, "...")`. NULL-safe (then only returns
+ * code). Keeps the first error: a later call does not overwrite a set diag
+ * unless it was cleared. */
+int thi_diag_set(th_diag_t *d, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+#endif /* TH_LOADER_DIAG_H */

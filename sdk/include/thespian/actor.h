@@ -1,0 +1,440 @@
+/*
+ * thespian/actor.h — the plugin ABI of thespian-c.
+ *
+ * A plugin is a shared object that exports exactly one symbol, the constant
+ * descriptor `th_plugin_v1` (see TH_PLUGIN_DEFINE). It never links against
+ * host symbols: every host service is reached through the function table
+ * behind the th_ctx_t handed to each callback, wrapped by the static inline
+ * helpers below. Plugins keep no globals of their own; per-actor memory is
+ * declared (state_size) and owned by the host.
+ *
+ * ABI change log (the table and descriptors only ever grow at the end):
+ *   1.0  initial: descriptor, classes, dispatch tables, host API table.
+ */
+#ifndef TH_SDK_ACTOR_H
+#define TH_SDK_ACTOR_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "thespian/error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Permanent wire/ABI numbers. */
+#define TH_ABI_MAJOR 1u
+#define TH_ABI_MINOR 0u
+#define TH_PLUGIN_MAGIC 0x54485031u /* "THP1": high bytes non-zero */
+#define TH_PLUGIN_SYMBOL "th_plugin_v1"
+
+/* Limits every component enforces. */
+#define TH_NAME_MAX 64         /* plugin, class and message type names */
+#define TH_ADDR_STRLEN 56      /* buffer size for th_addr_format, with NUL */
+
+/* ---- Addresses --------------------------------------------------------
+ * Opaque value: comparable and hashable bytewise, printable and parseable
+ * through the host (th_addr_format / th_addr_parse), carries a random nonce
+ * so it cannot be guessed, and names the system it lives on so it can travel
+ * to other hosts. An all-zero address is "no address". */
+typedef struct th_addr {
+    uint64_t opaque[3];
+} th_addr_t;
+
+static inline bool
+th_addr_eq(const th_addr_t *a, const th_addr_t *b)
+{
+    return memcmp(a, b, sizeof *a) == 0;
+}
+
+static inline bool
+th_addr_is_null(const th_addr_t *a)
+{
+    return (a->opaque[0] | a->opaque[1] | a->opaque[2]) == 0;
+}
+
+static inline uint64_t
+th_addr_hash(const th_addr_t *a)
+{
+    uint64_t h = a->opaque[0] * 0x9E3779B97F4A7C15ull;
+    h ^= a->opaque[1] + 0x7F4A7C159E3779B9ull + (h << 6) + (h >> 2);
+    h ^= a->opaque[2] + 0x94D049BB133111EBull + (h << 6) + (h >> 2);
+    return h;
+}
+
+/* ---- Messages ----------------------------------------------------------
+ * A message is a type name plus immutable payload bytes. The view handed to
+ * receive callbacks is borrowed: valid only during the callback. `type` is
+ * interned by the host (two messages of one type share the pointer). */
+typedef struct th_msg {
+    const char *type;  /* NUL-terminated type name */
+    const void *data;  /* payload bytes, never NULL (may be zero length) */
+    size_t len;        /* payload length */
+    th_addr_t sender;  /* who sent it; null for messages from outside */
+} th_msg_t;
+
+/* Runtime message types (Thespian's names). User code may send only
+ * ActorExitRequest, Thespian_StatusReq and ValidatedSource; the rest are
+ * reserved: sending them fails with TH_ERESERVED. Bodies are JSON, see
+ * docs/messages.md. */
+#define TH_MSG_EXIT_REQUEST "ActorExitRequest"
+#define TH_MSG_CHILD_EXITED "ChildActorExited"
+#define TH_MSG_POISON "PoisonMessage"
+#define TH_MSG_WAKEUP "WakeupMessage"
+#define TH_MSG_WATCH "WatchMessage"
+#define TH_MSG_DEAD_ENVELOPE "DeadEnvelope"
+#define TH_MSG_CONVENTION_UPDATE "ActorSystemConventionUpdate"
+#define TH_MSG_VALIDATE_SOURCE "ValidateSource"
+#define TH_MSG_VALIDATED_SOURCE "ValidatedSource"
+#define TH_MSG_LOADED_SOURCE "LoadedSource"
+#define TH_MSG_UNLOADED_SOURCE "UnloadedSource"
+#define TH_MSG_STATUS_REQ "Thespian_StatusReq"
+#define TH_MSG_SYSTEM_STATUS "Thespian_SystemStatus"
+#define TH_MSG_ACTOR_STATUS "Thespian_ActorStatus"
+
+/* Opaque handles. */
+typedef struct th_ctx th_ctx_t; /* per-callback context; see below */
+typedef struct th_buf th_buf_t; /* payload buffer being filled for a send */
+
+/* ---- Callbacks ----------------------------------------------------------
+ * All callbacks of one actor run one at a time (never concurrently), on any
+ * worker thread. No host lock is held while they run; they may call any
+ * th_* helper on the ctx they were given, and should not block for long
+ * (they hold a worker thread). `state` is the actor's state_size bytes,
+ * zeroed before init, owned by the host.
+ *
+ * init:     return 0, or a negative code to refuse to start (the actor is
+ *           then dead and messages buffered for it become dead letters).
+ * receive:  return 0 when handled, negative on failure. A failure restarts
+ *           the actor (teardown, zeroed state, init) and retries the message
+ *           once; a second failure returns it to the sender as PoisonMessage.
+ * teardown: release what init acquired; called on exit and before restart.
+ */
+typedef int (*th_init_fn)(th_ctx_t *ctx, void *state);
+typedef int (*th_receive_fn)(th_ctx_t *ctx, void *state, const th_msg_t *msg);
+typedef void (*th_teardown_fn)(th_ctx_t *ctx, void *state);
+
+/* Type dispatch (Thespian's ActorTypeDispatcher). Entries are tried in
+ * order; an entry matches when `type` equals the message type, or is "*".
+ * A handler returns 0 (handled), negative (failure, as receive) or
+ * TH_SUPER to defer to the next matching entry. When no entry handles the
+ * message the class's receive is the unrecognised-message fallback (a NULL
+ * receive ignores it). */
+typedef struct th_dispatch {
+    const char *type;
+    th_receive_fn handler;
+} th_dispatch_t;
+
+/* An actor class. `size` is sizeof(th_class_t) as the plugin was built, so
+ * the struct can grow at the end in later minors. */
+typedef struct th_class {
+    uint32_t size;                  /* sizeof(th_class_t) */
+    uint32_t flags;                 /* reserved, 0 */
+    const char *name;               /* CLASS; qualified as PLUGIN.CLASS */
+    size_t state_size;              /* bytes of per-actor state (may be 0) */
+    th_init_fn init;                /* optional */
+    th_receive_fn receive;          /* fallback/only handler; optional
+                                       when dispatch is given */
+    th_teardown_fn teardown;        /* optional */
+    const th_dispatch_t *dispatch;  /* optional table ... */
+    uint32_t n_dispatch;            /* ... and its length */
+    uint32_t reserved0;
+} th_class_t;
+
+/* The one exported descriptor. The guard fields come first: the host checks
+ * magic, then abi_major == TH_ABI_MAJOR and abi_minor <= its own, then reads
+ * only `size` bytes. */
+typedef struct th_plugin {
+    uint32_t magic;                 /* TH_PLUGIN_MAGIC */
+    uint16_t abi_major;             /* TH_ABI_MAJOR at build time */
+    uint16_t abi_minor;             /* TH_ABI_MINOR at build time */
+    uint32_t size;                  /* sizeof(th_plugin_t) at build time */
+    uint32_t n_classes;
+    const char *name;               /* plugin name: [A-Za-z0-9_] */
+    const th_class_t *const *classes;
+} th_plugin_t;
+
+/* Options for creating an actor; zero-initialise and set `size`. */
+typedef struct th_create_opts {
+    uint32_t size;                  /* sizeof(th_create_opts_t) */
+    uint32_t reserved0;
+    const char *global_name;        /* NULL, or a system-wide unique name:
+                                       an existing live actor of that name
+                                       is returned instead of a new one */
+    const char *source_hash;        /* NULL: resolve in the caller's source */
+    const char *requirements_json;  /* NULL, or JSON object of required
+                                       capabilities */
+} th_create_opts_t;
+
+/* Log levels (syslog-like order). */
+enum th_log_level {
+    TH_LOG_DEBUG = 10,
+    TH_LOG_INFO = 20,
+    TH_LOG_WARNING = 30,
+    TH_LOG_ERROR = 40,
+    TH_LOG_CRITICAL = 50,
+};
+
+/* ---- Host services --------------------------------------------------------
+ * The function table. Its first member is its own minor so a plugin can
+ * check before calling an entry added later. Grows only at the end.
+ * Every entry is thread-safe for the ctx it is called with; ctx is valid
+ * only during the callback it was handed to. Pointers are borrowed unless
+ * said otherwise. */
+struct th_host_api {
+    uint32_t minor;
+    uint32_t size;
+    /* -- 1.0 -- */
+    void (*my_address)(th_ctx_t *ctx, th_addr_t *out);
+    void (*system_address)(th_ctx_t *ctx, th_addr_t *out);
+    int (*send)(th_ctx_t *ctx, const th_addr_t *to, const char *type,
+                const void *data, size_t len);
+    int (*buf_alloc)(th_ctx_t *ctx, th_buf_t **out, size_t len, void **data);
+    void (*buf_free)(th_ctx_t *ctx, th_buf_t **buf);
+    int (*send_buf)(th_ctx_t *ctx, const th_addr_t *to, const char *type,
+                    th_buf_t **buf);
+    int (*forward)(th_ctx_t *ctx, const th_addr_t *to, const th_msg_t *msg);
+    int (*create)(th_ctx_t *ctx, th_addr_t *out, const char *class_name,
+                  const th_create_opts_t *opts);
+    int (*wakeup_after)(th_ctx_t *ctx, uint32_t ms, const void *data,
+                        size_t len);
+    int (*become)(th_ctx_t *ctx, th_receive_fn fn);
+    int (*handle_dead_letters)(th_ctx_t *ctx, bool on);
+    int (*system_shutdown)(th_ctx_t *ctx);
+    int (*fail)(th_ctx_t *ctx, const char *reason);
+    void (*log)(th_ctx_t *ctx, int level, const char *fmt, va_list ap);
+    int (*addr_format)(const th_addr_t *addr, char *buf, size_t size);
+    int (*addr_parse)(th_addr_t *out, const char *text);
+};
+
+/* The public prefix of every th_ctx_t; the rest is the host's. */
+struct th_ctx_pub {
+    uint32_t magic;
+    uint32_t reserved0;
+    const struct th_host_api *api;
+};
+
+#define TH_API_(ctx) (((const struct th_ctx_pub *)(const void *)(ctx))->api)
+
+/* ---- Helpers plugin authors call ----------------------------------------- */
+
+/* Address of the actor running this callback. */
+static inline th_addr_t
+th_my_address(th_ctx_t *ctx)
+{
+    th_addr_t a;
+    TH_API_(ctx)->my_address(ctx, &a);
+    return a;
+}
+
+/* Address of the actor system itself (target of Thespian_StatusReq). */
+static inline th_addr_t
+th_system_address(th_ctx_t *ctx)
+{
+    th_addr_t a;
+    TH_API_(ctx)->system_address(ctx, &a);
+    return a;
+}
+
+/* Send a copy of `len` bytes at `data` as a message of `type` to `to`.
+ * Returns 0; TH_EDEAD when the target is gone (the message became a dead
+ * letter), TH_EFULL when its mailbox is full (nothing was sent),
+ * TH_ETOOBIG, TH_ERESERVED, TH_EINVAL for a bad type name. */
+static inline int
+th_send(th_ctx_t *ctx, const th_addr_t *to, const char *type,
+        const void *data, size_t len)
+{
+    return TH_API_(ctx)->send(ctx, to, type, data, len);
+}
+
+/* Send a NUL-terminated string (without the NUL) as the payload. */
+static inline int
+th_send_str(th_ctx_t *ctx, const th_addr_t *to, const char *type,
+            const char *text)
+{
+    return TH_API_(ctx)->send(ctx, to, type, text, text ? strlen(text) : 0);
+}
+
+/* Reply to the sender of `msg`. */
+static inline int
+th_reply(th_ctx_t *ctx, const th_msg_t *msg, const char *type,
+         const void *data, size_t len)
+{
+    return TH_API_(ctx)->send(ctx, &msg->sender, type, data, len);
+}
+
+/* Zero-copy sending: allocate a payload buffer, fill it, send it. On
+ * success *out is returned owned: hand it to th_send_buf or th_buf_free. */
+static inline int
+th_buf_alloc(th_ctx_t *ctx, th_buf_t **out, size_t len, void **data)
+{
+    return TH_API_(ctx)->buf_alloc(ctx, out, len, data);
+}
+
+/* Free a buffer that was not sent; sets *buf to NULL. NULL-safe. */
+static inline void
+th_buf_free(th_ctx_t *ctx, th_buf_t **buf)
+{
+    TH_API_(ctx)->buf_free(ctx, buf);
+}
+
+/* Send a filled buffer. Taken on success (*buf set to NULL); on failure
+ * the caller still owns it and may retry or free it. */
+static inline int
+th_send_buf(th_ctx_t *ctx, const th_addr_t *to, const char *type,
+            th_buf_t **buf)
+{
+    return TH_API_(ctx)->send_buf(ctx, to, type, buf);
+}
+
+/* Send the message being handled to `to` without copying its payload. The
+ * sender seen by `to` is this actor. */
+static inline int
+th_forward(th_ctx_t *ctx, const th_addr_t *to, const th_msg_t *msg)
+{
+    return TH_API_(ctx)->forward(ctx, to, msg);
+}
+
+/* Create an actor of class "PLUGIN.CLASS" as a child of this actor (with a
+ * global name: as a child of the system). The address is returned at once;
+ * messages sent to it are buffered until it has started. opts may be NULL.
+ * Returns TH_ENOENT for an unknown class, TH_EINVAL for a bad name. */
+static inline int
+th_create(th_ctx_t *ctx, th_addr_t *out, const char *class_name,
+          const th_create_opts_t *opts)
+{
+    return TH_API_(ctx)->create(ctx, out, class_name, opts);
+}
+
+/* Deliver a WakeupMessage carrying a copy of `data` to this actor after
+ * `ms` milliseconds. Many may be pending; they arrive in due order. */
+static inline int
+th_wakeup_after(th_ctx_t *ctx, uint32_t ms, const void *data, size_t len)
+{
+    return TH_API_(ctx)->wakeup_after(ctx, ms, data, len);
+}
+
+/* Handle the following messages with `fn` instead of the class's dispatch
+ * and receive; NULL goes back to the class's own handling. */
+static inline int
+th_become(th_ctx_t *ctx, th_receive_fn fn)
+{
+    return TH_API_(ctx)->become(ctx, fn);
+}
+
+/* Register (on=true) or unregister this actor as a dead-letter handler: it
+ * then receives a DeadEnvelope for each undeliverable message. */
+static inline int
+th_handle_dead_letters(th_ctx_t *ctx, bool on)
+{
+    return TH_API_(ctx)->handle_dead_letters(ctx, on);
+}
+
+/* Ask the whole actor system to shut down in order. */
+static inline int
+th_system_shutdown(th_ctx_t *ctx)
+{
+    return TH_API_(ctx)->system_shutdown(ctx);
+}
+
+/* Record why the current message failed; returns TH_EFAIL so a handler can
+ * write `return th_fail(ctx, "why");`. The text goes into the restart log
+ * line and the PoisonMessage details. */
+static inline int
+th_fail(th_ctx_t *ctx, const char *reason)
+{
+    return TH_API_(ctx)->fail(ctx, reason);
+}
+
+/* Ask `to` to exit; recursive=false leaves its children running (they are
+ * adopted by the system). */
+static inline int
+th_exit_request(th_ctx_t *ctx, const th_addr_t *to, bool recursive)
+{
+    return recursive ? th_send(ctx, to, TH_MSG_EXIT_REQUEST, "", 0)
+                     : th_send_str(ctx, to, TH_MSG_EXIT_REQUEST,
+                                   "{\"notRecursive\":true}");
+}
+
+/* Log a printf-style line at `level`, tagged with this actor's address. */
+static inline void
+th_log(th_ctx_t *ctx, int level, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+static inline void
+th_log(th_ctx_t *ctx, int level, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    TH_API_(ctx)->log(ctx, level, fmt, ap);
+    va_end(ap);
+}
+
+/* Print `addr` into buf (at least TH_ADDR_STRLEN bytes). Returns 0 or
+ * TH_EINVAL when the buffer is too small. */
+static inline int
+th_addr_format(th_ctx_t *ctx, const th_addr_t *addr, char *buf, size_t size)
+{
+    return TH_API_(ctx)->addr_format(addr, buf, size);
+}
+
+/* Parse the printed form back. Returns 0 or TH_EADDR. */
+static inline int
+th_addr_parse(th_ctx_t *ctx, th_addr_t *out, const char *text)
+{
+    return TH_API_(ctx)->addr_parse(out, text);
+}
+
+/* ---- Defining a plugin -----------------------------------------------------
+ *   static const th_class_t greeter = { .size = sizeof(th_class_t), ... };
+ *   TH_PLUGIN_DEFINE(hello, &greeter);
+ * exports the descriptor `th_plugin_v1` for plugin "hello". */
+#if defined(__GNUC__)
+#define TH_PLUGIN_EXPORT_ __attribute__((visibility("default"), used))
+#else
+#define TH_PLUGIN_EXPORT_
+#endif
+
+#define TH_PLUGIN_DEFINE(pname, ...)                                          \
+    static const th_class_t *const th_plugin_classes_[] = {__VA_ARGS__};      \
+    TH_PLUGIN_EXPORT_ extern const th_plugin_t th_plugin_v1;                  \
+    const th_plugin_t th_plugin_v1 = {                                        \
+        TH_PLUGIN_MAGIC,                                                      \
+        TH_ABI_MAJOR,                                                         \
+        TH_ABI_MINOR,                                                         \
+        (uint32_t)sizeof(th_plugin_t),                                        \
+        (uint32_t)(sizeof th_plugin_classes_ / sizeof th_plugin_classes_[0]), \
+        #pname,                                                               \
+        th_plugin_classes_,                                                   \
+    }
+
+/* ---- ABI pins ------------------------------------------------------------- */
+#if defined(__x86_64__) || defined(__aarch64__)
+_Static_assert(sizeof(th_addr_t) == 24, "th_addr_t size is ABI");
+_Static_assert(sizeof(th_msg_t) == 48, "th_msg_t size is ABI");
+_Static_assert(offsetof(th_msg_t, sender) == 24, "th_msg_t layout is ABI");
+_Static_assert(sizeof(th_dispatch_t) == 16, "th_dispatch_t size is ABI");
+_Static_assert(sizeof(th_class_t) == 72, "th_class_t size is ABI");
+_Static_assert(offsetof(th_class_t, receive) == 32, "th_class_t layout");
+_Static_assert(offsetof(th_class_t, n_dispatch) == 64, "th_class_t layout");
+_Static_assert(sizeof(th_plugin_t) == 32, "th_plugin_t size is ABI");
+_Static_assert(offsetof(th_plugin_t, size) == 8, "th_plugin_t layout");
+_Static_assert(offsetof(th_plugin_t, classes) == 24, "th_plugin_t layout");
+_Static_assert(sizeof(th_create_opts_t) == 32, "th_create_opts_t size");
+_Static_assert(sizeof(struct th_ctx_pub) == 16, "th_ctx_pub size is ABI");
+_Static_assert(offsetof(struct th_host_api, my_address) == 8,
+               "th_host_api layout is ABI");
+_Static_assert(offsetof(struct th_host_api, addr_parse) == 8 + 15 * 8,
+               "th_host_api 1.0 layout is ABI");
+#endif
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* TH_SDK_ACTOR_H */
