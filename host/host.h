@@ -42,7 +42,7 @@ void th_system_destroy(th_system_t *sys);
 
 /* Orderly shutdown without freeing; returns when every actor has exited or
  * timeout_ms passed (TH_ETIMEDOUT). Idempotent. Thread-safe, blocking. */
-int th_system_shutdown(th_system_t *sys, int timeout_ms);
+int th_system_stop(th_system_t *sys, int timeout_ms);
 
 /* True once shutdown has been requested (by an actor or a caller). */
 bool th_system_is_stopping(th_system_t *sys);

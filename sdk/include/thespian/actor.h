@@ -396,7 +396,7 @@ th_addr_parse(th_ctx_t *ctx, th_addr_t *out, const char *text)
  *   TH_PLUGIN_DEFINE(hello, &greeter);
  * exports the descriptor `th_plugin_v1` for plugin "hello". */
 #if defined(__GNUC__)
-#define TH_PLUGIN_EXPORT_ __attribute__((visibility("default"), used))
+#define TH_PLUGIN_EXPORT_ __attribute__((visibility("default")))
 #else
 #define TH_PLUGIN_EXPORT_
 #endif
@@ -420,9 +420,9 @@ _Static_assert(sizeof(th_addr_t) == 24, "th_addr_t size is ABI");
 _Static_assert(sizeof(th_msg_t) == 48, "th_msg_t size is ABI");
 _Static_assert(offsetof(th_msg_t, sender) == 24, "th_msg_t layout is ABI");
 _Static_assert(sizeof(th_dispatch_t) == 16, "th_dispatch_t size is ABI");
-_Static_assert(sizeof(th_class_t) == 72, "th_class_t size is ABI");
+_Static_assert(sizeof(th_class_t) == 64, "th_class_t size is ABI");
 _Static_assert(offsetof(th_class_t, receive) == 32, "th_class_t layout");
-_Static_assert(offsetof(th_class_t, n_dispatch) == 64, "th_class_t layout");
+_Static_assert(offsetof(th_class_t, n_dispatch) == 56, "th_class_t layout");
 _Static_assert(sizeof(th_plugin_t) == 32, "th_plugin_t size is ABI");
 _Static_assert(offsetof(th_plugin_t, size) == 8, "th_plugin_t layout");
 _Static_assert(offsetof(th_plugin_t, classes) == 24, "th_plugin_t layout");

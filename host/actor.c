@@ -1,0 +1,1143 @@
+/*
+ * host/actor.c — actors: the slot table, mailboxes, delivery, and the
+ * lifecycle run in each actor's own context (start, receive with restart and
+ * PoisonMessage, exit with children first, ChildActorExited), plus global
+ * names and dead letters. Everything that changes an actor happens while its
+ * slot is scheduled on exactly one thread, so actor state needs no locks.
+ */
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "host/rt.h"
+
+/* ---- Mailbox: intrusive MPSC queue with a stub, after Vyukov. The low bit
+ * of `head` means "empty and not scheduled": the push that clears it is the
+ * one that must schedule the slot, so an actor is never scheduled twice. */
+
+static bool
+mq_push(thi_slot_t *slot, thi_node_t *n)
+{
+    atomic_store_explicit(&n->next, NULL, memory_order_relaxed);
+    /* acq_rel: orders the node's contents before it becomes reachable */
+    uintptr_t prev = atomic_exchange_explicit(&slot->head, (uintptr_t)n,
+                                              memory_order_acq_rel);
+    thi_node_t *p = (thi_node_t *)(prev & ~(uintptr_t)1);
+    /* release: pairs with the acquire load of next in mq_pop */
+    atomic_store_explicit(&p->next, n, memory_order_release);
+    return (prev & 1) != 0;
+}
+
+static thi_node_t *
+mq_pop(thi_slot_t *slot)
+{
+    thi_node_t *tail = slot->tail;
+    thi_node_t *next = atomic_load_explicit(&tail->next, memory_order_acquire);
+    if (tail == &slot->stub) {
+        if (next == NULL)
+            return NULL;
+        slot->tail = next;
+        tail = next;
+        next = atomic_load_explicit(&next->next, memory_order_acquire);
+    }
+    if (next) {
+        slot->tail = next;
+        return tail;
+    }
+    uintptr_t head = atomic_load_explicit(&slot->head, memory_order_acquire);
+    if ((thi_node_t *)(head & ~(uintptr_t)1) != tail)
+        return NULL; /* a producer is between its exchange and its link */
+    mq_push(slot, &slot->stub);
+    next = atomic_load_explicit(&tail->next, memory_order_acquire);
+    if (next) {
+        slot->tail = next;
+        return tail;
+    }
+    return NULL;
+}
+
+/* Deschedule when truly empty; false means messages arrived (or are being
+ * linked) and the slot must stay scheduled. */
+static bool
+mq_mark_empty(thi_slot_t *slot)
+{
+    if (slot->tail != &slot->stub ||
+        atomic_load_explicit(&slot->stub.next, memory_order_acquire) != NULL)
+        return false;
+    uintptr_t expect = (uintptr_t)&slot->stub;
+    return atomic_compare_exchange_strong_explicit(
+        &slot->head, &expect, expect | 1, memory_order_acq_rel,
+        memory_order_relaxed);
+}
+
+/* ---- Slot table ---------------------------------------------------------------- */
+
+#define CHUNK_SLOTS (1u << THI_CHUNK_SHIFT)
+
+int
+thi_slots_init(struct th_system *sys)
+{
+    pthread_mutex_init(&sys->slots_lock, NULL);
+    return 0;
+}
+
+thi_slot_t *
+thi_slot_get(struct th_system *sys, uint64_t id)
+{
+    if (id >= atomic_load_explicit(&sys->n_slots, memory_order_acquire))
+        return NULL;
+    thi_slot_t *chunk = atomic_load_explicit(
+        &sys->chunks[id >> THI_CHUNK_SHIFT], memory_order_acquire);
+    return chunk ? &chunk[id & (CHUNK_SLOTS - 1)] : NULL;
+}
+
+static void
+slot_init_fresh(thi_slot_t *slot, uint32_t id)
+{
+    memset(slot, 0, sizeof *slot);
+    slot->id = id;
+    atomic_init(&slot->stub.next, NULL);
+    slot->tail = &slot->stub;
+    atomic_init(&slot->head, (uintptr_t)&slot->stub | 1);
+}
+
+int
+thi_slot_alloc(struct th_system *sys, thi_slot_t **out, uint16_t kind)
+{
+    pthread_mutex_lock(&sys->slots_lock);
+    thi_slot_t *slot = sys->free_slots;
+    /* inboxes and actors never share a slot: stale mail stays typed */
+    thi_slot_t **pp = &sys->free_slots;
+    while (slot && slot->kind != kind) {
+        pp = &slot->u.free_next;
+        slot = slot->u.free_next;
+    }
+    if (slot) {
+        *pp = slot->u.free_next;
+        slot->u.free_next = NULL;
+    } else {
+        uint32_t id = atomic_load_explicit(&sys->n_slots, memory_order_relaxed);
+        uint32_t c = id >> THI_CHUNK_SHIFT;
+        if (c >= THI_MAX_CHUNKS) {
+            pthread_mutex_unlock(&sys->slots_lock);
+            return TH_ELIMIT;
+        }
+        thi_slot_t *chunk =
+            atomic_load_explicit(&sys->chunks[c], memory_order_relaxed);
+        if (chunk == NULL) {
+            chunk = aligned_alloc(64, sizeof(thi_slot_t) * CHUNK_SLOTS);
+            if (chunk == NULL) {
+                pthread_mutex_unlock(&sys->slots_lock);
+                return TH_ENOMEM;
+            }
+            /* release: lookups that see n_slots see an initialised chunk */
+            atomic_store_explicit(&sys->chunks[c], chunk, memory_order_release);
+        }
+        slot = &chunk[id & (CHUNK_SLOTS - 1)];
+        slot_init_fresh(slot, id);
+        atomic_store_explicit(&sys->n_slots, id + 1, memory_order_release);
+    }
+    slot->kind = kind;
+    uint64_t nonce = thi_random64();
+    atomic_store_explicit(&slot->nonce, nonce, memory_order_release);
+    pthread_mutex_unlock(&sys->slots_lock);
+    *out = slot;
+    return 0;
+}
+
+void
+thi_slot_release(struct th_system *sys, thi_slot_t *slot)
+{
+    pthread_mutex_lock(&sys->slots_lock);
+    atomic_store_explicit(&slot->nonce, 0, memory_order_release);
+    slot->u.free_next = sys->free_slots;
+    sys->free_slots = slot;
+    pthread_mutex_unlock(&sys->slots_lock);
+}
+
+void
+thi_slot_addr(struct th_system *sys, const thi_slot_t *slot, uint64_t nonce,
+              th_addr_t *out)
+{
+    out->opaque[0] = sys->id;
+    out->opaque[1] = slot->id;
+    out->opaque[2] = nonce;
+}
+
+static void
+free_env_args(thi_env_t *env)
+{
+    if (env->kind == THI_ENV_START) {
+        thi_start_args_t a;
+        memcpy(&a, env->in.bytes, sizeof a);
+        free(a.name);
+    }
+}
+
+static void children_free(thi_children_t *c);
+
+void
+thi_slots_fini(struct th_system *sys)
+{
+    uint32_t n = atomic_load(&sys->n_slots);
+    for (uint32_t id = 0; id < n; id++) {
+        thi_slot_t *slot = thi_slot_get(sys, id);
+        thi_node_t *node;
+        while ((node = mq_pop(slot)) != NULL) {
+            if (node == &slot->stub)
+                continue;
+            thi_env_t *env = (thi_env_t *)node;
+            free_env_args(env);
+            thi_env_free(env);
+        }
+        const thi_class_t *cls = atomic_load(&slot->cls);
+        if (cls && slot->kind == THI_SLOT_ACTOR) {
+            /* still alive after a timed-out shutdown: reclaim memory only;
+             * its code may be wedged, so no callback runs here */
+            free(slot->state);
+            free(slot->u.name);
+        }
+        children_free(slot->children);
+        if (slot->inbox)
+            thi_inbox_free(slot->inbox);
+    }
+    for (uint32_t c = 0; c < THI_MAX_CHUNKS; c++)
+        free(atomic_load(&sys->chunks[c]));
+    pthread_mutex_destroy(&sys->slots_lock);
+}
+
+/* ---- Children: an open-addressing set of (slot, nonce), owned by the
+ * parent's context; backward-shift deletion keeps probes short. */
+
+struct thi_children {
+    uint32_t cap, n;
+    struct child_ent {
+        thi_slot_t *slot;
+        uint64_t nonce;
+    } e[];
+};
+
+static void
+children_free(thi_children_t *c)
+{
+    free(c);
+}
+
+static int
+children_add(thi_children_t **pc, thi_slot_t *slot, uint64_t nonce)
+{
+    thi_children_t *c = *pc;
+    if (c == NULL || (c->n + 1) * 4 > c->cap * 3) {
+        uint32_t cap = c ? c->cap * 2 : 8;
+        thi_children_t *nc = calloc(1, sizeof *nc + cap * sizeof nc->e[0]);
+        if (nc == NULL)
+            return TH_ENOMEM;
+        nc->cap = cap;
+        for (uint32_t i = 0; c && i < c->cap; i++)
+            if (c->e[i].slot)
+                children_add(&nc, c->e[i].slot, c->e[i].nonce);
+        free(c);
+        *pc = c = nc;
+    }
+    uint32_t i = (uint32_t)nonce & (c->cap - 1);
+    while (c->e[i].slot)
+        i = (i + 1) & (c->cap - 1);
+    c->e[i].slot = slot;
+    c->e[i].nonce = nonce;
+    c->n++;
+    return 0;
+}
+
+static bool
+children_remove(thi_children_t *c, const thi_slot_t *slot, uint64_t nonce)
+{
+    if (c == NULL || c->n == 0)
+        return false;
+    uint32_t mask = c->cap - 1, i = (uint32_t)nonce & mask;
+    while (c->e[i].slot) {
+        if (c->e[i].slot == slot && c->e[i].nonce == nonce) {
+            c->n--;
+            uint32_t j = i;
+            for (;;) { /* shift later entries of the cluster back */
+                j = (j + 1) & mask;
+                if (c->e[j].slot == NULL)
+                    break;
+                uint32_t home = (uint32_t)c->e[j].nonce & mask;
+                if (((j - home) & mask) >= ((j - i) & mask)) {
+                    c->e[i] = c->e[j];
+                    i = j;
+                }
+            }
+            c->e[i].slot = NULL;
+            c->e[i].nonce = 0;
+            return true;
+        }
+        i = (i + 1) & mask;
+    }
+    return false;
+}
+
+static uint32_t
+children_count(const thi_children_t *c)
+{
+    return c ? c->n : 0;
+}
+
+static const thi_type_t *t_exit, *t_child_exited, *t_status_req,
+    *t_dead_envelope;
+
+static void
+types_init(void)
+{
+    t_exit = thi_type_builtin(TH_MSG_EXIT_REQUEST);
+    t_child_exited = thi_type_builtin(TH_MSG_CHILD_EXITED);
+    t_status_req = thi_type_builtin(TH_MSG_STATUS_REQ);
+    t_dead_envelope = thi_type_builtin(TH_MSG_DEAD_ENVELOPE);
+}
+static pthread_once_t types_once = PTHREAD_ONCE_INIT;
+
+/* ---- Dead letters ------------------------------------------------------------------- */
+
+static void
+log_dead_letter(struct th_system *sys, const thi_env_t *env,
+                const th_addr_t *target, const char *why)
+{
+    /* at most ~20 lines a second: a flood must not become a log flood */
+    static _Atomic int64_t window;
+    static atomic_int in_window;
+    int64_t now_s = thi_now_ns() / 1000000000;
+    int64_t w = atomic_load_explicit(&window, memory_order_relaxed);
+    if (w != now_s &&
+        atomic_compare_exchange_strong(&window, &w, now_s))
+        atomic_store(&in_window, 0);
+    if (atomic_fetch_add(&in_window, 1) >= 20)
+        return;
+    char to[TH_ADDR_STRLEN], from[TH_ADDR_STRLEN];
+    th_addr_to_string(target, to, sizeof to);
+    th_addr_to_string(&env->msg.sender, from, sizeof from);
+    thi_log(TH_LOG_WARNING, NULL, "dead letter: %s from %s to %s (%s)",
+            env->msg.type, from, to, why);
+    (void)sys;
+}
+
+void
+thi_dead_letter(struct th_system *sys, thi_env_t *env,
+                const th_addr_t *target, const char *why)
+{
+    if (env->kind != THI_ENV_USER) {
+        free_env_args(env);
+        thi_env_free(env);
+        return;
+    }
+    /* An orphan adopted by the system may report to its old parent, which
+     * is gone: the system is then the one that must hear it. */
+    if (env->system && env->msg.type == t_child_exited->name &&
+        !(target->opaque[0] == sys->id &&
+          target->opaque[1] == sys->root->id)) {
+        th_addr_t root;
+        thi_slot_addr(sys, sys->root, sys->root->live_nonce, &root);
+        thi_deliver(sys, &root, env);
+        return;
+    }
+    atomic_fetch_add_explicit(&sys->dead_letters, 1, memory_order_relaxed);
+    /* never wrap a DeadEnvelope again: a dead handler must not loop */
+    bool forward = env->msg.type != t_dead_envelope->name;
+    th_addr_t handlers[16];
+    size_t n = 0;
+    if (forward) {
+        pthread_mutex_lock(&sys->dl_lock);
+        n = sys->n_dl_handlers < 16 ? sys->n_dl_handlers : 16;
+        memcpy(handlers, sys->dl_handlers, n * sizeof *handlers);
+        pthread_mutex_unlock(&sys->dl_lock);
+    }
+    if (n == 0) {
+        log_dead_letter(sys, env, target, why);
+        thi_env_free(env);
+        return;
+    }
+    char *body = thi_wrap_message_json(env, why, target);
+    for (size_t i = 0; body && i < n; i++)
+        thi_send_system(sys, target, &handlers[i], TH_MSG_DEAD_ENVELOPE, body,
+                        strlen(body));
+    free(body);
+    thi_env_free(env);
+}
+
+/* ---- Delivery ------------------------------------------------------------------------ */
+
+int
+thi_deliver(struct th_system *sys, const th_addr_t *to, thi_env_t *env)
+{
+    if (to->opaque[0] != sys->id) {
+        thi_dead_letter(sys, env, to,
+                        th_addr_is_null(to) ? "null address"
+                                            : "address of another system");
+        return th_addr_is_null(to) ? TH_EADDR : TH_EDEAD;
+    }
+    thi_slot_t *slot = thi_slot_get(sys, to->opaque[1]);
+    if (slot == NULL || to->opaque[2] == 0 ||
+        atomic_load_explicit(&slot->nonce, memory_order_acquire) !=
+            to->opaque[2]) {
+        thi_dead_letter(sys, env, to, "no live actor at that address");
+        return TH_EDEAD;
+    }
+    env->target_nonce = to->opaque[2];
+    if (slot->kind == THI_SLOT_INBOX) {
+        thi_inbox_deliver(slot, env);
+        return 0;
+    }
+    uint64_t n = atomic_fetch_add_explicit(&slot->pushed, 1,
+                                           memory_order_relaxed);
+    if (!env->system) {
+        uint64_t done = atomic_load_explicit(&slot->processed,
+                                             memory_order_relaxed);
+        if (n - done >= sys->opts.mailbox_limit) {
+            atomic_fetch_sub_explicit(&slot->pushed, 1, memory_order_relaxed);
+            return TH_EFULL; /* not consumed: the caller still owns env */
+        }
+    }
+    if (mq_push(slot, &env->node))
+        thi_sched_push(sys, slot);
+    return 0;
+}
+
+int
+thi_send_system(struct th_system *sys, const th_addr_t *from,
+                const th_addr_t *to, const char *type, const void *data,
+                size_t len)
+{
+    const thi_type_t *t = thi_type_builtin(type);
+    thi_env_t *env;
+    int rc = thi_env_new(&env, t, data, len);
+    if (rc != 0)
+        return rc;
+    env->system = 1;
+    if (from)
+        env->msg.sender = *from;
+    return thi_deliver(sys, to, env);
+}
+
+/* ---- Global names ------------------------------------------------------------------- */
+
+typedef struct thi_name_ent {
+    struct thi_name_ent *next;
+    th_addr_t addr;
+    char name[];
+} thi_name_ent_t;
+
+static uint32_t
+names_bucket(const char *name)
+{
+    uint32_t h = 5381;
+    for (; *name; name++)
+        h = h * 33 + (unsigned char)*name;
+    return h % 1024;
+}
+
+static bool
+addr_live(struct th_system *sys, const th_addr_t *a)
+{
+    thi_slot_t *slot = thi_slot_get(sys, a->opaque[1]);
+    return slot && atomic_load(&slot->nonce) == a->opaque[2];
+}
+
+int
+th_system_lookup_name(th_system_t *sys, const char *name, th_addr_t *out)
+{
+    if (name == NULL)
+        return TH_EINVAL;
+    int rc = TH_ENOENT;
+    pthread_mutex_lock(&sys->names_lock);
+    for (thi_name_ent_t *e = sys->names[names_bucket(name)]; e; e = e->next)
+        if (strcmp(e->name, name) == 0 && addr_live(sys, &e->addr)) {
+            *out = e->addr;
+            rc = 0;
+        }
+    pthread_mutex_unlock(&sys->names_lock);
+    return rc;
+}
+
+static void
+names_remove(struct th_system *sys, const char *name, const th_addr_t *addr)
+{
+    pthread_mutex_lock(&sys->names_lock);
+    for (thi_name_ent_t **pp = &sys->names[names_bucket(name)]; *pp;
+         pp = &(*pp)->next) {
+        thi_name_ent_t *e = *pp;
+        if (strcmp(e->name, name) == 0 && th_addr_eq(&e->addr, addr)) {
+            *pp = e->next;
+            free(e);
+            break;
+        }
+    }
+    pthread_mutex_unlock(&sys->names_lock);
+}
+
+void
+thi_names_to_json(struct th_system *sys, json_t *into)
+{
+    char a[TH_ADDR_STRLEN];
+    pthread_mutex_lock(&sys->names_lock);
+    for (int b = 0; b < 1024; b++)
+        for (thi_name_ent_t *e = sys->names[b]; e; e = e->next) {
+            th_addr_to_string(&e->addr, a, sizeof a);
+            json_object_set_new(into, e->name, json_string(a));
+        }
+    pthread_mutex_unlock(&sys->names_lock);
+}
+
+void
+thi_names_fini(struct th_system *sys)
+{
+    for (int b = 0; b < 1024; b++) {
+        thi_name_ent_t *e = sys->names[b];
+        while (e) {
+            thi_name_ent_t *next = e->next;
+            free(e);
+            e = next;
+        }
+        sys->names[b] = NULL;
+    }
+}
+
+static bool
+valid_global_name(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > 255)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+            return false;
+    return true;
+}
+
+/* ---- Creating actors ------------------------------------------------------------------- */
+
+void
+thi_ctx_init(th_ctx_t *ctx, struct th_system *sys, thi_worker_t *w)
+{
+    memset(ctx, 0, sizeof *ctx);
+    ctx->pub.magic = THI_CTX_MAGIC;
+    ctx->pub.api = &thi_host_api;
+    ctx->sys = sys;
+    ctx->worker = w;
+}
+
+static int
+push_start(struct th_system *sys, thi_slot_t *slot, uint64_t nonce,
+           const thi_class_t *cls, const th_addr_t *parent, char *name)
+{
+    thi_env_t *env = thi_env_alloc();
+    if (env == NULL)
+        return TH_ENOMEM;
+    memset(env, 0, sizeof *env);
+    env->kind = THI_ENV_START;
+    env->system = 1;
+    env->msg.type = "th.internal";
+    env->msg.data = env->in.bytes;
+    thi_start_args_t a = {cls, *parent, name};
+    memcpy(env->in.bytes, &a, sizeof a);
+    th_addr_t to;
+    thi_slot_addr(sys, slot, nonce, &to);
+    return thi_deliver(sys, &to, env);
+}
+
+static int
+push_op(struct th_system *sys, thi_slot_t *target, enum thi_env_kind kind,
+        const th_addr_t *arg)
+{
+    thi_env_t *env = thi_env_alloc();
+    if (env == NULL)
+        return TH_ENOMEM;
+    memset(env, 0, sizeof *env);
+    env->kind = (uint16_t)kind;
+    env->system = 1;
+    env->msg.type = "th.internal";
+    env->msg.data = env->in.bytes;
+    if (arg)
+        memcpy(env->in.bytes, arg, sizeof *arg);
+    th_addr_t to;
+    thi_slot_addr(sys, target, atomic_load(&target->nonce), &to);
+    return thi_deliver(sys, &to, env);
+}
+
+int
+thi_create(struct th_system *sys, th_ctx_t *ctx, th_addr_t *out,
+           const char *class_name, const th_create_opts_t *opts)
+{
+    if (class_name == NULL || out == NULL)
+        return TH_EINVAL;
+    if (atomic_load(&sys->stopping))
+        return TH_ECLOSED;
+    const char *gname = NULL;
+    if (opts) {
+        if (opts->size < sizeof(uint32_t) * 2 + sizeof(void *))
+            return TH_EINVAL;
+        gname = opts->global_name;
+        if (opts->size >= offsetof(th_create_opts_t, source_hash) +
+                              sizeof(void *) &&
+            opts->source_hash != NULL) {
+            thi_log(TH_LOG_WARNING, NULL,
+                    "create %s: source %s: no loaded source has that hash",
+                    class_name, opts->source_hash);
+            return TH_ESOURCE;
+        }
+        if (opts->size >= sizeof(th_create_opts_t) &&
+            opts->requirements_json != NULL) {
+            thi_log(TH_LOG_WARNING, NULL,
+                    "create %s: requirements are not supported by this host",
+                    class_name);
+            return TH_ENOCOMPAT;
+        }
+    }
+    if (gname && !valid_global_name(gname))
+        return TH_EINVAL;
+    const thi_class_t *cls;
+    int rc = thi_class_lookup(sys, class_name, &cls);
+    if (rc != 0)
+        return rc;
+
+    thi_slot_t *parent_slot =
+        (ctx && ctx->slot && !gname) ? ctx->slot : sys->root;
+    if (parent_slot != sys->root && (parent_slot->flags & THI_SLOT_EXITING))
+        return TH_ECLOSED;
+    th_addr_t parent;
+    thi_slot_addr(sys, parent_slot, parent_slot->live_nonce, &parent);
+
+    thi_slot_t *slot = NULL;
+    char *name_copy = NULL;
+    thi_name_ent_t *ent = NULL;
+    if (gname) {
+        size_t nl = strlen(gname);
+        name_copy = strdup(gname);
+        ent = malloc(sizeof *ent + nl + 1);
+        if (name_copy == NULL || ent == NULL) {
+            free(name_copy);
+            free(ent);
+            return TH_ENOMEM;
+        }
+        memcpy(ent->name, gname, nl + 1);
+        /* the lock spans lookup and insert: one actor per name, always */
+        pthread_mutex_lock(&sys->names_lock);
+        uint32_t b = names_bucket(gname);
+        for (thi_name_ent_t *e = sys->names[b]; e; e = e->next)
+            if (strcmp(e->name, gname) == 0 && addr_live(sys, &e->addr)) {
+                *out = e->addr;
+                pthread_mutex_unlock(&sys->names_lock);
+                free(name_copy);
+                free(ent);
+                return 0;
+            }
+        rc = thi_slot_alloc(sys, &slot, THI_SLOT_ACTOR);
+        if (rc != 0) {
+            pthread_mutex_unlock(&sys->names_lock);
+            free(name_copy);
+            free(ent);
+            return rc;
+        }
+        thi_slot_addr(sys, slot, atomic_load(&slot->nonce), &ent->addr);
+        ent->next = sys->names[b];
+        sys->names[b] = ent;
+        pthread_mutex_unlock(&sys->names_lock);
+    } else {
+        rc = thi_slot_alloc(sys, &slot, THI_SLOT_ACTOR);
+        if (rc != 0)
+            return rc;
+    }
+    uint64_t nonce = atomic_load(&slot->nonce);
+    thi_slot_addr(sys, slot, nonce, out);
+    atomic_fetch_add_explicit(&sys->live_actors, 1, memory_order_relaxed);
+
+    /* Track the child before it can start: its ChildActorExited then can
+     * never overtake the registration. */
+    if (parent_slot == sys->root && !(ctx && ctx->slot == sys->root))
+        push_op(sys, sys->root, THI_ENV_ADD_CHILD, out);
+    else
+        children_add(&parent_slot->children, slot, nonce);
+    rc = push_start(sys, slot, nonce, cls, &parent, name_copy);
+    if (rc != 0) { /* only on ENOMEM; the slot is now unusable: report */
+        free(name_copy);
+        thi_log(TH_LOG_ERROR, out, "could not start actor: %s",
+                th_strerror(rc));
+        return rc;
+    }
+    return 0;
+}
+
+/* ---- Running an actor ------------------------------------------------------------------- */
+
+
+static void
+self_addr(th_ctx_t *ctx, thi_slot_t *slot, th_addr_t *out)
+{
+    thi_slot_addr(ctx->sys, slot, slot->live_nonce, out);
+}
+
+static int
+invoke(th_ctx_t *ctx, thi_slot_t *slot, thi_env_t *env)
+{
+    const thi_class_t *cls = atomic_load_explicit(&slot->cls,
+                                                  memory_order_relaxed);
+    ctx->cur = env;
+    ctx->failed_reason_set = false;
+    ctx->fail_reason[0] = '\0';
+    int rc = 0;
+    if (slot->become) {
+        rc = slot->become(ctx, slot->state, &env->msg);
+    } else {
+        bool handled = false;
+        for (uint32_t i = 0; i < cls->n_dispatch; i++) {
+            const thi_type_t *t = cls->dispatch_types[i];
+            if (t != NULL && t->name != env->msg.type)
+                continue;
+            rc = cls->dispatch[i].handler(ctx, slot->state, &env->msg);
+            if (rc != TH_SUPER) {
+                handled = true;
+                break;
+            }
+        }
+        if (!handled)
+            rc = cls->receive ? cls->receive(ctx, slot->state, &env->msg) : 0;
+    }
+    ctx->cur = NULL;
+    return rc == TH_SUPER ? 0 : rc;
+}
+
+static void finalize(th_ctx_t *ctx, thi_slot_t *slot);
+static void begin_exit(th_ctx_t *ctx, thi_slot_t *slot, bool recursive);
+
+static int
+start_instance(th_ctx_t *ctx, thi_slot_t *slot)
+{
+    const thi_class_t *cls = atomic_load_explicit(&slot->cls,
+                                                  memory_order_relaxed);
+    if (cls->state_size && slot->state == NULL) {
+        slot->state = calloc(1, cls->state_size);
+        if (slot->state == NULL)
+            return TH_ENOMEM;
+    } else if (cls->state_size) {
+        memset(slot->state, 0, cls->state_size);
+    }
+    slot->become = NULL;
+    if (cls->init == NULL)
+        return 0;
+    ctx->cur = NULL;
+    int rc = cls->init(ctx, slot->state);
+    return rc < 0 ? rc : 0;
+}
+
+static void
+handle_start(th_ctx_t *ctx, thi_slot_t *slot, thi_env_t *env)
+{
+    thi_start_args_t a;
+    memcpy(&a, env->in.bytes, sizeof a);
+    slot->live_nonce = env->target_nonce;
+    slot->parent = a.parent;
+    slot->u.name = a.name;
+    slot->flags = 0;
+    slot->n_restarts = 0;
+    slot->started_ns = thi_now_ns();
+    atomic_store_explicit(&slot->cls, a.cls, memory_order_release);
+    int rc = start_instance(ctx, slot);
+    if (rc != 0) {
+        th_addr_t self;
+        self_addr(ctx, slot, &self);
+        thi_log(TH_LOG_ERROR, &self, "actor %s failed to start: %s",
+                a.cls->qname, th_strerror(rc));
+        /* init cleans up after itself when it fails: no teardown; children
+         * it made before failing exit first */
+        slot->flags |= THI_SLOT_NOTEARDOWN;
+        begin_exit(ctx, slot, true);
+    }
+}
+
+static void
+send_poison(th_ctx_t *ctx, thi_slot_t *slot, thi_env_t *env,
+            const char *details)
+{
+    th_addr_t self;
+    self_addr(ctx, slot, &self);
+    char *body = thi_wrap_message_json(env, details, &self);
+    if (body == NULL)
+        return;
+    if (th_addr_is_null(&env->msg.sender))
+        thi_log(TH_LOG_WARNING, &self,
+                "PoisonMessage for an outside sender dropped: %s", body);
+    else
+        thi_send_system(ctx->sys, &self, &env->msg.sender, TH_MSG_POISON,
+                        body, strlen(body));
+    free(body);
+}
+
+static const char *
+fail_text(th_ctx_t *ctx, int rc)
+{
+    return ctx->failed_reason_set ? ctx->fail_reason : th_strerror(rc);
+}
+
+/* Thespian's rule: a failing message restarts the actor and is retried
+ * once; failing again, it goes back to its sender as PoisonMessage. */
+static void
+deliver_user(th_ctx_t *ctx, thi_slot_t *slot, thi_env_t *env)
+{
+    int rc = invoke(ctx, slot, env);
+    if (rc >= 0)
+        return;
+    const thi_class_t *cls = atomic_load_explicit(&slot->cls,
+                                                  memory_order_relaxed);
+    th_addr_t self;
+    self_addr(ctx, slot, &self);
+    char why[300];
+    snprintf(why, sizeof why, "%s", fail_text(ctx, rc));
+    thi_log(TH_LOG_WARNING, &self,
+            "actor %s failed on %s: %s; restarting and retrying once",
+            cls->qname, env->msg.type, why);
+    if (cls->teardown)
+        cls->teardown(ctx, slot->state);
+    slot->n_restarts++;
+    int src = start_instance(ctx, slot);
+    if (src != 0) {
+        thi_log(TH_LOG_ERROR, &self, "actor %s failed to restart: %s",
+                cls->qname, th_strerror(src));
+        send_poison(ctx, slot, env, "actor failed to restart");
+        slot->flags |= THI_SLOT_NOTEARDOWN;
+        begin_exit(ctx, slot, true);
+        return;
+    }
+    rc = invoke(ctx, slot, env);
+    if (rc >= 0)
+        return;
+    snprintf(why, sizeof why, "%s", fail_text(ctx, rc));
+    thi_log(TH_LOG_WARNING, &self,
+            "actor %s failed on %s again: %s; returned as PoisonMessage",
+            cls->qname, env->msg.type, why);
+    send_poison(ctx, slot, env, why);
+}
+
+static void
+send_child_exited(th_ctx_t *ctx, thi_slot_t *slot)
+{
+    th_addr_t self;
+    self_addr(ctx, slot, &self);
+    char body[TH_ADDR_STRLEN + 32], a[TH_ADDR_STRLEN];
+    th_addr_to_string(&self, a, sizeof a);
+    int n = snprintf(body, sizeof body, "{\"childAddress\":\"%s\"}", a);
+    thi_send_system(ctx->sys, &self, &slot->parent, TH_MSG_CHILD_EXITED, body,
+                    (size_t)n);
+}
+
+static void
+finalize(th_ctx_t *ctx, thi_slot_t *slot)
+{
+    struct th_system *sys = ctx->sys;
+    const thi_class_t *cls = atomic_load_explicit(&slot->cls,
+                                                  memory_order_relaxed);
+    th_addr_t self;
+    self_addr(ctx, slot, &self);
+    if (cls->teardown && !(slot->flags & THI_SLOT_NOTEARDOWN))
+        cls->teardown(ctx, slot->state);
+    free(slot->state);
+    slot->state = NULL;
+    if (slot->u.name) {
+        names_remove(sys, slot->u.name, &self);
+        free(slot->u.name);
+        slot->u.name = NULL;
+    }
+    if (slot->flags & THI_SLOT_DEADLETTERS) {
+        pthread_mutex_lock(&sys->dl_lock);
+        for (size_t i = 0; i < sys->n_dl_handlers; i++)
+            if (th_addr_eq(&sys->dl_handlers[i], &self)) {
+                sys->dl_handlers[i] = sys->dl_handlers[--sys->n_dl_handlers];
+                break;
+            }
+        pthread_mutex_unlock(&sys->dl_lock);
+    }
+    send_child_exited(ctx, slot);
+    children_free(slot->children);
+    slot->children = NULL;
+    slot->live_nonce = 0;
+    slot->become = NULL;
+    slot->flags = 0;
+    atomic_store_explicit(&slot->cls, NULL, memory_order_release);
+    atomic_fetch_sub_explicit(&sys->live_actors, 1, memory_order_relaxed);
+    thi_slot_release(sys, slot);
+}
+
+static void
+begin_exit(th_ctx_t *ctx, thi_slot_t *slot, bool recursive)
+{
+    if (slot->flags & THI_SLOT_EXITING)
+        return;
+    slot->flags |= THI_SLOT_EXITING;
+    thi_children_t *c = slot->children;
+    th_addr_t self;
+    self_addr(ctx, slot, &self);
+    if (c && c->n) {
+        for (uint32_t i = 0; i < c->cap; i++) {
+            if (c->e[i].slot == NULL)
+                continue;
+            th_addr_t child;
+            thi_slot_addr(ctx->sys, c->e[i].slot, c->e[i].nonce, &child);
+            if (recursive) {
+                thi_send_system(ctx->sys, &self, &child, TH_MSG_EXIT_REQUEST,
+                                "", 0);
+            } else {
+                /* the system adopts it: it reports its exit there */
+                push_op(ctx->sys, ctx->sys->root, THI_ENV_ADD_CHILD, &child);
+                thi_env_t *env = thi_env_alloc();
+                if (env == NULL)
+                    continue;
+                memset(env, 0, sizeof *env);
+                env->kind = THI_ENV_REPARENT;
+                env->system = 1;
+                env->msg.type = "th.internal";
+                env->msg.data = env->in.bytes;
+                th_addr_t root;
+                thi_slot_addr(ctx->sys, ctx->sys->root,
+                              ctx->sys->root->live_nonce, &root);
+                memcpy(env->in.bytes, &root, sizeof root);
+                thi_deliver(ctx->sys, &child, env);
+            }
+        }
+        if (!recursive) {
+            children_free(slot->children);
+            slot->children = NULL;
+        }
+    }
+    if (children_count(slot->children) == 0)
+        finalize(ctx, slot);
+}
+
+static bool
+exit_is_recursive(const thi_env_t *env)
+{
+    if (env->msg.len == 0)
+        return true;
+    json_t *o = json_loadb(env->msg.data, env->msg.len, 0, NULL);
+    bool rec = true;
+    if (json_is_object(o) && json_is_true(json_object_get(o, "notRecursive")))
+        rec = false;
+    json_decref(o);
+    return rec;
+}
+
+void
+thi_actor_status(struct th_system *sys, thi_slot_t *slot, json_t *into)
+{
+    char a[TH_ADDR_STRLEN];
+    th_addr_t self;
+    thi_slot_addr(sys, slot, atomic_load(&slot->nonce), &self);
+    th_addr_to_string(&self, a, sizeof a);
+    json_object_set_new(into, "address", json_string(a));
+    const thi_class_t *cls = atomic_load(&slot->cls);
+    json_object_set_new(into, "class", json_string(cls ? cls->qname : ""));
+    uint64_t depth = atomic_load(&slot->pushed) - atomic_load(&slot->processed);
+    json_object_set_new(into, "mailbox", json_integer((json_int_t)depth));
+    json_object_set_new(into, "wakeups", json_integer((json_int_t)
+        thi_timers_pending(sys->timers, &self)));
+}
+
+static void
+reply_actor_status(th_ctx_t *ctx, thi_slot_t *slot, thi_env_t *env)
+{
+    json_t *o = json_object();
+    thi_actor_status(ctx->sys, slot, o);
+    char a[TH_ADDR_STRLEN];
+    th_addr_to_string(&slot->parent, a, sizeof a);
+    json_object_set_new(o, "parent", json_string(a));
+    if (slot->u.name)
+        json_object_set_new(o, "name", json_string(slot->u.name));
+    json_object_set_new(o, "children",
+                        json_integer(children_count(slot->children)));
+    json_object_set_new(o, "restarts", json_integer(slot->n_restarts));
+    json_object_set_new(o, "processed", json_integer((json_int_t)
+        atomic_load(&slot->processed)));
+    char *text = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    if (text) {
+        th_addr_t self;
+        self_addr(ctx, slot, &self);
+        thi_send_system(ctx->sys, &self, &env->msg.sender,
+                        TH_MSG_ACTOR_STATUS, text, strlen(text));
+        free(text);
+    }
+}
+
+/* ---- Root: the system actor ----------------------------------------------------- */
+
+static void
+root_check_done(struct th_system *sys, thi_slot_t *root)
+{
+    if ((root->flags & THI_SLOT_STOPPING) && children_count(root->children) == 0) {
+        pthread_mutex_lock(&sys->state_lock);
+        sys->root_done = true;
+        pthread_cond_broadcast(&sys->state_cond);
+        pthread_mutex_unlock(&sys->state_lock);
+    }
+}
+
+static void
+root_handle(th_ctx_t *ctx, thi_slot_t *root, thi_env_t *env)
+{
+    struct th_system *sys = ctx->sys;
+    th_addr_t self;
+    self_addr(ctx, root, &self);
+    switch (env->kind) {
+    case THI_ENV_ADD_CHILD: {
+        th_addr_t child;
+        memcpy(&child, env->in.bytes, sizeof child);
+        thi_slot_t *cs = thi_slot_get(sys, child.opaque[1]);
+        if (cs != NULL)
+            children_add(&root->children, cs, child.opaque[2]);
+        if (cs != NULL && (root->flags & THI_SLOT_STOPPING))
+            thi_send_system(sys, &self, &child, TH_MSG_EXIT_REQUEST, "", 0);
+        thi_env_free(env);
+        return;
+    }
+    case THI_ENV_SHUTDOWN: {
+        if (root->flags & THI_SLOT_STOPPING)
+            return;
+        root->flags |= THI_SLOT_STOPPING;
+        thi_children_t *c = root->children;
+        for (uint32_t i = 0; c && i < c->cap; i++) {
+            if (c->e[i].slot == NULL)
+                continue;
+            th_addr_t child;
+            thi_slot_addr(sys, c->e[i].slot, c->e[i].nonce, &child);
+            thi_send_system(sys, &self, &child, TH_MSG_EXIT_REQUEST, "", 0);
+        }
+        root_check_done(sys, root);
+        thi_env_free(env);
+        return;
+    }
+    case THI_ENV_USER:
+        break;
+    default:
+        thi_env_free(env);
+        return;
+    }
+    if (env->msg.type == t_child_exited->name && env->system) {
+        children_remove(root->children,
+                        thi_slot_get(sys, env->msg.sender.opaque[1]),
+                        env->msg.sender.opaque[2]);
+        root_check_done(sys, root);
+    } else if (env->msg.type == t_status_req->name) {
+        char *text = NULL;
+        if (th_system_status_json(sys, &text) == 0) {
+            thi_send_system(sys, &self, &env->msg.sender,
+                            TH_MSG_SYSTEM_STATUS, text, strlen(text));
+            free(text);
+        }
+    } else if (env->msg.type == t_exit->name) {
+        thi_request_shutdown(sys);
+    } else {
+        thi_dead_letter(sys, env, &self, "the system handles no such message");
+        return;
+    }
+    thi_env_free(env);
+}
+
+void
+thi_root_init(struct th_system *sys)
+{
+    pthread_once(&types_once, types_init);
+    thi_slot_t *root = NULL;
+    thi_slot_alloc(sys, &root, THI_SLOT_ROOT);
+    root->live_nonce = atomic_load(&root->nonce);
+    sys->root = root;
+}
+
+void
+thi_request_shutdown(struct th_system *sys)
+{
+    if (atomic_exchange(&sys->stopping, true))
+        return;
+    pthread_mutex_lock(&sys->state_lock);
+    pthread_cond_broadcast(&sys->state_cond);
+    pthread_mutex_unlock(&sys->state_lock);
+    push_op(sys, sys->root, THI_ENV_SHUTDOWN, NULL);
+}
+
+/* ---- The run loop -------------------------------------------------------------------- */
+
+static void
+process(th_ctx_t *ctx, thi_slot_t *slot, thi_env_t *env)
+{
+    struct th_system *sys = ctx->sys;
+    if (slot->kind == THI_SLOT_ROOT) {
+        root_handle(ctx, slot, env); /* consumes env */
+        return;
+    }
+    if (env->kind == THI_ENV_START) {
+        handle_start(ctx, slot, env);
+        thi_env_free(env);
+        return;
+    }
+    th_addr_t self;
+    thi_slot_addr(sys, slot, env->target_nonce, &self);
+    if (slot->live_nonce == 0 || env->target_nonce != slot->live_nonce) {
+        thi_dead_letter(sys, env, &self, "actor has exited");
+        return;
+    }
+    if (env->kind == THI_ENV_REPARENT) {
+        memcpy(&slot->parent, env->in.bytes, sizeof slot->parent);
+        thi_env_free(env);
+        return;
+    }
+    if (env->kind != THI_ENV_USER) {
+        thi_env_free(env);
+        return;
+    }
+    const char *type = env->msg.type;
+    if (type == t_child_exited->name && env->system) {
+        children_remove(slot->children,
+                        thi_slot_get(sys, env->msg.sender.opaque[1]),
+                        env->msg.sender.opaque[2]);
+        if (slot->flags & THI_SLOT_EXITING) {
+            if (children_count(slot->children) == 0)
+                finalize(ctx, slot);
+            thi_env_free(env);
+            return;
+        }
+    } else if (slot->flags & THI_SLOT_EXITING) {
+        thi_dead_letter(sys, env, &self, "actor is exiting");
+        return;
+    } else if (type == t_status_req->name) {
+        reply_actor_status(ctx, slot, env);
+        thi_env_free(env);
+        return;
+    } else if (type == t_exit->name) {
+        (void)invoke(ctx, slot, env); /* the actor sees it, then exits */
+        begin_exit(ctx, slot, exit_is_recursive(env));
+        thi_env_free(env);
+        return;
+    }
+    deliver_user(ctx, slot, env);
+    thi_env_free(env);
+}
+
+bool
+thi_slot_run(th_ctx_t *ctx, thi_slot_t *slot, uint32_t batch)
+{
+    ctx->slot = slot;
+    uint64_t done = atomic_load_explicit(&slot->processed,
+                                         memory_order_relaxed);
+    uint32_t n = 0;
+    while (n < batch) {
+        thi_node_t *node = mq_pop(slot);
+        if (node == NULL)
+            break;
+        if (node == &slot->stub)
+            continue;
+        n++;
+        process(ctx, slot, (thi_env_t *)node);
+    }
+    atomic_fetch_add_explicit(&ctx->sys->messages, n, memory_order_relaxed);
+    atomic_store_explicit(&slot->processed, done + n, memory_order_relaxed);
+    ctx->slot = NULL;
+    if (n == batch)
+        return true;
+    return !mq_mark_empty(slot);
+}

@@ -1,0 +1,259 @@
+/*
+ * host/api.c — the function table behind th_ctx_t: every host service a
+ * plugin can reach. The functions are static so no plugin can bind to them
+ * by name; they check the context's magic at the boundary.
+ */
+#include <assert.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "host/rt.h"
+
+static th_ctx_t *
+checked(th_ctx_t *ctx)
+{
+    /* a bad ctx is a plugin bug, not input: stop loudly */
+    assert(ctx != NULL && ctx->pub.magic == THI_CTX_MAGIC);
+    assert(ctx->slot != NULL);
+    return ctx;
+}
+
+static void
+api_my_address(th_ctx_t *ctx, th_addr_t *out)
+{
+    checked(ctx);
+    thi_slot_addr(ctx->sys, ctx->slot, ctx->slot->live_nonce, out);
+}
+
+static void
+api_system_address(th_ctx_t *ctx, th_addr_t *out)
+{
+    checked(ctx);
+    th_system_address_of(ctx->sys, out);
+}
+
+static int
+user_type(th_ctx_t *ctx, const thi_type_t **out, const char *type)
+{
+    int rc = thi_type_intern(out, type);
+    if (rc != 0)
+        return rc;
+    if ((*out)->flags & THI_TYPE_RESERVED) {
+        th_addr_t self;
+        thi_slot_addr(ctx->sys, ctx->slot, ctx->slot->live_nonce, &self);
+        thi_log(TH_LOG_WARNING, &self,
+                "refused to send reserved message type %s", type);
+        return TH_ERESERVED;
+    }
+    return 0;
+}
+
+static int
+api_send(th_ctx_t *ctx, const th_addr_t *to, const char *type,
+         const void *data, size_t len)
+{
+    checked(ctx);
+    if (to == NULL || (data == NULL && len > 0))
+        return TH_EINVAL;
+    if (len > ctx->sys->opts.max_payload)
+        return TH_ETOOBIG;
+    const thi_type_t *t;
+    int rc = user_type(ctx, &t, type);
+    if (rc != 0)
+        return rc;
+    thi_env_t *env;
+    rc = thi_env_new(&env, t, data, len);
+    if (rc != 0)
+        return rc;
+    thi_slot_addr(ctx->sys, ctx->slot, ctx->slot->live_nonce, &env->msg.sender);
+    rc = thi_deliver(ctx->sys, to, env);
+    if (rc == TH_EFULL)
+        thi_env_free(env);
+    return rc;
+}
+
+static int
+api_buf_alloc(th_ctx_t *ctx, th_buf_t **out, size_t len, void **data)
+{
+    checked(ctx);
+    if (out == NULL || data == NULL)
+        return TH_EINVAL;
+    if (len > ctx->sys->opts.max_payload)
+        return TH_ETOOBIG;
+    thi_payload_t *p;
+    int rc = thi_payload_alloc(&p, len);
+    if (rc != 0)
+        return rc;
+    *out = (th_buf_t *)(void *)p;
+    *data = p->data;
+    return 0;
+}
+
+static void
+api_buf_free(th_ctx_t *ctx, th_buf_t **buf)
+{
+    (void)ctx;
+    if (buf && *buf) {
+        thi_payload_release((thi_payload_t *)(void *)*buf);
+        *buf = NULL;
+    }
+}
+
+static int
+api_send_buf(th_ctx_t *ctx, const th_addr_t *to, const char *type,
+             th_buf_t **buf)
+{
+    checked(ctx);
+    if (to == NULL || buf == NULL || *buf == NULL)
+        return TH_EINVAL;
+    const thi_type_t *t;
+    int rc = user_type(ctx, &t, type);
+    if (rc != 0)
+        return rc;
+    thi_env_t *env;
+    rc = thi_env_from_payload(&env, t, (thi_payload_t *)(void *)*buf);
+    if (rc != 0)
+        return rc;
+    thi_slot_addr(ctx->sys, ctx->slot, ctx->slot->live_nonce, &env->msg.sender);
+    rc = thi_deliver(ctx->sys, to, env);
+    if (rc == TH_EFULL) {
+        env->ext = NULL; /* the caller keeps the buffer to retry or free */
+        thi_env_free(env);
+        return rc;
+    }
+    *buf = NULL;
+    return rc;
+}
+
+static int
+api_forward(th_ctx_t *ctx, const th_addr_t *to, const th_msg_t *msg)
+{
+    checked(ctx);
+    if (to == NULL || ctx->cur == NULL || msg != &ctx->cur->msg)
+        return TH_EINVAL; /* only the message being handled can be shared */
+    const thi_type_t *t;
+    int rc = user_type(ctx, &t, msg->type);
+    if (rc != 0)
+        return rc;
+    thi_env_t *env;
+    rc = thi_env_share(&env, t, ctx->cur);
+    if (rc != 0)
+        return rc;
+    thi_slot_addr(ctx->sys, ctx->slot, ctx->slot->live_nonce, &env->msg.sender);
+    rc = thi_deliver(ctx->sys, to, env);
+    if (rc == TH_EFULL)
+        thi_env_free(env);
+    return rc;
+}
+
+static int
+api_create(th_ctx_t *ctx, th_addr_t *out, const char *class_name,
+           const th_create_opts_t *opts)
+{
+    checked(ctx);
+    return thi_create(ctx->sys, ctx, out, class_name, opts);
+}
+
+static int
+api_wakeup_after(th_ctx_t *ctx, uint32_t ms, const void *data, size_t len)
+{
+    checked(ctx);
+    if (data == NULL && len > 0)
+        return TH_EINVAL;
+    if (len > ctx->sys->opts.max_payload)
+        return TH_ETOOBIG;
+    th_addr_t self;
+    thi_slot_addr(ctx->sys, ctx->slot, ctx->slot->live_nonce, &self);
+    return thi_timer_add(ctx->sys->timers, &self, ms, data, len);
+}
+
+static int
+api_become(th_ctx_t *ctx, th_receive_fn fn)
+{
+    checked(ctx);
+    ctx->slot->become = fn;
+    return 0;
+}
+
+static int
+api_handle_dead_letters(th_ctx_t *ctx, bool on)
+{
+    checked(ctx);
+    struct th_system *sys = ctx->sys;
+    th_addr_t self;
+    thi_slot_addr(sys, ctx->slot, ctx->slot->live_nonce, &self);
+    int rc = 0;
+    pthread_mutex_lock(&sys->dl_lock);
+    size_t i = 0;
+    while (i < sys->n_dl_handlers && !th_addr_eq(&sys->dl_handlers[i], &self))
+        i++;
+    if (on && i == sys->n_dl_handlers) {
+        if (sys->n_dl_handlers == sys->cap_dl_handlers) {
+            size_t cap = sys->cap_dl_handlers ? sys->cap_dl_handlers * 2 : 4;
+            th_addr_t *h = realloc(sys->dl_handlers, cap * sizeof *h);
+            if (h == NULL) {
+                rc = TH_ENOMEM;
+                goto out_unlock;
+            }
+            sys->dl_handlers = h;
+            sys->cap_dl_handlers = cap;
+        }
+        sys->dl_handlers[sys->n_dl_handlers++] = self;
+        ctx->slot->flags |= THI_SLOT_DEADLETTERS;
+    } else if (!on && i < sys->n_dl_handlers) {
+        sys->dl_handlers[i] = sys->dl_handlers[--sys->n_dl_handlers];
+        ctx->slot->flags &= ~THI_SLOT_DEADLETTERS;
+    }
+out_unlock:
+    pthread_mutex_unlock(&sys->dl_lock);
+    return rc;
+}
+
+static int
+api_system_shutdown(th_ctx_t *ctx)
+{
+    checked(ctx);
+    thi_request_shutdown(ctx->sys);
+    return 0;
+}
+
+static int
+api_fail(th_ctx_t *ctx, const char *reason)
+{
+    checked(ctx);
+    snprintf(ctx->fail_reason, sizeof ctx->fail_reason, "%s",
+             reason ? reason : "failed");
+    ctx->failed_reason_set = true;
+    return TH_EFAIL;
+}
+
+static void
+api_log(th_ctx_t *ctx, int level, const char *fmt, va_list ap)
+{
+    checked(ctx);
+    th_addr_t self;
+    thi_slot_addr(ctx->sys, ctx->slot, ctx->slot->live_nonce, &self);
+    thi_vlog(level, &self, fmt, ap);
+}
+
+const struct th_host_api thi_host_api = {
+    .minor = TH_ABI_MINOR,
+    .size = sizeof(struct th_host_api),
+    .my_address = api_my_address,
+    .system_address = api_system_address,
+    .send = api_send,
+    .buf_alloc = api_buf_alloc,
+    .buf_free = api_buf_free,
+    .send_buf = api_send_buf,
+    .forward = api_forward,
+    .create = api_create,
+    .wakeup_after = api_wakeup_after,
+    .become = api_become,
+    .handle_dead_letters = api_handle_dead_letters,
+    .system_shutdown = api_system_shutdown,
+    .fail = api_fail,
+    .log = api_log,
+    .addr_format = th_addr_to_string,
+    .addr_parse = th_addr_from_string,
+};

@@ -1,0 +1,469 @@
+/*
+ * host/msg.c — message memory and message types. Envelopes come from a
+ * per-thread free list refilled from a shared depot in batches, so the hot
+ * path never takes a lock or calls malloc. Type names are interned once per
+ * process so a message carries a pointer, and reserved runtime types are
+ * flagged at interning time.
+ */
+#include <errno.h>
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+#include "host/rt.h"
+#include "loader/crypto.h"
+
+/* ---- Envelope pool -------------------------------------------------------- */
+
+#define POOL_LOCAL_MAX 512
+#define POOL_BATCH 128
+
+typedef struct chain {
+    thi_env_t *head;
+    unsigned n;
+} chain_t;
+
+typedef struct local_pool {
+    thi_env_t *free;
+    unsigned n;
+    bool registered;
+} local_pool_t;
+
+static _Thread_local local_pool_t tls_pool;
+static pthread_once_t pool_once = PTHREAD_ONCE_INIT;
+static pthread_key_t pool_key;
+static pthread_mutex_t depot_lock = PTHREAD_MUTEX_INITIALIZER;
+static chain_t *depot;
+static size_t depot_n, depot_cap;
+
+static thi_env_t *
+env_next(thi_env_t *e)
+{
+    return (thi_env_t *)atomic_load_explicit(&e->node.next,
+                                             memory_order_relaxed);
+}
+
+static void
+env_set_next(thi_env_t *e, thi_env_t *next)
+{
+    atomic_store_explicit(&e->node.next, next ? &next->node : NULL,
+                          memory_order_relaxed);
+}
+
+static void
+depot_put(thi_env_t *head, unsigned n)
+{
+    pthread_mutex_lock(&depot_lock);
+    if (depot_n == depot_cap) {
+        size_t cap = depot_cap ? depot_cap * 2 : 64;
+        chain_t *d = realloc(depot, cap * sizeof *d);
+        if (d == NULL) {
+            pthread_mutex_unlock(&depot_lock);
+            /* cannot keep them: give the memory back instead */
+            while (head) {
+                thi_env_t *next = env_next(head);
+                free(head);
+                head = next;
+            }
+            return;
+        }
+        depot = d;
+        depot_cap = cap;
+    }
+    depot[depot_n++] = (chain_t){head, n};
+    pthread_mutex_unlock(&depot_lock);
+}
+
+static void
+pool_thread_exit(void *arg)
+{
+    local_pool_t *lp = arg;
+    if (lp->free)
+        depot_put(lp->free, lp->n);
+    lp->free = NULL;
+    lp->n = 0;
+}
+
+static void
+pool_once_init(void)
+{
+    pthread_key_create(&pool_key, pool_thread_exit);
+}
+
+static void
+pool_refill(local_pool_t *lp)
+{
+    if (!lp->registered) {
+        pthread_once(&pool_once, pool_once_init);
+        pthread_setspecific(pool_key, lp);
+        lp->registered = true;
+    }
+    pthread_mutex_lock(&depot_lock);
+    if (depot_n > 0) {
+        chain_t c = depot[--depot_n];
+        pthread_mutex_unlock(&depot_lock);
+        lp->free = c.head;
+        lp->n = c.n;
+        return;
+    }
+    pthread_mutex_unlock(&depot_lock);
+    for (unsigned i = 0; i < POOL_BATCH; i++) {
+        thi_env_t *e = malloc(sizeof *e);
+        if (e == NULL)
+            break;
+        atomic_store_explicit(&e->node.next,
+                              lp->free ? &lp->free->node : NULL,
+                              memory_order_relaxed);
+        lp->free = e;
+        lp->n++;
+    }
+}
+
+thi_env_t *
+thi_env_alloc(void)
+{
+    local_pool_t *lp = &tls_pool;
+    if (lp->free == NULL)
+        pool_refill(lp);
+    thi_env_t *e = lp->free;
+    if (e == NULL)
+        return NULL;
+    lp->free = env_next(e);
+    lp->n--;
+    return e;
+}
+
+void
+thi_payload_release(thi_payload_t *p)
+{
+    /* acq_rel: the last owner must see every other owner's reads done */
+    if (p && atomic_fetch_sub_explicit(&p->refs, 1, memory_order_acq_rel) == 1)
+        free(p);
+}
+
+void
+thi_env_free(thi_env_t *env)
+{
+    if (env == NULL)
+        return;
+    if (env->ext)
+        thi_payload_release(env->ext);
+    local_pool_t *lp = &tls_pool;
+    if (!lp->registered) {
+        pthread_once(&pool_once, pool_once_init);
+        pthread_setspecific(pool_key, lp);
+        lp->registered = true;
+    }
+    if (lp->n >= POOL_LOCAL_MAX) {
+        /* hand a batch to the depot so producer threads can reuse it */
+        thi_env_t *head = lp->free, *e = head;
+        for (unsigned i = 1; i < POOL_BATCH; i++)
+            e = env_next(e);
+        lp->free = env_next(e);
+        atomic_store_explicit(&e->node.next, NULL, memory_order_relaxed);
+        lp->n -= POOL_BATCH;
+        depot_put(head, POOL_BATCH);
+    }
+    env_set_next(env, lp->free);
+    lp->free = env;
+    lp->n++;
+}
+
+static void
+env_reset(thi_env_t *e, const thi_type_t *type)
+{
+    atomic_store_explicit(&e->node.next, NULL, memory_order_relaxed);
+    e->msg.type = type->name;
+    e->msg.data = e->in.bytes;
+    e->msg.len = 0;
+    memset(&e->msg.sender, 0, sizeof e->msg.sender);
+    e->target_nonce = 0;
+    e->ext = NULL;
+    e->kind = THI_ENV_USER;
+    e->system = 0;
+    e->reserved0 = 0;
+    e->reserved1 = 0;
+}
+
+int
+thi_payload_alloc(thi_payload_t **out, size_t len)
+{
+    thi_payload_t *p = malloc(sizeof *p + (len ? len : 1));
+    if (p == NULL)
+        return TH_ENOMEM;
+    atomic_init(&p->refs, 1);
+    p->reserved0 = 0;
+    p->len = len;
+    *out = p;
+    return 0;
+}
+
+int
+thi_env_new(thi_env_t **out, const thi_type_t *type, const void *data,
+            size_t len)
+{
+    thi_env_t *e = thi_env_alloc();
+    if (e == NULL)
+        return TH_ENOMEM;
+    env_reset(e, type);
+    if (len <= THI_ENV_INLINE) {
+        if (len)
+            memcpy(e->in.bytes, data, len);
+    } else {
+        if (thi_payload_alloc(&e->ext, len) != 0) {
+            e->ext = NULL;
+            thi_env_free(e);
+            return TH_ENOMEM;
+        }
+        memcpy(e->ext->data, data, len);
+        e->msg.data = e->ext->data;
+    }
+    e->msg.len = len;
+    *out = e;
+    return 0;
+}
+
+int
+thi_env_from_payload(thi_env_t **out, const thi_type_t *type,
+                     thi_payload_t *p)
+{
+    thi_env_t *e = thi_env_alloc();
+    if (e == NULL)
+        return TH_ENOMEM;
+    env_reset(e, type);
+    e->ext = p; /* taken */
+    e->msg.data = p->data;
+    e->msg.len = p->len;
+    *out = e;
+    return 0;
+}
+
+int
+thi_env_share(thi_env_t **out, const thi_type_t *type, const thi_env_t *src)
+{
+    if (src->ext == NULL)
+        return thi_env_new(out, type, src->msg.data, src->msg.len);
+    thi_env_t *e = thi_env_alloc();
+    if (e == NULL)
+        return TH_ENOMEM;
+    env_reset(e, type);
+    atomic_fetch_add_explicit(&src->ext->refs, 1, memory_order_relaxed);
+    e->ext = src->ext;
+    e->msg.data = src->ext->data;
+    e->msg.len = src->ext->len;
+    *out = e;
+    return 0;
+}
+
+/* ---- Type interning ---------------------------------------------------------- */
+
+#define INTERN_CAP (1u << 17)        /* slots; at most half used */
+#define INTERN_MAX (INTERN_CAP / 2)
+
+static pthread_mutex_t intern_lock = PTHREAD_MUTEX_INITIALIZER;
+static _Atomic(const thi_type_t *) *intern_tab;
+static unsigned intern_n;
+
+typedef struct intern_cache_ent {
+    const char *key;
+    const thi_type_t *type;
+} intern_cache_ent_t;
+static _Thread_local intern_cache_ent_t tls_intern[64];
+
+static const char *const reserved_types[] = {
+    TH_MSG_CHILD_EXITED,  TH_MSG_POISON,           TH_MSG_WAKEUP,
+    TH_MSG_WATCH,         TH_MSG_DEAD_ENVELOPE,    TH_MSG_CONVENTION_UPDATE,
+    TH_MSG_VALIDATE_SOURCE, TH_MSG_LOADED_SOURCE,  TH_MSG_UNLOADED_SOURCE,
+    TH_MSG_SYSTEM_STATUS, TH_MSG_ACTOR_STATUS,     "th.internal",
+};
+
+static uint32_t
+name_hash(const char *s)
+{
+    uint32_t h = 2166136261u; /* FNV-1a */
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 16777619u;
+    return h;
+}
+
+static bool
+valid_type_name(const char *s)
+{
+    size_t n = 0;
+    for (; s[n]; n++) {
+        unsigned char c = (unsigned char)s[n];
+        if (n >= TH_NAME_MAX)
+            return false;
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+              (c >= '0' && c <= '9') || c == '_' || c == '.' || c == ':' ||
+              c == '-'))
+            return false;
+    }
+    return n > 0;
+}
+
+static int
+intern_locked(const thi_type_t **out, const char *name, uint32_t flags)
+{
+    uint32_t h = name_hash(name);
+    for (uint32_t i = h & (INTERN_CAP - 1);;
+         i = (i + 1) & (INTERN_CAP - 1)) {
+        const thi_type_t *t =
+            atomic_load_explicit(&intern_tab[i], memory_order_relaxed);
+        if (t == NULL) {
+            if (intern_n >= INTERN_MAX)
+                return TH_ELIMIT;
+            thi_type_t *nt = malloc(sizeof *nt);
+            char *copy = strdup(name);
+            if (nt == NULL || copy == NULL) {
+                free(nt);
+                free(copy);
+                return TH_ENOMEM;
+            }
+            nt->name = copy;
+            nt->flags = flags;
+            nt->hash = h;
+            /* release: readers probing without the lock see a whole entry */
+            atomic_store_explicit(&intern_tab[i], nt, memory_order_release);
+            intern_n++;
+            *out = nt;
+            return 0;
+        }
+        if (t->hash == h && strcmp(t->name, name) == 0) {
+            *out = t;
+            return 0;
+        }
+    }
+}
+
+static void
+intern_init(void)
+{
+    intern_tab = calloc(INTERN_CAP, sizeof *intern_tab);
+    if (intern_tab == NULL)
+        abort(); /* process start-up: nothing sensible to continue with */
+    const thi_type_t *t;
+    for (size_t i = 0; i < sizeof reserved_types / sizeof *reserved_types;
+         i++)
+        intern_locked(&t, reserved_types[i], THI_TYPE_RESERVED);
+}
+
+static pthread_once_t intern_once = PTHREAD_ONCE_INIT;
+
+int
+thi_type_intern(const thi_type_t **out, const char *name)
+{
+    pthread_once(&intern_once, intern_init);
+    if (name == NULL)
+        return TH_EINVAL;
+    /* callers pass literals: the pointer is a good key; strcmp guards
+     * against a reused buffer holding another name */
+    intern_cache_ent_t *ce =
+        &tls_intern[((uintptr_t)name >> 3) & 63];
+    if (ce->key == name && ce->type && strcmp(ce->type->name, name) == 0) {
+        *out = ce->type;
+        return 0;
+    }
+    if (!valid_type_name(name))
+        return TH_EINVAL;
+    uint32_t h = name_hash(name);
+    const thi_type_t *t = NULL;
+    /* lock-free probe first: entries are never removed or changed */
+    for (uint32_t i = h & (INTERN_CAP - 1);;
+         i = (i + 1) & (INTERN_CAP - 1)) {
+        t = atomic_load_explicit(&intern_tab[i], memory_order_acquire);
+        if (t == NULL || (t->hash == h && strcmp(t->name, name) == 0))
+            break;
+    }
+    if (t == NULL) {
+        pthread_mutex_lock(&intern_lock);
+        int rc = intern_locked(&t, name, 0);
+        pthread_mutex_unlock(&intern_lock);
+        if (rc != 0)
+            return rc;
+    }
+    ce->key = name;
+    ce->type = t;
+    *out = t;
+    return 0;
+}
+
+const thi_type_t *
+thi_type_builtin(const char *name)
+{
+    const thi_type_t *t = NULL;
+    if (thi_type_intern(&t, name) != 0)
+        abort(); /* built-in names are valid by construction */
+    return t;
+}
+
+/* ---- Wrapping a message as JSON (PoisonMessage, DeadEnvelope) -------------- */
+
+char *
+thi_wrap_message_json(const thi_env_t *env, const char *details,
+                      const th_addr_t *target)
+{
+    char addr[TH_ADDR_STRLEN];
+    json_t *o = json_object();
+    if (o == NULL)
+        return NULL;
+    json_object_set_new(o, "type", json_string(env->msg.type));
+    th_addr_to_string(&env->msg.sender, addr, sizeof addr);
+    json_object_set_new(o, "sender", json_string(addr));
+    if (target) {
+        th_addr_to_string(target, addr, sizeof addr);
+        json_object_set_new(o, "target", json_string(addr));
+    }
+    if (details)
+        json_object_set_new(o, "details", json_string(details));
+    json_t *body = env->msg.len
+                       ? json_loadb(env->msg.data, env->msg.len,
+                                    JSON_DECODE_ANY | JSON_REJECT_DUPLICATES,
+                                    NULL)
+                       : NULL;
+    if (body) {
+        json_object_set_new(o, "body", body);
+    } else {
+        char *b64 = NULL;
+        if (thi_base64_encode(&b64, env->msg.data, env->msg.len) == 0) {
+            json_object_set_new(o, "payload_b64", json_string(b64));
+            free(b64);
+        }
+    }
+    char *text = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    return text;
+}
+
+/* ---- Small utilities ----------------------------------------------------------- */
+
+static _Thread_local uint64_t rng_state;
+
+uint64_t
+thi_random64(void)
+{
+    if (rng_state == 0) {
+        uint64_t seed = 0;
+        while (getrandom(&seed, sizeof seed, 0) != sizeof seed &&
+               errno == EINTR)
+            ;
+        rng_state = seed | 1;
+    }
+    /* splitmix64: nonces must be unpredictable to other actors, not
+     * cryptographic keys; the state is seeded from the kernel */
+    uint64_t z = (rng_state += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    z ^= z >> 31;
+    return z ? z : 1;
+}
+
+int64_t
+thi_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}

@@ -1,0 +1,283 @@
+/*
+ * host/rt.h — internal structures of the runtime shared by its files: the
+ * system, actor slots (the schedulable unit, holding the mailbox), message
+ * envelopes, worker contexts. Never installed; plugins see only actor.h.
+ */
+#ifndef TH_HOST_RT_H
+#define TH_HOST_RT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "host/host.h"
+#include <jansson.h>
+#include "thespian/actor.h"
+
+#define THI_CTX_MAGIC 0x43545831u    /* "CTX1" */
+#define THI_ENV_INLINE 48            /* payload bytes kept in the envelope */
+#define THI_CHUNK_SHIFT 12           /* slots per chunk: 4096 */
+#define THI_MAX_CHUNKS 4096          /* => at most 16 M actors per system */
+
+/* ---- Messages ------------------------------------------------------------ */
+
+/* Interned message type: one per distinct name, immortal. */
+typedef struct thi_type {
+    const char *name;
+    uint32_t flags;                  /* THI_TYPE_* */
+    uint32_t hash;
+} thi_type_t;
+
+#define THI_TYPE_RESERVED 1u         /* only the runtime may send it */
+
+/* Refcounted out-of-line payload: shared by forwarded copies. */
+typedef struct thi_payload {
+    atomic_uint refs;
+    uint32_t reserved0;
+    size_t len;
+    unsigned char data[];
+} thi_payload_t;
+
+/* A mailbox node. Envelopes start with one; each slot embeds a stub. */
+typedef struct thi_node {
+    _Atomic(struct thi_node *) next;
+} thi_node_t;
+
+/* Envelope kinds: user-visible messages, and runtime operations that act
+ * on the target slot in its own context. */
+enum thi_env_kind {
+    THI_ENV_USER = 0,
+    THI_ENV_START,         /* start a new incarnation (thi_start_args_t) */
+    THI_ENV_ADD_CHILD,     /* root: track a top-level child */
+    THI_ENV_REPARENT,      /* child: the system adopts you */
+    THI_ENV_SHUTDOWN,      /* root: begin orderly shutdown */
+};
+
+typedef struct thi_env {
+    thi_node_t node;       /* first: mailbox link */
+    th_msg_t msg;          /* public view handed to receive */
+    uint64_t target_nonce; /* incarnation this was sent to */
+    thi_payload_t *ext;    /* NULL when the payload is inline */
+    uint16_t kind;         /* enum thi_env_kind */
+    uint8_t system;        /* sent by the runtime (reserved types allowed) */
+    uint8_t reserved0;
+    uint32_t reserved1;
+    union {
+        unsigned char bytes[THI_ENV_INLINE];
+        uint64_t align_;
+    } in;
+} thi_env_t;
+
+/* th_buf_t (actor.h) is a thi_payload_t not yet sent; the two pointer types
+ * convert through void *. */
+
+/* ---- Classes ------------------------------------------------------------- */
+
+typedef struct thi_class {
+    char qname[2 * TH_NAME_MAX + 2];   /* PLUGIN.CLASS */
+    const th_class_t *c;               /* plugin's class, read per its size */
+    size_t state_size;
+    th_init_fn init;
+    th_receive_fn receive;
+    th_teardown_fn teardown;
+    uint32_t n_dispatch;
+    const th_dispatch_t *dispatch;
+    const thi_type_t **dispatch_types; /* interned; NULL entry = "*" */
+    struct thi_class *next;            /* registry chain */
+} thi_class_t;
+
+/* ---- Actor slots ------------------------------------------------------------
+ * A slot is permanent once allocated (type-stable memory): addresses carry
+ * the slot id and the nonce of one incarnation, so a stale address finds a
+ * slot whose nonce differs and the message becomes a dead letter. */
+enum thi_slot_kind { THI_SLOT_ACTOR = 0, THI_SLOT_ROOT, THI_SLOT_INBOX };
+
+typedef struct thi_children thi_children_t;
+
+typedef struct thi_slot {
+    /* line 0: written by producers */
+    _Atomic(uintptr_t) head;       /* last pushed node | 1 when unscheduled */
+    atomic_uint_fast64_t pushed;   /* messages pushed (approximate depth) */
+    _Atomic uint64_t nonce;        /* current incarnation; 0 = free */
+    uint32_t id;
+    uint16_t kind;                 /* enum thi_slot_kind */
+    uint16_t reserved0;
+    struct th_inbox *inbox;        /* kind == INBOX */
+    char pad0_[64 - 40];
+    /* line 1: the consumer (the context running the slot) */
+    thi_node_t *tail;
+    thi_node_t stub;
+    atomic_uint_fast64_t processed;
+    _Atomic(const thi_class_t *) cls;  /* NULL when no live incarnation */
+    void *state;
+    th_receive_fn become;
+    struct thi_slot *sched_next;   /* global run queue link */
+    thi_children_t *children;
+    /* line 2 */
+    th_addr_t parent;
+    uint64_t live_nonce;           /* nonce of the running incarnation */
+    union {
+        char *name;                /* global name (live) */
+        struct thi_slot *free_next;/* free list (free) */
+    } u;
+    uint32_t flags;                /* THI_SLOT_* */
+    uint32_t n_restarts;
+    int64_t started_ns;
+} thi_slot_t;
+
+#define THI_SLOT_EXITING 1u        /* exit begun, waiting for children */
+#define THI_SLOT_DEADLETTERS 2u    /* registered dead-letter handler */
+#define THI_SLOT_STOPPING 4u       /* root: shutdown in progress */
+#define THI_SLOT_NOTEARDOWN 8u     /* init failed: teardown must not run */
+
+_Static_assert(sizeof(thi_slot_t) <= 192, "slot must stay within 3 lines");
+
+/* Arguments of THI_ENV_START, carried inline in the envelope. */
+typedef struct thi_start_args {
+    const thi_class_t *cls;
+    th_addr_t parent;
+    char *name;                    /* taken: global name or NULL */
+} thi_start_args_t;
+_Static_assert(sizeof(thi_start_args_t) <= THI_ENV_INLINE, "start args");
+
+/* ---- Workers and the system ------------------------------------------------ */
+
+typedef struct thi_worker thi_worker_t;
+typedef struct thi_sched thi_sched_t;
+typedef struct thi_timers thi_timers_t;
+
+struct th_ctx {
+    struct th_ctx_pub pub;         /* first: what plugins see */
+    struct th_system *sys;
+    thi_worker_t *worker;          /* NULL in synchronous mode */
+    thi_slot_t *slot;              /* actor whose callback runs */
+    thi_env_t *cur;                /* message being handled, or NULL */
+    bool failed_reason_set;
+    char fail_reason[256];
+};
+
+struct th_system {
+    uint64_t id;                   /* random: names this system in addrs */
+    th_system_opts_t opts;
+    char name[64];
+
+    /* slot table */
+    _Atomic(thi_slot_t *) chunks[THI_MAX_CHUNKS];
+    atomic_uint n_slots;           /* ids handed out so far */
+    pthread_mutex_t slots_lock;    /* free list, growth */
+    thi_slot_t *free_slots;
+    atomic_uint_fast64_t live_actors;
+
+    thi_slot_t *root;
+
+    /* classes and plugins */
+    pthread_mutex_t classes_lock;
+    thi_class_t *classes[256];
+    struct thi_plugin_rec *plugins;
+
+    /* global names */
+    pthread_mutex_t names_lock;
+    struct thi_name_ent *names[1024];
+
+    /* dead letters */
+    pthread_mutex_t dl_lock;
+    th_addr_t *dl_handlers;
+    size_t n_dl_handlers, cap_dl_handlers;
+    atomic_uint_fast64_t dead_letters;
+    atomic_uint_fast64_t messages;
+
+    thi_sched_t *sched;
+    thi_timers_t *timers;
+
+    /* shutdown */
+    pthread_mutex_t state_lock;
+    pthread_cond_t state_cond;
+    atomic_bool stopping;
+    bool root_done;                /* every top-level actor has exited */
+    bool destroyed;
+};
+
+/* ---- Cross-file internals --------------------------------------------------- */
+
+/* msg.c: interning, envelopes, payloads */
+int thi_type_intern(const thi_type_t **out, const char *name);
+const thi_type_t *thi_type_builtin(const char *name);  /* pre-interned */
+thi_env_t *thi_env_alloc(void);
+void thi_env_free(thi_env_t *env);
+int thi_env_new(thi_env_t **out, const thi_type_t *type, const void *data,
+                size_t len);
+int thi_env_share(thi_env_t **out, const thi_type_t *type,
+                  const thi_env_t *src);
+int thi_payload_alloc(thi_payload_t **out, size_t len);
+void thi_payload_release(thi_payload_t *p);
+int thi_env_from_payload(thi_env_t **out, const thi_type_t *type,
+                         thi_payload_t *p);
+char *thi_wrap_message_json(const thi_env_t *env, const char *details,
+                            const th_addr_t *target);
+uint64_t thi_random64(void);
+int64_t thi_now_ns(void);
+
+/* actor.c: slots, delivery, lifecycle */
+int thi_slots_init(struct th_system *sys);
+void thi_slots_fini(struct th_system *sys);
+thi_slot_t *thi_slot_get(struct th_system *sys, uint64_t id);
+int thi_slot_alloc(struct th_system *sys, thi_slot_t **out, uint16_t kind);
+void thi_slot_release(struct th_system *sys, thi_slot_t *slot);
+void thi_slot_addr(struct th_system *sys, const thi_slot_t *slot,
+                   uint64_t nonce, th_addr_t *out);
+int thi_deliver(struct th_system *sys, const th_addr_t *to, thi_env_t *env);
+void thi_dead_letter(struct th_system *sys, thi_env_t *env,
+                     const th_addr_t *target, const char *why);
+int thi_send_system(struct th_system *sys, const th_addr_t *from,
+                    const th_addr_t *to, const char *type, const void *data,
+                    size_t len);
+int thi_create(struct th_system *sys, th_ctx_t *ctx, th_addr_t *out,
+               const char *class_name, const th_create_opts_t *opts);
+/* Run up to `batch` messages of a scheduled slot; returns true when the
+ * slot still has work and must be requeued. */
+bool thi_slot_run(th_ctx_t *ctx, thi_slot_t *slot, uint32_t batch);
+void thi_ctx_init(th_ctx_t *ctx, struct th_system *sys, thi_worker_t *w);
+void thi_root_init(struct th_system *sys);
+void thi_request_shutdown(struct th_system *sys);
+void thi_actor_status(struct th_system *sys, thi_slot_t *slot,
+                      json_t *into);
+void thi_names_to_json(struct th_system *sys, json_t *into);
+void thi_names_fini(struct th_system *sys);
+
+/* sched.c */
+int thi_sched_create(struct th_system *sys, thi_sched_t **out);
+void thi_sched_stop(thi_sched_t *sched);
+void thi_sched_destroy(thi_sched_t *sched);
+void thi_sched_push(struct th_system *sys, thi_slot_t *slot);
+long thi_sched_run_sync(struct th_system *sys, int timeout_ms,
+                        bool (*until)(void *), void *arg);
+uint32_t thi_sched_workers(thi_sched_t *sched);
+
+/* timer.c */
+int thi_timers_create(struct th_system *sys, thi_timers_t **out);
+void thi_timers_destroy(thi_timers_t *t);
+int thi_timer_add(thi_timers_t *t, const th_addr_t *target, uint32_t ms,
+                  const void *data, size_t len);
+/* Fire due timers; returns ms until the next one (-1: none). */
+int thi_timers_fire_due(thi_timers_t *t);
+size_t thi_timers_pending(thi_timers_t *t, const th_addr_t *target);
+
+/* api.c */
+extern const struct th_host_api thi_host_api;
+
+/* registry.c: classes and plugins */
+int thi_class_lookup(struct th_system *sys, const char *qname,
+                     const thi_class_t **out);
+void thi_registry_fini(struct th_system *sys);
+
+/* inbox (system.c) */
+void thi_inbox_deliver(thi_slot_t *slot, thi_env_t *env);
+void thi_inbox_free(struct th_inbox *in);
+
+/* log.c */
+void thi_log(int level, const th_addr_t *who, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void thi_vlog(int level, const th_addr_t *who, const char *fmt, va_list ap);
+
+#endif /* TH_HOST_RT_H */

@@ -1,0 +1,513 @@
+/*
+ * host/system.c — the embeddable system: creation and orderly shutdown,
+ * outside access (tell, create, inboxes for ask/listen), status, and the
+ * printed form of addresses.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "host/rt.h"
+
+/* ---- Addresses as text: "th1:<system hex16>:<slot id>:<nonce hex16>" ----- */
+
+int
+th_addr_to_string(const th_addr_t *addr, char *buf, size_t size)
+{
+    if (buf == NULL || size < TH_ADDR_STRLEN || addr == NULL)
+        return TH_EINVAL;
+    if (th_addr_is_null(addr)) {
+        snprintf(buf, size, "th1:none");
+        return 0;
+    }
+    snprintf(buf, size, "th1:%016" PRIx64 ":%" PRIu64 ":%016" PRIx64,
+             addr->opaque[0], addr->opaque[1], addr->opaque[2]);
+    return 0;
+}
+
+static bool
+parse_hex16(const char *s, uint64_t *out)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 16; i++) {
+        char c = s[i];
+        unsigned d;
+        if (c >= '0' && c <= '9')
+            d = (unsigned)(c - '0');
+        else if (c >= 'a' && c <= 'f')
+            d = (unsigned)(c - 'a' + 10);
+        else
+            return false;
+        v = v << 4 | d;
+    }
+    *out = v;
+    return true;
+}
+
+int
+th_addr_from_string(th_addr_t *out, const char *text)
+{
+    if (out == NULL || text == NULL)
+        return TH_EADDR;
+    if (strcmp(text, "th1:none") == 0) {
+        memset(out, 0, sizeof *out);
+        return 0;
+    }
+    th_addr_t a;
+    const char *p = text;
+    if (strncmp(p, "th1:", 4) != 0)
+        return TH_EADDR;
+    p += 4;
+    if (!parse_hex16(p, &a.opaque[0]) || p[16] != ':')
+        return TH_EADDR;
+    p += 17;
+    uint64_t id = 0;
+    int digits = 0;
+    while (*p >= '0' && *p <= '9' && digits < 10) {
+        id = id * 10 + (uint64_t)(*p - '0');
+        p++;
+        digits++;
+    }
+    if (digits == 0 || *p != ':' || id > UINT32_MAX)
+        return TH_EADDR;
+    a.opaque[1] = id;
+    p++;
+    if (!parse_hex16(p, &a.opaque[2]) || p[16] != '\0' || a.opaque[2] == 0)
+        return TH_EADDR;
+    *out = a;
+    return 0;
+}
+
+/* ---- System lifecycle ---------------------------------------------------------- */
+
+int
+th_system_create(th_system_t **out, const th_system_opts_t *opts)
+{
+    th_system_t *sys = calloc(1, sizeof *sys);
+    if (sys == NULL)
+        return TH_ENOMEM;
+    if (opts)
+        sys->opts = *opts;
+    if (sys->opts.mailbox_limit == 0)
+        sys->opts.mailbox_limit = 1000000;
+    if (sys->opts.max_payload == 0)
+        sys->opts.max_payload = (size_t)16 << 20;
+    snprintf(sys->name, sizeof sys->name, "%s",
+             sys->opts.name ? sys->opts.name : "thespian");
+    sys->opts.name = sys->name;
+    sys->id = thi_random64();
+    pthread_mutex_init(&sys->classes_lock, NULL);
+    pthread_mutex_init(&sys->names_lock, NULL);
+    pthread_mutex_init(&sys->dl_lock, NULL);
+    pthread_mutex_init(&sys->state_lock, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&sys->state_cond, &ca);
+    pthread_condattr_destroy(&ca);
+    thi_slots_init(sys);
+    thi_root_init(sys);
+    int rc = thi_timers_create(sys, &sys->timers);
+    if (rc == 0)
+        rc = thi_sched_create(sys, &sys->sched);
+    if (rc != 0) {
+        thi_sched_destroy(sys->sched);
+        thi_timers_destroy(sys->timers);
+        thi_slots_fini(sys);
+        free(sys);
+        return rc;
+    }
+    *out = sys;
+    return 0;
+}
+
+static bool
+root_done(void *arg)
+{
+    th_system_t *sys = arg;
+    pthread_mutex_lock(&sys->state_lock);
+    bool done = sys->root_done;
+    pthread_mutex_unlock(&sys->state_lock);
+    return done;
+}
+
+static void
+deadline_after(struct timespec *ts, int timeout_ms)
+{
+    clock_gettime(CLOCK_MONOTONIC, ts);
+    ts->tv_sec += timeout_ms / 1000;
+    ts->tv_nsec += (long)(timeout_ms % 1000) * 1000000;
+    if (ts->tv_nsec >= 1000000000) {
+        ts->tv_sec++;
+        ts->tv_nsec -= 1000000000;
+    }
+}
+
+int
+th_system_stop(th_system_t *sys, int timeout_ms)
+{
+    thi_request_shutdown(sys);
+    if (sys->opts.synchronous) {
+        thi_sched_run_sync(sys, timeout_ms < 0 ? 0 : timeout_ms, root_done,
+                           sys);
+        return root_done(sys) ? 0 : TH_ETIMEDOUT;
+    }
+    struct timespec ts;
+    deadline_after(&ts, timeout_ms < 0 ? 0 : timeout_ms);
+    int rc = 0;
+    pthread_mutex_lock(&sys->state_lock);
+    while (!sys->root_done && rc == 0) {
+        if (timeout_ms < 0)
+            pthread_cond_wait(&sys->state_cond, &sys->state_lock);
+        else if (pthread_cond_timedwait(&sys->state_cond, &sys->state_lock,
+                                        &ts) == ETIMEDOUT)
+            rc = TH_ETIMEDOUT;
+    }
+    if (sys->root_done)
+        rc = 0;
+    pthread_mutex_unlock(&sys->state_lock);
+    return rc;
+}
+
+bool
+th_system_is_stopping(th_system_t *sys)
+{
+    return atomic_load(&sys->stopping);
+}
+
+int
+th_system_wait_stopping(th_system_t *sys, int timeout_ms)
+{
+    struct timespec ts;
+    deadline_after(&ts, timeout_ms < 0 ? 0 : timeout_ms);
+    int rc = 0;
+    pthread_mutex_lock(&sys->state_lock);
+    while (!atomic_load(&sys->stopping) && rc == 0) {
+        if (timeout_ms < 0)
+            pthread_cond_wait(&sys->state_cond, &sys->state_lock);
+        else if (pthread_cond_timedwait(&sys->state_cond, &sys->state_lock,
+                                        &ts) == ETIMEDOUT)
+            rc = atomic_load(&sys->stopping) ? 0 : TH_ETIMEDOUT;
+    }
+    pthread_mutex_unlock(&sys->state_lock);
+    return rc;
+}
+
+void
+th_system_destroy(th_system_t *sys)
+{
+    if (sys == NULL)
+        return;
+    if (th_system_stop(sys, 30000) != 0)
+        thi_log(TH_LOG_ERROR, NULL,
+                "system %s: actors still running 30 s after shutdown began; "
+                "stopping anyway",
+                sys->name);
+    thi_sched_destroy(sys->sched);
+    thi_timers_destroy(sys->timers);
+    thi_slots_fini(sys);
+    thi_registry_fini(sys);
+    thi_names_fini(sys);
+    free(sys->dl_handlers);
+    pthread_mutex_destroy(&sys->classes_lock);
+    pthread_mutex_destroy(&sys->names_lock);
+    pthread_mutex_destroy(&sys->dl_lock);
+    pthread_mutex_destroy(&sys->state_lock);
+    pthread_cond_destroy(&sys->state_cond);
+    free(sys);
+}
+
+long
+th_system_run(th_system_t *sys, int timeout_ms)
+{
+    if (!sys->opts.synchronous)
+        return TH_EINVAL;
+    return thi_sched_run_sync(sys, timeout_ms, NULL, NULL);
+}
+
+/* ---- Outside access ------------------------------------------------------------- */
+
+int
+th_system_create_actor(th_system_t *sys, th_addr_t *out,
+                       const char *class_name, const th_create_opts_t *opts)
+{
+    return thi_create(sys, NULL, out, class_name, opts);
+}
+
+static int
+send_from(th_system_t *sys, const th_addr_t *from, const th_addr_t *to,
+          const char *type, const void *data, size_t len)
+{
+    if (to == NULL || (data == NULL && len > 0))
+        return TH_EINVAL;
+    if (len > sys->opts.max_payload)
+        return TH_ETOOBIG;
+    const thi_type_t *t;
+    int rc = thi_type_intern(&t, type);
+    if (rc != 0)
+        return rc;
+    if (t->flags & THI_TYPE_RESERVED)
+        return TH_ERESERVED;
+    thi_env_t *env;
+    rc = thi_env_new(&env, t, data ? data : "", len);
+    if (rc != 0)
+        return rc;
+    if (from)
+        env->msg.sender = *from;
+    rc = thi_deliver(sys, to, env);
+    if (rc == TH_EFULL)
+        thi_env_free(env);
+    return rc;
+}
+
+int
+th_system_tell(th_system_t *sys, const th_addr_t *to, const char *type,
+               const void *data, size_t len)
+{
+    return send_from(sys, NULL, to, type, data, len);
+}
+
+void
+th_system_address_of(th_system_t *sys, th_addr_t *out)
+{
+    thi_slot_addr(sys, sys->root, sys->root->live_nonce, out);
+}
+
+void
+th_system_stats(th_system_t *sys, th_system_stats_t *out)
+{
+    out->live_actors = atomic_load(&sys->live_actors);
+    out->dead_letters = atomic_load(&sys->dead_letters);
+    out->messages = atomic_load(&sys->messages);
+    out->pending_timers = thi_timers_pending(sys->timers, NULL);
+}
+
+int
+th_system_status_json(th_system_t *sys, char **out)
+{
+    json_t *o = json_object(), *list = json_array();
+    if (o == NULL || list == NULL) {
+        json_decref(o);
+        json_decref(list);
+        return TH_ENOMEM;
+    }
+    th_addr_t self;
+    char a[TH_ADDR_STRLEN];
+    th_system_address_of(sys, &self);
+    th_addr_to_string(&self, a, sizeof a);
+    th_system_stats_t st;
+    th_system_stats(sys, &st);
+    json_object_set_new(o, "name", json_string(sys->name));
+    json_object_set_new(o, "address", json_string(a));
+    json_object_set_new(o, "synchronous", json_boolean(sys->opts.synchronous));
+    json_object_set_new(o, "workers",
+                        json_integer(thi_sched_workers(sys->sched)));
+    json_object_set_new(o, "live_actors", json_integer((json_int_t)st.live_actors));
+    json_object_set_new(o, "dead_letters",
+                        json_integer((json_int_t)st.dead_letters));
+    json_object_set_new(o, "messages", json_integer((json_int_t)st.messages));
+    json_object_set_new(o, "pending_wakeups",
+                        json_integer((json_int_t)st.pending_timers));
+    uint32_t n = atomic_load(&sys->n_slots);
+    for (uint32_t id = 0; id < n && json_array_size(list) < 10000; id++) {
+        thi_slot_t *slot = thi_slot_get(sys, id);
+        if (slot->kind != THI_SLOT_ACTOR || atomic_load(&slot->cls) == NULL)
+            continue;
+        json_t *e = json_object();
+        thi_actor_status(sys, slot, e);
+        json_array_append_new(list, e);
+    }
+    json_t *names = json_object();
+    thi_names_to_json(sys, names);
+    json_object_set_new(o, "names", names);
+    json_object_set_new(o, "actors", list);
+    *out = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    return *out ? 0 : TH_ENOMEM;
+}
+
+/* ---- Inboxes ------------------------------------------------------------------- */
+
+struct th_inbox {
+    th_system_t *sys;
+    thi_slot_t *slot;
+    uint64_t nonce;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    thi_env_t *head, *tail;
+    bool closed;
+};
+
+typedef struct inmsg {
+    th_inmsg_t pub;
+    thi_env_t *env;
+} inmsg_t;
+
+int
+th_inbox_create(th_system_t *sys, th_inbox_t **out)
+{
+    thi_slot_t *slot;
+    int rc = thi_slot_alloc(sys, &slot, THI_SLOT_INBOX);
+    if (rc != 0)
+        return rc;
+    th_inbox_t *in = slot->inbox;
+    if (in == NULL) {
+        /* one per slot, kept for the slot's lifetime: a late sender that
+         * read the slot before it closed still finds a valid lock */
+        in = calloc(1, sizeof *in);
+        if (in == NULL) {
+            thi_slot_release(sys, slot);
+            return TH_ENOMEM;
+        }
+        in->sys = sys;
+        in->slot = slot;
+        pthread_mutex_init(&in->lock, NULL);
+        pthread_condattr_t ca;
+        pthread_condattr_init(&ca);
+        pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+        pthread_cond_init(&in->cond, &ca);
+        pthread_condattr_destroy(&ca);
+        slot->inbox = in;
+    }
+    pthread_mutex_lock(&in->lock);
+    in->nonce = atomic_load(&slot->nonce);
+    in->closed = false;
+    pthread_mutex_unlock(&in->lock);
+    *out = in;
+    return 0;
+}
+
+void
+thi_inbox_deliver(thi_slot_t *slot, thi_env_t *env)
+{
+    th_inbox_t *in = slot->inbox;
+    pthread_mutex_lock(&in->lock);
+    if (in->closed || in->nonce != env->target_nonce) {
+        pthread_mutex_unlock(&in->lock);
+        th_addr_t to;
+        thi_slot_addr(in->sys, slot, env->target_nonce, &to);
+        thi_dead_letter(in->sys, env, &to, "inbox closed");
+        return;
+    }
+    atomic_store_explicit(&env->node.next, NULL, memory_order_relaxed);
+    if (in->tail)
+        atomic_store_explicit(&in->tail->node.next, &env->node,
+                              memory_order_relaxed);
+    else
+        in->head = env;
+    in->tail = env;
+    pthread_cond_signal(&in->cond);
+    pthread_mutex_unlock(&in->lock);
+}
+
+void
+th_inbox_destroy(th_inbox_t *in)
+{
+    if (in == NULL)
+        return;
+    pthread_mutex_lock(&in->lock);
+    in->closed = true;
+    thi_env_t *e = in->head;
+    in->head = in->tail = NULL;
+    pthread_mutex_unlock(&in->lock);
+    while (e) {
+        thi_env_t *next = (thi_env_t *)atomic_load_explicit(
+            &e->node.next, memory_order_relaxed);
+        thi_env_free(e);
+        e = next;
+    }
+    thi_slot_release(in->sys, in->slot);
+}
+
+void
+thi_inbox_free(th_inbox_t *in)
+{
+    thi_env_t *e = in->head;
+    while (e) {
+        thi_env_t *next = (thi_env_t *)atomic_load_explicit(
+            &e->node.next, memory_order_relaxed);
+        thi_env_free(e);
+        e = next;
+    }
+    pthread_cond_destroy(&in->cond);
+    pthread_mutex_destroy(&in->lock);
+    free(in);
+}
+
+void
+th_inbox_address(th_inbox_t *in, th_addr_t *out)
+{
+    thi_slot_addr(in->sys, in->slot, in->nonce, out);
+}
+
+int
+th_inbox_send(th_inbox_t *in, const th_addr_t *to, const char *type,
+              const void *data, size_t len)
+{
+    th_addr_t self;
+    th_inbox_address(in, &self);
+    return send_from(in->sys, &self, to, type, data, len);
+}
+
+static bool
+inbox_ready(void *arg)
+{
+    th_inbox_t *in = arg;
+    pthread_mutex_lock(&in->lock);
+    bool ready = in->head != NULL;
+    pthread_mutex_unlock(&in->lock);
+    return ready;
+}
+
+int
+th_inbox_recv(th_inbox_t *in, th_inmsg_t **out, int timeout_ms)
+{
+    if (in->sys->opts.synchronous)
+        thi_sched_run_sync(in->sys, timeout_ms, inbox_ready, in);
+    struct timespec ts;
+    deadline_after(&ts, timeout_ms < 0 ? 0 : timeout_ms);
+    pthread_mutex_lock(&in->lock);
+    while (in->head == NULL && !in->sys->opts.synchronous) {
+        if (timeout_ms < 0)
+            pthread_cond_wait(&in->cond, &in->lock);
+        else if (pthread_cond_timedwait(&in->cond, &in->lock, &ts) ==
+                 ETIMEDOUT)
+            break;
+    }
+    thi_env_t *e = in->head;
+    if (e) {
+        in->head = (thi_env_t *)atomic_load_explicit(&e->node.next,
+                                                     memory_order_relaxed);
+        if (in->head == NULL)
+            in->tail = NULL;
+    }
+    pthread_mutex_unlock(&in->lock);
+    if (e == NULL)
+        return TH_ETIMEDOUT;
+    inmsg_t *m = malloc(sizeof *m);
+    if (m == NULL) {
+        thi_env_free(e);
+        return TH_ENOMEM;
+    }
+    m->env = e;
+    m->pub.type = e->msg.type;
+    m->pub.data = e->msg.data;
+    m->pub.len = e->msg.len;
+    m->pub.sender = e->msg.sender;
+    *out = &m->pub;
+    return 0;
+}
+
+void
+th_inmsg_free(th_inmsg_t *msg)
+{
+    if (msg == NULL)
+        return;
+    inmsg_t *m = (inmsg_t *)msg;
+    thi_env_free(m->env);
+    free(m);
+}
