@@ -284,6 +284,32 @@ children_count(const thi_children_t *c)
     return c ? c->n : 0;
 }
 
+static int
+by_slot_id(const void *a, const void *b)
+{
+    const struct child_ent *x = a, *y = b;
+    return (x->slot->id > y->slot->id) - (x->slot->id < y->slot->id);
+}
+
+/* The children in creation order (slot ids are handed out in order), so
+ * exits and shutdown are deterministic in synchronous mode. Returned owned
+ * (free); NULL with *n = 0 when there are none or memory ran out. */
+static struct child_ent *
+children_sorted(const thi_children_t *c, uint32_t *n)
+{
+    *n = 0;
+    if (c == NULL || c->n == 0)
+        return NULL;
+    struct child_ent *v = malloc(c->n * sizeof *v);
+    if (v == NULL)
+        return NULL;
+    for (uint32_t i = 0; i < c->cap; i++)
+        if (c->e[i].slot)
+            v[(*n)++] = c->e[i];
+    qsort(v, *n, sizeof *v, by_slot_id);
+    return v;
+}
+
 static const thi_type_t *t_exit, *t_child_exited, *t_status_req,
     *t_dead_envelope;
 
@@ -348,7 +374,8 @@ thi_dead_letter(struct th_system *sys, thi_env_t *env,
     if (forward) {
         pthread_mutex_lock(&sys->dl_lock);
         n = sys->n_dl_handlers < 16 ? sys->n_dl_handlers : 16;
-        memcpy(handlers, sys->dl_handlers, n * sizeof *handlers);
+        if (n)
+            memcpy(handlers, sys->dl_handlers, n * sizeof *handlers);
         pthread_mutex_unlock(&sys->dl_lock);
     }
     if (n == 0) {
@@ -648,6 +675,9 @@ thi_create(struct th_system *sys, th_ctx_t *ctx, th_addr_t *out,
     }
     uint64_t nonce = atomic_load(&slot->nonce);
     thi_slot_addr(sys, slot, nonce, out);
+    /* visible to status from creation on; the old incarnation cleared it
+     * before the slot reached the free list */
+    atomic_store_explicit(&slot->cls, cls, memory_order_release);
     atomic_fetch_add_explicit(&sys->live_actors, 1, memory_order_relaxed);
 
     /* Track the child before it can start: its ChildActorExited then can
@@ -871,15 +901,14 @@ begin_exit(th_ctx_t *ctx, thi_slot_t *slot, bool recursive)
     if (slot->flags & THI_SLOT_EXITING)
         return;
     slot->flags |= THI_SLOT_EXITING;
-    thi_children_t *c = slot->children;
     th_addr_t self;
     self_addr(ctx, slot, &self);
-    if (c && c->n) {
-        for (uint32_t i = 0; i < c->cap; i++) {
-            if (c->e[i].slot == NULL)
-                continue;
+    uint32_t n = 0;
+    struct child_ent *v = children_sorted(slot->children, &n);
+    if (n) {
+        for (uint32_t i = 0; i < n; i++) {
             th_addr_t child;
-            thi_slot_addr(ctx->sys, c->e[i].slot, c->e[i].nonce, &child);
+            thi_slot_addr(ctx->sys, v[i].slot, v[i].nonce, &child);
             if (recursive) {
                 thi_send_system(ctx->sys, &self, &child, TH_MSG_EXIT_REQUEST,
                                 "", 0);
@@ -906,6 +935,7 @@ begin_exit(th_ctx_t *ctx, thi_slot_t *slot, bool recursive)
             slot->children = NULL;
         }
     }
+    free(v);
     if (children_count(slot->children) == 0)
         finalize(ctx, slot);
 }
@@ -924,7 +954,8 @@ exit_is_recursive(const thi_env_t *env)
 }
 
 void
-thi_actor_status(struct th_system *sys, thi_slot_t *slot, json_t *into)
+thi_actor_status(struct th_system *sys, thi_slot_t *slot, uint32_t in_turn,
+                 json_t *into)
 {
     char a[TH_ADDR_STRLEN];
     th_addr_t self;
@@ -933,7 +964,9 @@ thi_actor_status(struct th_system *sys, thi_slot_t *slot, json_t *into)
     json_object_set_new(into, "address", json_string(a));
     const thi_class_t *cls = atomic_load(&slot->cls);
     json_object_set_new(into, "class", json_string(cls ? cls->qname : ""));
-    uint64_t depth = atomic_load(&slot->pushed) - atomic_load(&slot->processed);
+    /* processed is published once per turn: discount this turn's part */
+    uint64_t depth = atomic_load(&slot->pushed) -
+                     atomic_load(&slot->processed) - in_turn;
     json_object_set_new(into, "mailbox", json_integer((json_int_t)depth));
     json_object_set_new(into, "wakeups", json_integer((json_int_t)
         thi_timers_pending(sys->timers, &self)));
@@ -943,7 +976,7 @@ static void
 reply_actor_status(th_ctx_t *ctx, thi_slot_t *slot, thi_env_t *env)
 {
     json_t *o = json_object();
-    thi_actor_status(ctx->sys, slot, o);
+    thi_actor_status(ctx->sys, slot, ctx->popped, o);
     char a[TH_ADDR_STRLEN];
     th_addr_to_string(&slot->parent, a, sizeof a);
     json_object_set_new(o, "parent", json_string(a));
@@ -1000,14 +1033,14 @@ root_handle(th_ctx_t *ctx, thi_slot_t *root, thi_env_t *env)
         if (root->flags & THI_SLOT_STOPPING)
             return;
         root->flags |= THI_SLOT_STOPPING;
-        thi_children_t *c = root->children;
-        for (uint32_t i = 0; c && i < c->cap; i++) {
-            if (c->e[i].slot == NULL)
-                continue;
+        uint32_t n = 0;
+        struct child_ent *v = children_sorted(root->children, &n);
+        for (uint32_t i = 0; i < n; i++) {
             th_addr_t child;
-            thi_slot_addr(sys, c->e[i].slot, c->e[i].nonce, &child);
+            thi_slot_addr(sys, v[i].slot, v[i].nonce, &child);
             thi_send_system(sys, &self, &child, TH_MSG_EXIT_REQUEST, "", 0);
         }
+        free(v);
         root_check_done(sys, root);
         thi_env_free(env);
         return;
@@ -1131,7 +1164,7 @@ thi_slot_run(th_ctx_t *ctx, thi_slot_t *slot, uint32_t batch)
             break;
         if (node == &slot->stub)
             continue;
-        n++;
+        ctx->popped = ++n;
         process(ctx, slot, (thi_env_t *)node);
     }
     atomic_fetch_add_explicit(&ctx->sys->messages, n, memory_order_relaxed);

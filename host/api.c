@@ -237,6 +237,13 @@ api_log(th_ctx_t *ctx, int level, const char *fmt, va_list ap)
     thi_vlog(level, &self, fmt, ap);
 }
 
+static uint32_t
+api_restart_count(th_ctx_t *ctx)
+{
+    checked(ctx);
+    return ctx->slot->n_restarts;
+}
+
 const struct th_host_api thi_host_api = {
     .minor = TH_ABI_MINOR,
     .size = sizeof(struct th_host_api),
@@ -256,4 +263,5 @@ const struct th_host_api thi_host_api = {
     .log = api_log,
     .addr_format = th_addr_to_string,
     .addr_parse = th_addr_from_string,
+    .restart_count = api_restart_count,
 };

@@ -153,6 +153,7 @@ struct th_ctx {
     thi_worker_t *worker;          /* NULL in synchronous mode */
     thi_slot_t *slot;              /* actor whose callback runs */
     thi_env_t *cur;                /* message being handled, or NULL */
+    uint32_t popped;               /* messages taken in this turn so far */
     bool failed_reason_set;
     char fail_reason[256];
 };
@@ -241,7 +242,7 @@ void thi_ctx_init(th_ctx_t *ctx, struct th_system *sys, thi_worker_t *w);
 void thi_root_init(struct th_system *sys);
 void thi_request_shutdown(struct th_system *sys);
 void thi_actor_status(struct th_system *sys, thi_slot_t *slot,
-                      json_t *into);
+                      uint32_t in_turn, json_t *into);
 void thi_names_to_json(struct th_system *sys, json_t *into);
 void thi_names_fini(struct th_system *sys);
 

@@ -206,6 +206,14 @@ thi_sched_push(struct th_system *sys, thi_slot_t *slot)
 static void
 requeue(thi_worker_t *w, thi_slot_t *slot)
 {
+    /* used up its batch: wait behind work queued from outside, if any, so
+     * a busy actor on this worker cannot delay it for many turns */
+    if (atomic_load_explicit(&w->sched->gcount, memory_order_relaxed) > 0) {
+        global_push(w->sched, slot);
+        slot = global_pop(w->sched);
+        if (slot == NULL)
+            return;
+    }
     ring_push(w, slot);
     if (w->lifo != NULL || ring_len(w) > 1)
         notify_one(w->sched);

@@ -318,7 +318,7 @@ th_system_status_json(th_system_t *sys, char **out)
         if (slot->kind != THI_SLOT_ACTOR || atomic_load(&slot->cls) == NULL)
             continue;
         json_t *e = json_object();
-        thi_actor_status(sys, slot, e);
+        thi_actor_status(sys, slot, 0, e);
         json_array_append_new(list, e);
     }
     json_t *names = json_object();

@@ -209,6 +209,7 @@ struct th_host_api {
     void (*log)(th_ctx_t *ctx, int level, const char *fmt, va_list ap);
     int (*addr_format)(const th_addr_t *addr, char *buf, size_t size);
     int (*addr_parse)(th_addr_t *out, const char *text);
+    uint32_t (*restart_count)(th_ctx_t *ctx);
 };
 
 /* The public prefix of every th_ctx_t; the rest is the host's. */
@@ -391,6 +392,15 @@ th_addr_parse(th_ctx_t *ctx, th_addr_t *out, const char *text)
     return TH_API_(ctx)->addr_parse(out, text);
 }
 
+/* How many times the runtime restarted this actor after a failed message
+ * since it was created (0 on first start). Lets init tell a restart from a
+ * start, e.g. to back off or to log. */
+static inline uint32_t
+th_restart_count(th_ctx_t *ctx)
+{
+    return TH_API_(ctx)->restart_count(ctx);
+}
+
 /* ---- Defining a plugin -----------------------------------------------------
  *   static const th_class_t greeter = { .size = sizeof(th_class_t), ... };
  *   TH_PLUGIN_DEFINE(hello, &greeter);
@@ -430,7 +440,7 @@ _Static_assert(sizeof(th_create_opts_t) == 32, "th_create_opts_t size");
 _Static_assert(sizeof(struct th_ctx_pub) == 16, "th_ctx_pub size is ABI");
 _Static_assert(offsetof(struct th_host_api, my_address) == 8,
                "th_host_api layout is ABI");
-_Static_assert(offsetof(struct th_host_api, addr_parse) == 8 + 15 * 8,
+_Static_assert(offsetof(struct th_host_api, restart_count) == 8 + 16 * 8,
                "th_host_api 1.0 layout is ABI");
 #endif
 

@@ -1,0 +1,185 @@
+/*
+ * plugins/hello/hello.c — the smallest useful thespian-c plugin and the
+ * README demo. "hello.Greeter" shows a type-dispatch table with a fallback,
+ * per-actor state, and a handler that fails on purpose (restart, one retry,
+ * then PoisonMessage); "hello.Toggler" shows behaviour switching (become).
+ *
+ * Protocol (bodies are JSON; every reply goes to the sender):
+ *   Greeter  Greet {"name": S}   -> Greeting {"text": "Hello, S!", "count": N}
+ *                                   N = greetings since this actor started
+ *            Greet without a string "name"
+ *                                -> Refused {"reason": "..."}
+ *            Crash (any body)    -> the handler fails ("asked to crash"): the
+ *                                   runtime restarts the actor, retries
+ *                                   once, then returns Crash to the sender
+ *                                   as PoisonMessage. A restart zeroes the
+ *                                   state, so the next Greeting counts from 1.
+ *            anything else       -> Unknown {"type": T}
+ *   Toggler  Ping -> On {"pings": N}; the next Ping -> Off {"pings": N};
+ *            and so on, alternating. N counts all Pings.
+ *            anything else       -> Unknown {"type": T}
+ * Runtime messages (ActorExitRequest, PoisonMessage, ...) get no reply.
+ */
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "thespian/actor.h"
+#include "thespian/json.h"
+
+/* ---- Shared by both classes ---------------------------------------------- */
+
+/* Message types the runtime sends. The fallbacks must not answer them:
+ * answering a PoisonMessage with Unknown could bounce between two actors
+ * that both fail, for ever. */
+static const char *const runtime_types[] = {
+    TH_MSG_EXIT_REQUEST,    TH_MSG_CHILD_EXITED,     TH_MSG_POISON,
+    TH_MSG_WAKEUP,          TH_MSG_WATCH,            TH_MSG_DEAD_ENVELOPE,
+    TH_MSG_CONVENTION_UPDATE, TH_MSG_VALIDATE_SOURCE, TH_MSG_VALIDATED_SOURCE,
+    TH_MSG_LOADED_SOURCE,   TH_MSG_UNLOADED_SOURCE,  TH_MSG_STATUS_REQ,
+    TH_MSG_SYSTEM_STATUS,   TH_MSG_ACTOR_STATUS,
+};
+
+static bool
+is_runtime_type(const char *type)
+{
+    for (size_t i = 0; i < sizeof runtime_types / sizeof runtime_types[0];
+         i++)
+        if (strcmp(type, runtime_types[i]) == 0)
+            return true;
+    return false;
+}
+
+/* Reply with a JSON body (reference taken, NULL when building it failed).
+ * A reply that cannot be delivered is not this actor's failure: returning
+ * an error would restart the actor and retry the request for a sender that
+ * is gone or full. So log it and report the message as handled. */
+static int
+reply(th_ctx_t *ctx, const th_msg_t *msg, const char *type, json_t *body)
+{
+    if (th_addr_is_null(&msg->sender)) { /* told from outside: no one to answer */
+        json_decref(body);
+        return 0;
+    }
+    int rc = th_send_json_new(ctx, &msg->sender, type, body);
+    if (rc != 0)
+        th_log(ctx, TH_LOG_WARNING, "hello: %s reply not sent: %s", type,
+               th_strerror(rc));
+    return 0;
+}
+
+/* Fallback for messages no handler took: say which type was not
+ * understood, so a client sees its mistake instead of a timeout. */
+static int
+unknown(th_ctx_t *ctx, void *state, const th_msg_t *msg)
+{
+    (void)state;
+    if (is_runtime_type(msg->type))
+        return 0;
+    return reply(ctx, msg, "Unknown", json_pack("{s:s}", "type", msg->type));
+}
+
+/* ---- hello.Greeter -------------------------------------------------------- */
+
+typedef struct greeter {
+    uint64_t greetings; /* Greetings sent since this actor (re)started */
+} greeter_t;
+
+static int
+greet(th_ctx_t *ctx, void *state, const th_msg_t *msg)
+{
+    greeter_t *g = state;
+    json_t *body = th_msg_json(msg); /* NULL when not JSON: name stays NULL */
+    const char *name = json_string_value(json_object_get(body, "name"));
+    if (name == NULL) {
+        /* A client's mistake, not a broken actor: refuse and keep the
+         * count (failing would restart the Greeter and zero it). */
+        json_decref(body);
+        return reply(ctx, msg, "Refused",
+                     json_pack("{s:s}", "reason",
+                               "Greet needs {\"name\": string}"));
+    }
+    g->greetings++;
+    /* "o" takes the json_sprintf result, and a NULL there makes json_pack
+     * fail, which reply() logs. */
+    json_t *out = json_pack("{s:o, s:I}", "text",
+                            json_sprintf("Hello, %s!", name), "count",
+                            (json_int_t)g->greetings);
+    json_decref(body); /* after json_sprintf: `name` points into it */
+    return reply(ctx, msg, "Greeting", out);
+}
+
+static int
+crash(th_ctx_t *ctx, void *state, const th_msg_t *msg)
+{
+    (void)state;
+    (void)msg;
+    return th_fail(ctx, "asked to crash");
+}
+
+static const th_dispatch_t greeter_dispatch[] = {
+    {"Greet", greet},
+    {"Crash", crash},
+};
+
+static const th_class_t greeter_class = {
+    .size = sizeof(th_class_t),
+    .name = "Greeter",
+    .state_size = sizeof(greeter_t),
+    .receive = unknown,
+    .dispatch = greeter_dispatch,
+    .n_dispatch = sizeof greeter_dispatch / sizeof greeter_dispatch[0],
+};
+
+/* ---- hello.Toggler ---------------------------------------------------------
+ * The class's own handling is the "off" behaviour: a Ping answers On and
+ * switches to toggled_on. There a Ping answers Off and th_become(NULL)
+ * returns to the class's table. The state (the Ping count) is the same in
+ * both behaviours; only the code that handles the next message changes. */
+
+typedef struct toggler {
+    uint64_t pings;
+} toggler_t;
+
+static int
+toggled_on(th_ctx_t *ctx, void *state, const th_msg_t *msg)
+{
+    toggler_t *t = state;
+    if (strcmp(msg->type, "Ping") != 0) /* a behaviour replaces the whole */
+        return unknown(ctx, state, msg); /* table, so it needs a fallback */
+    /* Switch before replying: if the switch fails the handler fails and
+     * nobody has been told a state that did not happen. */
+    int rc = th_become(ctx, NULL);
+    if (rc != 0)
+        return rc;
+    t->pings++;
+    return reply(ctx, msg, "Off",
+                 json_pack("{s:I}", "pings", (json_int_t)t->pings));
+}
+
+static int
+ping_off(th_ctx_t *ctx, void *state, const th_msg_t *msg)
+{
+    toggler_t *t = state;
+    int rc = th_become(ctx, toggled_on);
+    if (rc != 0)
+        return rc;
+    t->pings++;
+    return reply(ctx, msg, "On",
+                 json_pack("{s:I}", "pings", (json_int_t)t->pings));
+}
+
+static const th_dispatch_t toggler_dispatch[] = {
+    {"Ping", ping_off},
+};
+
+static const th_class_t toggler_class = {
+    .size = sizeof(th_class_t),
+    .name = "Toggler",
+    .state_size = sizeof(toggler_t),
+    .receive = unknown,
+    .dispatch = toggler_dispatch,
+    .n_dispatch = sizeof toggler_dispatch / sizeof toggler_dispatch[0],
+};
+
+TH_PLUGIN_DEFINE(hello, &greeter_class, &toggler_class);

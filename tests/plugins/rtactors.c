@@ -1,0 +1,298 @@
+/*
+ * tests/plugins/rtactors.c — rtactors.so: actor classes that probe runtime
+ * semantics the runtime tests assert on. Bodies are JSON; replies go to the
+ * sender.
+ *
+ *   FailOnce  fails a message the first time (restart_count == 0), handles
+ *             it after the restart: Handled {"restarts": N, "inits": 1}
+ *   FailInit  init fails: the actor never starts
+ *   Sender    SendAs {"to": ADDR, "type": T, "size": N} -> SendResult
+ *             {"rc": RC} after th_send of N bytes of type T to ADDR
+ *   Recorder  Seq {"from": K, "seq": N}: checks N is the next number from K
+ *             (ordering per sender); Check -> Checked {"ok": B, "count": C}
+ *   Relay     Relay {"to": ADDR, "n": N}: sends Seq {"from": 0..., "seq"}
+ *             N times to ADDR, all in one turn
+ *   Busy      Spin {"ms": N}: busy-loops N ms, replies Spun {}
+ *   DLWatch   registers for dead letters in init; DeadEnvelope bodies are
+ *             kept; Get -> Dead {"count": N, "last": BODY}
+ *   Exiter    on ActorExitRequest replies (to a watcher set with Watch)
+ *             Exiting {"name": S}; Make {"n": N, "name": S, "watch": ADDR}
+ *             creates N Exiter children that report to the same watcher
+ *   Stopper   Stop -> asks the whole system to shut down
+ */
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "thespian/actor.h"
+#include "thespian/json.h"
+
+static int
+reply(th_ctx_t *ctx, const th_addr_t *to, const char *type, json_t *body)
+{
+    if (!th_addr_is_null(to))
+        th_send_json_new(ctx, to, type, body);
+    else
+        json_decref(body);
+    return 0;
+}
+
+/* ---- FailOnce ---- */
+typedef struct { int inits; } failonce_t;
+
+static int
+failonce_init(th_ctx_t *ctx, void *state)
+{
+    ((failonce_t *)state)->inits++;
+    return 0;
+}
+
+static int
+failonce_receive(th_ctx_t *ctx, void *state, const th_msg_t *msg)
+{
+    if (strcmp(msg->type, "Job") != 0)
+        return 0;
+    if (th_restart_count(ctx) == 0)
+        return th_fail(ctx, "first attempt fails");
+    failonce_t *st = state;
+    return reply(ctx, &msg->sender, "Handled",
+                 json_pack("{s:i, s:i}", "restarts", (int)th_restart_count(ctx),
+                           "inits", st->inits));
+}
+
+static const th_class_t failonce = {
+    .size = sizeof(th_class_t), .name = "FailOnce",
+    .state_size = sizeof(failonce_t), .init = failonce_init,
+    .receive = failonce_receive,
+};
+
+/* ---- FailInit ---- */
+static int
+failinit_init(th_ctx_t *ctx, void *state)
+{
+    return th_fail(ctx, "init refuses");
+}
+
+static int
+noop_receive(th_ctx_t *ctx, void *state, const th_msg_t *msg)
+{
+    return 0;
+}
+
+static const th_class_t failinit = {
+    .size = sizeof(th_class_t), .name = "FailInit",
+    .init = failinit_init, .receive = noop_receive,
+};
+
+/* ---- Sender ---- */
+static int
+sender_receive(th_ctx_t *ctx, void *state, const th_msg_t *msg)
+{
+    if (strcmp(msg->type, "SendAs") != 0)
+        return 0;
+    json_t *o = th_msg_json(msg);
+    const char *to = json_string_value(json_object_get(o, "to"));
+    const char *type = json_string_value(json_object_get(o, "type"));
+    json_int_t size = json_integer_value(json_object_get(o, "size"));
+    th_addr_t addr;
+    int rc = to ? th_addr_parse(ctx, &addr, to) : TH_EADDR;
+    if (rc == 0) {
+        char *buf = calloc(1, size > 0 ? (size_t)size : 1);
+        rc = buf ? th_send(ctx, &addr, type, buf, (size_t)size) : TH_ENOMEM;
+        free(buf);
+    }
+    json_decref(o);
+    return reply(ctx, &msg->sender, "SendResult", json_pack("{s:i}", "rc", rc));
+}
+
+static const th_class_t sender = {
+    .size = sizeof(th_class_t), .name = "Sender", .receive = sender_receive,
+};
+
+/* ---- Recorder ---- */
+#define REC_SENDERS 16
+typedef struct {
+    long next[REC_SENDERS];
+    long count;
+    bool bad;
+} recorder_t;
+
+static int
+recorder_receive(th_ctx_t *ctx, void *state, const th_msg_t *msg)
+{
+    recorder_t *st = state;
+    if (strcmp(msg->type, "Seq") == 0) {
+        json_t *o = th_msg_json(msg);
+        json_int_t from = json_integer_value(json_object_get(o, "from"));
+        json_int_t seq = json_integer_value(json_object_get(o, "seq"));
+        json_decref(o);
+        if (from < 0 || from >= REC_SENDERS || seq != st->next[from])
+            st->bad = true;
+        else
+            st->next[from]++;
+        st->count++;
+        return 0;
+    }
+    if (strcmp(msg->type, "Check") == 0)
+        return reply(ctx, &msg->sender, "Checked",
+                     json_pack("{s:b, s:I}", "ok", !st->bad, "count",
+                               (json_int_t)st->count));
+    return 0;
+}
+
+static const th_class_t recorder = {
+    .size = sizeof(th_class_t), .name = "Recorder",
+    .state_size = sizeof(recorder_t), .receive = recorder_receive,
+};
+
+/* ---- Relay ---- */
+static int
+relay_receive(th_ctx_t *ctx, void *state, const th_msg_t *msg)
+{
+    if (strcmp(msg->type, "Relay") != 0)
+        return 0;
+    json_t *o = th_msg_json(msg);
+    const char *to = json_string_value(json_object_get(o, "to"));
+    json_int_t n = json_integer_value(json_object_get(o, "n"));
+    json_int_t from = json_integer_value(json_object_get(o, "from"));
+    th_addr_t addr;
+    int rc = to ? th_addr_parse(ctx, &addr, to) : TH_EADDR;
+    for (json_int_t i = 0; rc == 0 && i < n; i++) {
+        char body[64];
+        int len = snprintf(body, sizeof body, "{\"from\":%lld,\"seq\":%lld}",
+                           (long long)from, (long long)i);
+        rc = th_send(ctx, &addr, "Seq", body, (size_t)len);
+    }
+    json_decref(o);
+    return reply(ctx, &msg->sender, "Relayed", json_pack("{s:i}", "rc", rc));
+}
+
+static const th_class_t relay = {
+    .size = sizeof(th_class_t), .name = "Relay", .receive = relay_receive,
+};
+
+/* ---- Busy ---- */
+static int
+busy_receive(th_ctx_t *ctx, void *state, const th_msg_t *msg)
+{
+    if (strcmp(msg->type, "Spin") != 0)
+        return 0;
+    json_t *o = th_msg_json(msg);
+    json_int_t ms = json_integer_value(json_object_get(o, "ms"));
+    json_decref(o);
+    struct timespec a, b;
+    clock_gettime(CLOCK_MONOTONIC, &a);
+    do
+        clock_gettime(CLOCK_MONOTONIC, &b);
+    while ((b.tv_sec - a.tv_sec) * 1000 + (b.tv_nsec - a.tv_nsec) / 1000000 <
+           ms);
+    return reply(ctx, &msg->sender, "Spun", json_object());
+}
+
+static const th_class_t busy = {
+    .size = sizeof(th_class_t), .name = "Busy", .receive = busy_receive,
+};
+
+/* ---- DLWatch ---- */
+typedef struct {
+    long count;
+    char last[512];
+} dlwatch_t;
+
+static int
+dlwatch_init(th_ctx_t *ctx, void *state)
+{
+    return th_handle_dead_letters(ctx, true);
+}
+
+static int
+dlwatch_receive(th_ctx_t *ctx, void *state, const th_msg_t *msg)
+{
+    dlwatch_t *st = state;
+    if (strcmp(msg->type, TH_MSG_DEAD_ENVELOPE) == 0) {
+        st->count++;
+        snprintf(st->last, sizeof st->last, "%.*s", (int)msg->len,
+                 (const char *)msg->data);
+        return 0;
+    }
+    if (strcmp(msg->type, "Get") == 0)
+        return reply(ctx, &msg->sender, "Dead",
+                     json_pack("{s:I, s:s}", "count", (json_int_t)st->count,
+                               "last", st->last));
+    return 0;
+}
+
+static const th_class_t dlwatch = {
+    .size = sizeof(th_class_t), .name = "DLWatch",
+    .state_size = sizeof(dlwatch_t), .init = dlwatch_init,
+    .receive = dlwatch_receive,
+};
+
+/* ---- Exiter ---- */
+typedef struct {
+    th_addr_t watch;
+    char name[32];
+} exiter_t;
+
+static int
+exiter_receive(th_ctx_t *ctx, void *state, const th_msg_t *msg)
+{
+    exiter_t *st = state;
+    if (strcmp(msg->type, "Make") == 0) {
+        json_t *o = th_msg_json(msg);
+        const char *watch = json_string_value(json_object_get(o, "watch"));
+        const char *name = json_string_value(json_object_get(o, "name"));
+        json_int_t n = json_integer_value(json_object_get(o, "n"));
+        if (watch)
+            th_addr_parse(ctx, &st->watch, watch);
+        snprintf(st->name, sizeof st->name, "%s", name ? name : "?");
+        for (json_int_t i = 0; i < n; i++) {
+            th_addr_t child;
+            if (th_create(ctx, &child, "rtactors.Exiter", NULL) != 0)
+                break;
+            char cname[64];
+            snprintf(cname, sizeof cname, "%s.%lld", st->name, (long long)i);
+            th_send_json_new(ctx, &child, "Make",
+                             json_pack("{s:s, s:s, s:i}", "watch", watch,
+                                       "name", cname, "n", 0));
+        }
+        json_decref(o);
+        return reply(ctx, &msg->sender, "Made", json_object());
+    }
+    if (strcmp(msg->type, TH_MSG_EXIT_REQUEST) == 0)
+        return reply(ctx, &st->watch, "Exiting",
+                     json_pack("{s:s}", "name", st->name));
+    if (strcmp(msg->type, TH_MSG_CHILD_EXITED) == 0)
+        return reply(ctx, &st->watch, "ChildGone",
+                     json_pack("{s:s}", "name", st->name));
+    return 0;
+}
+
+static void
+exiter_teardown(th_ctx_t *ctx, void *state)
+{
+    exiter_t *st = state;
+    reply(ctx, &st->watch, "TornDown", json_pack("{s:s}", "name", st->name));
+}
+
+static const th_class_t exiter = {
+    .size = sizeof(th_class_t), .name = "Exiter",
+    .state_size = sizeof(exiter_t), .receive = exiter_receive,
+    .teardown = exiter_teardown,
+};
+
+/* ---- Stopper ---- */
+static int
+stopper_receive(th_ctx_t *ctx, void *state, const th_msg_t *msg)
+{
+    return strcmp(msg->type, "Stop") == 0 ? th_system_shutdown(ctx) : 0;
+}
+
+static const th_class_t stopper = {
+    .size = sizeof(th_class_t), .name = "Stopper", .receive = stopper_receive,
+};
+
+TH_PLUGIN_DEFINE(rtactors, &failonce, &failinit, &sender, &recorder, &relay,
+                 &busy, &dlwatch, &exiter, &stopper);
