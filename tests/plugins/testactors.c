@@ -41,18 +41,26 @@
 #define SPAWN_MAX 1000
 
 static const char *const runtime_types[] = {
-    TH_MSG_EXIT_REQUEST,    TH_MSG_CHILD_EXITED,     TH_MSG_POISON,
-    TH_MSG_WAKEUP,          TH_MSG_WATCH,            TH_MSG_DEAD_ENVELOPE,
-    TH_MSG_CONVENTION_UPDATE, TH_MSG_VALIDATE_SOURCE, TH_MSG_VALIDATED_SOURCE,
-    TH_MSG_LOADED_SOURCE,   TH_MSG_UNLOADED_SOURCE,  TH_MSG_STATUS_REQ,
-    TH_MSG_SYSTEM_STATUS,   TH_MSG_ACTOR_STATUS,
+    TH_MSG_EXIT_REQUEST,
+    TH_MSG_CHILD_EXITED,
+    TH_MSG_POISON,
+    TH_MSG_WAKEUP,
+    TH_MSG_WATCH,
+    TH_MSG_DEAD_ENVELOPE,
+    TH_MSG_CONVENTION_UPDATE,
+    TH_MSG_VALIDATE_SOURCE,
+    TH_MSG_VALIDATED_SOURCE,
+    TH_MSG_LOADED_SOURCE,
+    TH_MSG_UNLOADED_SOURCE,
+    TH_MSG_STATUS_REQ,
+    TH_MSG_SYSTEM_STATUS,
+    TH_MSG_ACTOR_STATUS,
 };
 
 static bool
 is_runtime_type(const char *type)
 {
-    for (size_t i = 0; i < sizeof runtime_types / sizeof runtime_types[0];
-         i++)
+    for (size_t i = 0; i < sizeof runtime_types / sizeof runtime_types[0]; i++)
         if (strcmp(type, runtime_types[i]) == 0)
             return true;
     return false;
@@ -74,7 +82,7 @@ reply(th_ctx_t *ctx, const th_addr_t *to, const char *type, json_t *body)
     return 0;
 }
 
-/* ---- Echo ------------------------------------------------------------------ */
+/* ---- Echo ---------------------------------------------------------------- */
 
 static int
 echo_receive(th_ctx_t *ctx, void *state, const th_msg_t *msg)
@@ -96,7 +104,7 @@ static const th_class_t echo_class = {
     .receive = echo_receive,
 };
 
-/* ---- Failer ---------------------------------------------------------------- */
+/* ---- Failer -------------------------------------------------------------- */
 
 static int
 failer_receive(th_ctx_t *ctx, void *state, const th_msg_t *msg)
@@ -113,7 +121,7 @@ static const th_class_t failer_class = {
     .receive = failer_receive,
 };
 
-/* ---- Parent ---------------------------------------------------------------- */
+/* ---- Parent -------------------------------------------------------------- */
 
 typedef struct parent {
     th_addr_t watcher; /* null: nobody watches */
@@ -150,8 +158,8 @@ parent_spawn(th_ctx_t *ctx, void *state, const th_msg_t *msg)
               json_pack("{s:o}", "children", children));
     else
         reply(ctx, &msg->sender, "SpawnFailed",
-              json_pack("{s:s, s:i, s:o}", "error", th_errname(rc), "code",
-                        rc, "children", children));
+              json_pack("{s:s, s:i, s:o}", "error", th_errname(rc), "code", rc,
+                        "children", children));
     json_decref(req);
     return 0;
 }
@@ -191,7 +199,7 @@ static const th_class_t parent_class = {
     .n_dispatch = sizeof parent_dispatch / sizeof parent_dispatch[0],
 };
 
-/* ---- Sleeper --------------------------------------------------------------- */
+/* ---- Sleeper ------------------------------------------------------------- */
 
 typedef struct sleeper {
     uint64_t messages; /* every message received, runtime ones included */
@@ -210,16 +218,16 @@ sleeper_wake(th_ctx_t *ctx, sleeper_t *s, const th_msg_t *msg)
     if (!json_is_integer(ms) || json_integer_value(ms) < 0 ||
         json_integer_value(ms) > UINT32_MAX) {
         json_decref(req);
-        return reply(ctx, &msg->sender, "Refused",
-                     json_pack("{s:s}", "reason",
-                               "Wake needs {\"ms\": 0..4294967295}"));
+        return reply(
+            ctx, &msg->sender, "Refused",
+            json_pack("{s:s}", "reason", "Wake needs {\"ms\": 0..4294967295}"));
     }
     if (!th_addr_is_null(&msg->sender))
         th_addr_format(ctx, &msg->sender, to, sizeof to);
     json_object_set_new(req, "reply_to", json_string(to));
     char *data = json_dumps(req, JSON_COMPACT);
-    int rc = data ? th_wakeup_after(ctx, (uint32_t)json_integer_value(ms),
-                                    data, strlen(data))
+    int rc = data ? th_wakeup_after(ctx, (uint32_t)json_integer_value(ms), data,
+                                    strlen(data))
                   : TH_ENOMEM;
     free(data);
     json_decref(req);
@@ -270,7 +278,7 @@ static const th_class_t sleeper_class = {
     .receive = sleeper_receive,
 };
 
-/* ---- Counter --------------------------------------------------------------- */
+/* ---- Counter ------------------------------------------------------------- */
 
 typedef struct counter {
     uint64_t count;
@@ -297,7 +305,7 @@ static const th_class_t counter_class = {
     .receive = counter_receive,
 };
 
-/* ---- Dispatcher ------------------------------------------------------------ */
+/* ---- Dispatcher ---------------------------------------------------------- */
 
 static int
 handled(th_ctx_t *ctx, const th_msg_t *msg, const char *by)

@@ -22,11 +22,10 @@ long long thi_hdr_json_probe(const char *payload);
  * appended, so this list only grows; codes_are_complete fails when a code
  * is appended to error.h without being added here. */
 static const int all_codes[] = {
-    TH_OK,       TH_EINVAL,   TH_ENOMEM,    TH_ENOENT,    TH_EABI,
-    TH_EFULL,    TH_ETOOBIG,  TH_ERESERVED, TH_EDEAD,     TH_ECLOSED,
-    TH_ELIMIT,   TH_ETIMEDOUT, TH_EEXIST,   TH_EIO,       TH_EFORMAT,
-    TH_EADDR,    TH_EFAIL,    TH_ENOCOMPAT, TH_EBADSIG,   TH_EHASH,
-    TH_EPERM,    TH_ESOURCE,  TH_ESTARTUP,
+    TH_OK,      TH_EINVAL,    TH_ENOMEM,  TH_ENOENT,  TH_EABI,     TH_EFULL,
+    TH_ETOOBIG, TH_ERESERVED, TH_EDEAD,   TH_ECLOSED, TH_ELIMIT,   TH_ETIMEDOUT,
+    TH_EEXIST,  TH_EIO,       TH_EFORMAT, TH_EADDR,   TH_EFAIL,    TH_ENOCOMPAT,
+    TH_EBADSIG, TH_EHASH,     TH_EPERM,   TH_ESOURCE, TH_ESTARTUP,
 };
 #define N_CODES (sizeof all_codes / sizeof all_codes[0])
 
@@ -76,8 +75,8 @@ TH_TEST(errnames_distinct)
             TH_FAIL_AT_("code %d has the unknown fallback", all_codes[i]);
         for (size_t j = 0; j < i; j++) {
             if (strcmp(name, th_errname(all_codes[j])) == 0)
-                TH_FAIL_AT_("codes %d and %d share the name %s",
-                            all_codes[i], all_codes[j], name);
+                TH_FAIL_AT_("codes %d and %d share the name %s", all_codes[i],
+                            all_codes[j], name);
             if (strcmp(text, th_strerror(all_codes[j])) == 0)
                 TH_FAIL_AT_("codes %d and %d share the text \"%s\"",
                             all_codes[i], all_codes[j], text);

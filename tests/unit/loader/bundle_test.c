@@ -1,0 +1,195 @@
+/*
+ * tests/unit/loader/bundle_test.c — the bundle format: build, verify, read
+ * back; reproducibility; standard zip tools can list it; keyrings from a
+ * directory with bad key files; version ordering.
+ */
+#include <stdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "bundle_gen.h"
+
+static thi_key_t *
+new_key(void)
+{
+    thi_key_t *k = NULL;
+    th_diag_t d = {0};
+    if (thi_key_generate(&k, 2048, &d) != 0)
+        TH_FAIL_AT_("keygen: %s", d.msg);
+    return k;
+}
+
+static thi_keyring_t *
+ring_of(const thi_key_t *k)
+{
+    /* a keyring owns its keys: add a public copy */
+    char *pem = NULL;
+    th_diag_t d = {0};
+    CHECK_RC(thi_key_write_public_pem(k, &pem, &d), 0);
+    thi_key_t *pub = NULL;
+    CHECK_RC(thi_key_load_public(&pub, pem, strlen(pem), "test", &d), 0);
+    free(pem);
+    thi_keyring_t *kr;
+    CHECK_RC(thi_keyring_create(&kr), 0);
+    CHECK_RC(thi_keyring_add(kr, &pub, "test_tls.key"), 0);
+    return kr;
+}
+
+static uint8_t *
+build(const thi_key_t *k, size_t *len)
+{
+    static const char so[] = "\x7f" "ELF pretend plugin bytes";
+    static const char data[] = "some data\n";
+    thi_bundle_input_t in[] = {
+        {"lib/hello.so", "plugin", (const uint8_t *)so, sizeof so},
+        {"data/readme.txt", "data", (const uint8_t *)data, sizeof data - 1},
+    };
+    json_t *tli = json_pack("{s:{}, s:b}", "Actors", "AutoUnload", 1);
+    uint8_t *out = NULL;
+    th_diag_t d = {0};
+    if (thi_bundle_build(&out, len, "hello", "1.2.3", "hello group", tli, in,
+                         2, k, &d) != 0)
+        TH_FAIL_AT_("build: %s", d.msg);
+    json_decref(tli);
+    return out;
+}
+
+TH_TEST(build_verify_read_round_trip)
+{
+    thi_key_t *k = new_key();
+    thi_keyring_t *kr = ring_of(k);
+    size_t len;
+    uint8_t *b = build(k, &len);
+    thi_verified_t v;
+    th_diag_t d = {0};
+    CHECK_RC(thi_bundle_verify(&v, b, len, kr, "t.tls", &d), 0);
+    CHECK_STREQ(v.key_name, "test_tls.key");
+    uint8_t h[32];
+    char hex[65];
+    thi_sha256(h, b, len);
+    thi_hex(hex, h, 32);
+    CHECK_STREQ(v.source_hex, hex); /* = sha256sum of the file */
+    thi_bundle_t *bd = NULL;
+    CHECK_RC(thi_bundle_read(&bd, b, v.signed_len, "t.tls", &d), 0);
+    CHECK_STREQ(bd->group, "hello");
+    CHECK_STREQ(bd->version, "1.2.3");
+    CHECK_STREQ(bd->info, "hello group");
+    CHECK(json_is_true(json_object_get(bd->tli, "AutoUnload")));
+    CHECK_EQ(bd->n_files, 2);
+    CHECK_STREQ(bd->files[0].path, "data/readme.txt");
+    CHECK_STREQ(bd->files[0].kind, "data");
+    CHECK_EQ(bd->files[0].size, 10);
+    CHECK(memcmp(bd->files[0].data, "some data\n", 10) == 0);
+    CHECK_STREQ(bd->files[1].kind, "plugin");
+    thi_bundle_free(bd);
+    free(b);
+    thi_keyring_destroy(kr);
+    thi_key_destroy(k);
+}
+
+TH_TEST(build_is_reproducible)
+{
+    thi_key_t *k = new_key();
+    size_t l1, l2;
+    uint8_t *a = build(k, &l1);
+    uint8_t *b = build(k, &l2);
+    CHECK_EQ(l1, l2);
+    CHECK(memcmp(a, b, l1) == 0);
+    free(a);
+    free(b);
+    thi_key_destroy(k);
+}
+
+TH_TEST(zip_tools_list_a_bundle)
+{
+    thi_key_t *k = new_key();
+    size_t len;
+    uint8_t *b = build(k, &len);
+    char dir[] = "/tmp/th-bundle-XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    char path[256], cmd[1024];
+    snprintf(path, sizeof path, "%s/hello-1.2.3.tls", dir);
+    th_diag_t d = {0};
+    CHECK_RC(thi_write_file_atomic(path, b, len, &d), 0);
+    snprintf(cmd, sizeof cmd,
+             "unzip -l %s | grep -q lib/hello.so && unzip -l %s | grep -q "
+             "MANIFEST.json && unzip -tq %s >/dev/null",
+             path, path, path);
+    CHECK_EQ(system(cmd), 0);
+    unlink(path);
+    rmdir(dir);
+    free(b);
+    thi_key_destroy(k);
+}
+
+TH_TEST(keyring_skips_unusable_key_files)
+{
+    char dir[] = "/tmp/th-keys-XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    thi_key_t *k = new_key();
+    char *pem = NULL, *priv = NULL;
+    th_diag_t d = {0};
+    CHECK_RC(thi_key_write_public_pem(k, &pem, &d), 0);
+    CHECK_RC(thi_key_write_private_pem(k, &priv, &d), 0);
+    char p[300];
+    struct { const char *name; const char *text; } files[] = {
+        {"good_tls.key", pem}, {"empty_tls.key", ""},
+        {"garbage_tls.key", "-----BEGIN PUBLIC KEY-----\nxx\n"},
+        {"private_tls.key", priv}, {"ignored.pem", priv}};
+    for (size_t i = 0; i < 5; i++) {
+        snprintf(p, sizeof p, "%s/%s", dir, files[i].name);
+        CHECK_RC(thi_write_file_atomic(p, (const uint8_t *)files[i].text,
+                                       strlen(files[i].text), &d),
+                 0);
+    }
+    thi_keyring_t *kr = NULL;
+    char *warn = NULL;
+    CHECK_RC(thi_keyring_load_dir(&kr, dir, &warn, &d), 0);
+    CHECK_EQ(thi_keyring_count(kr), 1);
+    CHECK_CONTAINS(warn, "empty_tls.key");
+    CHECK_CONTAINS(warn, "garbage_tls.key");
+    CHECK_CONTAINS(warn, "private_tls.key");
+    CHECK(strstr(warn, "good_tls.key") == NULL);
+    /* the good key still verifies */
+    size_t len;
+    uint8_t *b = build(k, &len);
+    thi_verified_t v;
+    CHECK_RC(thi_bundle_verify(&v, b, len, kr, "t.tls", &d), 0);
+    CHECK_STREQ(v.key_name, "good_tls.key");
+    free(b);
+    free(warn);
+    free(pem);
+    free(priv);
+    thi_keyring_destroy(kr);
+    thi_key_destroy(k);
+    for (size_t i = 0; i < 5; i++) {
+        snprintf(p, sizeof p, "%s/%s", dir, files[i].name);
+        unlink(p);
+    }
+    rmdir(dir);
+}
+
+TH_TEST(version_order)
+{
+    CHECK(thi_version_cmp("1.2", "1.10") < 0);
+    CHECK(thi_version_cmp("1.10", "1.9") > 0);
+    CHECK(thi_version_cmp("2", "1.99") > 0);
+    CHECK(thi_version_cmp("1.0", "1.0.1") < 0);
+    CHECK(thi_version_cmp("1.01", "1.1") == 0);
+    CHECK(thi_version_cmp("202611220930", "202611221015") < 0);
+    CHECK(thi_version_cmp("1.2", "1.2a") < 0);  /* numeric before text */
+    CHECK(thi_version_cmp("1.beta", "1.alpha") > 0);
+    CHECK(thi_version_cmp(NULL, "0") < 0);      /* unversioned is oldest */
+    CHECK(thi_version_cmp(NULL, NULL) == 0);
+    CHECK(thi_version_ok("1.2.3") && thi_version_ok("2.0-rc1"));
+    CHECK(!thi_version_ok("") && !thi_version_ok("1..2") &&
+          !thi_version_ok(".1") && !thi_version_ok("1.") &&
+          !thi_version_ok("1 2") && !thi_version_ok("1/2"));
+    CHECK(thi_group_name_ok("hello_world-2"));
+    CHECK(!thi_group_name_ok("") && !thi_group_name_ok("a.b") &&
+          !thi_group_name_ok("../x") && !thi_group_name_ok("a b"));
+}
+
+TH_TEST_MAIN(TH_CASE(build_verify_read_round_trip),
+             TH_CASE(build_is_reproducible), TH_CASE(zip_tools_list_a_bundle),
+             TH_CASE(keyring_skips_unusable_key_files), TH_CASE(version_order))
