@@ -96,30 +96,11 @@
 #define ACCOUNT_NAME_SIZE 64 /* bytes, with the NUL */
 #define REFUND_TRIES 3       /* see refund_again() */
 
-/* Message types the runtime sends: no fallback answers them (answering a
- * PoisonMessage could bounce between two failing actors for ever). */
-static const char *const runtime_types[] = {
-    TH_MSG_EXIT_REQUEST,    TH_MSG_CHILD_EXITED,     TH_MSG_POISON,
-    TH_MSG_WAKEUP,          TH_MSG_WATCH,            TH_MSG_DEAD_ENVELOPE,
-    TH_MSG_CONVENTION_UPDATE, TH_MSG_VALIDATE_SOURCE, TH_MSG_VALIDATED_SOURCE,
-    TH_MSG_LOADED_SOURCE,   TH_MSG_UNLOADED_SOURCE,  TH_MSG_STATUS_REQ,
-    TH_MSG_SYSTEM_STATUS,   TH_MSG_ACTOR_STATUS,
-};
 
-static bool
-is_runtime_type(const char *type)
-{
-    for (size_t i = 0; i < sizeof runtime_types / sizeof runtime_types[0];
-         i++)
-        if (strcmp(type, runtime_types[i]) == 0)
-            return true;
-    return false;
-}
-
-/* ======================= bank.Account ======================================= */
+/* ======================= bank.Account ===================================== */
 
 typedef struct account {
-    bool open;        /* false before Init and after every restart */
+    bool open; /* false before Init and after every restart */
     int64_t balance;
 } account_t;
 
@@ -130,9 +111,9 @@ account_fail(th_ctx_t *ctx, const account_t *a, const char *why)
 {
     if (a->open) {
         th_addr_t me = th_my_address(ctx);
-        int rc = th_send_json_new(ctx, &me, "Init",
-                                  json_pack("{s:I}", "balance",
-                                            (json_int_t)a->balance));
+        int rc = th_send_json_new(
+            ctx, &me, "Init",
+            json_pack("{s:I}", "balance", (json_int_t)a->balance));
         if (rc != 0)
             th_log(ctx, TH_LOG_CRITICAL,
                    "bank.Account: balance %lld lost in restart: %s",
@@ -172,17 +153,16 @@ static int
 account_done(th_ctx_t *ctx, const th_msg_t *msg, const json_t *req,
              int64_t balance)
 {
-    return account_answer(ctx, msg, req,
-                          json_pack("{s:b, s:I}", "ok", 1, "balance",
-                                    (json_int_t)balance));
+    return account_answer(
+        ctx, msg, req,
+        json_pack("{s:b, s:I}", "ok", 1, "balance", (json_int_t)balance));
 }
 
 /* Common start of Deposit, Withdraw and Balance. Returns 1 with *out (a
  * new reference) when the caller should go on; otherwise the message has
  * been dealt with and the return value is the handler's result. */
 static int
-account_request(th_ctx_t *ctx, account_t *a, const th_msg_t *msg,
-                json_t **out)
+account_request(th_ctx_t *ctx, account_t *a, const th_msg_t *msg, json_t **out)
 {
     json_t *req = th_msg_json(msg);
     if (!json_is_object(req) || json_object_get(req, "ref") == NULL) {
@@ -192,9 +172,8 @@ account_request(th_ctx_t *ctx, account_t *a, const th_msg_t *msg,
         return account_fail(ctx, a, "request is not a JSON object with a ref");
     }
     if (!a->open) { /* restarted, the Init with our balance is queued */
-        int rc = account_answer(ctx, msg, req,
-                                json_pack("{s:b, s:b}", "ok", 0,
-                                          "restarting", 1));
+        int rc = account_answer(
+            ctx, msg, req, json_pack("{s:b, s:b}", "ok", 0, "restarting", 1));
         json_decref(req);
         return rc;
     }
@@ -295,7 +274,7 @@ account_balance(th_ctx_t *ctx, void *state, const th_msg_t *msg)
 static int
 account_other(th_ctx_t *ctx, void *state, const th_msg_t *msg)
 {
-    if (is_runtime_type(msg->type))
+    if (th_msg_is_runtime(msg->type))
         return 0;
     return account_fail(ctx, state, "unknown request type");
 }
@@ -316,7 +295,7 @@ static const th_class_t account_class = {
     .n_dispatch = sizeof account_dispatch / sizeof account_dispatch[0],
 };
 
-/* ======================= bank.Bank ========================================== */
+/* ======================= bank.Bank ======================================== */
 
 typedef struct account_entry {
     char name[ACCOUNT_NAME_SIZE];
@@ -381,8 +360,7 @@ send_client(th_ctx_t *ctx, const th_addr_t *client, const char *type,
 static void
 refuse(th_ctx_t *ctx, const th_addr_t *client, const char *reason)
 {
-    send_client(ctx, client, "Refused",
-                json_pack("{s:s}", "reason", reason));
+    send_client(ctx, client, "Refused", json_pack("{s:s}", "reason", reason));
 }
 
 /* The client's address as it travels in a ref: a string, or null for a
@@ -429,12 +407,11 @@ static void
 refuse_unavailable(th_ctx_t *ctx, const th_addr_t *client, int rc)
 {
     char reason[96];
-    snprintf(reason, sizeof reason, "account unavailable: %s",
-             th_strerror(rc));
+    snprintf(reason, sizeof reason, "account unavailable: %s", th_strerror(rc));
     refuse(ctx, client, reason);
 }
 
-/* ---- Client requests --------------------------------------------------- */
+/* ---- Client requests ----------------------------------------------------- */
 
 /* Parse a client request; refuses and returns NULL when it is not a JSON
  * object. */
@@ -487,9 +464,9 @@ bank_open(th_ctx_t *ctx, void *state, const th_msg_t *msg)
         account_entry_t *e = &b->accounts[b->n_accounts++];
         memcpy(e->name, name, strlen(name) + 1);
         e->addr = child;
-        send_client(ctx, &msg->sender, "Opened",
-                    json_pack("{s:s, s:I}", "account", name, "balance",
-                              balance));
+        send_client(
+            ctx, &msg->sender, "Opened",
+            json_pack("{s:s, s:I}", "account", name, "balance", balance));
     }
     json_decref(req);
     return 0;
@@ -515,13 +492,12 @@ bank_account_op(th_ctx_t *ctx, void *state, const th_msg_t *msg)
         /* The amount goes on as the client sent it (the account judges
          * it); the ref keeps a copy for the answer. */
         json_t *amount = json_object_get(req, "amount");
-        json_t *ref = json_pack("{s:s, s:s, s:o}", "op", msg->type,
-                                "account", name, "client",
-                                client_json(ctx, &msg->sender));
+        json_t *ref = json_pack("{s:s, s:s, s:o}", "op", msg->type, "account",
+                                name, "client", client_json(ctx, &msg->sender));
         if (ref != NULL && !is_balance && amount != NULL)
             json_object_set(ref, "amount", amount);
-        int rc = ask_account(ctx, b, i, msg->type,
-                             is_balance ? NULL : amount, ref);
+        int rc =
+            ask_account(ctx, b, i, msg->type, is_balance ? NULL : amount, ref);
         if (rc != 0)
             refuse_unavailable(ctx, &msg->sender, rc);
     }
@@ -547,10 +523,10 @@ bank_transfer(th_ctx_t *ctx, void *state, const th_msg_t *msg)
     } else if (i < 0 || find_by_name(b, to) < 0) {
         refuse(ctx, &msg->sender, "no such account");
     } else {
-        json_t *ref = json_pack("{s:s, s:s, s:o, s:s, s:s, s:O?}", "op",
-                                "TransferOut", "account", from, "client",
-                                client_json(ctx, &msg->sender), "from", from,
-                                "to", to, "amount", amount);
+        json_t *ref =
+            json_pack("{s:s, s:s, s:o, s:s, s:s, s:O?}", "op", "TransferOut",
+                      "account", from, "client", client_json(ctx, &msg->sender),
+                      "from", from, "to", to, "amount", amount);
         int rc = ask_account(ctx, b, i, "Withdraw", amount, ref);
         if (rc != 0)
             refuse_unavailable(ctx, &msg->sender, rc);
@@ -559,7 +535,7 @@ bank_transfer(th_ctx_t *ctx, void *state, const th_msg_t *msg)
     return 0;
 }
 
-/* ---- Answers from accounts ------------------------------------------------ */
+/* ---- Answers from accounts ----------------------------------------------- */
 
 /* Transfer, step 3 on failure: give the money back to the source. The ref
  * (borrowed) becomes a Refund carrying why the transfer failed. */
@@ -581,8 +557,8 @@ refund(th_ctx_t *ctx, const bank_t *b, const json_t *ref, const char *why)
         refuse(ctx, &client, why);
         return;
     }
-    int rc = ask_account(ctx, b, i, "Deposit", json_object_get(ref, "amount"),
-                         r);
+    int rc =
+        ask_account(ctx, b, i, "Deposit", json_object_get(ref, "amount"), r);
     if (rc != 0) {
         th_log(ctx, TH_LOG_CRITICAL, "bank: refund to %s not sent: %s", from,
                th_strerror(rc));
@@ -603,14 +579,16 @@ refund_again(th_ctx_t *ctx, const bank_t *b, int i, const json_t *ref)
     int rc = TH_ENOMEM;
     if (tries < REFUND_TRIES && r != NULL &&
         json_object_set_new(r, "tries", json_integer(tries + 1)) == 0) {
-        rc = ask_account(ctx, b, i, "Deposit",
-                         json_object_get(ref, "amount"), r);
+        rc = ask_account(ctx, b, i, "Deposit", json_object_get(ref, "amount"),
+                         r);
         r = NULL;
     }
     json_decref(r);
     if (rc != 0) {
-        th_log(ctx, TH_LOG_CRITICAL, "bank: refund to %s lost after %lld "
-               "tries", b->accounts[i].name, (long long)tries);
+        th_log(ctx, TH_LOG_CRITICAL,
+               "bank: refund to %s lost after %lld "
+               "tries",
+               b->accounts[i].name, (long long)tries);
         refuse(ctx, &client, why ? why : "transfer failed");
     }
 }
@@ -621,7 +599,8 @@ bank_result(th_ctx_t *ctx, void *state, const th_msg_t *msg)
     bank_t *b = state;
     int i = find_by_addr(b, &msg->sender);
     if (i < 0) { /* only our own accounts may answer: see the design note */
-        th_log(ctx, TH_LOG_WARNING, "bank: AccountResult from a stranger "
+        th_log(ctx, TH_LOG_WARNING,
+               "bank: AccountResult from a stranger "
                "dropped");
         return 0;
     }
@@ -653,8 +632,8 @@ bank_result(th_ctx_t *ctx, void *state, const th_msg_t *msg)
         else if (restarting)
             refund_again(ctx, b, i, ref);
         else { /* cannot happen: the money came from there */
-            th_log(ctx, TH_LOG_CRITICAL, "bank: refund to %s refused: %s",
-                   at, why);
+            th_log(ctx, TH_LOG_CRITICAL, "bank: refund to %s refused: %s", at,
+                   why);
             refuse(ctx, &client, "transfer failed and refund refused");
         }
     } else if (!ok && strcmp(op, "TransferIn") == 0) {
@@ -683,8 +662,7 @@ bank_result(th_ctx_t *ctx, void *state, const th_msg_t *msg)
                               json_object_get(ref, "to"), "amount", amount));
     } else if (strcmp(op, "Balance") == 0) {
         send_client(ctx, &client, "Balance",
-                    json_pack("{s:s, s:O}", "account", at, "balance",
-                              balance));
+                    json_pack("{s:s, s:O}", "account", at, "balance", balance));
     } else { /* Deposit, Withdraw */
         send_client(ctx, &client,
                     strcmp(op, "Deposit") == 0 ? "Deposited" : "Withdrawn",
@@ -698,7 +676,7 @@ bank_result(th_ctx_t *ctx, void *state, const th_msg_t *msg)
 /* A message the Bank sent failed twice in its receiver. For a request to
  * an account that is the broken-protocol case of the design note: log it,
  * and answer the client if the request names one. The body is the
- * runtime's {"type", "sender", "details", "body" | "payload_b64"}. */
+ * runtime's {"type", "sender", "target", "details", "body"|"payload_b64"}. */
 static int
 bank_poison(th_ctx_t *ctx, void *state, const th_msg_t *msg)
 {
@@ -726,18 +704,15 @@ static int
 bank_other(th_ctx_t *ctx, void *state, const th_msg_t *msg)
 {
     (void)state;
-    if (!is_runtime_type(msg->type))
+    if (!th_msg_is_runtime(msg->type))
         refuse(ctx, &msg->sender, "unknown request");
     return 0;
 }
 
 static const th_dispatch_t bank_dispatch[] = {
-    {"Open", bank_open},
-    {"Deposit", bank_account_op},
-    {"Withdraw", bank_account_op},
-    {"Balance", bank_account_op},
-    {"Transfer", bank_transfer},
-    {"AccountResult", bank_result},
+    {"Open", bank_open},           {"Deposit", bank_account_op},
+    {"Withdraw", bank_account_op}, {"Balance", bank_account_op},
+    {"Transfer", bank_transfer},   {"AccountResult", bank_result},
     {TH_MSG_POISON, bank_poison},
 };
 

@@ -29,26 +29,6 @@
 
 /* ---- Shared by both classes ---------------------------------------------- */
 
-/* Message types the runtime sends. The fallbacks must not answer them:
- * answering a PoisonMessage with Unknown could bounce between two actors
- * that both fail, for ever. */
-static const char *const runtime_types[] = {
-    TH_MSG_EXIT_REQUEST,    TH_MSG_CHILD_EXITED,     TH_MSG_POISON,
-    TH_MSG_WAKEUP,          TH_MSG_WATCH,            TH_MSG_DEAD_ENVELOPE,
-    TH_MSG_CONVENTION_UPDATE, TH_MSG_VALIDATE_SOURCE, TH_MSG_VALIDATED_SOURCE,
-    TH_MSG_LOADED_SOURCE,   TH_MSG_UNLOADED_SOURCE,  TH_MSG_STATUS_REQ,
-    TH_MSG_SYSTEM_STATUS,   TH_MSG_ACTOR_STATUS,
-};
-
-static bool
-is_runtime_type(const char *type)
-{
-    for (size_t i = 0; i < sizeof runtime_types / sizeof runtime_types[0];
-         i++)
-        if (strcmp(type, runtime_types[i]) == 0)
-            return true;
-    return false;
-}
 
 /* Reply with a JSON body (reference taken, NULL when building it failed).
  * A reply that cannot be delivered is not this actor's failure: returning
@@ -57,7 +37,7 @@ is_runtime_type(const char *type)
 static int
 reply(th_ctx_t *ctx, const th_msg_t *msg, const char *type, json_t *body)
 {
-    if (th_addr_is_null(&msg->sender)) { /* told from outside: no one to answer */
+    if (th_addr_is_null(&msg->sender)) { /* told from outside: nobody */
         json_decref(body);
         return 0;
     }
@@ -74,12 +54,12 @@ static int
 unknown(th_ctx_t *ctx, void *state, const th_msg_t *msg)
 {
     (void)state;
-    if (is_runtime_type(msg->type))
+    if (th_msg_is_runtime(msg->type))
         return 0;
     return reply(ctx, msg, "Unknown", json_pack("{s:s}", "type", msg->type));
 }
 
-/* ---- hello.Greeter -------------------------------------------------------- */
+/* ---- hello.Greeter ------------------------------------------------------- */
 
 typedef struct greeter {
     uint64_t greetings; /* Greetings sent since this actor (re)started */
@@ -95,16 +75,16 @@ greet(th_ctx_t *ctx, void *state, const th_msg_t *msg)
         /* A client's mistake, not a broken actor: refuse and keep the
          * count (failing would restart the Greeter and zero it). */
         json_decref(body);
-        return reply(ctx, msg, "Refused",
-                     json_pack("{s:s}", "reason",
-                               "Greet needs {\"name\": string}"));
+        return reply(
+            ctx, msg, "Refused",
+            json_pack("{s:s}", "reason", "Greet needs {\"name\": string}"));
     }
     g->greetings++;
     /* "o" takes the json_sprintf result, and a NULL there makes json_pack
      * fail, which reply() logs. */
-    json_t *out = json_pack("{s:o, s:I}", "text",
-                            json_sprintf("Hello, %s!", name), "count",
-                            (json_int_t)g->greetings);
+    json_t *out =
+        json_pack("{s:o, s:I}", "text", json_sprintf("Hello, %s!", name),
+                  "count", (json_int_t)g->greetings);
     json_decref(body); /* after json_sprintf: `name` points into it */
     return reply(ctx, msg, "Greeting", out);
 }
@@ -145,8 +125,9 @@ static int
 toggled_on(th_ctx_t *ctx, void *state, const th_msg_t *msg)
 {
     toggler_t *t = state;
-    if (strcmp(msg->type, "Ping") != 0) /* a behaviour replaces the whole */
-        return unknown(ctx, state, msg); /* table, so it needs a fallback */
+    /* A behaviour replaces the whole table, so it needs its own fallback. */
+    if (strcmp(msg->type, "Ping") != 0)
+        return unknown(ctx, state, msg);
     /* Switch before replying: if the switch fails the handler fails and
      * nobody has been told a state that did not happen. */
     int rc = th_become(ctx, NULL);

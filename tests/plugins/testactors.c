@@ -40,31 +40,6 @@
 
 #define SPAWN_MAX 1000
 
-static const char *const runtime_types[] = {
-    TH_MSG_EXIT_REQUEST,
-    TH_MSG_CHILD_EXITED,
-    TH_MSG_POISON,
-    TH_MSG_WAKEUP,
-    TH_MSG_WATCH,
-    TH_MSG_DEAD_ENVELOPE,
-    TH_MSG_CONVENTION_UPDATE,
-    TH_MSG_VALIDATE_SOURCE,
-    TH_MSG_VALIDATED_SOURCE,
-    TH_MSG_LOADED_SOURCE,
-    TH_MSG_UNLOADED_SOURCE,
-    TH_MSG_STATUS_REQ,
-    TH_MSG_SYSTEM_STATUS,
-    TH_MSG_ACTOR_STATUS,
-};
-
-static bool
-is_runtime_type(const char *type)
-{
-    for (size_t i = 0; i < sizeof runtime_types / sizeof runtime_types[0]; i++)
-        if (strcmp(type, runtime_types[i]) == 0)
-            return true;
-    return false;
-}
 
 /* Send a JSON reply (body taken). Delivery problems are logged, not
  * failed: the tests watch failures, so only deliberate ones may happen. */
@@ -89,7 +64,7 @@ echo_receive(th_ctx_t *ctx, void *state, const th_msg_t *msg)
 {
     (void)state;
     /* Echoing an ActorExitRequest would ask the sender to exit. */
-    if (is_runtime_type(msg->type) || th_addr_is_null(&msg->sender))
+    if (th_msg_is_runtime(msg->type) || th_addr_is_null(&msg->sender))
         return 0;
     int rc = th_forward(ctx, &msg->sender, msg);
     if (rc != 0)
@@ -110,7 +85,7 @@ static int
 failer_receive(th_ctx_t *ctx, void *state, const th_msg_t *msg)
 {
     (void)state;
-    if (is_runtime_type(msg->type)) /* so that it can still be stopped */
+    if (th_msg_is_runtime(msg->type)) /* so that it can still be stopped */
         return 0;
     return th_fail(ctx, "Failer fails every message");
 }
@@ -288,7 +263,7 @@ static int
 counter_receive(th_ctx_t *ctx, void *state, const th_msg_t *msg)
 {
     counter_t *c = state;
-    if (is_runtime_type(msg->type))
+    if (th_msg_is_runtime(msg->type))
         return 0;
     if (strcmp(msg->type, "Get") != 0) {
         c->count++;
@@ -334,7 +309,7 @@ static int
 dispatch_star(th_ctx_t *ctx, void *state, const th_msg_t *msg)
 {
     (void)state;
-    if (strcmp(msg->type, "Unhandled") == 0 || is_runtime_type(msg->type))
+    if (strcmp(msg->type, "Unhandled") == 0 || th_msg_is_runtime(msg->type))
         return TH_SUPER;
     return handled(ctx, msg, "*");
 }
@@ -343,7 +318,7 @@ static int
 dispatch_fallback(th_ctx_t *ctx, void *state, const th_msg_t *msg)
 {
     (void)state;
-    if (is_runtime_type(msg->type))
+    if (th_msg_is_runtime(msg->type))
         return 0;
     return handled(ctx, msg, "receive");
 }

@@ -9,7 +9,8 @@
  * declared (state_size) and owned by the host.
  *
  * ABI change log (the table and descriptors only ever grow at the end):
- *   1.0  initial: descriptor, classes, dispatch tables, host API table.
+ *   1.0  initial: descriptor, classes, dispatch tables, host API table
+ *        (my_address ... addr_parse, restart_count).
  */
 #ifndef TH_SDK_ACTOR_H
 #define TH_SDK_ACTOR_H
@@ -18,7 +19,6 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <string.h>
 
 #include "thespian/error.h"
 
@@ -48,7 +48,8 @@ typedef struct th_addr {
 static inline bool
 th_addr_eq(const th_addr_t *a, const th_addr_t *b)
 {
-    return memcmp(a, b, sizeof *a) == 0;
+    return a->opaque[0] == b->opaque[0] && a->opaque[1] == b->opaque[1] &&
+           a->opaque[2] == b->opaque[2];
 }
 
 static inline bool
@@ -96,6 +97,33 @@ typedef struct th_msg {
 #define TH_MSG_SYSTEM_STATUS "Thespian_SystemStatus"
 #define TH_MSG_ACTOR_STATUS "Thespian_ActorStatus"
 
+/* True when `type` is one of the runtime's message types above (a
+ * fallback handler must not answer those, or two failing actors could
+ * bounce a PoisonMessage between them for ever). Pure, thread-safe. */
+static inline bool
+th_msg_is_runtime(const char *type)
+{
+    static const char *const names[] = {
+        TH_MSG_EXIT_REQUEST,      TH_MSG_CHILD_EXITED,
+        TH_MSG_POISON,            TH_MSG_WAKEUP,
+        TH_MSG_WATCH,             TH_MSG_DEAD_ENVELOPE,
+        TH_MSG_CONVENTION_UPDATE, TH_MSG_VALIDATE_SOURCE,
+        TH_MSG_VALIDATED_SOURCE,  TH_MSG_LOADED_SOURCE,
+        TH_MSG_UNLOADED_SOURCE,   TH_MSG_STATUS_REQ,
+        TH_MSG_SYSTEM_STATUS,     TH_MSG_ACTOR_STATUS,
+    };
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        const char *a = type, *b = names[i];
+        while (*a && *a == *b) {
+            a++;
+            b++;
+        }
+        if (*a == *b)
+            return true;
+    }
+    return false;
+}
+
 /* Opaque handles. */
 typedef struct th_ctx th_ctx_t; /* per-callback context; see below */
 typedef struct th_buf th_buf_t; /* payload buffer being filled for a send */
@@ -110,8 +138,12 @@ typedef struct th_buf th_buf_t; /* payload buffer being filled for a send */
  * init:     return 0, or a negative code to refuse to start (the actor is
  *           then dead and messages buffered for it become dead letters).
  * receive:  return 0 when handled, negative on failure. A failure restarts
- *           the actor (teardown, zeroed state, init) and retries the message
- *           once; a second failure returns it to the sender as PoisonMessage.
+ *           the actor (teardown, zeroed state, init; become is reset) and
+ *           retries the message at once, before anything else queued; the
+ *           address, the mailbox and the children stay. A second failure
+ *           returns it to the sender as PoisonMessage (body: docs/
+ *           messages.md) without another restart. th_restart_count tells
+ *           init a restart from a first start.
  * teardown: release what init acquired; called on exit and before restart.
  */
 typedef int (*th_init_fn)(th_ctx_t *ctx, void *state);
@@ -257,7 +289,10 @@ static inline int
 th_send_str(th_ctx_t *ctx, const th_addr_t *to, const char *type,
             const char *text)
 {
-    return TH_API_(ctx)->send(ctx, to, type, text, text ? strlen(text) : 0);
+    size_t n = 0;
+    while (text && text[n])
+        n++;
+    return TH_API_(ctx)->send(ctx, to, type, text ? text : "", n);
 }
 
 /* Reply to the sender of `msg`. */
@@ -293,7 +328,8 @@ th_send_buf(th_ctx_t *ctx, const th_addr_t *to, const char *type,
 }
 
 /* Send the message being handled to `to` without copying its payload. The
- * sender seen by `to` is this actor. */
+ * sender seen by `to` is this actor. Runtime (reserved) types are refused
+ * with TH_ERESERVED, as by th_send. */
 static inline int
 th_forward(th_ctx_t *ctx, const th_addr_t *to, const th_msg_t *msg)
 {
@@ -356,7 +392,7 @@ th_fail(th_ctx_t *ctx, const char *reason)
 static inline int
 th_exit_request(th_ctx_t *ctx, const th_addr_t *to, bool recursive)
 {
-    return recursive ? th_send(ctx, to, TH_MSG_EXIT_REQUEST, "", 0)
+    return recursive ? th_send_str(ctx, to, TH_MSG_EXIT_REQUEST, "{}")
                      : th_send_str(ctx, to, TH_MSG_EXIT_REQUEST,
                                    "{\"notRecursive\":true}");
 }

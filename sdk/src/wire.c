@@ -1,0 +1,346 @@
+/*
+ * sdk/src/wire.c — frame prefix checks, address text, message-type rules
+ * and the endpoint discovery rule of the admin protocol (docs/protocol.md,
+ * docs/cli.md). Pure functions: the client library and the host's admin
+ * endpoint both link this file.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sdk/src/wire.h"
+
+/* ---- Frames ----------------------------------------------------------------- */
+
+enum thi_wire_bad
+thi_wire_split(thi_wire_frame_t *out, const void *frame, size_t len)
+{
+    const unsigned char *p = frame;
+    memset(out, 0, sizeof *out);
+    if (len >= 1 && p[0] != TH_WIRE_MAGIC0)
+        return THI_WIRE_GARBAGE;
+    if (len >= 2 && p[1] != TH_WIRE_MAGIC1)
+        return THI_WIRE_GARBAGE;
+    if (len < TH_WIRE_PREFIX)
+        return len == 0 ? THI_WIRE_GARBAGE : THI_WIRE_TRUNCATED;
+    out->version = p[2];
+    if (p[2] != TH_WIRE_VERSION)
+        return THI_WIRE_VERSION_UNKNOWN;
+    if (p[3] != 0)
+        return THI_WIRE_FLAGS;
+    uint32_t h = (uint32_t)p[4] << 24 | (uint32_t)p[5] << 16 |
+                 (uint32_t)p[6] << 8 | (uint32_t)p[7];
+    if (h == 0 || h > TH_WIRE_HEADER_MAX)
+        return THI_WIRE_HEADER_SIZE;
+    if (h > len - TH_WIRE_PREFIX)
+        return THI_WIRE_TRUNCATED;
+    out->hdr = (const char *)p + TH_WIRE_PREFIX;
+    out->hdr_len = h;
+    out->payload = p + TH_WIRE_PREFIX + h;
+    out->payload_len = len - TH_WIRE_PREFIX - h;
+    return THI_WIRE_OK;
+}
+
+const char *
+thi_wire_bad_text(enum thi_wire_bad why)
+{
+    switch (why) {
+    case THI_WIRE_OK: return "ok";
+    case THI_WIRE_TRUNCATED: return "truncated frame";
+    case THI_WIRE_GARBAGE: return "not a thespian frame (bad magic)";
+    case THI_WIRE_VERSION_UNKNOWN: return "unknown protocol version";
+    case THI_WIRE_FLAGS: return "undefined flags set";
+    case THI_WIRE_HEADER_SIZE: return "header length out of range";
+    }
+    return "unknown reason";
+}
+
+void
+thi_wire_prefix(unsigned char out[TH_WIRE_PREFIX], size_t hdr_len)
+{
+    out[0] = TH_WIRE_MAGIC0;
+    out[1] = TH_WIRE_MAGIC1;
+    out[2] = TH_WIRE_VERSION;
+    out[3] = 0;
+    out[4] = (unsigned char)(hdr_len >> 24);
+    out[5] = (unsigned char)(hdr_len >> 16);
+    out[6] = (unsigned char)(hdr_len >> 8);
+    out[7] = (unsigned char)hdr_len;
+}
+
+/* ---- Addresses ------------------------------------------------------------------ */
+
+int
+thi_wire_addr_format(const th_addr_t *addr, char *buf, size_t size)
+{
+    if (buf == NULL || addr == NULL || size < TH_ADDR_STRLEN)
+        return TH_EINVAL;
+    if (th_addr_is_null(addr))
+        snprintf(buf, size, "th1:none");
+    else
+        snprintf(buf, size, "th1:%016" PRIx64 ":%" PRIu64 ":%016" PRIx64,
+                 addr->opaque[0], addr->opaque[1], addr->opaque[2]);
+    return 0;
+}
+
+static bool
+hex16(const char *s, uint64_t *out)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 16; i++) {
+        char c = s[i];
+        unsigned d;
+        if (c >= '0' && c <= '9')
+            d = (unsigned)(c - '0');
+        else if (c >= 'a' && c <= 'f')
+            d = (unsigned)(c - 'a' + 10);
+        else
+            return false;
+        v = v << 4 | d;
+    }
+    *out = v;
+    return true;
+}
+
+int
+thi_wire_addr_parse(th_addr_t *out, const char *text)
+{
+    if (out == NULL || text == NULL)
+        return TH_EADDR;
+    if (strcmp(text, "th1:none") == 0) {
+        memset(out, 0, sizeof *out);
+        return 0;
+    }
+    if (strncmp(text, "th1:", 4) != 0 || strlen(text) >= TH_ADDR_STRLEN)
+        return TH_EADDR;
+    th_addr_t a;
+    const char *p = text + 4;
+    if (!hex16(p, &a.opaque[0]) || p[16] != ':')
+        return TH_EADDR;
+    p += 17;
+    uint64_t id = 0;
+    int digits = 0;
+    while (*p >= '0' && *p <= '9' && digits < 10) {
+        id = id * 10 + (uint64_t)(*p - '0');
+        p++;
+        digits++;
+    }
+    if (digits == 0 || *p != ':' || id > UINT32_MAX)
+        return TH_EADDR;
+    a.opaque[1] = id;
+    p++;
+    if (!hex16(p, &a.opaque[2]) || p[16] != '\0' || a.opaque[2] == 0)
+        return TH_EADDR;
+    *out = a;
+    return 0;
+}
+
+/* ---- Message types ---------------------------------------------------------------- */
+
+bool
+thi_wire_type_valid(const char *type)
+{
+    size_t n = 0;
+    if (type == NULL)
+        return false;
+    for (; type[n]; n++) {
+        unsigned char c = (unsigned char)type[n];
+        if (n >= TH_NAME_MAX - 1)
+            return false;
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+              (c >= '0' && c <= '9') || c == '_' || c == '.' || c == ':' ||
+              c == '-'))
+            return false;
+    }
+    return n > 0;
+}
+
+static const char *const reserved_types[] = {
+    TH_MSG_CHILD_EXITED,      TH_MSG_POISON,
+    TH_MSG_WAKEUP,            TH_MSG_WATCH,
+    TH_MSG_DEAD_ENVELOPE,     TH_MSG_CONVENTION_UPDATE,
+    TH_MSG_VALIDATE_SOURCE,   TH_MSG_LOADED_SOURCE,
+    TH_MSG_UNLOADED_SOURCE,   TH_MSG_SYSTEM_STATUS,
+    TH_MSG_ACTOR_STATUS,      "th.internal",
+};
+
+static bool
+in_list(const char *type, const char *const *list, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(type, list[i]) == 0)
+            return true;
+    return false;
+}
+
+bool
+thi_wire_type_reserved(const char *type)
+{
+    return in_list(type, reserved_types,
+                   sizeof reserved_types / sizeof reserved_types[0]);
+}
+
+bool
+thi_wire_type_is_runtime(const char *type)
+{
+    return thi_wire_type_reserved(type) ||
+           strcmp(type, TH_MSG_EXIT_REQUEST) == 0 ||
+           strcmp(type, TH_MSG_STATUS_REQ) == 0 ||
+           strcmp(type, TH_MSG_VALIDATED_SOURCE) == 0;
+}
+
+bool
+thi_wire_type_passes(const char *type)
+{
+    if (!thi_wire_type_is_runtime(type))
+        return true;
+    return strcmp(type, TH_MSG_POISON) == 0 ||
+           strcmp(type, TH_MSG_SYSTEM_STATUS) == 0 ||
+           strcmp(type, TH_MSG_ACTOR_STATUS) == 0;
+}
+
+/* ---- Endpoints -------------------------------------------------------------------- */
+
+bool
+thi_wire_endpoint_valid(const char *ep)
+{
+    if (ep == NULL)
+        return false;
+    size_t n = strlen(ep);
+    if (n >= TH_WIRE_ENDPOINT_MAX)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)ep[i] <= 0x20 || ep[i] == 0x7f)
+            return false;
+    if (strncmp(ep, "ipc://", 6) == 0)
+        return n > 6;
+    if (strncmp(ep, "tcp://", 6) != 0)
+        return false;
+    const char *colon = strrchr(ep + 6, ':');
+    if (colon == NULL || colon == ep + 6 || colon[1] == '\0')
+        return false;
+    /* a port number or "*" (bind to any free port) */
+    if (strcmp(colon + 1, "*") == 0)
+        return true;
+    char *end = NULL;
+    errno = 0;
+    long port = strtol(colon + 1, &end, 10);
+    return errno == 0 && *end == '\0' && port >= 1 && port <= 65535;
+}
+
+static void
+put(char *dst, size_t size, const char *fmt, const char *a, const char *b)
+{
+    if (dst)
+        snprintf(dst, size, fmt, a, b ? b : "");
+}
+
+/* Read the director directory's endpoint file: a JSON string endpoint or
+ * a JSON integer port. Returns 1 when the file exists and was used, 0
+ * when there is none, negative on a bad file. */
+static int
+endpoint_from_cfg(char *buf, const char *dir, char *source, char *why)
+{
+    char path[4096];
+    if (snprintf(path, sizeof path, "%s/%s", dir, TH_WIRE_ENDPOINT_CFG) >=
+        (int)sizeof path) {
+        put(why, 512, "%s%s: $THESPIAN_DIRECTOR_DIR is too long", dir, NULL);
+        return TH_EINVAL;
+    }
+    FILE *f = fopen(path, "re");
+    if (f == NULL) {
+        if (errno == ENOENT)
+            return 0;
+        if (why)
+            snprintf(why, 512, "%s: %s", path, strerror(errno));
+        return TH_EIO;
+    }
+    json_error_t jerr;
+    /* a config file is one small JSON value: refuse anything large */
+    char text[1024];
+    size_t n = fread(text, 1, sizeof text, f);
+    fclose(f);
+    if (n == sizeof text) {
+        put(why, 512, "%s: larger than 1023 bytes%s", path, NULL);
+        return TH_EFORMAT;
+    }
+    json_t *v = json_loadb(text, n, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES,
+                           &jerr);
+    if (v == NULL) {
+        if (why)
+            snprintf(why, 512, "%s: not JSON: %s", path, jerr.text);
+        return TH_EFORMAT;
+    }
+    int rc = 1;
+    if (json_is_string(v)) {
+        const char *s = json_string_value(v);
+        if (!thi_wire_endpoint_valid(s)) {
+            put(why, 512,
+                "%s: \"%s\" is not a tcp://HOST:PORT or ipc://PATH endpoint",
+                path, s);
+            rc = TH_EINVAL;
+        } else {
+            snprintf(buf, TH_WIRE_ENDPOINT_MAX, "%s", s);
+        }
+    } else if (json_is_integer(v) && json_integer_value(v) >= 1 &&
+               json_integer_value(v) <= 65535) {
+        snprintf(buf, TH_WIRE_ENDPOINT_MAX, "tcp://127.0.0.1:%d",
+                 (int)json_integer_value(v));
+    } else {
+        put(why, 512,
+            "%s: want a JSON string endpoint or an integer port 1..65535%s",
+            path, NULL);
+        rc = TH_EINVAL;
+    }
+    json_decref(v);
+    if (rc == 1 && source)
+        snprintf(source, 300, "%s", path);
+    return rc;
+}
+
+int
+thi_wire_endpoint_resolve(char *buf, const char *explicit_ep, char *source,
+                          char *why)
+{
+    if (why)
+        why[0] = '\0';
+    if (explicit_ep && *explicit_ep) {
+        if (!thi_wire_endpoint_valid(explicit_ep)) {
+            put(why, 512,
+                "--endpoint \"%s\": not a tcp://HOST:PORT or ipc://PATH "
+                "endpoint%s",
+                explicit_ep, NULL);
+            return TH_EINVAL;
+        }
+        snprintf(buf, TH_WIRE_ENDPOINT_MAX, "%s", explicit_ep);
+        put(source, 300, "--endpoint%s%s", "", NULL);
+        return 0;
+    }
+    const char *env = getenv("THESPIAN_ENDPOINT");
+    if (env && *env) {
+        if (!thi_wire_endpoint_valid(env)) {
+            put(why, 512,
+                "$THESPIAN_ENDPOINT \"%s\": not a tcp://HOST:PORT or "
+                "ipc://PATH endpoint%s",
+                env, NULL);
+            return TH_EINVAL;
+        }
+        snprintf(buf, TH_WIRE_ENDPOINT_MAX, "%s", env);
+        put(source, 300, "$THESPIAN_ENDPOINT%s%s", "", NULL);
+        return 0;
+    }
+    const char *dir = getenv("THESPIAN_DIRECTOR_DIR");
+    if (dir && *dir) {
+        int rc = endpoint_from_cfg(buf, dir, source, why);
+        if (rc < 0)
+            return rc;
+        if (rc == 1)
+            return 0;
+    }
+    snprintf(buf, TH_WIRE_ENDPOINT_MAX, "%s", TH_WIRE_DEFAULT_ENDPOINT);
+    put(source, 300, "default%s%s", "", NULL);
+    return 0;
+}
