@@ -311,7 +311,7 @@ children_sorted(const thi_children_t *c, uint32_t *n)
 }
 
 static const thi_type_t *t_exit, *t_child_exited, *t_status_req,
-    *t_dead_envelope;
+    *t_dead_envelope, *t_validated;
 
 static void
 types_init(void)
@@ -320,6 +320,7 @@ types_init(void)
     t_child_exited = thi_type_builtin(TH_MSG_CHILD_EXITED);
     t_status_req = thi_type_builtin(TH_MSG_STATUS_REQ);
     t_dead_envelope = thi_type_builtin(TH_MSG_DEAD_ENVELOPE);
+    t_validated = thi_type_builtin(TH_MSG_VALIDATED_SOURCE);
 }
 static pthread_once_t types_once = PTHREAD_ONCE_INIT;
 
@@ -590,6 +591,10 @@ push_op(struct th_system *sys, thi_slot_t *target, enum thi_env_kind kind,
     return thi_deliver(sys, &to, env);
 }
 
+static int create_slot(struct th_system *sys, th_ctx_t *ctx, th_addr_t *out,
+                       const thi_class_t *cls, const char *gname,
+                       thi_slot_t *parent_slot);
+
 int
 thi_create(struct th_system *sys, th_ctx_t *ctx, th_addr_t *out,
            const char *class_name, const th_create_opts_t *opts)
@@ -598,19 +603,14 @@ thi_create(struct th_system *sys, th_ctx_t *ctx, th_addr_t *out,
         return TH_EINVAL;
     if (atomic_load(&sys->stopping))
         return TH_ECLOSED;
-    const char *gname = NULL;
+    const char *gname = NULL, *hash = NULL;
     if (opts) {
         if (opts->size < sizeof(uint32_t) * 2 + sizeof(void *))
             return TH_EINVAL;
         gname = opts->global_name;
         if (opts->size >= offsetof(th_create_opts_t, source_hash) +
-                              sizeof(void *) &&
-            opts->source_hash != NULL) {
-            thi_log(TH_LOG_WARNING, NULL,
-                    "create %s: source %s: no loaded source has that hash",
-                    class_name, opts->source_hash);
-            return TH_ESOURCE;
-        }
+                              sizeof(void *))
+            hash = opts->source_hash;
         if (opts->size >= sizeof(th_create_opts_t) &&
             opts->requirements_json != NULL) {
             thi_log(TH_LOG_WARNING, NULL,
@@ -621,15 +621,35 @@ thi_create(struct th_system *sys, th_ctx_t *ctx, th_addr_t *out,
     }
     if (gname && !valid_global_name(gname))
         return TH_EINVAL;
-    const thi_class_t *cls;
-    int rc = thi_class_lookup(sys, class_name, &cls);
-    if (rc != 0)
-        return rc;
-
     thi_slot_t *parent_slot =
         (ctx && ctx->slot && !gname) ? ctx->slot : sys->root;
     if (parent_slot != sys->root && (parent_slot->flags & THI_SLOT_EXITING))
         return TH_ECLOSED;
+    /* inside an actor, PLUGIN.CLASS means its own source's first */
+    const thi_class_t *own =
+        (ctx && ctx->slot && ctx->slot->kind == THI_SLOT_ACTOR)
+            ? atomic_load_explicit(&ctx->slot->cls, memory_order_relaxed)
+            : NULL;
+    const thi_class_t *cls;
+    th_diag_t d = {0};
+    int rc = thi_class_resolve(sys, class_name, own ? own->source : NULL, hash,
+                               &cls, &d);
+    if (rc != 0) {
+        thi_log(TH_LOG_INFO, NULL, "create %s: %s", class_name, d.msg);
+        return rc;
+    }
+    rc = create_slot(sys, ctx, out, cls, gname, parent_slot);
+    if (rc != 0)
+        thi_source_put(sys, cls->source);
+    return rc;
+}
+
+/* The rest of thi_create, once the class is resolved (and its source held). */
+static int
+create_slot(struct th_system *sys, th_ctx_t *ctx, th_addr_t *out,
+            const thi_class_t *cls, const char *gname, thi_slot_t *parent_slot)
+{
+    int rc;
     th_addr_t parent;
     thi_slot_addr(sys, parent_slot, parent_slot->live_nonce, &parent);
 
@@ -655,6 +675,7 @@ thi_create(struct th_system *sys, th_ctx_t *ctx, th_addr_t *out,
                 pthread_mutex_unlock(&sys->names_lock);
                 free(name_copy);
                 free(ent);
+                thi_source_put(sys, cls->source); /* no new actor */
                 return 0;
             }
         rc = thi_slot_alloc(sys, &slot, THI_SLOT_ACTOR);
@@ -870,6 +891,8 @@ finalize(th_ctx_t *ctx, thi_slot_t *slot)
         cls->teardown(ctx, slot->state);
     free(slot->state);
     slot->state = NULL;
+    /* the last use of this class's code: its source may be unmapped */
+    thi_source_put(sys, cls->source);
     if (slot->u.name) {
         names_remove(sys, slot->u.name, &self);
         free(slot->u.name);
@@ -1045,6 +1068,13 @@ root_handle(th_ctx_t *ctx, thi_slot_t *root, thi_env_t *env)
         thi_env_free(env);
         return;
     }
+    case THI_ENV_UNMAP: {
+        thi_source_t *src;
+        memcpy(&src, env->in.bytes, sizeof src);
+        thi_source_unmap(sys, src);
+        thi_env_free(env);
+        return;
+    }
     case THI_ENV_USER:
         break;
     default:
@@ -1063,6 +1093,8 @@ root_handle(th_ctx_t *ctx, thi_slot_t *root, thi_env_t *env)
                             TH_MSG_SYSTEM_STATUS, text, strlen(text));
             free(text);
         }
+    } else if (env->msg.type == t_validated->name) {
+        thi_source_validated(sys, env);
     } else if (env->msg.type == t_exit->name) {
         thi_request_shutdown(sys);
     } else {

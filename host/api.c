@@ -244,6 +244,53 @@ api_restart_count(th_ctx_t *ctx)
     return ctx->slot->n_restarts;
 }
 
+static int
+api_load_source(th_ctx_t *ctx, const void *bundle, size_t len,
+                char hash_out[65])
+{
+    checked(ctx);
+    if (bundle == NULL || hash_out == NULL)
+        return TH_EINVAL;
+    th_addr_t self;
+    thi_slot_addr(ctx->sys, ctx->slot, ctx->slot->live_nonce, &self);
+    th_diag_t d = {0};
+    int rc = thi_source_request(ctx->sys, &self, bundle, len, false, hash_out,
+                                NULL, &d);
+    if (rc < 0)
+        thi_log(TH_LOG_WARNING, &self, "load refused: %s", d.msg);
+    return rc < 0 ? rc : 0; /* 1: loaded already */
+}
+
+static int
+api_unload_source(th_ctx_t *ctx, const char *hash)
+{
+    checked(ctx);
+    char full[65];
+    th_diag_t d = {0};
+    int rc = thi_source_unload(ctx->sys, hash ? hash : "", full, &d);
+    if (rc)
+        thi_log(TH_LOG_WARNING, NULL, "unload refused: %s", d.msg);
+    return rc;
+}
+
+static int
+api_register_source_authority(th_ctx_t *ctx)
+{
+    checked(ctx);
+    th_addr_t self;
+    thi_slot_addr(ctx->sys, ctx->slot, ctx->slot->live_nonce, &self);
+    return thi_source_register_authority(ctx->sys, &self);
+}
+
+static int
+api_notify_source_availability(th_ctx_t *ctx, bool on)
+{
+    checked(ctx);
+    th_addr_t self;
+    thi_slot_addr(ctx->sys, ctx->slot, ctx->slot->live_nonce, &self);
+    return thi_source_watch(ctx->sys, &self, on);
+}
+
 const struct th_host_api thi_host_api = {
     .minor = TH_ABI_MINOR,
     .size = sizeof(struct th_host_api),
@@ -264,4 +311,8 @@ const struct th_host_api thi_host_api = {
     .addr_format = th_addr_to_string,
     .addr_parse = th_addr_from_string,
     .restart_count = api_restart_count,
+    .load_source = api_load_source,
+    .unload_source = api_unload_source,
+    .register_source_authority = api_register_source_authority,
+    .notify_source_availability = api_notify_source_availability,
 };

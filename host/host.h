@@ -28,6 +28,11 @@ typedef struct th_system_opts {
     size_t mailbox_limit;   /* queued messages per actor; 0 = 1,000,000 */
     size_t max_payload;     /* bytes per message; 0 = 16 MiB */
     const char *name;       /* system name for logs/status; NULL = "thespian" */
+    const char *state_dir;  /* where sources are unpacked and the highest
+                               accepted version per group is recorded
+                               (versions.json); NULL = a private temporary
+                               directory, removed at destroy */
+    int authority_timeout_ms; /* Source Authority answer; 0 = 10,000 */
 } th_system_opts_t;
 
 /* Create an actor system (threaded unless opts->synchronous). opts may be
@@ -87,6 +92,33 @@ int th_system_lookup_name(th_system_t *sys, const char *name, th_addr_t *out);
  * Thespian_SystemStatus reply). *out is returned owned: free() it. */
 int th_system_status_json(th_system_t *sys, char **out);
 
+/* ---- Sources: signed bundles ------------------------------------------------
+ * Load a .tls bundle (bytes borrowed; `what` names it in diags). The bytes
+ * go to the registered Source Authority as ValidateSource; on its
+ * ValidatedSource the runtime checks the archive against the signed
+ * manifest, unpacks it into its own directory and namespace and registers
+ * its classes. Blocks until loaded or refused (authority timeout:
+ * opts.authority_timeout_ms). Loading a loaded bundle again is a no-op.
+ * Returns 0 with the source hash (SHA-256 of the bytes, hex) in hash_out,
+ * or TH_EPERM (no authority registered), TH_EBADSIG (authority refused),
+ * TH_ETIMEDOUT, TH_EFORMAT/TH_EHASH/TH_ETOOBIG (archive), TH_EABI,
+ * TH_EPERM (older version than accepted before, unless allow_rollback).
+ * Thread-safe; not from a worker thread of this system. */
+int th_system_load_source(th_system_t *sys, const uint8_t *bundle, size_t len,
+                          const char *what, bool allow_rollback,
+                          char hash_out[65], th_diag_t *d);
+
+/* Unload the source whose hash starts with `prefix` (unique). New
+ * creations from it stop at once; its code is unmapped when its last actor
+ * has exited. Returns 0 with the full hash, TH_ESOURCE (no such source or
+ * ambiguous prefix: the diag says which). Thread-safe. */
+int th_system_unload_source(th_system_t *sys, const char *prefix,
+                            char hash_out[65], th_diag_t *d);
+
+/* The loaded sources as a JSON array text: [{"hash", "group", "version",
+ * "info", "key", "live_actors", "unloading"}]. *out owned: free(). */
+int th_system_sources_json(th_system_t *sys, char **out);
+
 /* Counters, for tests and benchmarks. Relaxed snapshots. */
 typedef struct th_system_stats {
     uint64_t live_actors;
@@ -132,6 +164,19 @@ int th_inbox_recv(th_inbox_t *inbox, th_inmsg_t **out, int timeout_ms);
 
 /* Free a received message. NULL-safe. */
 void th_inmsg_free(th_inmsg_t *msg);
+
+/* Delivery notification, for a consumer that multiplexes many inboxes with
+ * other event sources (the admin endpoint polls its socket and an eventfd).
+ * `fn(arg)` is called each time a message is queued into this inbox while
+ * it was empty: edge-triggered, so after a call the consumer must drain
+ * the inbox with th_inbox_recv(inbox, &m, 0) until TH_ETIMEDOUT before it
+ * is called again. It runs on the delivering thread (a worker, or any
+ * thread that sends) with the inbox's lock held: it must be short, must
+ * not block, and must not call th_inbox_* on this inbox. fn NULL turns
+ * notification off. Once th_inbox_set_notify or th_inbox_destroy has
+ * returned, the previous fn is neither running nor called again for this
+ * inbox. Thread-safe. */
+void th_inbox_set_notify(th_inbox_t *inbox, void (*fn)(void *arg), void *arg);
 
 #ifdef __cplusplus
 }

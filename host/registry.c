@@ -68,6 +68,71 @@ class_build(thi_class_t **out, const th_plugin_t *desc, const th_class_t *c)
     return 0;
 }
 
+/* Register every class of `p` under `src` (NULL: loaded by path), all or
+ * none. Plugin names are unique within one source and among the plugins
+ * loaded by path; two sources may both have one of a name. */
+int
+thi_registry_add_plugin(th_system_t *sys, thi_source_t *src, thi_plugin_t *p,
+                        th_diag_t *d)
+{
+    const th_plugin_t *desc = p->desc;
+    thi_class_t **built = calloc(desc->n_classes, sizeof *built);
+    if (built == NULL)
+        return thi_diag_set(d, TH_ENOMEM, "%s: out of memory", p->path);
+    int rc = 0;
+    for (uint32_t i = 0; i < desc->n_classes && rc == 0; i++) {
+        rc = class_build(&built[i], desc, desc->classes[i]);
+        if (rc != 0)
+            thi_diag_set(d, rc, "%s: class %s: %s", p->path,
+                         desc->classes[i]->name, th_strerror(rc));
+        else
+            built[i]->source = src;
+    }
+    if (rc != 0)
+        goto out_free;
+    pthread_mutex_lock(&sys->classes_lock);
+    for (int b = 0; b < 256 && rc == 0; b++)
+        for (thi_class_t *k = sys->classes[b]; k; k = k->next)
+            if (k->source == src &&
+                strncmp(k->qname, p->name, strlen(p->name)) == 0 &&
+                k->qname[strlen(p->name)] == '.') {
+                rc = thi_diag_set(d, TH_EEXIST,
+                                  "%s: a plugin named %s is already loaded",
+                                  p->path, p->name);
+                break;
+            }
+    if (rc == 0)
+        for (uint32_t i = 0; i < desc->n_classes; i++) {
+            uint32_t b = bucket_of(built[i]->qname);
+            built[i]->next = sys->classes[b];
+            sys->classes[b] = built[i];
+            built[i] = NULL;
+        }
+    pthread_mutex_unlock(&sys->classes_lock);
+out_free:
+    for (uint32_t i = 0; i < desc->n_classes; i++)
+        class_free(built[i]);
+    free(built);
+    return rc;
+}
+
+void
+thi_registry_remove_source(th_system_t *sys, thi_source_t *src)
+{
+    pthread_mutex_lock(&sys->classes_lock);
+    for (int b = 0; b < 256; b++)
+        for (thi_class_t **pp = &sys->classes[b]; *pp;) {
+            thi_class_t *k = *pp;
+            if (k->source == src) {
+                *pp = k->next;
+                class_free(k);
+            } else {
+                pp = &k->next;
+            }
+        }
+    pthread_mutex_unlock(&sys->classes_lock);
+}
+
 int
 th_system_load_plugin(th_system_t *sys, const char *path, th_diag_t *d)
 {
@@ -77,66 +142,87 @@ th_system_load_plugin(th_system_t *sys, const char *path, th_diag_t *d)
         thi_log(TH_LOG_ERROR, NULL, "%s", d ? d->msg : "plugin refused");
         return rc;
     }
-    const th_plugin_t *desc = p->desc;
-    thi_class_t **built = calloc(desc->n_classes, sizeof *built);
     thi_plugin_rec_t *rec = calloc(1, sizeof *rec);
-    if (built == NULL || rec == NULL) {
-        rc = thi_diag_set(d, TH_ENOMEM, "%s: out of memory", path);
-        goto out_free;
+    if (rec == NULL) {
+        thi_plugin_close(p);
+        return thi_diag_set(d, TH_ENOMEM, "%s: out of memory", path);
     }
-    for (uint32_t i = 0; i < desc->n_classes; i++) {
-        rc = class_build(&built[i], desc, desc->classes[i]);
-        if (rc != 0) {
-            thi_diag_set(d, rc, "%s: class %s: %s", path,
-                         desc->classes[i]->name, th_strerror(rc));
-            goto out_free;
-        }
+    rc = thi_registry_add_plugin(sys, NULL, p, d);
+    if (rc != 0) {
+        free(rec);
+        thi_plugin_close(p);
+        return rc;
     }
     pthread_mutex_lock(&sys->classes_lock);
-    for (thi_plugin_rec_t *r = sys->plugins; r; r = r->next)
-        if (strcmp(r->plugin->name, p->name) == 0) {
-            pthread_mutex_unlock(&sys->classes_lock);
-            rc = thi_diag_set(d, TH_EEXIST,
-                              "%s: a plugin named %s is already loaded (%s)",
-                              path, p->name, r->plugin->path);
-            goto out_free;
-        }
-    for (uint32_t i = 0; i < desc->n_classes; i++) {
-        uint32_t b = bucket_of(built[i]->qname);
-        built[i]->next = sys->classes[b];
-        sys->classes[b] = built[i];
-    }
     rec->plugin = p;
     rec->next = sys->plugins;
     sys->plugins = rec;
     pthread_mutex_unlock(&sys->classes_lock);
     thi_log(TH_LOG_INFO, NULL, "loaded plugin %s (%u classes) from %s",
-            p->name, desc->n_classes, path);
-    free(built);
+            p->name, p->desc->n_classes, path);
     return 0;
+}
 
-out_free:
-    for (uint32_t i = 0; built && i < desc->n_classes; i++)
-        class_free(built[i]);
-    free(built);
-    free(rec);
-    thi_plugin_close(p);
-    return rc;
+static thi_class_t *
+find_in(th_system_t *sys, const char *qname, const thi_source_t *src)
+{
+    for (thi_class_t *k = sys->classes[bucket_of(qname)]; k; k = k->next)
+        if (k->source == src && strcmp(k->qname, qname) == 0)
+            return k;
+    return NULL;
 }
 
 int
-thi_class_lookup(struct th_system *sys, const char *qname,
-                 const thi_class_t **out)
+thi_class_resolve(th_system_t *sys, const char *qname,
+                  const thi_source_t *own, const char *hash_prefix,
+                  const thi_class_t **out, th_diag_t *d)
 {
-    int rc = TH_ENOENT;
+    int rc = 0;
+    thi_class_t *k = NULL;
     pthread_mutex_lock(&sys->classes_lock);
-    for (thi_class_t *k = sys->classes[bucket_of(qname)]; k; k = k->next)
-        if (strcmp(k->qname, qname) == 0) {
-            *out = k;
-            rc = 0;
-            break;
+    if (hash_prefix) {
+        thi_source_t *src = NULL;
+        rc = thi_source_find(sys, hash_prefix, &src, d);
+        if (rc == 0 && !thi_source_usable(src))
+            rc = thi_diag_set(d, TH_ESOURCE,
+                              "source %.12s is unloading: no new actors",
+                              thi_source_hash(src));
+        if (rc == 0 && (k = find_in(sys, qname, src)) == NULL)
+            rc = thi_diag_set(d, TH_ENOENT, "source %.12s has no class %s",
+                              thi_source_hash(src), qname);
+    } else {
+        if (own && thi_source_usable(own))
+            k = find_in(sys, qname, own);
+        if (k == NULL)
+            k = find_in(sys, qname, NULL);
+        if (k == NULL) { /* the one loaded source that has it, if one */
+            int found = 0;
+            for (thi_class_t *c = sys->classes[bucket_of(qname)]; c;
+                 c = c->next)
+                if (c->source && thi_source_usable(c->source) &&
+                    strcmp(c->qname, qname) == 0) {
+                    k = c;
+                    found++;
+                }
+            if (found > 1) {
+                k = NULL;
+                rc = thi_diag_set(d, TH_ESOURCE,
+                                  "class %s is in %d loaded sources: name the "
+                                  "source hash",
+                                  qname, found);
+            }
         }
+        if (k == NULL && rc == 0)
+            rc = thi_diag_set(d, TH_ENOENT, "no class %s is loaded", qname);
+    }
+    if (k && k->source) {
+        /* taken under the lock that unloading checks: no unmap while the
+         * new actor may run */
+        thi_source_hold_locked(k->source);
+    }
     pthread_mutex_unlock(&sys->classes_lock);
+    if (rc == 0)
+        *out = k;
     return rc;
 }
 

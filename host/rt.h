@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "host/host.h"
+#include "loader/plugin.h"
 #include <jansson.h>
 #include "thespian/actor.h"
 
@@ -52,6 +53,7 @@ enum thi_env_kind {
     THI_ENV_ADD_CHILD,     /* root: track a top-level child */
     THI_ENV_REPARENT,      /* child: the system adopts you */
     THI_ENV_SHUTDOWN,      /* root: begin orderly shutdown */
+    THI_ENV_UNMAP,         /* root: unmap a source nobody uses any more */
 };
 
 typedef struct thi_env {
@@ -84,8 +86,14 @@ typedef struct thi_class {
     uint32_t n_dispatch;
     const th_dispatch_t *dispatch;
     const thi_type_t **dispatch_types; /* interned; NULL entry = "*" */
+    struct thi_source *source;         /* NULL: a plugin loaded by path */
     struct thi_class *next;            /* registry chain */
 } thi_class_t;
+
+/* A loaded source: one verified bundle, its own unpack directory and its
+ * own link-map namespace. Its code stays mapped while any actor of its
+ * classes lives (`live`, guarded by the system's classes_lock). */
+typedef struct thi_source thi_source_t;
 
 /* ---- Actor slots ------------------------------------------------------------
  * A slot is permanent once allocated (type-stable memory): addresses carry
@@ -172,10 +180,19 @@ struct th_system {
 
     thi_slot_t *root;
 
-    /* classes and plugins */
+    /* classes, plugins and sources (all under classes_lock) */
     pthread_mutex_t classes_lock;
     thi_class_t *classes[256];
     struct thi_plugin_rec *plugins;
+    thi_source_t *sources;
+    struct thi_pending_load *pending;  /* loads waiting for the authority */
+    th_addr_t authority;               /* registered Source Authority */
+    th_addr_t *src_watchers;
+    size_t n_src_watchers, cap_src_watchers;
+    struct json_t *versions;           /* group -> highest accepted version */
+    bool versions_bad;                 /* record unreadable: refuse loads */
+    char state_dir[4096];
+    bool own_state_dir;                /* made by us, removed at destroy */
 
     /* global names */
     pthread_mutex_t names_lock;
@@ -267,10 +284,38 @@ size_t thi_timers_pending(thi_timers_t *t, const th_addr_t *target);
 /* api.c */
 extern const struct th_host_api thi_host_api;
 
-/* registry.c: classes and plugins */
-int thi_class_lookup(struct th_system *sys, const char *qname,
-                     const thi_class_t **out);
+/* registry.c: classes and plugins. thi_class_resolve finds PLUGIN.CLASS
+ * in the named source (hash prefix), else in `own` source first, then among
+ * plugins loaded by path, then in the one loaded source that has it; a
+ * sourced class comes back with its source's live count taken (release
+ * with thi_source_put when the actor ends or its creation fails). */
+int thi_class_resolve(struct th_system *sys, const char *qname,
+                      const thi_source_t *own, const char *hash_prefix,
+                      const thi_class_t **out, th_diag_t *d);
+int thi_registry_add_plugin(struct th_system *sys, thi_source_t *src,
+                            thi_plugin_t *p, th_diag_t *d);
+void thi_registry_remove_source(struct th_system *sys, thi_source_t *src);
 void thi_registry_fini(struct th_system *sys);
+
+/* source.c */
+int thi_sources_init(struct th_system *sys);
+void thi_sources_fini(struct th_system *sys);
+void thi_source_put(struct th_system *sys, thi_source_t *src);
+void thi_source_hold_locked(thi_source_t *src);   /* classes_lock held */
+bool thi_source_usable(const thi_source_t *src);
+const char *thi_source_hash(const thi_source_t *src);
+int thi_source_find(struct th_system *sys, const char *prefix,
+                    thi_source_t **out, th_diag_t *d); /* classes_lock held */
+void thi_source_validated(struct th_system *sys, thi_env_t *env);
+void thi_source_unmap(struct th_system *sys, thi_source_t *src);
+int thi_source_request(struct th_system *sys, const th_addr_t *requester,
+                       const void *bundle, size_t len, bool allow_rollback,
+                       char hash_out[65], struct thi_pending_load **out,
+                       th_diag_t *d);
+int thi_source_unload(struct th_system *sys, const char *prefix,
+                      char hash_out[65], th_diag_t *d);
+int thi_source_register_authority(struct th_system *sys, const th_addr_t *a);
+int thi_source_watch(struct th_system *sys, const th_addr_t *a, bool on);
 
 /* inbox (system.c) */
 void thi_inbox_deliver(thi_slot_t *slot, thi_env_t *env);

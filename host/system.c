@@ -96,6 +96,8 @@ th_system_create(th_system_t **out, const th_system_opts_t *opts)
         sys->opts.mailbox_limit = 1000000;
     if (sys->opts.max_payload == 0)
         sys->opts.max_payload = (size_t)16 << 20;
+    if (sys->opts.authority_timeout_ms <= 0)
+        sys->opts.authority_timeout_ms = 10000;
     snprintf(sys->name, sizeof sys->name, "%s",
              sys->opts.name ? sys->opts.name : "thespian");
     sys->opts.name = sys->name;
@@ -111,13 +113,16 @@ th_system_create(th_system_t **out, const th_system_opts_t *opts)
     pthread_condattr_destroy(&ca);
     thi_slots_init(sys);
     thi_root_init(sys);
-    int rc = thi_timers_create(sys, &sys->timers);
+    int rc = thi_sources_init(sys);
+    if (rc == 0)
+        rc = thi_timers_create(sys, &sys->timers);
     if (rc == 0)
         rc = thi_sched_create(sys, &sys->sched);
     if (rc != 0) {
         thi_sched_destroy(sys->sched);
         thi_timers_destroy(sys->timers);
         thi_slots_fini(sys);
+        thi_sources_fini(sys);
         free(sys);
         return rc;
     }
@@ -210,6 +215,7 @@ th_system_destroy(th_system_t *sys)
     thi_sched_destroy(sys->sched);
     thi_timers_destroy(sys->timers);
     thi_slots_fini(sys);
+    thi_sources_fini(sys);
     thi_registry_fini(sys);
     thi_names_fini(sys);
     free(sys->dl_handlers);
@@ -340,6 +346,8 @@ struct th_inbox {
     pthread_cond_t cond;
     thi_env_t *head, *tail;
     bool closed;
+    void (*notify)(void *arg);     /* th_inbox_set_notify; under lock */
+    void *notify_arg;
 };
 
 typedef struct inmsg {
@@ -376,6 +384,8 @@ th_inbox_create(th_system_t *sys, th_inbox_t **out)
     pthread_mutex_lock(&in->lock);
     in->nonce = atomic_load(&slot->nonce);
     in->closed = false;
+    in->notify = NULL;
+    in->notify_arg = NULL;
     pthread_mutex_unlock(&in->lock);
     *out = in;
     return 0;
@@ -394,6 +404,7 @@ thi_inbox_deliver(thi_slot_t *slot, thi_env_t *env)
         return;
     }
     atomic_store_explicit(&env->node.next, NULL, memory_order_relaxed);
+    bool was_empty = in->head == NULL;
     if (in->tail)
         atomic_store_explicit(&in->tail->node.next, &env->node,
                               memory_order_relaxed);
@@ -401,6 +412,10 @@ thi_inbox_deliver(thi_slot_t *slot, thi_env_t *env)
         in->head = env;
     in->tail = env;
     pthread_cond_signal(&in->cond);
+    /* called under the lock, so set_notify/destroy can promise that the
+     * old callback has finished when they return */
+    if (was_empty && in->notify)
+        in->notify(in->notify_arg);
     pthread_mutex_unlock(&in->lock);
 }
 
@@ -411,6 +426,8 @@ th_inbox_destroy(th_inbox_t *in)
         return;
     pthread_mutex_lock(&in->lock);
     in->closed = true;
+    in->notify = NULL;
+    in->notify_arg = NULL;
     thi_env_t *e = in->head;
     in->head = in->tail = NULL;
     pthread_mutex_unlock(&in->lock);
@@ -436,6 +453,15 @@ thi_inbox_free(th_inbox_t *in)
     pthread_cond_destroy(&in->cond);
     pthread_mutex_destroy(&in->lock);
     free(in);
+}
+
+void
+th_inbox_set_notify(th_inbox_t *in, void (*fn)(void *arg), void *arg)
+{
+    pthread_mutex_lock(&in->lock);
+    in->notify = fn;
+    in->notify_arg = arg;
+    pthread_mutex_unlock(&in->lock);
 }
 
 void

@@ -19,6 +19,10 @@
  *             Exiting {"name": S}; Make {"n": N, "name": S, "watch": ADDR}
  *             creates N Exiter children that report to the same watcher
  *   Stopper   Stop -> asks the whole system to shut down
+ *   SourceWatch  Watch {"to": ADDR}: registers for source availability and
+ *             forwards each LoadedSource / UnloadedSource body to ADDR as
+ *             Loaded / Unloaded
+ *   SilentAuthority  registers as Source Authority and never answers
  */
 #include <stdbool.h>
 #include <stdio.h>
@@ -294,5 +298,49 @@ static const th_class_t stopper = {
     .size = sizeof(th_class_t), .name = "Stopper", .receive = stopper_receive,
 };
 
+/* ---- SourceWatch ---- */
+typedef struct {
+    th_addr_t to;
+} srcwatch_t;
+
+static int
+srcwatch_receive(th_ctx_t *ctx, void *state, const th_msg_t *msg)
+{
+    srcwatch_t *st = state;
+    if (strcmp(msg->type, "Watch") == 0) {
+        json_t *o = th_msg_json(msg);
+        const char *to = json_string_value(json_object_get(o, "to"));
+        if (to)
+            th_addr_parse(ctx, &st->to, to);
+        json_decref(o);
+        return th_notify_source_availability(ctx, true);
+    }
+    const char *fwd = strcmp(msg->type, TH_MSG_LOADED_SOURCE) == 0 ? "Loaded"
+                      : strcmp(msg->type, TH_MSG_UNLOADED_SOURCE) == 0
+                          ? "Unloaded"
+                          : NULL;
+    if (fwd && !th_addr_is_null(&st->to))
+        th_send(ctx, &st->to, fwd, msg->data, msg->len);
+    return 0;
+}
+
+static const th_class_t srcwatch = {
+    .size = sizeof(th_class_t), .name = "SourceWatch",
+    .state_size = sizeof(srcwatch_t), .receive = srcwatch_receive,
+};
+
+/* ---- SilentAuthority ---- */
+static int
+silent_init(th_ctx_t *ctx, void *state)
+{
+    return th_register_source_authority(ctx);
+}
+
+static const th_class_t silent = {
+    .size = sizeof(th_class_t), .name = "SilentAuthority",
+    .init = silent_init, .receive = noop_receive,
+};
+
 TH_PLUGIN_DEFINE(rtactors, &failonce, &failinit, &sender, &recorder, &relay,
-                 &busy, &dlwatch, &exiter, &stopper);
+                 &busy, &dlwatch, &exiter, &stopper, &srcwatch,
+                 &silent);

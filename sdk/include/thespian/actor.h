@@ -10,7 +10,9 @@
  *
  * ABI change log (the table and descriptors only ever grow at the end):
  *   1.0  initial: descriptor, classes, dispatch tables, host API table
- *        (my_address ... addr_parse, restart_count).
+ *        (my_address ... addr_parse, restart_count, load_source,
+ *        unload_source, register_source_authority,
+ *        notify_source_availability).
  */
 #ifndef TH_SDK_ACTOR_H
 #define TH_SDK_ACTOR_H
@@ -242,6 +244,11 @@ struct th_host_api {
     int (*addr_format)(const th_addr_t *addr, char *buf, size_t size);
     int (*addr_parse)(th_addr_t *out, const char *text);
     uint32_t (*restart_count)(th_ctx_t *ctx);
+    int (*load_source)(th_ctx_t *ctx, const void *bundle, size_t len,
+                       char hash_out[65]);
+    int (*unload_source)(th_ctx_t *ctx, const char *hash);
+    int (*register_source_authority)(th_ctx_t *ctx);
+    int (*notify_source_availability)(th_ctx_t *ctx, bool on);
 };
 
 /* The public prefix of every th_ctx_t; the rest is the host's. */
@@ -437,6 +444,44 @@ th_restart_count(th_ctx_t *ctx)
     return TH_API_(ctx)->restart_count(ctx);
 }
 
+/* ---- Sources (signed bundles) --------------------------------------------
+ * Thespian's loadActorSource: hand the bytes of a .tls bundle (copied) to
+ * the registered Source Authority. Returns at once with the source hash
+ * (SHA-256 hex) in hash_out; the outcome reaches watchers as LoadedSource.
+ * TH_EPERM when no authority is registered. */
+static inline int
+th_load_source(th_ctx_t *ctx, const void *bundle, size_t len,
+               char hash_out[65])
+{
+    return TH_API_(ctx)->load_source(ctx, bundle, len, hash_out);
+}
+
+/* unloadActorSource: no new actors from that source; its code is unmapped
+ * once its last actor has exited. `hash` may be a unique prefix. */
+static inline int
+th_unload_source(th_ctx_t *ctx, const char *hash)
+{
+    return TH_API_(ctx)->unload_source(ctx, hash);
+}
+
+/* registerSourceAuthority: this actor receives ValidateSource (payload: the
+ * bundle bytes) and answers the system with ValidatedSource {"sourceHash":
+ * H, "valid": B, "reason": S, "key": S}. The last registration wins. */
+static inline int
+th_register_source_authority(th_ctx_t *ctx)
+{
+    return TH_API_(ctx)->register_source_authority(ctx);
+}
+
+/* notifyOnSourceAvailability: receive LoadedSource / UnloadedSource
+ * {"sourceHash", "group", "version", "info"}; on registration, a
+ * LoadedSource for every source already loaded. */
+static inline int
+th_notify_source_availability(th_ctx_t *ctx, bool on)
+{
+    return TH_API_(ctx)->notify_source_availability(ctx, on);
+}
+
 /* ---- Defining a plugin -----------------------------------------------------
  *   static const th_class_t greeter = { .size = sizeof(th_class_t), ... };
  *   TH_PLUGIN_DEFINE(hello, &greeter);
@@ -476,7 +521,8 @@ _Static_assert(sizeof(th_create_opts_t) == 32, "th_create_opts_t size");
 _Static_assert(sizeof(struct th_ctx_pub) == 16, "th_ctx_pub size is ABI");
 _Static_assert(offsetof(struct th_host_api, my_address) == 8,
                "th_host_api layout is ABI");
-_Static_assert(offsetof(struct th_host_api, restart_count) == 8 + 16 * 8,
+_Static_assert(offsetof(struct th_host_api, notify_source_availability) ==
+                   8 + 20 * 8,
                "th_host_api 1.0 layout is ABI");
 #endif
 

@@ -1,0 +1,992 @@
+/*
+ * host/source.c — sources: signed bundles loaded into a running system.
+ * A load goes to the registered Source Authority first (ValidateSource);
+ * only on its ValidatedSource does the runtime read the archive against the
+ * signed manifest, unpack it into a 0700 directory named after the source
+ * hash, re-hash every file through the descriptor it maps, and dlmopen it
+ * into a link-map namespace of its own, so two versions of a group never
+ * bind to each other's libraries. Unloading stops creations at once and
+ * unmaps when the last actor of the source is gone.
+ */
+#include <dirent.h>
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "host/rt.h"
+#include "loader/bundle.h"
+#include "loader/plugin.h"
+
+struct thi_source {
+    struct thi_source *next;
+    char hash[65];
+    char *group, *version, *info;
+    char key[256];
+    char dir[4400];
+    Lmid_t lmid;
+    bool has_ns;
+    void **handles;              /* in load order; closed in reverse */
+    size_t n_handles;
+    thi_plugin_t **plugins;      /* descriptors checked; handles above */
+    size_t n_plugins;
+    long live;                   /* actors of its classes (classes_lock) */
+    bool unloading, unmap_queued;
+};
+
+typedef struct thi_pending_load {
+    struct thi_pending_load *next;
+    char hash[65];
+    thi_payload_t *bytes;        /* the exact bytes verified and unpacked */
+    bool allow_rollback;
+    th_addr_t requester;         /* actor to tell, or null (outside) */
+    bool done;
+    int rc;
+    th_diag_t diag;
+    bool abandoned;              /* the outside waiter gave up */
+} thi_pending_t;
+
+/* ---- small helpers ----------------------------------------------------------- */
+
+bool
+thi_source_usable(const thi_source_t *src)
+{
+    return src && !src->unloading;
+}
+
+const char *
+thi_source_hash(const thi_source_t *src)
+{
+    return src->hash;
+}
+
+static void
+rm_tree(const char *path)
+{
+    DIR *d = opendir(path);
+    if (d) {
+        struct dirent *e;
+        while ((e = readdir(d)) != NULL) {
+            if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+                continue;
+            char p[4096];
+            snprintf(p, sizeof p, "%s/%s", path, e->d_name);
+            struct stat st;
+            if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode))
+                rm_tree(p);
+            else
+                unlink(p);
+        }
+        closedir(d);
+    }
+    rmdir(path);
+}
+
+static void
+source_free(thi_source_t *s)
+{
+    if (s == NULL)
+        return;
+    for (size_t i = 0; i < s->n_plugins; i++) {
+        s->plugins[i]->handle = NULL; /* closed with the handles below */
+        thi_plugin_close(s->plugins[i]);
+    }
+    for (size_t i = s->n_handles; i-- > 0;)
+        dlclose(s->handles[i]);
+    if (s->dir[0])
+        rm_tree(s->dir);
+    free(s->plugins);
+    free(s->handles);
+    free(s->group);
+    free(s->version);
+    free(s->info);
+    free(s);
+}
+
+static void
+notify_watchers(struct th_system *sys, const thi_source_t *s,
+                const char *type)
+{
+    json_t *o = json_pack("{s:s, s:s, s:s?, s:s}", "sourceHash", s->hash,
+                          "group", s->group, "version", s->version, "info",
+                          s->info ? s->info : "");
+    char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
+    if (text == NULL)
+        return;
+    th_addr_t from, w[64];
+    th_system_address_of(sys, &from);
+    pthread_mutex_lock(&sys->classes_lock);
+    size_t n = sys->n_src_watchers < 64 ? sys->n_src_watchers : 64;
+    if (n)
+        memcpy(w, sys->src_watchers, n * sizeof *w);
+    pthread_mutex_unlock(&sys->classes_lock);
+    for (size_t i = 0; i < n; i++)
+        thi_send_system(sys, &from, &w[i], type, text, strlen(text));
+    free(text);
+}
+
+/* ---- versions record (rollback protection) -------------------------------------- */
+
+static void
+versions_path(struct th_system *sys, char *out, size_t n)
+{
+    snprintf(out, n, "%s/versions.json", sys->state_dir);
+}
+
+static void
+versions_load(struct th_system *sys)
+{
+    char path[4200];
+    versions_path(sys, path, sizeof path);
+    json_error_t je;
+    sys->versions = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
+    if (sys->versions == NULL) {
+        if (access(path, F_OK) == 0) {
+            thi_log(TH_LOG_ERROR, NULL,
+                    "%s is unreadable (%s): loads are refused until it is "
+                    "repaired or removed",
+                    path, je.text);
+            sys->versions_bad = true;
+        }
+        sys->versions = json_object();
+        return;
+    }
+    const char *k;
+    json_t *v;
+    json_object_foreach(sys->versions, k, v) if (!json_is_string(v) ||
+                                                 !thi_version_ok(
+                                                     json_string_value(v)))
+    {
+        thi_log(TH_LOG_ERROR, NULL,
+                "%s: group %s has no valid version: loads are refused", path,
+                k);
+        sys->versions_bad = true;
+    }
+    if (!json_is_object(sys->versions)) {
+        sys->versions_bad = true;
+        json_decref(sys->versions);
+        sys->versions = json_object();
+    }
+}
+
+static int
+versions_save(struct th_system *sys, th_diag_t *d)
+{
+    char path[4200];
+    versions_path(sys, path, sizeof path);
+    char *text = json_dumps(sys->versions, JSON_INDENT(2) | JSON_SORT_KEYS);
+    if (text == NULL)
+        return thi_diag_set(d, TH_ENOMEM, "out of memory");
+    int rc = thi_write_file_atomic(path, (const uint8_t *)text, strlen(text),
+                                   d);
+    free(text);
+    return rc;
+}
+
+int
+thi_sources_init(struct th_system *sys)
+{
+    if (sys->opts.state_dir && sys->opts.state_dir[0]) {
+        snprintf(sys->state_dir, sizeof sys->state_dir, "%s",
+                 sys->opts.state_dir);
+        if (mkdir(sys->state_dir, 0700) != 0 && errno != EEXIST)
+            return TH_EIO;
+    } else {
+        const char *tmp = getenv("TMPDIR");
+        snprintf(sys->state_dir, sizeof sys->state_dir,
+                 "%s/thespian-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+        if (mkdtemp(sys->state_dir) == NULL)
+            return TH_EIO;
+        sys->own_state_dir = true;
+    }
+    char sdir[4200];
+    snprintf(sdir, sizeof sdir, "%s/sources", sys->state_dir);
+    if (mkdir(sdir, 0700) != 0 && errno != EEXIST)
+        return TH_EIO;
+    versions_load(sys);
+    return 0;
+}
+
+void
+thi_sources_fini(struct th_system *sys)
+{
+    thi_source_t *s = sys->sources;
+    while (s) {
+        thi_source_t *next = s->next;
+        if (s->live == 0) {
+            thi_registry_remove_source(sys, s);
+            source_free(s);
+        } else {
+            /* actors still alive after a failed shutdown may still run its
+             * code: leave it mapped, only forget it */
+            free(s->group);
+            free(s->version);
+            free(s->info);
+        }
+        s = next;
+    }
+    sys->sources = NULL;
+    thi_pending_t *p = sys->pending;
+    while (p) {
+        thi_pending_t *next = p->next;
+        thi_payload_release(p->bytes);
+        free(p);
+        p = next;
+    }
+    sys->pending = NULL;
+    free(sys->src_watchers);
+    json_decref(sys->versions);
+    if (sys->own_state_dir)
+        rm_tree(sys->state_dir);
+}
+
+/* ---- finding sources ------------------------------------------------------------ */
+
+int
+thi_source_find(struct th_system *sys, const char *prefix, thi_source_t **out,
+                th_diag_t *d)
+{
+    size_t n = strlen(prefix);
+    if (n == 0 || n > 64 || strspn(prefix, "0123456789abcdef") != n)
+        return thi_diag_set(d, TH_ESOURCE,
+                            "source hash \"%.70s\" is not a hex prefix",
+                            prefix);
+    thi_source_t *found = NULL;
+    int matches = 0;
+    for (thi_source_t *s = sys->sources; s; s = s->next)
+        if (strncmp(s->hash, prefix, n) == 0) {
+            found = s;
+            matches++;
+        }
+    if (matches == 0)
+        return thi_diag_set(d, TH_ESOURCE, "no loaded source has hash %s",
+                            prefix);
+    if (matches > 1)
+        return thi_diag_set(d, TH_ESOURCE,
+                            "source hash prefix %s is ambiguous (%d sources)",
+                            prefix, matches);
+    *out = found;
+    return 0;
+}
+
+void
+thi_source_hold_locked(thi_source_t *src)
+{
+    src->live++;
+}
+
+void
+thi_source_put(struct th_system *sys, thi_source_t *src)
+{
+    if (src == NULL)
+        return;
+    pthread_mutex_lock(&sys->classes_lock);
+    bool unmap = --src->live == 0 && src->unloading && !src->unmap_queued;
+    if (unmap)
+        src->unmap_queued = true;
+    pthread_mutex_unlock(&sys->classes_lock);
+    if (!unmap)
+        return;
+    /* unmapping happens on the system actor, never under an actor whose
+     * callback frames might still be on this stack */
+    thi_env_t *env = thi_env_alloc();
+    if (env == NULL)
+        return;
+    memset(env, 0, sizeof *env);
+    env->kind = THI_ENV_UNMAP;
+    env->system = 1;
+    env->msg.type = "th.internal";
+    env->msg.data = env->in.bytes;
+    memcpy(env->in.bytes, &src, sizeof src);
+    th_addr_t root;
+    th_system_address_of(sys, &root);
+    thi_deliver(sys, &root, env);
+}
+
+void
+thi_source_unmap(struct th_system *sys, thi_source_t *src)
+{
+    pthread_mutex_lock(&sys->classes_lock);
+    for (thi_source_t **pp = &sys->sources; *pp; pp = &(*pp)->next)
+        if (*pp == src) {
+            *pp = src->next;
+            break;
+        }
+    pthread_mutex_unlock(&sys->classes_lock);
+    thi_registry_remove_source(sys, src);
+    thi_log(TH_LOG_INFO, NULL, "source %.12s (%s %s) unmapped", src->hash,
+            src->group, src->version ? src->version : "unversioned");
+    notify_watchers(sys, src, TH_MSG_UNLOADED_SOURCE);
+    source_free(src);
+}
+
+int
+thi_source_unload(struct th_system *sys, const char *prefix, char hash_out[65],
+                  th_diag_t *d)
+{
+    pthread_mutex_lock(&sys->classes_lock);
+    thi_source_t *s = NULL;
+    int rc = thi_source_find(sys, prefix, &s, d);
+    if (rc == 0 && s->unloading)
+        rc = thi_diag_set(d, TH_ESOURCE, "source %.12s is already unloading",
+                          s->hash);
+    bool unmap = false;
+    if (rc == 0) {
+        s->unloading = true;
+        memcpy(hash_out, s->hash, 65);
+        unmap = s->live == 0;
+        s->unmap_queued = unmap;
+        thi_log(TH_LOG_INFO, NULL,
+                "source %.12s (%s) unloading: %ld actors still running",
+                s->hash, s->group, s->live);
+    }
+    pthread_mutex_unlock(&sys->classes_lock);
+    if (unmap) {
+        s->live = 1; /* thi_source_put's decrement queues the unmap */
+        s->unmap_queued = false;
+        thi_source_put(sys, s);
+    }
+    return rc;
+}
+
+/* ---- loading ------------------------------------------------------------------ */
+
+static int
+write_file(const char *dir, const thi_bundle_file_t *f, th_diag_t *d)
+{
+    char path[4800];
+    snprintf(path, sizeof path, "%s/%s", dir, f->path);
+    /* directories of the path, made by us (0700): paths were checked */
+    for (char *p = path + strlen(dir) + 1; (p = strchr(p, '/')) != NULL; p++) {
+        *p = '\0';
+        if (mkdir(path, 0700) != 0 && errno != EEXIST) {
+            int e = errno;
+            *p = '/';
+            return thi_diag_set(d, TH_EIO, "%s: %s", path, strerror(e));
+        }
+        *p = '/';
+    }
+    int mode = strcmp(f->kind, "data") ? 0500 : 0400;
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                  mode);
+    if (fd < 0)
+        return thi_diag_set(d, TH_EIO, "%s: cannot create: %s", path,
+                            strerror(errno));
+    size_t off = 0;
+    while (off < f->size) {
+        ssize_t w = write(fd, f->data + off, f->size - off);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            close(fd);
+            return thi_diag_set(d, TH_EIO, "%s: write failed", path);
+        }
+        off += (size_t)w;
+    }
+    close(fd);
+    return 0;
+}
+
+/* Map one file of the unpacked source: open it, hash what the descriptor
+ * reads, and dlmopen that very descriptor, so what runs is what was
+ * checked. The descriptor stays open (in *fd_out) until the whole source is
+ * mapped: glibc knows objects by path, and a reused /proc/self/fd/N would
+ * name an object already loaded. */
+static int
+map_file(thi_source_t *s, const thi_bundle_file_t *f, void **out, int *fd_out,
+         th_diag_t *d)
+{
+    char path[4800];
+    snprintf(path, sizeof path, "%s/%s", s->dir, f->path);
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return thi_diag_set(d, TH_EIO, "%s: %s", path, strerror(errno));
+    thi_sha256_t h;
+    thi_sha256_init(&h);
+    uint8_t buf[65536];
+    ssize_t r;
+    while ((r = read(fd, buf, sizeof buf)) > 0)
+        thi_sha256_update(&h, buf, (size_t)r);
+    uint8_t got[32];
+    thi_sha256_final(got, &h);
+    if (r < 0 || memcmp(got, f->sha256, 32) != 0) {
+        close(fd);
+        return thi_diag_set(d, TH_EHASH,
+                            "%s: unpacked file changed before mapping", path);
+    }
+    char fdpath[64];
+    snprintf(fdpath, sizeof fdpath, "/proc/self/fd/%d", fd);
+    dlerror();
+    void *h2 = s->has_ns ? dlmopen(s->lmid, fdpath, RTLD_NOW | RTLD_LOCAL)
+                         : dlmopen(LM_ID_NEWLM, fdpath, RTLD_NOW | RTLD_LOCAL);
+    const char *why = h2 ? NULL : dlerror();
+    if (h2 == NULL) {
+        close(fd);
+        return thi_diag_set(d, TH_EABI, "%s: cannot map: %s", f->path,
+                            why ? why : "unknown error");
+    }
+    *fd_out = fd;
+    if (!s->has_ns) {
+        if (dlinfo(h2, RTLD_DI_LMID, &s->lmid) != 0) {
+            dlclose(h2);
+            return thi_diag_set(d, TH_EIO, "%s: no namespace", f->path);
+        }
+        s->has_ns = true;
+    }
+    *out = h2;
+    return 0;
+}
+
+static int
+map_source(thi_source_t *s, const thi_bundle_t *b, const char *what,
+           th_diag_t *d)
+{
+    s->handles = calloc(b->n_files + 1, sizeof *s->handles);
+    s->plugins = calloc(b->n_files + 1, sizeof *s->plugins);
+    bool *done = calloc(b->n_files + 1, sizeof *done);
+    int *fds = malloc((b->n_files + 1) * sizeof *fds);
+    size_t n_fds = 0;
+    int rc = 0;
+    if (!s->handles || !s->plugins || !done || !fds) {
+        rc = thi_diag_set(d, TH_ENOMEM, "out of memory");
+        goto out;
+    }
+    /* private libraries first, in an order that satisfies their own
+     * dependencies: retry until no more can be mapped */
+    bool progress = true;
+    th_diag_t last = {0};
+    while (progress) {
+        progress = false;
+        for (size_t i = 0; i < b->n_files; i++) {
+            if (done[i] || strcmp(b->files[i].kind, "library"))
+                continue;
+            thi_diag_clear(&last);
+            void *h = NULL;
+            if (map_file(s, &b->files[i], &h, &fds[n_fds], &last) == 0) {
+                n_fds++;
+                s->handles[s->n_handles++] = h;
+                done[i] = progress = true;
+            } else if (last.code == TH_EHASH) {
+                rc = thi_diag_set(d, TH_EHASH, "%s: %s", what, last.msg);
+                goto out;
+            }
+        }
+    }
+    for (size_t i = 0; i < b->n_files; i++)
+        if (!done[i] && !strcmp(b->files[i].kind, "library")) {
+            rc = thi_diag_set(d, TH_EABI, "%s: library %s", what, last.msg);
+            goto out;
+        }
+    for (size_t i = 0; i < b->n_files; i++) {
+        if (strcmp(b->files[i].kind, "plugin"))
+            continue;
+        void *h = NULL;
+        th_diag_t md = {0};
+        if (map_file(s, &b->files[i], &h, &fds[n_fds], &md) != 0) {
+            rc = thi_diag_set(d, md.code, "%s: plugin %s", what, md.msg);
+            goto out;
+        }
+        n_fds++;
+        s->handles[s->n_handles++] = h;
+        const th_plugin_t *desc = dlsym(h, TH_PLUGIN_SYMBOL);
+        char where[600];
+        snprintf(where, sizeof where, "%s: %s", what, b->files[i].path);
+        if (desc == NULL) {
+            rc = thi_diag_set(d, TH_EABI, "%s: no %s descriptor", where,
+                              TH_PLUGIN_SYMBOL);
+            goto out;
+        }
+        rc = thi_plugin_check(desc, where, d);
+        if (rc)
+            goto out;
+        thi_plugin_t *p = calloc(1, sizeof *p);
+        if (p == NULL) {
+            rc = thi_diag_set(d, TH_ENOMEM, "out of memory");
+            goto out;
+        }
+        p->handle = h;
+        p->desc = desc;
+        snprintf(p->name, sizeof p->name, "%s", desc->name);
+        snprintf(p->path, sizeof p->path, "%.3800s/%.255s", s->dir,
+                 b->files[i].path);
+        s->plugins[s->n_plugins++] = p;
+    }
+out:
+    for (size_t i = 0; i < n_fds; i++)
+        close(fds[i]);
+    free(fds);
+    free(done);
+    return rc;
+}
+
+static bool
+platform_ok(const thi_bundle_t *b, const char *what, th_diag_t *d)
+{
+    json_t *abi = json_object_get(b->manifest, "abi");
+    json_t *pf = json_object_get(b->manifest, "platform");
+    json_int_t major = json_integer_value(json_object_get(abi, "major"));
+    json_int_t minor = json_integer_value(json_object_get(abi, "minor"));
+    if (major != TH_ABI_MAJOR || minor > TH_ABI_MINOR) {
+        thi_diag_set(d, TH_EABI, "%s: bundle ABI %lld.%lld, host ABI %u.%u",
+                     what, (long long)major, (long long)minor, TH_ABI_MAJOR,
+                     TH_ABI_MINOR);
+        return false;
+    }
+#if defined(__x86_64__)
+    const char *arch = "x86_64";
+#elif defined(__aarch64__)
+    const char *arch = "aarch64";
+#else
+    const char *arch = "unknown";
+#endif
+    const char *a = json_string_value(json_object_get(pf, "arch"));
+    const char *l = json_string_value(json_object_get(pf, "libc"));
+    if (strcmp(a, arch) || strcmp(l, "glibc")) {
+        thi_diag_set(d, TH_EABI,
+                     "%s: bundle is for %s/%s, this host is %s/glibc", what,
+                     a, l, arch);
+        return false;
+    }
+    return true;
+}
+
+/* Everything after the authority said yes. On failure nothing remains:
+ * no directory, no mapping, no class, no version record. */
+static int
+load_verified(struct th_system *sys, thi_pending_t *p, const char *key,
+              th_diag_t *d)
+{
+    const uint8_t *bytes = p->bytes->data;
+    size_t len = p->bytes->len;
+    char what[80];
+    snprintf(what, sizeof what, "source %.12s", p->hash);
+    /* the authority vouched for the signature; the archive is read only up
+     * to where the signed part ends */
+    size_t tlen = len >= 4 ? (size_t)bytes[len - 4] |
+                                 (size_t)bytes[len - 3] << 8 |
+                                 (size_t)bytes[len - 2] << 16 |
+                                 (size_t)bytes[len - 1] << 24
+                           : 0;
+    if (tlen < 52 + 256 || tlen + 22 > len)
+        return thi_diag_set(d, TH_EBADSIG, "%s: no signature trailer", what);
+    size_t signed_len = len - tlen;
+    thi_bundle_t *b = NULL;
+    int rc = thi_bundle_read(&b, bytes, signed_len, what, d);
+    if (rc)
+        return rc;
+    thi_source_t *s = calloc(1, sizeof *s);
+    if (s == NULL) {
+        thi_bundle_free(b);
+        return thi_diag_set(d, TH_ENOMEM, "out of memory");
+    }
+    memcpy(s->hash, p->hash, 65);
+    snprintf(s->key, sizeof s->key, "%s", key ? key : "");
+    s->group = strdup(b->group);
+    s->version = b->version ? strdup(b->version) : NULL;
+    s->info = strdup(b->info ? b->info : "");
+    if (!platform_ok(b, what, d)) {
+        rc = d ? d->code : TH_EABI;
+        goto out_free;
+    }
+    /* rollback protection and one unversioned bundle per group */
+    pthread_mutex_lock(&sys->classes_lock);
+    const char *best = json_string_value(json_object_get(sys->versions,
+                                                         b->group));
+    bool bad = sys->versions_bad;
+    thi_source_t *clash = NULL;
+    for (thi_source_t *o = sys->sources; o; o = o->next)
+        if (!strcmp(o->group, b->group) && !o->unloading &&
+            (o->version == NULL || b->version == NULL))
+            clash = o;
+    pthread_mutex_unlock(&sys->classes_lock);
+    if (bad) {
+        rc = thi_diag_set(d, TH_EPERM,
+                          "%s: the version record in %s is unreadable; "
+                          "loads are refused",
+                          what, sys->state_dir);
+        goto out_free;
+    }
+    if (clash) {
+        rc = thi_diag_set(d, TH_EPERM,
+                          "%s: group %s: an unversioned bundle cannot run "
+                          "beside another version (loaded: %.12s)",
+                          what, b->group, clash->hash);
+        goto out_free;
+    }
+    if (best && b->version && thi_version_cmp(b->version, best) < 0) {
+        if (!p->allow_rollback) {
+            rc = thi_diag_set(d, TH_EPERM,
+                              "%s: group %s version %s is older than %s, "
+                              "accepted before (rollback refused; override "
+                              "to allow)",
+                              what, b->group, b->version, best);
+            goto out_free;
+        }
+        thi_log(TH_LOG_WARNING, NULL,
+                "%s: rollback of group %s to %s (highest accepted %s) "
+                "allowed by the operator",
+                what, b->group, b->version, best);
+    }
+    /* unpack: a fresh staging directory, renamed into place when whole */
+    char staging[4400];
+    snprintf(staging, sizeof staging, "%s/sources/.staging-XXXXXX",
+             sys->state_dir);
+    if (mkdtemp(staging) == NULL) {
+        rc = thi_diag_set(d, TH_EIO, "%s: %s", staging, strerror(errno));
+        goto out_free;
+    }
+    snprintf(s->dir, sizeof s->dir, "%s", staging);
+    for (size_t i = 0; i < b->n_files && rc == 0; i++)
+        rc = write_file(s->dir, &b->files[i], d);
+    if (rc)
+        goto out_free;
+    char final[4400];
+    snprintf(final, sizeof final, "%s/sources/%s", sys->state_dir, s->hash);
+    rm_tree(final); /* a leftover of a crash: ours, and not mapped */
+    if (rename(staging, final) != 0) {
+        rc = thi_diag_set(d, TH_EIO, "%s: %s", final, strerror(errno));
+        goto out_free;
+    }
+    snprintf(s->dir, sizeof s->dir, "%s", final);
+    rc = map_source(s, b, what, d);
+    if (rc)
+        goto out_free;
+    if (s->n_plugins == 0) {
+        rc = thi_diag_set(d, TH_EFORMAT, "%s: the bundle has no plugin",
+                          what);
+        goto out_free;
+    }
+    for (size_t i = 0; i < s->n_plugins && rc == 0; i++)
+        rc = thi_registry_add_plugin(sys, s, s->plugins[i], d);
+    if (rc) {
+        thi_registry_remove_source(sys, s);
+        goto out_free;
+    }
+    if (b->version && (!best || thi_version_cmp(b->version, best) > 0)) {
+        json_object_set_new(sys->versions, b->group, json_string(b->version));
+        th_diag_t vd = {0};
+        if (versions_save(sys, &vd) != 0)
+            thi_log(TH_LOG_ERROR, NULL, "%s", vd.msg);
+    }
+    pthread_mutex_lock(&sys->classes_lock);
+    s->next = sys->sources;
+    sys->sources = s;
+    pthread_mutex_unlock(&sys->classes_lock);
+    thi_log(TH_LOG_INFO, NULL, "source %.12s loaded: group %s version %s, key %s",
+            s->hash, s->group, s->version ? s->version : "(none)", s->key);
+    thi_bundle_free(b);
+    notify_watchers(sys, s, TH_MSG_LOADED_SOURCE);
+    return 0;
+
+out_free:
+    thi_bundle_free(b);
+    source_free(s);
+    return rc;
+}
+
+static thi_pending_t *
+pending_take(struct th_system *sys, const char *hash)
+{
+    for (thi_pending_t **pp = &sys->pending; *pp; pp = &(*pp)->next)
+        if (strcmp((*pp)->hash, hash) == 0) {
+            thi_pending_t *p = *pp;
+            *pp = p->next;
+            return p;
+        }
+    return NULL;
+}
+
+/* The system actor got ValidatedSource: only the registered authority's
+ * answer counts. */
+void
+thi_source_validated(struct th_system *sys, thi_env_t *env)
+{
+    json_t *o = json_loadb(env->msg.data, env->msg.len, JSON_REJECT_DUPLICATES,
+                           NULL);
+    const char *hash = json_string_value(json_object_get(o, "sourceHash"));
+    pthread_mutex_lock(&sys->classes_lock);
+    bool from_authority = th_addr_eq(&env->msg.sender, &sys->authority) &&
+                          !th_addr_is_null(&sys->authority);
+    thi_pending_t *p = (from_authority && hash) ? pending_take(sys, hash)
+                                                 : NULL;
+    pthread_mutex_unlock(&sys->classes_lock);
+    if (p == NULL) {
+        char a[TH_ADDR_STRLEN];
+        th_addr_to_string(&env->msg.sender, a, sizeof a);
+        thi_log(TH_LOG_WARNING, NULL,
+                "ValidatedSource from %s ignored (%s)", a,
+                !from_authority ? "not the registered Source Authority"
+                                : "no pending load with that hash");
+        json_decref(o);
+        return;
+    }
+    th_diag_t d = {0};
+    int rc;
+    if (json_is_true(json_object_get(o, "valid"))) {
+        rc = load_verified(sys, p, json_string_value(json_object_get(o, "key")),
+                           &d);
+    } else {
+        const char *why = json_string_value(json_object_get(o, "reason"));
+        rc = thi_diag_set(&d, TH_EBADSIG,
+                          "source %.12s refused by the Source Authority: %s",
+                          p->hash, why ? why : "no reason given");
+    }
+    json_decref(o);
+    if (rc)
+        thi_log(TH_LOG_ERROR, NULL, "%s", d.msg);
+    pthread_mutex_lock(&sys->state_lock);
+    p->rc = rc;
+    p->diag = d;
+    p->done = true;
+    bool abandoned = p->abandoned;
+    bool outside = th_addr_is_null(&p->requester);
+    pthread_cond_broadcast(&sys->state_cond);
+    pthread_mutex_unlock(&sys->state_lock);
+    if (abandoned || !outside) {
+        thi_payload_release(p->bytes);
+        free(p);
+    }
+}
+
+int
+thi_source_request(struct th_system *sys, const th_addr_t *requester,
+                   const void *bundle, size_t len, bool allow_rollback,
+                   char hash_out[65], thi_pending_t **out, th_diag_t *d)
+{
+    if (len > THI_BUNDLE_MAX_BYTES)
+        return thi_diag_set(d, TH_ETOOBIG,
+                            "bundle of %zu bytes is over the limit of %zu",
+                            len, THI_BUNDLE_MAX_BYTES);
+    uint8_t h[32];
+    thi_sha256(h, bundle, len);
+    thi_hex(hash_out, h, 32);
+    pthread_mutex_lock(&sys->classes_lock);
+    for (thi_source_t *s = sys->sources; s; s = s->next)
+        if (!strcmp(s->hash, hash_out)) {
+            bool unloading = s->unloading;
+            pthread_mutex_unlock(&sys->classes_lock);
+            if (unloading)
+                return thi_diag_set(d, TH_ESOURCE,
+                                    "source %.12s is being unloaded; load "
+                                    "it again once it is gone",
+                                    hash_out);
+            return 1; /* loaded already: a no-op */
+        }
+    for (thi_pending_t *p = sys->pending; p; p = p->next)
+        if (!strcmp(p->hash, hash_out)) {
+            pthread_mutex_unlock(&sys->classes_lock);
+            return thi_diag_set(d, TH_EEXIST,
+                                "source %.12s is already being loaded",
+                                hash_out);
+        }
+    th_addr_t authority = sys->authority;
+    if (th_addr_is_null(&authority)) {
+        pthread_mutex_unlock(&sys->classes_lock);
+        return thi_diag_set(d, TH_EPERM,
+                            "no Source Authority is registered: loads are "
+                            "refused");
+    }
+    thi_pending_t *p = calloc(1, sizeof *p);
+    int rc = p ? thi_payload_alloc(&p->bytes, len) : TH_ENOMEM;
+    if (rc) {
+        pthread_mutex_unlock(&sys->classes_lock);
+        free(p);
+        return thi_diag_set(d, TH_ENOMEM, "out of memory");
+    }
+    memcpy(p->bytes->data, bundle, len);
+    memcpy(p->hash, hash_out, 65);
+    p->allow_rollback = allow_rollback;
+    if (requester)
+        p->requester = *requester;
+    p->next = sys->pending;
+    sys->pending = p;
+    atomic_fetch_add(&p->bytes->refs, 1); /* one for the message */
+    pthread_mutex_unlock(&sys->classes_lock);
+    if (out)
+        *out = p;
+    const thi_type_t *t = thi_type_builtin(TH_MSG_VALIDATE_SOURCE);
+    thi_env_t *env;
+    rc = thi_env_from_payload(&env, t, p->bytes);
+    if (rc) {
+        thi_payload_release(p->bytes);
+        return thi_diag_set(d, rc, "out of memory");
+    }
+    env->system = 1;
+    th_system_address_of(sys, &env->msg.sender);
+    rc = thi_deliver(sys, &authority, env);
+    if (rc)
+        return thi_diag_set(d, TH_EPERM,
+                            "the Source Authority cannot be reached: %s",
+                            th_strerror(rc));
+    return 0;
+}
+
+static bool
+pending_done(void *arg)
+{
+    thi_pending_t *p = arg;
+    return p->done;
+}
+
+int
+th_system_load_source(th_system_t *sys, const uint8_t *bundle, size_t len,
+                      const char *what, bool allow_rollback, char hash_out[65],
+                      th_diag_t *d)
+{
+    thi_pending_t *p = NULL;
+    th_diag_t rd = {0};
+    int rc = thi_source_request(sys, NULL, bundle, len, allow_rollback,
+                                hash_out, &p, &rd);
+    if (rc == 1)
+        return 0;
+    if (rc != 0) {
+        /* forget a request the authority never received */
+        if (p) {
+            pthread_mutex_lock(&sys->classes_lock);
+            thi_pending_t *q = pending_take(sys, hash_out);
+            pthread_mutex_unlock(&sys->classes_lock);
+            if (q) {
+                thi_payload_release(q->bytes);
+                free(q);
+            }
+        }
+        return thi_diag_set(d, rc, "%s: %s", what, rd.msg);
+    }
+    int timeout = sys->opts.authority_timeout_ms;
+    if (sys->opts.synchronous) {
+        thi_sched_run_sync(sys, timeout, pending_done, p);
+        pthread_mutex_lock(&sys->state_lock);
+    } else {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        ts.tv_sec += timeout / 1000;
+        ts.tv_nsec += (long)(timeout % 1000) * 1000000;
+        if (ts.tv_nsec >= 1000000000) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000;
+        }
+        pthread_mutex_lock(&sys->state_lock);
+        while (!p->done &&
+               pthread_cond_timedwait(&sys->state_cond, &sys->state_lock,
+                                      &ts) != ETIMEDOUT)
+            ;
+    }
+    if (!p->done) {
+        p->abandoned = true;
+        pthread_mutex_unlock(&sys->state_lock);
+        /* if the answer never comes, drop the request */
+        pthread_mutex_lock(&sys->classes_lock);
+        thi_pending_t *q = pending_take(sys, hash_out);
+        pthread_mutex_unlock(&sys->classes_lock);
+        if (q) {
+            thi_payload_release(q->bytes);
+            free(q);
+        }
+        return thi_diag_set(d, TH_ETIMEDOUT,
+                            "%s: the Source Authority did not answer within "
+                            "%d ms",
+                            what, timeout);
+    }
+    pthread_mutex_unlock(&sys->state_lock);
+    rc = p->rc;
+    if (rc)
+        thi_diag_set(d, rc, "%s", p->diag.msg);
+    thi_payload_release(p->bytes);
+    free(p);
+    return rc;
+}
+
+int
+th_system_unload_source(th_system_t *sys, const char *prefix,
+                        char hash_out[65], th_diag_t *d)
+{
+    return thi_source_unload(sys, prefix ? prefix : "", hash_out, d);
+}
+
+int
+th_system_sources_json(th_system_t *sys, char **out)
+{
+    json_t *arr = json_array();
+    pthread_mutex_lock(&sys->classes_lock);
+    for (thi_source_t *s = sys->sources; s; s = s->next)
+        json_array_append_new(
+            arr, json_pack("{s:s, s:s, s:s?, s:s, s:s, s:I, s:b}", "hash",
+                           s->hash, "group", s->group, "version", s->version,
+                           "info", s->info ? s->info : "", "key", s->key,
+                           "live_actors", (json_int_t)s->live, "unloading",
+                           s->unloading));
+    pthread_mutex_unlock(&sys->classes_lock);
+    *out = json_dumps(arr, JSON_COMPACT);
+    json_decref(arr);
+    return *out ? 0 : TH_ENOMEM;
+}
+
+int
+thi_source_register_authority(struct th_system *sys, const th_addr_t *a)
+{
+    char text[TH_ADDR_STRLEN];
+    th_addr_to_string(a, text, sizeof text);
+    pthread_mutex_lock(&sys->classes_lock);
+    sys->authority = *a; /* the last registration wins */
+    pthread_mutex_unlock(&sys->classes_lock);
+    thi_log(TH_LOG_INFO, NULL, "Source Authority registered: %s", text);
+    return 0;
+}
+
+int
+thi_source_watch(struct th_system *sys, const th_addr_t *a, bool on)
+{
+    pthread_mutex_lock(&sys->classes_lock);
+    size_t i = 0;
+    while (i < sys->n_src_watchers && !th_addr_eq(&sys->src_watchers[i], a))
+        i++;
+    if (!on) {
+        if (i < sys->n_src_watchers)
+            sys->src_watchers[i] = sys->src_watchers[--sys->n_src_watchers];
+        pthread_mutex_unlock(&sys->classes_lock);
+        return 0;
+    }
+    if (i == sys->n_src_watchers) {
+        if (sys->n_src_watchers == sys->cap_src_watchers) {
+            size_t cap = sys->cap_src_watchers ? sys->cap_src_watchers * 2 : 4;
+            th_addr_t *w = realloc(sys->src_watchers, cap * sizeof *w);
+            if (w == NULL) {
+                pthread_mutex_unlock(&sys->classes_lock);
+                return TH_ENOMEM;
+            }
+            sys->src_watchers = w;
+            sys->cap_src_watchers = cap;
+        }
+        sys->src_watchers[sys->n_src_watchers++] = *a;
+    }
+    /* a new watcher hears of every source already loaded */
+    json_t *all = json_array();
+    for (thi_source_t *s = sys->sources; s; s = s->next)
+        if (!s->unloading)
+            json_array_append_new(
+                all, json_pack("{s:s, s:s, s:s?, s:s}", "sourceHash", s->hash,
+                               "group", s->group, "version", s->version,
+                               "info", s->info ? s->info : ""));
+    pthread_mutex_unlock(&sys->classes_lock);
+    th_addr_t from;
+    th_system_address_of(sys, &from);
+    size_t k;
+    json_t *e;
+    json_array_foreach(all, k, e)
+    {
+        char *text = json_dumps(e, JSON_COMPACT);
+        if (text)
+            thi_send_system(sys, &from, a, TH_MSG_LOADED_SOURCE, text,
+                            strlen(text));
+        free(text);
+    }
+    json_decref(all);
+    return 0;
+}

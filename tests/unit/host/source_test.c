@@ -1,0 +1,416 @@
+/*
+ * tests/unit/host/source_test.c — signed bundles loaded into a running
+ * system through the Director's Source Authority plugin: load and use,
+ * no-op reload, no authority / silent authority, unknown key with a
+ * constructor probe (nothing runs), rollback protection persisted, two
+ * versions side by side with colliding private libraries, unload with
+ * live actors and pending timers, availability notifications.
+ */
+#include <dirent.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "loader/bundle.h"
+#include "rt_util.h"
+
+typedef struct fixture {
+    char dir[64];       /* director directory: keys */
+    char state[96];     /* system state: sources, versions.json */
+    thi_key_t *key;
+} fixture_t;
+
+static void
+fixture_init(fixture_t *f)
+{
+    snprintf(f->dir, sizeof f->dir, "/tmp/th-src-XXXXXX");
+    CHECK(mkdtemp(f->dir) != NULL);
+    snprintf(f->state, sizeof f->state, "%s/state", f->dir);
+    th_diag_t d = {0};
+    CHECK_RC(thi_key_generate(&f->key, 2048, &d), 0);
+    char *pem = NULL;
+    CHECK_RC(thi_key_write_public_pem(f->key, &pem, &d), 0);
+    char path[128];
+    snprintf(path, sizeof path, "%s/test_tls.key", f->dir);
+    CHECK_RC(thi_write_file_atomic(path, (uint8_t *)pem, strlen(pem), &d), 0);
+    free(pem);
+    setenv("THESPIAN_DIRECTOR_DIR", f->dir, 1);
+}
+
+static void
+fixture_fini(fixture_t *f)
+{
+    thi_key_destroy(f->key);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->dir);
+    CHECK_EQ(system(cmd), 0);
+}
+
+static th_system_t *
+fixture_system(fixture_t *f, bool with_authority)
+{
+    th_system_opts_t o = {.workers = 2, .state_dir = f->state,
+                          .authority_timeout_ms = 5000};
+    static const char *const plugins[] = {"testactors", "rtactors",
+                                          "authority", NULL};
+    th_system_t *sys = rt_system(&o, plugins);
+    if (with_authority) {
+        /* its answer shows init, and so its registration, is done */
+        th_addr_t a = rt_create(sys, "director.SourceAuthority");
+        th_inbox_t *in;
+        CHECK_RC(th_inbox_create(sys, &in), 0);
+        json_decref(rt_ask(in, &a, "Status", "", "AuthorityStatus"));
+        th_inbox_destroy(in);
+    }
+    return sys;
+}
+
+/* A bundle of real plugin files: (path in bundle, kind, file on disk). */
+static uint8_t *
+bundle_of(const thi_key_t *key, const char *group, const char *version,
+          const char *const files[][3], size_t n, size_t *len)
+{
+    thi_bundle_input_t in[8];
+    uint8_t *data[8];
+    th_diag_t d = {0};
+    for (size_t i = 0; i < n; i++) {
+        size_t sz;
+        CHECK_RC(thi_read_file(&data[i], &sz, files[i][2], 64 << 20, &d), 0);
+        in[i] = (thi_bundle_input_t){files[i][0], files[i][1], data[i], sz};
+    }
+    uint8_t *out = NULL;
+    if (thi_bundle_build(&out, len, group, version, "test bundle", NULL, in,
+                         n, key, &d) != 0)
+        TH_FAIL_AT_("build: %s", d.msg);
+    for (size_t i = 0; i < n; i++)
+        free(data[i]);
+    return out;
+}
+
+static uint8_t *
+testactors_bundle(const thi_key_t *key, const char *version, size_t *len)
+{
+    const char *const files[][3] = {
+        {"testactors.so", "plugin", rt_plugin_path("testactors")}};
+    return bundle_of(key, "tests", version, files, 1, len);
+}
+
+static int
+load(th_system_t *sys, const uint8_t *b, size_t len, bool rollback,
+     char hash[65], th_diag_t *d)
+{
+    return th_system_load_source(sys, b, len, "test.tls", rollback, hash, d);
+}
+
+static size_t
+count_sources(th_system_t *sys)
+{
+    char *text = NULL;
+    CHECK_RC(th_system_sources_json(sys, &text), 0);
+    json_t *a = json_loads(text, 0, NULL);
+    free(text);
+    size_t n = json_array_size(a);
+    json_decref(a);
+    return n;
+}
+
+static int
+entries_in(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (d == NULL)
+        return -1;
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL)
+        n += e->d_name[0] != '.' || (strcmp(e->d_name, ".") &&
+                                     strcmp(e->d_name, ".."));
+    closedir(d);
+    return n;
+}
+
+TH_TEST(load_create_and_talk)
+{
+    fixture_t f;
+    fixture_init(&f);
+    th_system_t *sys = fixture_system(&f, true);
+    size_t len;
+    uint8_t *b = testactors_bundle(f.key, "1.0", &len);
+    char hash[65];
+    th_diag_t d = {0};
+    if (load(sys, b, len, false, hash, &d) != 0)
+        TH_FAIL_AT_("load: %s", d.msg);
+    uint8_t h[32];
+    char hex[65];
+    thi_sha256(h, b, len);
+    thi_hex(hex, h, 32);
+    CHECK_STREQ(hash, hex); /* the source hash is sha256 of the file */
+    /* the same bundle again: a no-op */
+    CHECK_RC(load(sys, b, len, false, hash, &d), 0);
+    CHECK_EQ(count_sources(sys), 1);
+    /* create from the source by a hash prefix */
+    char prefix[13];
+    snprintf(prefix, sizeof prefix, "%.12s", hash);
+    th_create_opts_t o = {.size = sizeof o, .source_hash = prefix};
+    th_addr_t c;
+    CHECK_RC(th_system_create_actor(sys, &c, "testactors.Counter", &o), 0);
+    th_inbox_t *in;
+    CHECK_RC(th_inbox_create(sys, &in), 0);
+    CHECK_RC(th_system_tell(sys, &c, "Tick", "", 0), 0);
+    json_t *r = rt_ask(in, &c, "Get", "", "Count");
+    CHECK_EQ(rt_int(r, "count"), 1);
+    json_decref(r);
+    /* unknown hash and bad prefix */
+    o.source_hash = "ffffffffffff";
+    CHECK_RC(th_system_create_actor(sys, &c, "testactors.Counter", &o),
+             TH_ESOURCE);
+    o.source_hash = "not-hex";
+    CHECK_RC(th_system_create_actor(sys, &c, "testactors.Counter", &o),
+             TH_ESOURCE);
+    th_inbox_destroy(in);
+    th_system_destroy(sys);
+    free(b);
+    fixture_fini(&f);
+}
+
+TH_TEST(no_authority_refuses_loads)
+{
+    fixture_t f;
+    fixture_init(&f);
+    th_system_t *sys = fixture_system(&f, false);
+    size_t len;
+    uint8_t *b = testactors_bundle(f.key, "1.0", &len);
+    char hash[65];
+    th_diag_t d = {0};
+    CHECK_RC(load(sys, b, len, false, hash, &d), TH_EPERM);
+    CHECK_CONTAINS(d.msg, "no Source Authority");
+    CHECK_EQ(count_sources(sys), 0);
+    th_system_destroy(sys);
+    free(b);
+    fixture_fini(&f);
+}
+
+TH_TEST(silent_authority_times_out)
+{
+    fixture_t f;
+    fixture_init(&f);
+    th_system_opts_t o = {.workers = 2, .state_dir = f.state,
+                          .authority_timeout_ms = 300};
+    static const char *const plugins[] = {"rtactors", NULL};
+    th_system_t *sys = rt_system(&o, plugins);
+    rt_create(sys, "rtactors.SilentAuthority");
+    usleep(50000); /* let it register */
+    size_t len;
+    uint8_t *b = testactors_bundle(f.key, "1.0", &len);
+    char hash[65];
+    th_diag_t d = {0};
+    CHECK_RC(load(sys, b, len, false, hash, &d), TH_ETIMEDOUT);
+    CHECK_CONTAINS(d.msg, "did not answer");
+    CHECK_EQ(count_sources(sys), 0);
+    th_system_destroy(sys);
+    free(b);
+    fixture_fini(&f);
+}
+
+/* I1, I2, I6: a bundle from an unknown key, carrying a plugin whose
+ * constructor writes a marker: refused, the marker never appears, nothing
+ * is left under the state directory, nothing is registered. */
+TH_TEST(unknown_key_runs_nothing)
+{
+    fixture_t f;
+    fixture_init(&f);
+    char marker[128];
+    snprintf(marker, sizeof marker, "%s/marker", f.dir);
+    setenv("TH_TEST_MARKER", marker, 1);
+    th_system_t *sys = fixture_system(&f, true);
+    thi_key_t *other = NULL;
+    th_diag_t d = {0};
+    CHECK_RC(thi_key_generate(&other, 2048, &d), 0);
+    const char *const files[][3] = {
+        {"ctor_marker.so", "plugin", rt_plugin_path("ctor_marker")}};
+    size_t len;
+    uint8_t *b = bundle_of(other, "evil", "1.0", files, 1, &len);
+    char hash[65];
+    CHECK_RC(load(sys, b, len, false, hash, &d), TH_EBADSIG);
+    CHECK_CONTAINS(d.msg, "unknown key");
+    CHECK(access(marker, F_OK) != 0);
+    char sources[160];
+    snprintf(sources, sizeof sources, "%s/sources", f.state);
+    CHECK_EQ(entries_in(sources), 0);
+    CHECK_EQ(count_sources(sys), 0);
+    th_addr_t a;
+    CHECK_RC(th_system_create_actor(sys, &a, "ctor_marker.Marker", NULL),
+             TH_ENOENT);
+    /* a flipped byte: refused the same way */
+    free(b);
+    b = testactors_bundle(f.key, "1.0", &len);
+    b[len / 2] ^= 1;
+    CHECK_RC(load(sys, b, len, false, hash, &d), TH_EBADSIG);
+    CHECK_EQ(entries_in(sources), 0);
+    /* I3: the system still works */
+    th_inbox_t *in;
+    CHECK_RC(th_inbox_create(sys, &in), 0);
+    th_addr_t c = rt_create(sys, "testactors.Counter");
+    json_decref(rt_ask(in, &c, "Get", "", "Count"));
+    th_inbox_destroy(in);
+    thi_key_destroy(other);
+    th_system_destroy(sys);
+    free(b);
+    fixture_fini(&f);
+}
+
+TH_TEST(rollback_refused_and_remembered)
+{
+    fixture_t f;
+    fixture_init(&f);
+    th_system_t *sys = fixture_system(&f, true);
+    size_t l1, l2;
+    uint8_t *v1 = testactors_bundle(f.key, "1.9", &l1);
+    uint8_t *v2 = testactors_bundle(f.key, "1.10", &l2);
+    char hash[65];
+    th_diag_t d = {0};
+    CHECK_RC(load(sys, v2, l2, false, hash, &d), 0);
+    thi_diag_clear(&d);
+    CHECK_RC(load(sys, v1, l1, false, hash, &d), TH_EPERM);
+    CHECK_CONTAINS(d.msg, "older than 1.10");
+    th_system_destroy(sys);
+    /* a new system on the same state directory remembers */
+    sys = fixture_system(&f, true);
+    thi_diag_clear(&d);
+    CHECK_RC(load(sys, v1, l1, false, hash, &d), TH_EPERM);
+    /* the operator's override */
+    thi_diag_clear(&d);
+    CHECK_RC(load(sys, v1, l1, true, hash, &d), 0);
+    th_system_destroy(sys);
+    free(v1);
+    free(v2);
+    fixture_fini(&f);
+}
+
+/* Two versions of a group whose plugins use private libraries with the
+ * same soname and symbol: each binds to its own. */
+TH_TEST(side_by_side_with_colliding_private_libraries)
+{
+    fixture_t f;
+    fixture_init(&f);
+    th_system_t *sys = fixture_system(&f, true);
+    char hashes[2][65];
+    for (int v = 0; v < 2; v++) {
+        char plugin[16], lib[16];
+        snprintf(plugin, sizeof plugin, "collide_v%d", v + 1);
+        snprintf(lib, sizeof lib, "libcollide_v%d", v + 1);
+        const char *const files[][3] = {
+            {"collide.so", "plugin", rt_plugin_path(plugin)},
+            {"libcollide.so.1", "library", rt_plugin_path(lib)}};
+        size_t len;
+        uint8_t *b = bundle_of(f.key, "collide", v ? "2" : "1", files, 2, &len);
+        th_diag_t d = {0};
+        if (load(sys, b, len, false, hashes[v], &d) != 0)
+            TH_FAIL_AT_("load v%d: %s", v + 1, d.msg);
+        free(b);
+    }
+    th_inbox_t *in;
+    CHECK_RC(th_inbox_create(sys, &in), 0);
+    for (int v = 0; v < 2; v++) {
+        th_create_opts_t o = {.size = sizeof o, .source_hash = hashes[v]};
+        th_addr_t p;
+        CHECK_RC(th_system_create_actor(sys, &p, "collide.Probe", &o), 0);
+        json_t *r = rt_ask(in, &p, "Value", "", "Value");
+        CHECK_EQ(rt_int(r, "value"), v + 1);
+        json_decref(r);
+    }
+    /* without a hash the class is ambiguous: refused, not guessed */
+    th_addr_t p;
+    CHECK_RC(th_system_create_actor(sys, &p, "collide.Probe", NULL),
+             TH_ESOURCE);
+    th_inbox_destroy(in);
+    th_system_destroy(sys);
+    fixture_fini(&f);
+}
+
+TH_TEST(unload_waits_for_live_actors_and_timers)
+{
+    fixture_t f;
+    fixture_init(&f);
+    th_system_t *sys = fixture_system(&f, true);
+    th_inbox_t *in;
+    CHECK_RC(th_inbox_create(sys, &in), 0);
+    th_addr_t me, w = rt_create(sys, "rtactors.SourceWatch");
+    th_inbox_address(in, &me);
+    char ma[TH_ADDR_STRLEN], body[128];
+    rt_addr_str(&me, ma);
+    snprintf(body, sizeof body, "{\"to\":\"%s\"}", ma);
+    CHECK_RC(th_system_tell(sys, &w, "Watch", body, strlen(body)), 0);
+    usleep(50000);
+    size_t len;
+    uint8_t *b = testactors_bundle(f.key, "1.0", &len);
+    char hash[65];
+    th_diag_t d = {0};
+    CHECK_RC(load(sys, b, len, false, hash, &d), 0);
+    json_t *r = rt_expect(in, "Loaded", 5000);
+    CHECK_STREQ(rt_str(r, "sourceHash"), hash);
+    CHECK_STREQ(rt_str(r, "info"), "test bundle");
+    json_decref(r);
+    th_create_opts_t o = {.size = sizeof o, .source_hash = hash};
+    th_addr_t s;
+    CHECK_RC(th_system_create_actor(sys, &s, "testactors.Sleeper", &o), 0);
+    CHECK_RC(th_inbox_send(in, &s, "Wake", "{\"ms\":300}", 10), 0);
+    char full[65];
+    CHECK_RC(th_system_unload_source(sys, hash, full, &d), 0);
+    CHECK_STREQ(full, hash);
+    /* no new actors from it at once */
+    CHECK_RC(th_system_create_actor(sys, &s, "testactors.Sleeper", &o),
+             TH_ESOURCE);
+    /* the live actor and its timer still work: its code is mapped */
+    json_decref(rt_expect(in, "Woke", 5000));
+    CHECK_EQ(count_sources(sys), 1);
+    /* its last actor exits: now the code goes */
+    CHECK_RC(th_system_tell(sys, &s, TH_MSG_EXIT_REQUEST, "", 0), 0);
+    r = rt_expect(in, "Unloaded", 5000);
+    CHECK_STREQ(rt_str(r, "sourceHash"), hash);
+    json_decref(r);
+    CHECK_EQ(count_sources(sys), 0);
+    char dir[200];
+    snprintf(dir, sizeof dir, "%s/sources/%s", f.state, hash);
+    CHECK(access(dir, F_OK) != 0); /* unpack directory removed */
+    CHECK_RC(th_system_unload_source(sys, hash, full, &d), TH_ESOURCE);
+    th_inbox_destroy(in);
+    th_system_destroy(sys);
+    free(b);
+    fixture_fini(&f);
+}
+
+TH_TEST(watcher_hears_of_sources_loaded_before)
+{
+    fixture_t f;
+    fixture_init(&f);
+    th_system_t *sys = fixture_system(&f, true);
+    size_t len;
+    uint8_t *b = testactors_bundle(f.key, "3.1", &len);
+    char hash[65];
+    th_diag_t d = {0};
+    CHECK_RC(load(sys, b, len, false, hash, &d), 0);
+    th_inbox_t *in;
+    CHECK_RC(th_inbox_create(sys, &in), 0);
+    th_addr_t me, w = rt_create(sys, "rtactors.SourceWatch");
+    th_inbox_address(in, &me);
+    char ma[TH_ADDR_STRLEN], body[128];
+    rt_addr_str(&me, ma);
+    snprintf(body, sizeof body, "{\"to\":\"%s\"}", ma);
+    CHECK_RC(th_system_tell(sys, &w, "Watch", body, strlen(body)), 0);
+    json_t *r = rt_expect(in, "Loaded", 5000);
+    CHECK_STREQ(rt_str(r, "sourceHash"), hash);
+    CHECK_STREQ(rt_str(r, "version"), "3.1");
+    json_decref(r);
+    th_inbox_destroy(in);
+    th_system_destroy(sys);
+    free(b);
+    fixture_fini(&f);
+}
+
+TH_TEST_MAIN(TH_CASE(load_create_and_talk), TH_CASE(no_authority_refuses_loads),
+             TH_CASE(silent_authority_times_out),
+             TH_CASE(unknown_key_runs_nothing),
+             TH_CASE(rollback_refused_and_remembered),
+             TH_CASE(side_by_side_with_colliding_private_libraries),
+             TH_CASE(unload_waits_for_live_actors_and_timers),
+             TH_CASE(watcher_hears_of_sources_loaded_before))
