@@ -54,31 +54,38 @@ static int
 on_validate(th_ctx_t *ctx, void *state, const th_msg_t *msg)
 {
     authority_t *st = state;
-    uint8_t h[32];
-    char hex[65];
-    thi_sha256(h, msg->data, msg->len);
-    thi_hex(hex, h, 32);
+    char hex[65] = "";
     st->checked++;
-    if (st->dir[0] == '\0')
+    if (st->dir[0] == '\0' || msg->len == 0) {
+        uint8_t h[32]; /* a refusal still names the source */
+        thi_sha256(h, msg->data, msg->len);
+        thi_hex(hex, h, 32);
         return answer(ctx, msg, hex, false,
-                      "the Source Authority has no director directory", "");
+                      msg->len ? "the Source Authority has no director "
+                                 "directory"
+                               : "empty bundle",
+                      "");
+    }
     thi_keyring_t *kr = NULL;
     char *warnings = NULL;
     th_diag_t d = {0};
-    if (thi_keyring_load_dir(&kr, st->dir, &warnings, &d) != 0)
-        return answer(ctx, msg, hex, false, d.msg, "");
+    int rc = thi_keyring_load_dir(&kr, st->dir, &warnings, &d);
     if (warnings)
         log_lines(ctx, warnings);
     free(warnings);
+    /* one pass gives the source hash and the signed digest together */
     thi_verified_t v;
-    char what[80];
-    snprintf(what, sizeof what, "source %.12s", hex);
-    int rc = thi_bundle_verify(&v, msg->data, msg->len, kr, what, &d);
+    if (rc == 0)
+        rc = thi_bundle_verify(&v, msg->data, msg->len, kr, "bundle", &d);
     thi_keyring_destroy(kr);
     if (rc != 0) {
-        th_log(ctx, TH_LOG_WARNING, "refused: %s", d.msg);
+        uint8_t h[32];
+        thi_sha256(h, msg->data, msg->len);
+        thi_hex(hex, h, 32);
+        th_log(ctx, TH_LOG_WARNING, "source %.12s refused: %s", hex, d.msg);
         return answer(ctx, msg, hex, false, d.msg, "");
     }
+    memcpy(hex, v.source_hex, sizeof hex);
     st->accepted++;
     th_log(ctx, TH_LOG_INFO, "source %.12s: signature valid (key %s)", hex,
            v.key_name);

@@ -420,7 +420,9 @@ thi_deliver(struct th_system *sys, const th_addr_t *to, thi_env_t *env)
     if (!env->system) {
         uint64_t done = atomic_load_explicit(&slot->processed,
                                              memory_order_relaxed);
-        if (n - done >= sys->opts.mailbox_limit) {
+        /* signed: another sender's later message may already have been
+         * processed, so done can pass n */
+        if ((int64_t)(n - done) >= (int64_t)sys->opts.mailbox_limit) {
             atomic_fetch_sub_explicit(&slot->pushed, 1, memory_order_relaxed);
             return TH_EFULL; /* not consumed: the caller still owns env */
         }
@@ -966,8 +968,9 @@ begin_exit(th_ctx_t *ctx, thi_slot_t *slot, bool recursive)
 static bool
 exit_is_recursive(const thi_env_t *env)
 {
-    if (env->msg.len == 0)
-        return true;
+    if (env->msg.len == 0 ||
+        (env->msg.len == 2 && memcmp(env->msg.data, "{}", 2) == 0))
+        return true; /* the common bodies, without a JSON parse */
     json_t *o = json_loadb(env->msg.data, env->msg.len, 0, NULL);
     bool rec = true;
     if (json_is_object(o) && json_is_true(json_object_get(o, "notRecursive")))
@@ -1189,6 +1192,15 @@ thi_slot_run(th_ctx_t *ctx, thi_slot_t *slot, uint32_t batch)
     ctx->slot = slot;
     uint64_t done = atomic_load_explicit(&slot->processed,
                                          memory_order_relaxed);
+    if (ctx->worker == NULL) {
+        /* synchronous mode: a turn takes only what was queued before it,
+         * so an actor messaging itself yields to the others */
+        uint64_t queued = atomic_load_explicit(&slot->pushed,
+                                               memory_order_relaxed) -
+                          done;
+        if (queued < batch)
+            batch = queued ? (uint32_t)queued : 1;
+    }
     uint32_t n = 0;
     while (n < batch) {
         thi_node_t *node = mq_pop(slot);
@@ -1199,7 +1211,12 @@ thi_slot_run(th_ctx_t *ctx, thi_slot_t *slot, uint32_t batch)
         ctx->popped = ++n;
         process(ctx, slot, (thi_env_t *)node);
     }
-    atomic_fetch_add_explicit(&ctx->sys->messages, n, memory_order_relaxed);
+    /* per context, summed by th_system_stats: no line shared by workers */
+    atomic_store_explicit(&ctx->messages,
+                          atomic_load_explicit(&ctx->messages,
+                                               memory_order_relaxed) +
+                              n,
+                          memory_order_relaxed);
     atomic_store_explicit(&slot->processed, done + n, memory_order_relaxed);
     ctx->slot = NULL;
     if (n == batch)

@@ -352,10 +352,17 @@ intern_init(void)
 
 static pthread_once_t intern_once = PTHREAD_ONCE_INIT;
 
+void
+thi_types_init(void)
+{
+    pthread_once(&intern_once, intern_init);
+}
+
+/* The hot path of every send: no once-check here, th_system_create ran
+ * thi_types_init before any actor or caller can send. */
 int
 thi_type_intern(const thi_type_t **out, const char *name)
 {
-    pthread_once(&intern_once, intern_init);
     if (name == NULL)
         return TH_EINVAL;
     /* callers pass literals: the pointer is a good key; strcmp guards

@@ -162,6 +162,7 @@ struct th_ctx {
     thi_slot_t *slot;              /* actor whose callback runs */
     thi_env_t *cur;                /* message being handled, or NULL */
     uint32_t popped;               /* messages taken in this turn so far */
+    atomic_uint_fast64_t messages; /* handed to actors through this ctx */
     bool failed_reason_set;
     char fail_reason[256];
 };
@@ -203,7 +204,6 @@ struct th_system {
     th_addr_t *dl_handlers;
     size_t n_dl_handlers, cap_dl_handlers;
     atomic_uint_fast64_t dead_letters;
-    atomic_uint_fast64_t messages;
 
     thi_sched_t *sched;
     thi_timers_t *timers;
@@ -219,6 +219,7 @@ struct th_system {
 /* ---- Cross-file internals --------------------------------------------------- */
 
 /* msg.c: interning, envelopes, payloads */
+void thi_types_init(void);  /* once per process, before any send */
 int thi_type_intern(const thi_type_t **out, const char *name);
 const thi_type_t *thi_type_builtin(const char *name);  /* pre-interned */
 thi_env_t *thi_env_alloc(void);
@@ -271,6 +272,7 @@ void thi_sched_push(struct th_system *sys, thi_slot_t *slot);
 long thi_sched_run_sync(struct th_system *sys, int timeout_ms,
                         bool (*until)(void *), void *arg);
 uint32_t thi_sched_workers(thi_sched_t *sched);
+uint64_t thi_sched_messages(thi_sched_t *sched);
 
 /* timer.c */
 int thi_timers_create(struct th_system *sys, thi_timers_t **out);

@@ -354,12 +354,23 @@ thi_sched_workers(thi_sched_t *s)
     return s->n;
 }
 
+uint64_t
+thi_sched_messages(thi_sched_t *s)
+{
+    uint64_t n = atomic_load_explicit(&s->sync_ctx.messages,
+                                      memory_order_relaxed);
+    for (uint32_t i = 0; i < s->n; i++)
+        n += atomic_load_explicit(&s->workers[i].ctx.messages,
+                                  memory_order_relaxed);
+    return n;
+}
+
 long
 thi_sched_run_sync(struct th_system *sys, int timeout_ms,
                    bool (*until)(void *), void *arg)
 {
     thi_sched_t *s = sys->sched;
-    uint64_t before = atomic_load(&sys->messages);
+    uint64_t before = thi_sched_messages(s);
     int64_t deadline =
         timeout_ms > 0 ? thi_now_ns() + (int64_t)timeout_ms * 1000000 : 0;
     for (;;) {
@@ -385,5 +396,5 @@ thi_sched_run_sync(struct th_system *sys, int timeout_ms,
         struct timespec ts = {wait_ns / 1000000000, wait_ns % 1000000000};
         nanosleep(&ts, NULL);
     }
-    return (long)(atomic_load(&sys->messages) - before);
+    return (long)(thi_sched_messages(s) - before);
 }

@@ -50,6 +50,10 @@ typedef struct thi_pending_load {
     int rc;
     th_diag_t diag;
     bool abandoned;              /* the outside waiter gave up */
+    bool processing;             /* the system actor is loading it: it stays
+                                    listed (classes_lock) so a second load of
+                                    the same bytes sees it until the source
+                                    itself is listed */
 } thi_pending_t;
 
 /* ---- small helpers ----------------------------------------------------------- */
@@ -714,8 +718,13 @@ thi_source_validated(struct th_system *sys, thi_env_t *env)
     pthread_mutex_lock(&sys->classes_lock);
     bool from_authority = th_addr_eq(&env->msg.sender, &sys->authority) &&
                           !th_addr_is_null(&sys->authority);
-    thi_pending_t *p = (from_authority && hash) ? pending_take(sys, hash)
-                                                 : NULL;
+    thi_pending_t *p = NULL;
+    for (thi_pending_t *q = sys->pending; from_authority && hash && q;
+         q = q->next)
+        if (!strcmp(q->hash, hash) && !q->processing)
+            p = q;
+    if (p)
+        p->processing = true;
     pthread_mutex_unlock(&sys->classes_lock);
     if (p == NULL) {
         char a[TH_ADDR_STRLEN];
@@ -741,6 +750,9 @@ thi_source_validated(struct th_system *sys, thi_env_t *env)
     json_decref(o);
     if (rc)
         thi_log(TH_LOG_ERROR, NULL, "%s", d.msg);
+    pthread_mutex_lock(&sys->classes_lock);
+    pending_take(sys, p->hash); /* the source, if any, is listed now */
+    pthread_mutex_unlock(&sys->classes_lock);
     pthread_mutex_lock(&sys->state_lock);
     p->rc = rc;
     p->diag = d;
@@ -881,9 +893,10 @@ th_system_load_source(th_system_t *sys, const uint8_t *bundle, size_t len,
     if (!p->done) {
         p->abandoned = true;
         pthread_mutex_unlock(&sys->state_lock);
-        /* if the answer never comes, drop the request */
+        /* if the answer never comes, drop the request; one being loaded
+         * right now is freed by the system actor when it is done */
         pthread_mutex_lock(&sys->classes_lock);
-        thi_pending_t *q = pending_take(sys, hash_out);
+        thi_pending_t *q = p->processing ? NULL : pending_take(sys, hash_out);
         pthread_mutex_unlock(&sys->classes_lock);
         if (q) {
             thi_payload_release(q->bytes);

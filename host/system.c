@@ -24,8 +24,30 @@ th_addr_to_string(const th_addr_t *addr, char *buf, size_t size)
         snprintf(buf, size, "th1:none");
         return 0;
     }
-    snprintf(buf, size, "th1:%016" PRIx64 ":%" PRIu64 ":%016" PRIx64,
-             addr->opaque[0], addr->opaque[1], addr->opaque[2]);
+    if (addr->opaque[1] > UINT32_MAX) { /* no slot has such an id: forged */
+        snprintf(buf, size, "th1:invalid");
+        return 0;
+    }
+    /* by hand: this runs for every ChildActorExited and dead letter */
+    static const char hex[] = "0123456789abcdef";
+    char *p = buf;
+    memcpy(p, "th1:", 4);
+    p += 4;
+    for (int i = 60; i >= 0; i -= 4)
+        *p++ = hex[(addr->opaque[0] >> i) & 15];
+    *p++ = ':';
+    char dec[24];
+    int n = 0;
+    uint64_t id = addr->opaque[1];
+    do
+        dec[n++] = (char)('0' + id % 10);
+    while ((id /= 10) != 0);
+    while (n > 0)
+        *p++ = dec[--n];
+    *p++ = ':';
+    for (int i = 60; i >= 0; i -= 4)
+        *p++ = hex[(addr->opaque[2] >> i) & 15];
+    *p = '\0';
     return 0;
 }
 
@@ -87,6 +109,7 @@ th_addr_from_string(th_addr_t *out, const char *text)
 int
 th_system_create(th_system_t **out, const th_system_opts_t *opts)
 {
+    thi_types_init();
     th_system_t *sys = calloc(1, sizeof *sys);
     if (sys == NULL)
         return TH_ENOMEM;
@@ -288,7 +311,7 @@ th_system_stats(th_system_t *sys, th_system_stats_t *out)
 {
     out->live_actors = atomic_load(&sys->live_actors);
     out->dead_letters = atomic_load(&sys->dead_letters);
-    out->messages = atomic_load(&sys->messages);
+    out->messages = thi_sched_messages(sys->sched);
     out->pending_timers = thi_timers_pending(sys->timers, NULL);
 }
 

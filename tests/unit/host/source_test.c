@@ -7,6 +7,7 @@
  * live actors and pending timers, availability notifications.
  */
 #include <dirent.h>
+#include <pthread.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -407,10 +408,94 @@ TH_TEST(watcher_hears_of_sources_loaded_before)
     fixture_fini(&f);
 }
 
+typedef struct load_arg {
+    th_system_t *sys;
+    const uint8_t *b;
+    size_t len;
+    int rc;
+    char hash[65];
+} load_arg_t;
+
+static void *
+load_thread(void *arg)
+{
+    load_arg_t *a = arg;
+    th_diag_t d = {0};
+    a->rc = load(a->sys, a->b, a->len, false, a->hash, &d);
+    return NULL;
+}
+
+/* The same bundle loaded from four threads at once: one source, and every
+ * caller told either "loaded" or "already being loaded". */
+TH_TEST(concurrent_loads_of_one_bundle)
+{
+    fixture_t f;
+    fixture_init(&f);
+    th_system_t *sys = fixture_system(&f, true);
+    size_t len;
+    uint8_t *b = testactors_bundle(f.key, "1.0", &len);
+    pthread_t t[4];
+    load_arg_t a[4];
+    for (int i = 0; i < 4; i++) {
+        a[i] = (load_arg_t){sys, b, len, -1, ""};
+        pthread_create(&t[i], NULL, load_thread, &a[i]);
+    }
+    int ok = 0;
+    for (int i = 0; i < 4; i++) {
+        pthread_join(t[i], NULL);
+        CHECK(a[i].rc == 0 || a[i].rc == TH_EEXIST);
+        ok += a[i].rc == 0;
+    }
+    CHECK(ok >= 1);
+    CHECK_EQ(count_sources(sys), 1);
+    th_system_destroy(sys);
+    free(b);
+    fixture_fini(&f);
+}
+
+/* Unload while loads and creations race: no crash, no actor of an unloaded
+ * source left behind, and the source can be loaded again once gone. */
+TH_TEST(load_racing_unload)
+{
+    fixture_t f;
+    fixture_init(&f);
+    th_system_t *sys = fixture_system(&f, true);
+    size_t len;
+    uint8_t *b = testactors_bundle(f.key, "1.0", &len);
+    char hash[65], full[65];
+    th_diag_t d = {0};
+    for (int round = 0; round < 20; round++) {
+        int rc = load(sys, b, len, false, hash, &d);
+        CHECK(rc == 0 || rc == TH_ESOURCE); /* ESOURCE: still unloading */
+        if (rc != 0) {
+            usleep(2000);
+            continue;
+        }
+        th_create_opts_t o = {.size = sizeof o, .source_hash = hash};
+        th_addr_t c;
+        rc = th_system_create_actor(sys, &c, "testactors.Counter", &o);
+        th_system_unload_source(sys, hash, full, &d);
+        if (rc == 0)
+            CHECK_RC(th_system_tell(sys, &c, TH_MSG_EXIT_REQUEST, "", 0), 0);
+    }
+    for (int i = 0; i < 500 && count_sources(sys) > 0; i++)
+        usleep(10000);
+    CHECK_EQ(count_sources(sys), 0);
+    th_system_stats_t st;
+    th_system_stats(sys, &st);
+    CHECK_EQ(st.live_actors, 1); /* the authority */
+    CHECK_RC(load(sys, b, len, false, hash, &d), 0);
+    th_system_destroy(sys);
+    free(b);
+    fixture_fini(&f);
+}
+
 TH_TEST_MAIN(TH_CASE(load_create_and_talk), TH_CASE(no_authority_refuses_loads),
              TH_CASE(silent_authority_times_out),
              TH_CASE(unknown_key_runs_nothing),
              TH_CASE(rollback_refused_and_remembered),
              TH_CASE(side_by_side_with_colliding_private_libraries),
              TH_CASE(unload_waits_for_live_actors_and_timers),
-             TH_CASE(watcher_hears_of_sources_loaded_before))
+             TH_CASE(watcher_hears_of_sources_loaded_before),
+             TH_CASE(concurrent_loads_of_one_bundle),
+             TH_CASE(load_racing_unload))

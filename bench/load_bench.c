@@ -1,0 +1,241 @@
+/*
+ * bench/load_bench.c — from loading a signed bundle to the first reply of
+ * an actor created from it, for bundles of 100 KiB, 1 MiB and 10 MiB
+ * (hello.so plus incompressible data), through the real path: Source
+ * Authority plugin, verification, unpacking, dlmopen. In the same run, the
+ * floor: the same steps done directly with the same libraries, no host,
+ * and the time gensrc's core takes to build a 10 MiB bundle.
+ * Prints RESULT lines (median of the runs).
+ */
+#include <dlfcn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "host/host.h"
+#include "loader/bundle.h"
+
+#define RUNS 7
+
+static double
+now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static int
+cmp_d(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double
+median(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof *v, cmp_d);
+    return v[n / 2];
+}
+
+static void
+die(const char *what, const char *why)
+{
+    fprintf(stderr, "load_bench: %s: %s\n", what, why);
+    exit(1);
+}
+
+/* A bundle of hello.so plus `extra` random bytes; written to `path`. */
+static uint8_t *
+make_bundle(thi_key_t *key, size_t extra, const char *path, size_t *len,
+            double *build_ms)
+{
+    uint8_t *so;
+    size_t so_len;
+    th_diag_t d = {0};
+    if (thi_read_file(&so, &so_len, HELLO_SO, 64 << 20, &d))
+        die("hello.so", d.msg);
+    uint8_t *data = malloc(extra ? extra : 1);
+    uint64_t x = 88172645463325252ull;
+    for (size_t i = 0; i < extra; i++) { /* xorshift: incompressible */
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        data[i] = (uint8_t)x;
+    }
+    thi_bundle_input_t in[2] = {{"hello.so", "plugin", so, so_len},
+                                {"data.bin", "data", data, extra}};
+    uint8_t *b = NULL;
+    double t0 = now_ms();
+    if (thi_bundle_build(&b, len, "bench", "1.0", "bench", NULL, in, 2, key,
+                         &d))
+        die("build", d.msg);
+    if (build_ms)
+        *build_ms = now_ms() - t0;
+    if (thi_write_file_atomic(path, b, *len, &d))
+        die(path, d.msg);
+    free(so);
+    free(data);
+    return b;
+}
+
+/* One full load through a fresh system: ms from the load call to the
+ * first reply of an actor created from the source. */
+static double
+through_host(const char *state, const char *path)
+{
+    th_system_opts_t o = {.state_dir = state};
+    th_system_t *sys;
+    th_diag_t d = {0};
+    if (th_system_create(&sys, &o) ||
+        th_system_load_plugin(sys, AUTHORITY_SO, &d))
+        die("system", d.msg);
+    th_addr_t auth;
+    th_inbox_t *in;
+    th_inmsg_t *m;
+    th_system_create_actor(sys, &auth, "director.SourceAuthority", NULL);
+    th_inbox_create(sys, &in);
+    th_inbox_send(in, &auth, "Status", "", 0); /* its init has registered */
+    if (th_inbox_recv(in, &m, 5000))
+        die("authority", "no answer");
+    th_inmsg_free(m);
+
+    double t0 = now_ms();
+    uint8_t *bytes;
+    size_t len;
+    if (thi_read_file(&bytes, &len, path, THI_BUNDLE_MAX_BYTES, &d))
+        die(path, d.msg);
+    char hash[65];
+    if (th_system_load_source(sys, bytes, len, path, false, hash, &d))
+        die("load", d.msg);
+    th_create_opts_t co = {.size = sizeof co, .source_hash = hash};
+    th_addr_t g;
+    if (th_system_create_actor(sys, &g, "hello.Greeter", &co))
+        die("create", "failed");
+    th_inbox_send(in, &g, "Greet", "{\"name\":\"b\"}", 12);
+    if (th_inbox_recv(in, &m, 5000))
+        die("greet", "no reply");
+    double ms = now_ms() - t0;
+    th_inmsg_free(m);
+    free(bytes);
+    th_inbox_destroy(in);
+    th_system_destroy(sys);
+    return ms;
+}
+
+/* The floor: the same work, straight through the libraries. */
+static void
+floor_steps(const char *dir, const char *path, double out[6])
+{
+    double t = now_ms(), t0 = t;
+    uint8_t *bytes;
+    size_t len;
+    th_diag_t d = {0};
+    thi_read_file(&bytes, &len, path, THI_BUNDLE_MAX_BYTES, &d);
+    out[0] = now_ms() - t; /* read */
+    t = now_ms();
+    uint8_t h[32];
+    thi_sha256(h, bytes, len);
+    out[1] = now_ms() - t; /* hash */
+    t = now_ms();
+    thi_keyring_t *kr;
+    thi_keyring_load_dir(&kr, dir, NULL, &d);
+    thi_verified_t v;
+    if (thi_bundle_verify(&v, bytes, len, kr, path, &d))
+        die("verify", d.msg);
+    out[2] = now_ms() - t - out[1]; /* verify: less its own hashing */
+    t = now_ms();
+    thi_bundle_t *b;
+    if (thi_bundle_read(&b, bytes, v.signed_len, path, &d))
+        die("read", d.msg);
+    char ud[256];
+    snprintf(ud, sizeof ud, "%s/unpack-XXXXXX", dir);
+    mkdtemp(ud);
+    char so[600];
+    for (size_t i = 0; i < b->n_files; i++) {
+        char p[600];
+        snprintf(p, sizeof p, "%s/%s", ud, b->files[i].path);
+        thi_write_file_atomic(p, b->files[i].data, b->files[i].size, &d);
+        if (!strcmp(b->files[i].kind, "plugin"))
+            snprintf(so, sizeof so, "%s", p);
+    }
+    out[3] = now_ms() - t; /* extract */
+    t = now_ms();
+    void *hnd = dlmopen(LM_ID_NEWLM, so, RTLD_NOW | RTLD_LOCAL);
+    if (hnd == NULL || dlsym(hnd, "th_plugin_v1") == NULL)
+        die("dlmopen", dlerror());
+    out[4] = now_ms() - t; /* dlopen */
+    out[5] = now_ms() - t0;
+    dlclose(hnd);
+    thi_bundle_free(b);
+    thi_keyring_destroy(kr);
+    free(bytes);
+    char cmd[400];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", ud);
+    if (system(cmd) != 0)
+        die("cleanup", ud);
+}
+
+int
+main(void)
+{
+    char root[] = "/tmp/th-loadbench-XXXXXX";
+    if (mkdtemp(root) == NULL)
+        die("mkdtemp", "failed");
+    thi_key_t *key;
+    th_diag_t d = {0};
+    if (thi_key_generate(&key, 3072, &d))
+        die("keygen", d.msg);
+    char *pem;
+    thi_key_write_public_pem(key, &pem, &d);
+    char p[512];
+    snprintf(p, sizeof p, "%s/bench_tls.key", root);
+    thi_write_file_atomic(p, (uint8_t *)pem, strlen(pem), &d);
+    free(pem);
+    setenv("THESPIAN_DIRECTOR_DIR", root, 1);
+
+    static const struct { const char *name; size_t extra; } sizes[] = {
+        {"100k", 100 << 10}, {"1m", 1 << 20}, {"10m", 10 << 20}};
+    for (size_t s = 0; s < 3; s++) {
+        char path[512], state[512];
+        snprintf(path, sizeof path, "%s/bench-%s.tls", root, sizes[s].name);
+        size_t len;
+        double build[RUNS];
+        uint8_t *b = NULL;
+        for (int r = 0; r < (s == 2 ? RUNS : 1); r++) {
+            free(b);
+            b = make_bundle(key, sizes[s].extra, path, &len, &build[r]);
+        }
+        free(b);
+        double host[RUNS], steps[6][RUNS];
+        for (int r = 0; r < RUNS; r++) {
+            snprintf(state, sizeof state, "%s/state-%s-%d", root,
+                     sizes[s].name, r);
+            host[r] = through_host(state, path);
+            double f[6];
+            floor_steps(root, path, f);
+            for (int k = 0; k < 6; k++)
+                steps[k][r] = f[k];
+        }
+        printf("RESULT load_first_reply_ms_%s %.3f ms\n", sizes[s].name,
+               median(host, RUNS));
+        static const char *const step_names[] = {"read", "hash", "verify",
+                                                 "extract", "dlopen"};
+        for (int k = 0; k < 5; k++)
+            printf("RESULT load_step_%s_ms_%s %.3f ms\n", step_names[k],
+                   sizes[s].name, median(steps[k], RUNS));
+        if (s == 2) {
+            printf("RESULT load_floor_ms_10m %.3f ms\n",
+                   median(steps[5], RUNS));
+            printf("RESULT gensrc_ms_10m %.3f ms\n", median(build, RUNS));
+        }
+    }
+    thi_key_destroy(key);
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);
+    return system(cmd) == 0 ? 0 : 1;
+}
