@@ -504,6 +504,70 @@ names_remove(struct th_system *sys, const char *name, const th_addr_t *addr)
     pthread_mutex_unlock(&sys->names_lock);
 }
 
+static bool valid_global_name(const char *s);
+
+int
+thi_send_name(struct th_system *sys, const char *name, thi_env_t *env)
+{
+    if (name == NULL) {
+        thi_env_free(env);
+        return TH_EINVAL;
+    }
+    th_addr_t to = {{0, 0, 0}};
+    bool found = false;
+    int rc;
+    pthread_mutex_lock(&sys->names_lock);
+    for (thi_name_ent_t *e = sys->names[names_bucket(name)]; e; e = e->next)
+        if (strcmp(e->name, name) == 0 && addr_live(sys, &e->addr)) {
+            to = e->addr;
+            found = true;
+        }
+    /* queued while the name cannot move: a rebind comes before or after
+     * this message as a whole */
+    if (found)
+        rc = thi_deliver(sys, &to, env);
+    pthread_mutex_unlock(&sys->names_lock);
+    if (!found) {
+        char why[300];
+        snprintf(why, sizeof why, "no live actor is named \"%.255s\"", name);
+        thi_dead_letter(sys, env, &to, why);
+        rc = TH_EDEAD;
+    }
+    return rc;
+}
+
+int
+thi_rebind_name(struct th_system *sys, const char *name, const th_addr_t *to)
+{
+    if (name == NULL || !valid_global_name(name) || to == NULL)
+        return TH_EINVAL;
+    size_t nl = strlen(name);
+    thi_name_ent_t *fresh = malloc(sizeof *fresh + nl + 1);
+    if (fresh == NULL)
+        return TH_ENOMEM;
+    int rc = 0;
+    pthread_mutex_lock(&sys->names_lock);
+    if (!addr_live(sys, to)) {
+        rc = TH_EDEAD;
+    } else {
+        thi_name_ent_t *e = sys->names[names_bucket(name)];
+        while (e && strcmp(e->name, name) != 0)
+            e = e->next;
+        if (e) {
+            e->addr = *to;
+        } else {
+            memcpy(fresh->name, name, nl + 1);
+            fresh->addr = *to;
+            fresh->next = sys->names[names_bucket(name)];
+            sys->names[names_bucket(name)] = fresh;
+            fresh = NULL;
+        }
+    }
+    pthread_mutex_unlock(&sys->names_lock);
+    free(fresh);
+    return rc;
+}
+
 void
 thi_names_to_json(struct th_system *sys, json_t *into)
 {
@@ -912,6 +976,8 @@ finalize(th_ctx_t *ctx, thi_slot_t *slot)
     send_child_exited(ctx, slot);
     children_free(slot->children);
     slot->children = NULL;
+    free(slot->forward);
+    slot->forward = NULL;
     slot->live_nonce = 0;
     slot->become = NULL;
     slot->flags = 0;
@@ -1128,6 +1194,99 @@ thi_request_shutdown(struct th_system *sys)
     push_op(sys, sys->root, THI_ENV_SHUTDOWN, NULL);
 }
 
+/* ---- Handoff (hot swap) -------------------------------------------------------- */
+
+int
+thi_handoff(struct th_system *sys, const th_addr_t *from, const th_addr_t *to,
+            const th_addr_t *requester)
+{
+    if (!addr_live(sys, to))
+        return TH_EDEAD;
+    thi_env_t *env = thi_env_alloc();
+    if (env == NULL)
+        return TH_ENOMEM;
+    memset(env, 0, sizeof *env);
+    env->kind = THI_ENV_HANDOFF;
+    env->system = 1;
+    env->msg.type = "th.internal";
+    env->msg.data = env->in.bytes;
+    thi_handoff_args_t a = {*to, requester ? *requester : (th_addr_t){{0}}};
+    memcpy(env->in.bytes, &a, sizeof a);
+    return thi_deliver(sys, from, env);
+}
+
+/* In the old holder's context, after everything queued before: export,
+ * queue the state as the new holder's next message, forward from now on,
+ * and tell the requester. */
+static void
+handle_handoff(th_ctx_t *ctx, thi_slot_t *slot, thi_env_t *env)
+{
+    thi_handoff_args_t a;
+    memcpy(&a, env->in.bytes, sizeof a);
+    const thi_class_t *cls = atomic_load_explicit(&slot->cls,
+                                                  memory_order_relaxed);
+    th_addr_t self;
+    self_addr(ctx, slot, &self);
+    bool exported = false;
+    if (cls->export_state && slot->forward == NULL) {
+        th_buf_t *buf = NULL;
+        ctx->cur = NULL;
+        int rc = cls->export_state(ctx, slot->state, &buf);
+        if (rc < 0 || buf == NULL) {
+            if (rc < 0)
+                thi_log(TH_LOG_WARNING, &self,
+                        "export_state of %s failed: %s; the new version "
+                        "starts fresh",
+                        cls->qname, th_strerror(rc));
+            if (buf)
+                thi_payload_release((thi_payload_t *)(void *)buf);
+        } else {
+            thi_env_t *imp;
+            if (thi_env_from_payload(&imp, thi_type_builtin("th.internal"),
+                                     (thi_payload_t *)(void *)buf) == 0) {
+                imp->kind = THI_ENV_IMPORT;
+                imp->system = 1;
+                imp->msg.sender = self;
+                exported = thi_deliver(ctx->sys, &a.to, imp) == 0;
+            } else {
+                thi_payload_release((thi_payload_t *)(void *)buf);
+            }
+        }
+    }
+    if (slot->forward == NULL)
+        slot->forward = malloc(sizeof *slot->forward);
+    if (slot->forward)
+        *slot->forward = a.to;
+    if (!th_addr_is_null(&a.requester)) {
+        char f[TH_ADDR_STRLEN], t[TH_ADDR_STRLEN], body[200];
+        th_addr_to_string(&self, f, sizeof f);
+        th_addr_to_string(&a.to, t, sizeof t);
+        int n = snprintf(body, sizeof body,
+                         "{\"from\":\"%s\",\"to\":\"%s\",\"exported\":%s}",
+                         f, t, exported ? "true" : "false");
+        thi_send_system(ctx->sys, &self, &a.requester, TH_MSG_HANDOFF_DONE,
+                        body, (size_t)n);
+    }
+}
+
+static void
+handle_import(th_ctx_t *ctx, thi_slot_t *slot, thi_env_t *env)
+{
+    const thi_class_t *cls = atomic_load_explicit(&slot->cls,
+                                                  memory_order_relaxed);
+    if (cls->import_state == NULL)
+        return;
+    ctx->cur = NULL;
+    int rc = cls->import_state(ctx, slot->state, env->msg.data, env->msg.len);
+    if (rc < 0) {
+        th_addr_t self;
+        self_addr(ctx, slot, &self);
+        thi_log(TH_LOG_WARNING, &self,
+                "import_state of %s refused the handed-over state: %s",
+                cls->qname, th_strerror(rc));
+    }
+}
+
 /* ---- The run loop -------------------------------------------------------------------- */
 
 static void
@@ -1154,11 +1313,30 @@ process(th_ctx_t *ctx, thi_slot_t *slot, thi_env_t *env)
         thi_env_free(env);
         return;
     }
+    if (env->kind == THI_ENV_HANDOFF || env->kind == THI_ENV_IMPORT) {
+        if (!(slot->flags & THI_SLOT_EXITING)) {
+            if (env->kind == THI_ENV_HANDOFF)
+                handle_handoff(ctx, slot, env);
+            else
+                handle_import(ctx, slot, env);
+        }
+        thi_env_free(env);
+        return;
+    }
     if (env->kind != THI_ENV_USER) {
         thi_env_free(env);
         return;
     }
     const char *type = env->msg.type;
+    /* handed over: the new holder answers; the runtime's own messages are
+     * still this actor's */
+    if (slot->forward && !env->system && type != t_exit->name &&
+        type != t_status_req->name) {
+        int rc = thi_deliver(sys, slot->forward, env);
+        if (rc == TH_EFULL)
+            thi_dead_letter(sys, env, slot->forward, "new holder's mailbox full");
+        return;
+    }
     if (type == t_child_exited->name && env->system) {
         children_remove(slot->children,
                         thi_slot_get(sys, env->msg.sender.opaque[1]),

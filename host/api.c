@@ -291,6 +291,48 @@ api_notify_source_availability(th_ctx_t *ctx, bool on)
     return thi_source_watch(ctx->sys, &self, on);
 }
 
+static int
+api_send_name(th_ctx_t *ctx, const char *name, const char *type,
+              const void *data, size_t len)
+{
+    checked(ctx);
+    if (data == NULL && len > 0)
+        return TH_EINVAL;
+    if (len > ctx->sys->opts.max_payload)
+        return TH_ETOOBIG;
+    const thi_type_t *t;
+    int rc = user_type(ctx, &t, type);
+    if (rc != 0)
+        return rc;
+    thi_env_t *env;
+    rc = thi_env_new(&env, t, data, len);
+    if (rc != 0)
+        return rc;
+    thi_slot_addr(ctx->sys, ctx->slot, ctx->slot->live_nonce, &env->msg.sender);
+    rc = thi_send_name(ctx->sys, name, env);
+    if (rc == TH_EFULL)
+        thi_env_free(env);
+    return rc;
+}
+
+static int
+api_rebind_name(th_ctx_t *ctx, const char *name, const th_addr_t *to)
+{
+    checked(ctx);
+    return thi_rebind_name(ctx->sys, name, to);
+}
+
+static int
+api_handoff(th_ctx_t *ctx, const th_addr_t *from, const th_addr_t *to)
+{
+    checked(ctx);
+    if (from == NULL || to == NULL)
+        return TH_EINVAL;
+    th_addr_t self;
+    thi_slot_addr(ctx->sys, ctx->slot, ctx->slot->live_nonce, &self);
+    return thi_handoff(ctx->sys, from, to, &self);
+}
+
 const struct th_host_api thi_host_api = {
     .minor = TH_ABI_MINOR,
     .size = sizeof(struct th_host_api),
@@ -315,4 +357,7 @@ const struct th_host_api thi_host_api = {
     .unload_source = api_unload_source,
     .register_source_authority = api_register_source_authority,
     .notify_source_availability = api_notify_source_availability,
+    .send_name = api_send_name,
+    .rebind_name = api_rebind_name,
+    .handoff = api_handoff,
 };

@@ -82,6 +82,12 @@ int th_system_create_actor(th_system_t *sys, th_addr_t *out,
 int th_system_tell(th_system_t *sys, const th_addr_t *to, const char *type,
                    const void *data, size_t len);
 
+/* Send to whoever holds the global name right now; the name is resolved
+ * and the message queued as one step (see th_send_name in actor.h).
+ * Returns as th_system_tell; TH_EDEAD when no live actor has the name. */
+int th_system_tell_name(th_system_t *sys, const char *name, const char *type,
+                        const void *data, size_t len);
+
 /* The system's own address (answers Thespian_StatusReq). */
 void th_system_address_of(th_system_t *sys, th_addr_t *out);
 
@@ -156,6 +162,10 @@ void th_inbox_address(th_inbox_t *inbox, th_addr_t *out);
 /* Send with the inbox as the sender. Same returns as th_send. */
 int th_inbox_send(th_inbox_t *inbox, const th_addr_t *to, const char *type,
                   const void *data, size_t len);
+
+/* As th_inbox_send, to the holder of a global name (th_send_name). */
+int th_inbox_send_name(th_inbox_t *inbox, const char *name, const char *type,
+                       const void *data, size_t len);
 
 /* Wait up to timeout_ms (< 0: forever) for the next message. In a
  * synchronous system this runs the system while waiting. Returns 0 with

@@ -276,7 +276,8 @@ static const char *const reserved_types[] = {
     TH_MSG_CHILD_EXITED,  TH_MSG_POISON,           TH_MSG_WAKEUP,
     TH_MSG_WATCH,         TH_MSG_DEAD_ENVELOPE,    TH_MSG_CONVENTION_UPDATE,
     TH_MSG_VALIDATE_SOURCE, TH_MSG_LOADED_SOURCE,  TH_MSG_UNLOADED_SOURCE,
-    TH_MSG_SYSTEM_STATUS, TH_MSG_ACTOR_STATUS,     "th.internal",
+    TH_MSG_SYSTEM_STATUS, TH_MSG_ACTOR_STATUS,     TH_MSG_HANDOFF_DONE,
+    "th.internal",
 };
 
 static uint32_t

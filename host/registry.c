@@ -45,6 +45,8 @@ class_build(thi_class_t **out, const th_plugin_t *desc, const th_class_t *c)
     k->init = c->init;
     k->receive = c->receive;
     k->teardown = c->teardown;
+    k->export_state = c->export_state;
+    k->import_state = c->import_state;
     k->n_dispatch = c->n_dispatch;
     k->dispatch = c->dispatch;
     if (c->n_dispatch) {

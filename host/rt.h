@@ -54,7 +54,15 @@ enum thi_env_kind {
     THI_ENV_REPARENT,      /* child: the system adopts you */
     THI_ENV_SHUTDOWN,      /* root: begin orderly shutdown */
     THI_ENV_UNMAP,         /* root: unmap a source nobody uses any more */
+    THI_ENV_HANDOFF,       /* old holder: export, then forward (args) */
+    THI_ENV_IMPORT,        /* new holder: import the state in the payload */
 };
+
+/* Arguments of THI_ENV_HANDOFF. */
+typedef struct thi_handoff_args {
+    th_addr_t to;                  /* the new holder */
+    th_addr_t requester;           /* told Thespian_HandoffDone */
+} thi_handoff_args_t;
 
 typedef struct thi_env {
     thi_node_t node;       /* first: mailbox link */
@@ -83,6 +91,8 @@ typedef struct thi_class {
     th_init_fn init;
     th_receive_fn receive;
     th_teardown_fn teardown;
+    th_export_fn export_state;
+    th_import_fn import_state;
     uint32_t n_dispatch;
     const th_dispatch_t *dispatch;
     const thi_type_t **dispatch_types; /* interned; NULL entry = "*" */
@@ -132,6 +142,7 @@ typedef struct thi_slot {
     uint32_t flags;                /* THI_SLOT_* */
     uint32_t n_restarts;
     int64_t started_ns;
+    th_addr_t *forward;            /* after a handoff: where messages go */
 } thi_slot_t;
 
 #define THI_SLOT_EXITING 1u        /* exit begun, waiting for children */
@@ -148,6 +159,8 @@ typedef struct thi_start_args {
     char *name;                    /* taken: global name or NULL */
 } thi_start_args_t;
 _Static_assert(sizeof(thi_start_args_t) <= THI_ENV_INLINE, "start args");
+
+_Static_assert(sizeof(thi_handoff_args_t) <= THI_ENV_INLINE, "handoff args");
 
 /* ---- Workers and the system ------------------------------------------------ */
 
@@ -253,6 +266,13 @@ int thi_send_system(struct th_system *sys, const th_addr_t *from,
                     size_t len);
 int thi_create(struct th_system *sys, th_ctx_t *ctx, th_addr_t *out,
                const char *class_name, const th_create_opts_t *opts);
+/* Resolve `name` and queue `env` to its holder as one step (names_lock).
+ * Consumes env except on TH_EFULL. */
+int thi_send_name(struct th_system *sys, const char *name, thi_env_t *env);
+int thi_rebind_name(struct th_system *sys, const char *name,
+                    const th_addr_t *to);
+int thi_handoff(struct th_system *sys, const th_addr_t *from,
+                const th_addr_t *to, const th_addr_t *requester);
 /* Run up to `batch` messages of a scheduled slot; returns true when the
  * slot still has work and must be requeued. */
 bool thi_slot_run(th_ctx_t *ctx, thi_slot_t *slot, uint32_t batch);

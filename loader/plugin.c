@@ -12,7 +12,7 @@
 
 /* Size of each struct as ABI 1.0 defined it: the least a plugin may give. */
 #define PLUGIN_V1_0_SIZE 32u
-#define CLASS_V1_0_SIZE 64u
+#define CLASS_V1_0_SIZE 80u
 
 int
 thi_plugin_valid_name(const char *s)

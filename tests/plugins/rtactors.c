@@ -23,8 +23,14 @@
  *             forwards each LoadedSource / UnloadedSource body to ADDR as
  *             Loaded / Unloaded
  *   SilentAuthority  registers as Source Authority and never answers
+ *   KeeperV1, KeeperV2  Inc -> Count {"count": N, "version": 1|2}; the count
+ *             survives a handoff (export_state / import_state)
+ *   Swapper   Swap {"name", "from", "to"}: hands `from`'s role to `to`,
+ *             rebinds the name on Thespian_HandoffDone, asks `from` to exit
+ *             and replies Swapped {"exported": B}
  */
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -341,6 +347,124 @@ static const th_class_t silent = {
     .init = silent_init, .receive = noop_receive,
 };
 
+/* ---- KeeperV1 / KeeperV2 ---- */
+typedef struct {
+    int64_t count;
+} keeper_t;
+
+static int
+keeper_reply(th_ctx_t *ctx, keeper_t *st, const th_msg_t *msg, int version)
+{
+    if (strcmp(msg->type, "Inc") != 0)
+        return 0;
+    st->count++;
+    char body[80];
+    int n = snprintf(body, sizeof body, "{\"count\":%lld,\"version\":%d}",
+                     (long long)st->count, version);
+    if (!th_addr_is_null(&msg->sender))
+        th_send(ctx, &msg->sender, "Count", body, (size_t)n);
+    return 0;
+}
+
+static int
+keeper1_receive(th_ctx_t *ctx, void *state, const th_msg_t *msg)
+{
+    return keeper_reply(ctx, state, msg, 1);
+}
+
+static int
+keeper2_receive(th_ctx_t *ctx, void *state, const th_msg_t *msg)
+{
+    return keeper_reply(ctx, state, msg, 2);
+}
+
+/* The handed-over format, version 1: "K1" then the count, 8 bytes LE. */
+static int
+keeper_export(th_ctx_t *ctx, void *state, th_buf_t **out)
+{
+    keeper_t *st = state;
+    void *data;
+    int rc = th_buf_alloc(ctx, out, 10, &data);
+    if (rc != 0)
+        return rc;
+    unsigned char *p = data;
+    p[0] = 'K';
+    p[1] = '1';
+    for (int i = 0; i < 8; i++)
+        p[2 + i] = (unsigned char)((uint64_t)st->count >> (8 * i));
+    return 0;
+}
+
+static int
+keeper_import(th_ctx_t *ctx, void *state, const void *data, size_t len)
+{
+    const unsigned char *p = data;
+    if (len != 10 || p[0] != 'K' || p[1] != '1')
+        return th_fail(ctx, "unknown state format");
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v |= (uint64_t)p[2 + i] << (8 * i);
+    ((keeper_t *)state)->count = (int64_t)v;
+    return 0;
+}
+
+static const th_class_t keeper1 = {
+    .size = sizeof(th_class_t), .name = "KeeperV1",
+    .state_size = sizeof(keeper_t), .receive = keeper1_receive,
+    .export_state = keeper_export, .import_state = keeper_import,
+};
+static const th_class_t keeper2 = {
+    .size = sizeof(th_class_t), .name = "KeeperV2",
+    .state_size = sizeof(keeper_t), .receive = keeper2_receive,
+    .export_state = keeper_export, .import_state = keeper_import,
+};
+
+/* ---- Swapper ---- */
+typedef struct {
+    th_addr_t requester;
+    char name[64];
+} swapper_t;
+
+static int
+swapper_receive(th_ctx_t *ctx, void *state, const th_msg_t *msg)
+{
+    swapper_t *st = state;
+    if (strcmp(msg->type, "Swap") == 0) {
+        json_t *o = th_msg_json(msg);
+        const char *name = json_string_value(json_object_get(o, "name"));
+        const char *from = json_string_value(json_object_get(o, "from"));
+        const char *to = json_string_value(json_object_get(o, "to"));
+        th_addr_t f, t;
+        int rc = (name && from && to && th_addr_parse(ctx, &f, from) == 0 &&
+                  th_addr_parse(ctx, &t, to) == 0)
+                     ? th_handoff(ctx, &f, &t)
+                     : TH_EINVAL;
+        snprintf(st->name, sizeof st->name, "%s", name ? name : "");
+        st->requester = msg->sender;
+        json_decref(o);
+        return rc == 0 ? 0 : th_fail(ctx, "bad Swap request");
+    }
+    if (strcmp(msg->type, TH_MSG_HANDOFF_DONE) == 0) {
+        json_t *o = th_msg_json(msg);
+        th_addr_t f, t;
+        th_addr_parse(ctx, &f, json_string_value(json_object_get(o, "from")));
+        th_addr_parse(ctx, &t, json_string_value(json_object_get(o, "to")));
+        int rc = th_rebind_name(ctx, st->name, &t);
+        th_exit_request(ctx, &f, true);
+        reply(ctx, &st->requester, "Swapped",
+              json_pack("{s:b, s:i}", "exported",
+                        json_is_true(json_object_get(o, "exported")), "rebind",
+                        rc));
+        json_decref(o);
+    }
+    return 0;
+}
+
+static const th_class_t swapper = {
+    .size = sizeof(th_class_t), .name = "Swapper",
+    .state_size = sizeof(swapper_t), .receive = swapper_receive,
+};
+
 TH_PLUGIN_DEFINE(rtactors, &failonce, &failinit, &sender, &recorder, &relay,
                  &busy, &dlwatch, &exiter, &stopper, &srcwatch,
-                 &silent);
+                 &silent, &keeper1, &keeper2, &swapper);

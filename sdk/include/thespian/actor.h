@@ -12,7 +12,8 @@
  *   1.0  initial: descriptor, classes, dispatch tables, host API table
  *        (my_address ... addr_parse, restart_count, load_source,
  *        unload_source, register_source_authority,
- *        notify_source_availability).
+ *        notify_source_availability, send_name, rebind_name, handoff);
+ *        th_class_t with export_state / import_state.
  */
 #ifndef TH_SDK_ACTOR_H
 #define TH_SDK_ACTOR_H
@@ -98,6 +99,7 @@ typedef struct th_msg {
 #define TH_MSG_STATUS_REQ "Thespian_StatusReq"
 #define TH_MSG_SYSTEM_STATUS "Thespian_SystemStatus"
 #define TH_MSG_ACTOR_STATUS "Thespian_ActorStatus"
+#define TH_MSG_HANDOFF_DONE "Thespian_HandoffDone"
 
 /* True when `type` is one of the runtime's message types above (a
  * fallback handler must not answer those, or two failing actors could
@@ -113,6 +115,7 @@ th_msg_is_runtime(const char *type)
         TH_MSG_VALIDATED_SOURCE,  TH_MSG_LOADED_SOURCE,
         TH_MSG_UNLOADED_SOURCE,   TH_MSG_STATUS_REQ,
         TH_MSG_SYSTEM_STATUS,     TH_MSG_ACTOR_STATUS,
+        TH_MSG_HANDOFF_DONE,
     };
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         const char *a = type, *b = names[i];
@@ -152,6 +155,17 @@ typedef int (*th_init_fn)(th_ctx_t *ctx, void *state);
 typedef int (*th_receive_fn)(th_ctx_t *ctx, void *state, const th_msg_t *msg);
 typedef void (*th_teardown_fn)(th_ctx_t *ctx, void *state);
 
+/* State handoff across versions (Erlang's code_change is the model): when
+ * the Director swaps a role to a new version, the old actor's export_state
+ * writes its state into a buffer (th_buf_alloc; returned owned in *out, or
+ * NULL for "nothing to hand over") and the new actor's import_state reads
+ * it before any other message. The bytes are the plugin's own versioned
+ * format: a new version must accept what older versions export. Return 0,
+ * or negative (logged; the new actor keeps its fresh state). */
+typedef int (*th_export_fn)(th_ctx_t *ctx, void *state, th_buf_t **out);
+typedef int (*th_import_fn)(th_ctx_t *ctx, void *state, const void *data,
+                            size_t len);
+
 /* Type dispatch (Thespian's ActorTypeDispatcher). Entries are tried in
  * order; an entry matches when `type` equals the message type, or is "*".
  * A handler returns 0 (handled), negative (failure, as receive) or
@@ -177,6 +191,8 @@ typedef struct th_class {
     const th_dispatch_t *dispatch;  /* optional table ... */
     uint32_t n_dispatch;            /* ... and its length */
     uint32_t reserved0;
+    th_export_fn export_state;      /* optional: state handoff */
+    th_import_fn import_state;      /* optional */
 } th_class_t;
 
 /* The one exported descriptor. The guard fields come first: the host checks
@@ -249,6 +265,10 @@ struct th_host_api {
     int (*unload_source)(th_ctx_t *ctx, const char *hash);
     int (*register_source_authority)(th_ctx_t *ctx);
     int (*notify_source_availability)(th_ctx_t *ctx, bool on);
+    int (*send_name)(th_ctx_t *ctx, const char *name, const char *type,
+                     const void *data, size_t len);
+    int (*rebind_name)(th_ctx_t *ctx, const char *name, const th_addr_t *to);
+    int (*handoff)(th_ctx_t *ctx, const th_addr_t *from, const th_addr_t *to);
 };
 
 /* The public prefix of every th_ctx_t; the rest is the host's. */
@@ -482,6 +502,36 @@ th_notify_source_availability(th_ctx_t *ctx, bool on)
     return TH_API_(ctx)->notify_source_availability(ctx, on);
 }
 
+/* ---- Names and hot swap -----------------------------------------------------
+ * Send to the actor that holds the global name `name` at this instant:
+ * the name is resolved and the message queued as one step, so a rebind
+ * (below) never leaves a message with neither the old nor the new holder.
+ * TH_EDEAD (a dead letter) when no live actor has the name. */
+static inline int
+th_send_name(th_ctx_t *ctx, const char *name, const char *type,
+             const void *data, size_t len)
+{
+    return TH_API_(ctx)->send_name(ctx, name, type, data, len);
+}
+
+/* Make `name` refer to the live actor `to` from now on (atomically with
+ * th_send_name). The Director moves a role's name to a new version. */
+static inline int
+th_rebind_name(th_ctx_t *ctx, const char *name, const th_addr_t *to)
+{
+    return TH_API_(ctx)->rebind_name(ctx, name, to);
+}
+
+/* Hand `from`'s role to `to`: after `from` has handled what was queued
+ * before, its export_state (if any) goes to `to` as the first thing `to`
+ * handles, `from` forwards every later message to `to`, and the caller
+ * gets Thespian_HandoffDone {"from", "to", "exported": B}. */
+static inline int
+th_handoff(th_ctx_t *ctx, const th_addr_t *from, const th_addr_t *to)
+{
+    return TH_API_(ctx)->handoff(ctx, from, to);
+}
+
 /* ---- Defining a plugin -----------------------------------------------------
  *   static const th_class_t greeter = { .size = sizeof(th_class_t), ... };
  *   TH_PLUGIN_DEFINE(hello, &greeter);
@@ -511,7 +561,8 @@ _Static_assert(sizeof(th_addr_t) == 24, "th_addr_t size is ABI");
 _Static_assert(sizeof(th_msg_t) == 48, "th_msg_t size is ABI");
 _Static_assert(offsetof(th_msg_t, sender) == 24, "th_msg_t layout is ABI");
 _Static_assert(sizeof(th_dispatch_t) == 16, "th_dispatch_t size is ABI");
-_Static_assert(sizeof(th_class_t) == 64, "th_class_t size is ABI");
+_Static_assert(sizeof(th_class_t) == 80, "th_class_t size is ABI");
+_Static_assert(offsetof(th_class_t, import_state) == 72, "th_class_t layout");
 _Static_assert(offsetof(th_class_t, receive) == 32, "th_class_t layout");
 _Static_assert(offsetof(th_class_t, n_dispatch) == 56, "th_class_t layout");
 _Static_assert(sizeof(th_plugin_t) == 32, "th_plugin_t size is ABI");
@@ -521,8 +572,7 @@ _Static_assert(sizeof(th_create_opts_t) == 32, "th_create_opts_t size");
 _Static_assert(sizeof(struct th_ctx_pub) == 16, "th_ctx_pub size is ABI");
 _Static_assert(offsetof(struct th_host_api, my_address) == 8,
                "th_host_api layout is ABI");
-_Static_assert(offsetof(struct th_host_api, notify_source_availability) ==
-                   8 + 20 * 8,
+_Static_assert(offsetof(struct th_host_api, handoff) == 8 + 23 * 8,
                "th_host_api 1.0 layout is ABI");
 #endif
 

@@ -5,6 +5,7 @@
  * dead letters, names, wakeups, status, shutdown, ordering, back-pressure.
  */
 #include <pthread.h>
+#include <unistd.h>
 #include <sys/resource.h>
 #include <time.h>
 
@@ -657,6 +658,107 @@ TH_TEST(idle_system_does_not_spin)
     th_system_destroy(sys);
 }
 
+typedef struct client_arg {
+    th_system_t *sys;
+    int sent, got, v1, v2;
+    char *seen;        /* seen[count] = 1: every count appears once */
+    pthread_mutex_t *lock;
+    volatile int *stop;
+} client_arg_t;
+
+/* A client that keeps 8 requests in flight to the name "keeper". */
+static void *
+keeper_client(void *arg)
+{
+    client_arg_t *a = arg;
+    th_inbox_t *in;
+    CHECK_RC(th_inbox_create(a->sys, &in), 0);
+    int inflight = 0;
+    while (!*a->stop || inflight > 0) {
+        while (!*a->stop && inflight < 8) {
+            CHECK_RC(th_inbox_send_name(in, "keeper", "Inc", "", 0), 0);
+            a->sent++;
+            inflight++;
+        }
+        th_inmsg_t *m;
+        if (th_inbox_recv(in, &m, 5000) != 0)
+            TH_FAIL_AT_("a request went unanswered (%d in flight)", inflight);
+        json_t *o = json_loadb(m->data, m->len, 0, NULL);
+        long long c = rt_int(o, "count");
+        int v = (int)rt_int(o, "version");
+        json_decref(o);
+        th_inmsg_free(m);
+        pthread_mutex_lock(a->lock);
+        if (c < 1 || c > 1000000 || a->seen[c])
+            TH_FAIL_AT_("count %lld twice or out of range", c);
+        a->seen[c] = 1;
+        pthread_mutex_unlock(a->lock);
+        a->got++;
+        a->v1 += v == 1;
+        a->v2 += v == 2;
+        inflight--;
+    }
+    th_inbox_destroy(in);
+    return NULL;
+}
+
+/* Hot swap under a steady stream of requests by name: each request is
+ * answered exactly once, by v1 or v2, the count carries over (counts
+ * 1..N each seen once), and nothing becomes a dead letter. */
+TH_TEST(handoff_under_load_loses_nothing)
+{
+    th_system_t *sys = threaded();
+    th_create_opts_t o = {.size = sizeof o, .global_name = "keeper"};
+    th_addr_t v1, v2;
+    CHECK_RC(th_system_create_actor(sys, &v1, "rtactors.KeeperV1", &o), 0);
+    th_addr_t sw = rt_create(sys, "rtactors.Swapper");
+    static char seen[1000001];
+    pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+    volatile int stop = 0;
+    client_arg_t a[4];
+    pthread_t t[4];
+    for (int i = 0; i < 4; i++) {
+        a[i] = (client_arg_t){sys, 0, 0, 0, 0, seen, &lock, &stop};
+        pthread_create(&t[i], NULL, keeper_client, &a[i]);
+    }
+    usleep(100000);
+    v2 = rt_create(sys, "rtactors.KeeperV2");
+    char f[TH_ADDR_STRLEN], to[TH_ADDR_STRLEN], body[200];
+    rt_addr_str(&v1, f);
+    rt_addr_str(&v2, to);
+    snprintf(body, sizeof body,
+             "{\"name\":\"keeper\",\"from\":\"%s\",\"to\":\"%s\"}", f, to);
+    th_inbox_t *in;
+    CHECK_RC(th_inbox_create(sys, &in), 0);
+    json_t *r = rt_ask(in, &sw, "Swap", body, "Swapped");
+    CHECK(json_is_true(json_object_get(r, "exported")));
+    CHECK_EQ(rt_int(r, "rebind"), 0);
+    json_decref(r);
+    usleep(100000);
+    stop = 1;
+    int sent = 0, got = 0, n1 = 0, n2 = 0;
+    for (int i = 0; i < 4; i++) {
+        pthread_join(t[i], NULL);
+        sent += a[i].sent;
+        got += a[i].got;
+        n1 += a[i].v1;
+        n2 += a[i].v2;
+    }
+    CHECK_EQ(got, sent);
+    CHECK(n1 > 0 && n2 > 0); /* both versions answered */
+    for (int c = 1; c <= got; c++)
+        if (!seen[c])
+            TH_FAIL_AT_("count %d never answered: state lost in the swap", c);
+    th_system_stats_t st;
+    th_system_stats(sys, &st);
+    CHECK_EQ(st.dead_letters, 0);
+    th_addr_t holder;
+    CHECK_RC(th_system_lookup_name(sys, "keeper", &holder), 0);
+    CHECK(th_addr_eq(&holder, &v2));
+    th_inbox_destroy(in);
+    th_system_destroy(sys);
+}
+
 TH_TEST_MAIN(TH_CASE(same_plugin_threaded_and_synchronous),
              TH_CASE(messages_buffered_until_started),
              TH_CASE(failed_init_dead_letters_buffered_messages),
@@ -677,4 +779,5 @@ TH_TEST_MAIN(TH_CASE(same_plugin_threaded_and_synchronous),
              TH_CASE(dispatch_table_super_and_fallback),
              TH_CASE(become_switches_behaviour),
              TH_CASE(forward_large_payload_intact),
-             TH_CASE(idle_system_does_not_spin))
+             TH_CASE(idle_system_does_not_spin),
+             TH_CASE(handoff_under_load_loses_nothing))
