@@ -177,15 +177,14 @@ void th_inmsg_free(th_inmsg_t *msg);
 
 /* Delivery notification, for a consumer that multiplexes many inboxes with
  * other event sources (the admin endpoint polls its socket and an eventfd).
- * `fn(arg)` is called each time a message is queued into this inbox while
- * it was empty: edge-triggered, so after a call the consumer must drain
- * the inbox with th_inbox_recv(inbox, &m, 0) until TH_ETIMEDOUT before it
- * is called again. It runs on the delivering thread (a worker, or any
- * thread that sends) with the inbox's lock held: it must be short, must
- * not block, and must not call th_inbox_* on this inbox. fn NULL turns
- * notification off. Once th_inbox_set_notify or th_inbox_destroy has
- * returned, the previous fn is neither running nor called again for this
- * inbox. Thread-safe. */
+ * `fn(arg)` is called once for each message queued into this inbox, after
+ * it is queued, so a consumer that counts the calls knows how many
+ * th_inbox_recv(inbox, &m, 0) will succeed. It runs on the delivering
+ * thread (a worker, or any thread that sends) with the inbox's lock held:
+ * it must be short, must not block, and must not call th_inbox_* on this
+ * inbox. fn NULL turns notification off. Once th_inbox_set_notify or
+ * th_inbox_destroy has returned, the previous fn is neither running nor
+ * called again for this inbox. Thread-safe. */
 void th_inbox_set_notify(th_inbox_t *inbox, void (*fn)(void *arg), void *arg);
 
 #ifdef __cplusplus

@@ -460,7 +460,6 @@ thi_inbox_deliver(thi_slot_t *slot, thi_env_t *env)
         return;
     }
     atomic_store_explicit(&env->node.next, NULL, memory_order_relaxed);
-    bool was_empty = in->head == NULL;
     if (in->tail)
         atomic_store_explicit(&in->tail->node.next, &env->node,
                               memory_order_relaxed);
@@ -470,7 +469,7 @@ thi_inbox_deliver(thi_slot_t *slot, thi_env_t *env)
     pthread_cond_signal(&in->cond);
     /* called under the lock, so set_notify/destroy can promise that the
      * old callback has finished when they return */
-    if (was_empty && in->notify)
+    if (in->notify)
         in->notify(in->notify_arg);
     pthread_mutex_unlock(&in->lock);
 }

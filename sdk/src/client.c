@@ -7,6 +7,7 @@
  * them. A socket monitor turns a lost connection into TH_ECLOSED at once.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <jansson.h>
 #include <stdarg.h>
@@ -15,12 +16,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 #include <zmq.h>
 
-#include "thespian/client.h"
 #include "sdk/src/wire.h"
+#include "thespian/client.h"
 
 #define CLIENT_MAGIC 0x434c4e54u /* "CLNT" */
 #define DEFAULT_CONNECT_MS 5000
@@ -31,12 +33,13 @@
  * call fails with TH_ECLOSED instead of waiting. */
 #define HEARTBEAT_IVL_MS 1000
 #define HEARTBEAT_TTL_MS 5000
-#define MONITOR_EVERY 32 /* tells between monitor checks (cost per tell) */
+#define MONITOR_EVERY 32    /* tells between monitor checks (cost per tell) */
+#define MONITOR_SLICE_MS 50 /* a wait looks at the monitor this often */
 
 /* Shared by a context and the private contexts made from it. */
 typedef struct shared {
     atomic_int refs;
-    atomic_uint seq;          /* names monitor endpoints */
+    atomic_uint seq; /* names monitor endpoints */
     void *zctx;
     char endpoint[TH_WIRE_ENDPOINT_MAX];
     int connect_timeout_ms;
@@ -44,24 +47,25 @@ typedef struct shared {
 } shared_t;
 
 typedef struct qmsg {
-    th_client_msg_t pub;      /* first: handed out as th_client_msg_t */
+    th_client_msg_t pub; /* first: handed out as th_client_msg_t */
     struct qmsg *next;
     char type[TH_NAME_MAX];
-    unsigned char data[];     /* len + 1 bytes, NUL-terminated */
+    unsigned char data[]; /* len + 1 bytes, NUL-terminated */
 } qmsg_t;
 
 struct th_client {
     uint32_t magic;
     shared_t *sh;
-    void *sock;               /* DEALER to the host */
-    void *mon;                /* PAIR receiving the socket's events */
+    void *sock; /* DEALER to the host */
+    void *mon;  /* PAIR receiving the socket's events */
     th_addr_t me, system;
     size_t max_payload;
     uint64_t next_id;
-    int broken;               /* 0, or the code every call now returns */
-    bool connected;           /* a TCP/IPC connection completed once */
-    bool refused;             /* a connection attempt failed */
+    int broken;     /* 0, or the code every call now returns */
+    bool connected; /* a TCP/IPC connection completed once */
+    bool refused;   /* a connection attempt failed */
     unsigned tells_unchecked;
+    int rcvtimeo; /* ZMQ_RCVTIMEO currently set (-1: none) */
     /* queue of received messages */
     qmsg_t *qhead, *qtail;
     /* result of the request being waited for */
@@ -82,7 +86,7 @@ struct th_client {
     char err[512];
 };
 
-/* ---- Small helpers -------------------------------------------------------------- */
+/* ---- Small helpers ------------------------------------------------------- */
 
 static int64_t
 now_ms(void)
@@ -92,8 +96,7 @@ now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static int
-fail(th_client_t *c, int code, const char *fmt, ...)
+static int fail(th_client_t *c, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 static int
@@ -118,14 +121,20 @@ static void
 shared_unref(shared_t *sh)
 {
     /* acq_rel: the last owner sees every other owner's socket closed */
-    if (sh && atomic_fetch_sub_explicit(&sh->refs, 1, memory_order_acq_rel) ==
-                  1) {
+    if (sh &&
+        atomic_fetch_sub_explicit(&sh->refs, 1, memory_order_acq_rel) == 1) {
         zmq_ctx_term(sh->zctx);
         free(sh);
     }
 }
 
-/* ---- Receiving -------------------------------------------------------------------- */
+static void
+set_int(void *sock, int opt, int v)
+{
+    (void)zmq_setsockopt(sock, opt, &v, sizeof v);
+}
+
+/* ---- Receiving ----------------------------------------------------------- */
 
 static void
 queue_push(th_client_t *c, qmsg_t *m)
@@ -264,6 +273,25 @@ monitor_poll(th_client_t *c)
     }
 }
 
+/* Dispatch one received message (closed here); a host never sends
+ * multipart messages, so further parts are read and dropped. */
+static void
+take_zmsg(th_client_t *c, zmq_msg_t *m)
+{
+    bool more = zmq_msg_more(m);
+    take_frame(c, zmq_msg_data(m), zmq_msg_size(m));
+    zmq_msg_close(m);
+    while (more) {
+        zmq_msg_t x;
+        zmq_msg_init(&x);
+        if (zmq_msg_recv(&x, c->sock, ZMQ_DONTWAIT) < 0)
+            more = false;
+        else
+            more = zmq_msg_more(&x);
+        zmq_msg_close(&x);
+    }
+}
+
 /* Receive and dispatch every frame already waiting. */
 static void
 drain_socket(th_client_t *c)
@@ -275,17 +303,7 @@ drain_socket(th_client_t *c)
             zmq_msg_close(&m);
             return;
         }
-        bool more = zmq_msg_more(&m);
-        take_frame(c, zmq_msg_data(&m), zmq_msg_size(&m));
-        zmq_msg_close(&m);
-        while (more) { /* a host never sends multipart: skip the rest */
-            zmq_msg_init(&m);
-            if (zmq_msg_recv(&m, c->sock, ZMQ_DONTWAIT) < 0)
-                more = false;
-            else
-                more = zmq_msg_more(&m);
-            zmq_msg_close(&m);
-        }
+        take_zmsg(c, &m);
     }
 }
 
@@ -295,31 +313,50 @@ static int
 pump(th_client_t *c, int timeout_ms, uint64_t want_re)
 {
     int64_t deadline = timeout_ms < 0 ? 0 : now_ms() + timeout_ms;
+    bool idle = true; /* nothing arrived since the monitor was read */
     for (;;) {
         drain_socket(c);
         if (want_re == 0 && c->qhead)
             return 0;
         if (want_re != 0 && c->result_re == want_re)
             return 0;
-        monitor_poll(c);
+        if (idle)
+            monitor_poll(c);
         if (c->broken)
             return c->broken;
-        long wait = -1;
+        /* Wait in a blocking receive on the data socket alone, in slices:
+         * zmq_poll, or polling the monitor too, would add bookkeeping to
+         * every reply, and a lost connection is seen at the next slice
+         * anyway. */
+        int wait = MONITOR_SLICE_MS;
         if (timeout_ms >= 0) {
             int64_t left = deadline - now_ms();
             if (left <= 0)
                 return TH_ETIMEDOUT;
-            wait = (long)left;
+            if (left < wait)
+                wait = (int)left;
         }
-        zmq_pollitem_t items[2] = {{c->sock, 0, ZMQ_POLLIN, 0},
-                                   {c->mon, 0, ZMQ_POLLIN, 0}};
-        if (zmq_poll(items, 2, wait) < 0 && zmq_errno() != EINTR)
+        if (wait != c->rcvtimeo) {
+            set_int(c->sock, ZMQ_RCVTIMEO, wait);
+            c->rcvtimeo = wait;
+        }
+        zmq_msg_t m;
+        zmq_msg_init(&m);
+        if (zmq_msg_recv(&m, c->sock, 0) >= 0) {
+            take_zmsg(c, &m);
+            idle = false;
+            continue;
+        }
+        int e = zmq_errno();
+        zmq_msg_close(&m);
+        if (e != EAGAIN && e != EINTR)
             return fail(c, TH_EIO, "waiting for the host at %s: %s",
-                        c->sh->endpoint, zmq_strerror(zmq_errno()));
+                        c->sh->endpoint, zmq_strerror(e));
+        idle = true;
     }
 }
 
-/* ---- Sending -------------------------------------------------------------------------- */
+/* ---- Sending ------------------------------------------------------------- */
 
 static int
 send_frame(th_client_t *c, const char *hdr, size_t hlen, const void *payload,
@@ -342,8 +379,8 @@ send_frame(th_client_t *c, const char *hdr, size_t hlen, const void *payload,
                         "the host at %s accepted nothing for %d ms "
                         "(send queue full)",
                         c->sh->endpoint, c->sh->request_timeout_ms);
-        return fail(c, TH_EIO, "sending to the host at %s: %s",
-                    c->sh->endpoint, zmq_strerror(e));
+        return fail(c, TH_EIO, "sending to the host at %s: %s", c->sh->endpoint,
+                    zmq_strerror(e));
     }
     return 0;
 }
@@ -370,15 +407,16 @@ request(th_client_t *c, json_t *hdr, const void *payload, size_t plen,
     size_t hlen = strlen(text);
     if (hlen > TH_WIRE_HEADER_MAX) {
         free(text);
-        return fail(c, TH_ETOOBIG, "%s: request header of %zu bytes is over "
-                    "the %u-byte limit", what, hlen, TH_WIRE_HEADER_MAX);
+        return fail(c, TH_ETOOBIG,
+                    "%s: request header of %zu bytes is over "
+                    "the %u-byte limit",
+                    what, hlen, TH_WIRE_HEADER_MAX);
     }
     int rc = send_frame(c, text, hlen, payload, plen);
     free(text);
     if (rc != 0)
         return rc;
-    rc = pump(c, timeout_ms < 0 ? c->sh->request_timeout_ms : timeout_ms,
-              id);
+    rc = pump(c, timeout_ms < 0 ? c->sh->request_timeout_ms : timeout_ms, id);
     if (rc == TH_ETIMEDOUT)
         return fail(c, rc, "%s: the host at %s did not answer within %d ms",
                     what, c->sh->endpoint,
@@ -386,12 +424,13 @@ request(th_client_t *c, json_t *hdr, const void *payload, size_t plen,
     if (rc != 0)
         return rc;
     json_t *code = json_object_get(c->result, "code");
-    json_int_t v = json_is_integer(code) ? json_integer_value(code) : TH_EFORMAT;
+    json_int_t v =
+        json_is_integer(code) ? json_integer_value(code) : TH_EFORMAT;
     if (v > 0 || v < -1000)
         v = TH_EFORMAT;
     if (v != 0) {
-        const char *msg = json_string_value(json_object_get(c->result,
-                                                            "message"));
+        const char *msg =
+            json_string_value(json_object_get(c->result, "message"));
         return fail(c, (int)v, "%s: %s: %s", what, th_errname((int)v),
                     msg ? msg : th_strerror((int)v));
     }
@@ -400,13 +439,7 @@ request(th_client_t *c, json_t *hdr, const void *payload, size_t plen,
     return 0;
 }
 
-/* ---- Contexts --------------------------------------------------------------------------- */
-
-static void
-set_int(void *sock, int opt, int v)
-{
-    (void)zmq_setsockopt(sock, opt, &v, sizeof v);
-}
+/* ---- Contexts ------------------------------------------------------------ */
 
 static void
 context_free(th_client_t *c)
@@ -443,6 +476,7 @@ context_open(th_client_t **out, shared_t *sh, char *err, size_t errlen)
     c->magic = CLIENT_MAGIC;
     c->sh = sh;
     c->next_id = 1;
+    c->rcvtimeo = -1;
     c->sock = zmq_socket(sh->zctx, ZMQ_DEALER);
     c->mon = zmq_socket(sh->zctx, ZMQ_PAIR);
     if (c->sock == NULL || c->mon == NULL) {
@@ -474,7 +508,7 @@ context_open(th_client_t **out, shared_t *sh, char *err, size_t errlen)
 
     char mon_ep[64];
     snprintf(mon_ep, sizeof mon_ep, "inproc://th-client-mon-%u",
-             atomic_fetch_add(&sh->seq, 1));
+             atomic_fetch_add_explicit(&sh->seq, 1, memory_order_relaxed));
     if (zmq_socket_monitor(c->sock, mon_ep,
                            ZMQ_EVENT_CONNECTED | ZMQ_EVENT_CONNECT_RETRIED |
                                ZMQ_EVENT_DISCONNECTED |
@@ -497,9 +531,20 @@ context_open(th_client_t **out, shared_t *sh, char *err, size_t errlen)
     rc = send_frame(c, hello, (size_t)n, NULL, 0);
     if (rc != 0)
         goto out_free;
-    rc = pump(c, sh->connect_timeout_ms, c->next_id - 1);
-    if (rc == TH_ETIMEDOUT) {
+    /* Wait in slices: a refused connection (nothing listens) fails after
+     * a couple of attempts, not at the end of the whole timeout. */
+    int64_t deadline = now_ms() + sh->connect_timeout_ms;
+    int refusals = 0;
+    do {
+        int64_t left = deadline - now_ms();
+        rc = pump(c, left < 100 ? (int)(left > 0 ? left : 0) : 100,
+                  c->next_id - 1);
         monitor_poll(c);
+        if (c->refused && !c->connected)
+            refusals++;
+        c->refused = false;
+    } while (rc == TH_ETIMEDOUT && refusals < 3 && now_ms() < deadline);
+    if (rc == TH_ETIMEDOUT) {
         if (c->connected)
             rc = fail(c, TH_ETIMEDOUT,
                       "%s accepted the connection but no thespiand answered "
@@ -508,18 +553,18 @@ context_open(th_client_t **out, shared_t *sh, char *err, size_t errlen)
         else
             rc = fail(c, TH_ECLOSED,
                       "nothing accepts connections at %s (is thespiand "
-                      "running? waited %d ms)",
-                      sh->endpoint, sh->connect_timeout_ms);
+                      "running?)",
+                      sh->endpoint);
         goto out_free;
     }
     if (rc != 0)
         goto out_free;
     json_t *code = json_object_get(c->result, "code");
     if (!json_is_integer(code) || json_integer_value(code) != 0) {
-        json_int_t v = json_is_integer(code) ? json_integer_value(code)
-                                             : TH_EFORMAT;
-        const char *msg = json_string_value(json_object_get(c->result,
-                                                            "message"));
+        json_int_t v =
+            json_is_integer(code) ? json_integer_value(code) : TH_EFORMAT;
+        const char *msg =
+            json_string_value(json_object_get(c->result, "message"));
         rc = fail(c, v < 0 && v > -1000 ? (int)v : TH_EFORMAT,
                   "the host at %s refused the connection: %s", sh->endpoint,
                   msg ? msg : "no reason given");
@@ -570,8 +615,8 @@ th_client_connect(th_client_t **out, const th_client_opts_t *opts,
         err = &local;
     err->code = 0;
     err->message[0] = '\0';
-    if (out == NULL || (opts && opts->size < sizeof(uint32_t) * 2 +
-                                                 sizeof(const char *))) {
+    if (out == NULL ||
+        (opts && opts->size < sizeof(uint32_t) * 2 + sizeof(const char *))) {
         snprintf(err->message, sizeof err->message,
                  "th_client_connect: NULL out or opts->size not set");
         return err->code = TH_EINVAL;
@@ -598,8 +643,8 @@ th_client_connect(th_client_t **out, const th_client_opts_t *opts,
                                  : DEFAULT_REQUEST_MS;
     sh->zctx = zmq_ctx_new();
     if (sh->zctx == NULL) {
-        snprintf(err->message, sizeof err->message,
-                 "cannot start ZeroMQ: %s", zmq_strerror(zmq_errno()));
+        snprintf(err->message, sizeof err->message, "cannot start ZeroMQ: %s",
+                 zmq_strerror(zmq_errno()));
         free(sh);
         return err->code = TH_EIO;
     }
@@ -669,7 +714,7 @@ th_client_system_address(const th_client_t *c, th_addr_t *out)
     *out = c->system;
 }
 
-/* ---- Operations ---------------------------------------------------------------------------- */
+/* ---- Operations ---------------------------------------------------------- */
 
 static int
 addr_from_result(th_client_t *c, th_addr_t *out, json_t *res, const char *what)
@@ -697,15 +742,13 @@ th_client_create(th_client_t *c, th_addr_t *out, const char *class_name,
         return fail(c, TH_EINVAL, "%s: opts->size not set", what);
     json_t *hdr = json_pack("{s:s, s:s}", "op", "create", "class", class_name);
     if (hdr && opts && opts->global_name)
-        json_object_set_new(hdr, "global_name",
-                            json_string(opts->global_name));
+        json_object_set_new(hdr, "global_name", json_string(opts->global_name));
     if (hdr && opts && opts->source_hash)
-        json_object_set_new(hdr, "source_hash",
-                            json_string(opts->source_hash));
+        json_object_set_new(hdr, "source_hash", json_string(opts->source_hash));
     if (hdr && opts && opts->requirements_json) {
         json_error_t jerr;
-        json_t *req = json_loads(opts->requirements_json,
-                                 JSON_REJECT_DUPLICATES, &jerr);
+        json_t *req =
+            json_loads(opts->requirements_json, JSON_REJECT_DUPLICATES, &jerr);
         if (!json_is_object(req)) {
             json_decref(req);
             json_decref(hdr);
@@ -733,9 +776,9 @@ th_client_lookup(th_client_t *c, th_addr_t *out, const char *global_name)
     char what[300];
     snprintf(what, sizeof what, "lookup %.255s", global_name);
     json_t *res = NULL;
-    int rc = request(c, json_pack("{s:s, s:s}", "op", "lookup", "name",
-                                  global_name),
-                     NULL, 0, -1, &res, what);
+    int rc =
+        request(c, json_pack("{s:s, s:s}", "op", "lookup", "name", global_name),
+                NULL, 0, -1, &res, what);
     if (rc == 0)
         rc = addr_from_result(c, out, res, what);
     json_decref(res);
@@ -753,9 +796,9 @@ tell_header(th_client_t *c, const th_addr_t *to, const char *type)
     char a[TH_ADDR_STRLEN];
     thi_wire_addr_format(to, a, sizeof a);
     /* type and address are from fixed alphabets: nothing to escape */
-    int n = snprintf(c->tell_hdr, sizeof c->tell_hdr,
-                     "{\"op\":\"tell\",\"to\":\"%s\",\"type\":\"%s\"}", a,
-                     type);
+    int n =
+        snprintf(c->tell_hdr, sizeof c->tell_hdr,
+                 "{\"op\":\"tell\",\"to\":\"%s\",\"type\":\"%s\"}", a, type);
     if (n < 0 || (size_t)n >= sizeof c->tell_hdr)
         return TH_EINVAL;
     c->tell_hdr_len = (size_t)n;
@@ -846,8 +889,8 @@ th_client_update_capability(th_client_t *c, const char *name,
     json_t *value = json_null();
     if (value_json) {
         json_error_t jerr;
-        value = json_loads(value_json, JSON_DECODE_ANY |
-                                           JSON_REJECT_DUPLICATES, &jerr);
+        value = json_loads(value_json, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES,
+                           &jerr);
         if (value == NULL)
             return fail(c, TH_EINVAL,
                         "updateCapability %.255s: the value is not JSON: %s",
@@ -903,9 +946,17 @@ th_client_load(th_client_t *c, char hash_out[65], const char *bundle_path)
         return fail(c, TH_EINVAL, "load: a bundle path is required");
     char what[300];
     snprintf(what, sizeof what, "load %.255s", bundle_path);
-    FILE *f = fopen(bundle_path, "rb");
-    if (f == NULL)
+    /* O_NONBLOCK and a type check: a FIFO here must not hang us */
+    int fd = open(bundle_path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0)
         return fail(c, TH_EIO, "%s: %s", what, strerror(errno));
+    struct stat st;
+    FILE *f = NULL;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
+        (f = fdopen(fd, "rb")) == NULL) {
+        close(fd);
+        return fail(c, TH_EIO, "%s: not a regular file", what);
+    }
     size_t cap = c->max_payload, len = 0;
     unsigned char *buf = malloc(cap ? cap : 1);
     if (buf == NULL) {
@@ -918,13 +969,14 @@ th_client_load(th_client_t *c, char hash_out[65], const char *bundle_path)
     if (bad || more) {
         free(buf);
         return fail(c, bad ? TH_EIO : TH_ETOOBIG,
-                    bad ? "%s: read error" : "%s: larger than the host's "
-                                             "payload limit",
+                    bad ? "%s: read error"
+                        : "%s: larger than the host's "
+                          "payload limit",
                     what);
     }
     json_t *res = NULL;
-    int rc = request(c, json_pack("{s:s}", "op", "load"), buf, len, -1, &res,
-                     what);
+    int rc =
+        request(c, json_pack("{s:s}", "op", "load"), buf, len, -1, &res, what);
     free(buf);
     if (rc == 0) {
         const char *h = json_string_value(json_object_get(res, "source_hash"));
@@ -946,9 +998,9 @@ th_client_unload(th_client_t *c, const char *source_hash)
         return fail(c, TH_EINVAL, "unload: a source hash is required");
     char what[120];
     snprintf(what, sizeof what, "unload %.64s", source_hash);
-    return request(c, json_pack("{s:s, s:s}", "op", "unload", "source_hash",
-                                source_hash),
-                   NULL, 0, -1, NULL, what);
+    return request(
+        c, json_pack("{s:s, s:s}", "op", "unload", "source_hash", source_hash),
+        NULL, 0, -1, NULL, what);
 }
 
 TH_API int

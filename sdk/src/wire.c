@@ -5,15 +5,19 @@
  * endpoint both link this file.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "sdk/src/wire.h"
 
-/* ---- Frames ----------------------------------------------------------------- */
+/* ---- Frames -----------------------------------------------------------------
+ */
 
 enum thi_wire_bad
 thi_wire_split(thi_wire_frame_t *out, const void *frame, size_t len)
@@ -48,12 +52,18 @@ const char *
 thi_wire_bad_text(enum thi_wire_bad why)
 {
     switch (why) {
-    case THI_WIRE_OK: return "ok";
-    case THI_WIRE_TRUNCATED: return "truncated frame";
-    case THI_WIRE_GARBAGE: return "not a thespian frame (bad magic)";
-    case THI_WIRE_VERSION_UNKNOWN: return "unknown protocol version";
-    case THI_WIRE_FLAGS: return "undefined flags set";
-    case THI_WIRE_HEADER_SIZE: return "header length out of range";
+    case THI_WIRE_OK:
+        return "ok";
+    case THI_WIRE_TRUNCATED:
+        return "truncated frame";
+    case THI_WIRE_GARBAGE:
+        return "not a thespian frame (bad magic)";
+    case THI_WIRE_VERSION_UNKNOWN:
+        return "unknown protocol version";
+    case THI_WIRE_FLAGS:
+        return "undefined flags set";
+    case THI_WIRE_HEADER_SIZE:
+        return "header length out of range";
     }
     return "unknown reason";
 }
@@ -71,7 +81,7 @@ thi_wire_prefix(unsigned char out[TH_WIRE_PREFIX], size_t hdr_len)
     out[7] = (unsigned char)hdr_len;
 }
 
-/* ---- Addresses ------------------------------------------------------------------ */
+/* ---- Addresses ----------------------------------------------------------- */
 
 int
 thi_wire_addr_format(const th_addr_t *addr, char *buf, size_t size)
@@ -138,7 +148,7 @@ thi_wire_addr_parse(th_addr_t *out, const char *text)
     return 0;
 }
 
-/* ---- Message types ---------------------------------------------------------------- */
+/* ---- Message types ------------------------------------------------------- */
 
 bool
 thi_wire_type_valid(const char *type)
@@ -158,38 +168,23 @@ thi_wire_type_valid(const char *type)
     return n > 0;
 }
 
-static const char *const reserved_types[] = {
-    TH_MSG_CHILD_EXITED,      TH_MSG_POISON,
-    TH_MSG_WAKEUP,            TH_MSG_WATCH,
-    TH_MSG_DEAD_ENVELOPE,     TH_MSG_CONVENTION_UPDATE,
-    TH_MSG_VALIDATE_SOURCE,   TH_MSG_LOADED_SOURCE,
-    TH_MSG_UNLOADED_SOURCE,   TH_MSG_SYSTEM_STATUS,
-    TH_MSG_ACTOR_STATUS,      "th.internal",
-};
-
-static bool
-in_list(const char *type, const char *const *list, size_t n)
+/* The runtime's own types come from actor.h (th_msg_is_runtime), so a
+ * type added there is covered here; of those, an outside program may send
+ * what actors may send. "th.internal" is the runtime's private envelope
+ * name. */
+bool
+thi_wire_type_is_runtime(const char *type)
 {
-    for (size_t i = 0; i < n; i++)
-        if (strcmp(type, list[i]) == 0)
-            return true;
-    return false;
+    return th_msg_is_runtime(type) || strcmp(type, "th.internal") == 0;
 }
 
 bool
 thi_wire_type_reserved(const char *type)
 {
-    return in_list(type, reserved_types,
-                   sizeof reserved_types / sizeof reserved_types[0]);
-}
-
-bool
-thi_wire_type_is_runtime(const char *type)
-{
-    return thi_wire_type_reserved(type) ||
-           strcmp(type, TH_MSG_EXIT_REQUEST) == 0 ||
-           strcmp(type, TH_MSG_STATUS_REQ) == 0 ||
-           strcmp(type, TH_MSG_VALIDATED_SOURCE) == 0;
+    return thi_wire_type_is_runtime(type) &&
+           strcmp(type, TH_MSG_EXIT_REQUEST) != 0 &&
+           strcmp(type, TH_MSG_STATUS_REQ) != 0 &&
+           strcmp(type, TH_MSG_VALIDATED_SOURCE) != 0;
 }
 
 bool
@@ -202,7 +197,7 @@ thi_wire_type_passes(const char *type)
            strcmp(type, TH_MSG_ACTOR_STATUS) == 0;
 }
 
-/* ---- Endpoints -------------------------------------------------------------------- */
+/* ---- Endpoints ----------------------------------------------------------- */
 
 bool
 thi_wire_endpoint_valid(const char *ep)
@@ -247,15 +242,25 @@ endpoint_from_cfg(char *buf, const char *dir, char *source, char *why)
     char path[4096];
     if (snprintf(path, sizeof path, "%s/%s", dir, TH_WIRE_ENDPOINT_CFG) >=
         (int)sizeof path) {
-        put(why, 512, "%s%s: $THESPIAN_DIRECTOR_DIR is too long", dir, NULL);
+        put(why, 512, "%.300s%s: $THESPIAN_DIRECTOR_DIR is too long", dir,
+            NULL);
         return TH_EINVAL;
     }
-    FILE *f = fopen(path, "re");
-    if (f == NULL) {
+    /* O_NONBLOCK and a type check: a FIFO here must not hang a client */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0) {
         if (errno == ENOENT)
             return 0;
         if (why)
-            snprintf(why, 512, "%s: %s", path, strerror(errno));
+            snprintf(why, 512, "%.380s: %s", path, strerror(errno));
+        return TH_EIO;
+    }
+    struct stat st;
+    FILE *f = NULL;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
+        (f = fdopen(fd, "r")) == NULL) {
+        close(fd);
+        put(why, 512, "%.300s: not a regular file%s", path, NULL);
         return TH_EIO;
     }
     json_error_t jerr;
@@ -264,14 +269,14 @@ endpoint_from_cfg(char *buf, const char *dir, char *source, char *why)
     size_t n = fread(text, 1, sizeof text, f);
     fclose(f);
     if (n == sizeof text) {
-        put(why, 512, "%s: larger than 1023 bytes%s", path, NULL);
+        put(why, 512, "%.300s: larger than 1023 bytes%s", path, NULL);
         return TH_EFORMAT;
     }
-    json_t *v = json_loadb(text, n, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES,
-                           &jerr);
+    json_t *v =
+        json_loadb(text, n, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &jerr);
     if (v == NULL) {
         if (why)
-            snprintf(why, 512, "%s: not JSON: %s", path, jerr.text);
+            snprintf(why, 512, "%.300s: not JSON: %.160s", path, jerr.text);
         return TH_EFORMAT;
     }
     int rc = 1;
@@ -279,7 +284,8 @@ endpoint_from_cfg(char *buf, const char *dir, char *source, char *why)
         const char *s = json_string_value(v);
         if (!thi_wire_endpoint_valid(s)) {
             put(why, 512,
-                "%s: \"%s\" is not a tcp://HOST:PORT or ipc://PATH endpoint",
+                "%.300s: \"%.150s\" is not a tcp://HOST:PORT or ipc://PATH "
+                "endpoint",
                 path, s);
             rc = TH_EINVAL;
         } else {
@@ -291,13 +297,14 @@ endpoint_from_cfg(char *buf, const char *dir, char *source, char *why)
                  (int)json_integer_value(v));
     } else {
         put(why, 512,
-            "%s: want a JSON string endpoint or an integer port 1..65535%s",
+            "%.300s: want a JSON string endpoint or an integer port "
+            "1..65535%s",
             path, NULL);
         rc = TH_EINVAL;
     }
     json_decref(v);
     if (rc == 1 && source)
-        snprintf(source, 300, "%s", path);
+        snprintf(source, 300, "%.299s", path);
     return rc;
 }
 
@@ -310,7 +317,7 @@ thi_wire_endpoint_resolve(char *buf, const char *explicit_ep, char *source,
     if (explicit_ep && *explicit_ep) {
         if (!thi_wire_endpoint_valid(explicit_ep)) {
             put(why, 512,
-                "--endpoint \"%s\": not a tcp://HOST:PORT or ipc://PATH "
+                "--endpoint \"%.300s\": not a tcp://HOST:PORT or ipc://PATH "
                 "endpoint%s",
                 explicit_ep, NULL);
             return TH_EINVAL;
@@ -323,7 +330,7 @@ thi_wire_endpoint_resolve(char *buf, const char *explicit_ep, char *source,
     if (env && *env) {
         if (!thi_wire_endpoint_valid(env)) {
             put(why, 512,
-                "$THESPIAN_ENDPOINT \"%s\": not a tcp://HOST:PORT or "
+                "$THESPIAN_ENDPOINT \"%.300s\": not a tcp://HOST:PORT or "
                 "ipc://PATH endpoint%s",
                 env, NULL);
             return TH_EINVAL;

@@ -21,16 +21,16 @@
  *   4  4  header length H, big-endian
  *   8  H  header: a UTF-8 JSON object
  * 8+H ..  payload bytes (the rest of the frame) */
-#define TH_WIRE_MAGIC0 0x54u          /* 'T' */
-#define TH_WIRE_MAGIC1 0x48u          /* 'H' */
+#define TH_WIRE_MAGIC0 0x54u /* 'T' */
+#define TH_WIRE_MAGIC1 0x48u /* 'H' */
 #define TH_WIRE_VERSION 1u
 #define TH_WIRE_PREFIX 8u
-#define TH_WIRE_HEADER_MAX 65536u     /* bytes of JSON header */
+#define TH_WIRE_HEADER_MAX 65536u              /* bytes of JSON header */
 #define TH_WIRE_PAYLOAD_MAX ((size_t)16 << 20) /* default payload limit */
 
 /* The default admin endpoint: Thespian's Admin Port on loopback. */
 #define TH_WIRE_DEFAULT_ENDPOINT "tcp://127.0.0.1:1900"
-#define TH_WIRE_ENDPOINT_MAX 256      /* bytes, with the NUL */
+#define TH_WIRE_ENDPOINT_MAX 256 /* bytes, with the NUL */
 #define TH_WIRE_ENDPOINT_CFG "adminendpoint.cfg"
 
 /* Why a frame was refused by thi_wire_split (stable, for log lines). */
@@ -44,11 +44,11 @@ enum thi_wire_bad {
 };
 
 typedef struct thi_wire_frame {
-    const char *hdr;          /* borrowed from the frame; NOT NUL-ended */
+    const char *hdr; /* borrowed from the frame; NOT NUL-ended */
     size_t hdr_len;
     const unsigned char *payload; /* borrowed from the frame */
     size_t payload_len;
-    unsigned version;         /* the version byte as found */
+    unsigned version; /* the version byte as found */
 } thi_wire_frame_t;
 
 /* Split a received frame (borrowed). Returns THI_WIRE_OK and fills *out
@@ -100,7 +100,7 @@ bool thi_wire_endpoint_valid(const char *ep);
  * TH_EINVAL / TH_EFORMAT / TH_EIO with a line in `why` (may be NULL;
  * 512 bytes) naming the variable or file and the reason: a bad setting is
  * an error, never silently skipped. Thread-safe (reads the environment). */
-int thi_wire_endpoint_resolve(char *buf, const char *explicit_ep,
-                              char *source, char *why);
+int thi_wire_endpoint_resolve(char *buf, const char *explicit_ep, char *source,
+                              char *why);
 
 #endif /* TH_SDK_SRC_WIRE_H */

@@ -14,10 +14,11 @@
  * NoCompatibleSystemForActor, InvalidActorSourceHash,
  * InvalidActorSpecification, ActorSystemRequestTimeout,
  * ActorSystemShutdown, ...), and th_client_errmsg() one line saying what
- * failed and why. A host that is gone gives TH_ECLOSED at once, a host that
- * does not answer gives TH_ETIMEDOUT within the timeout: a call never hangs
- * unless the caller asked to wait without limit (timeout < 0) on a host
- * that is alive. The wire protocol is docs/protocol.md.
+ * failed and why. A host that is gone gives TH_ECLOSED at once (within
+ * 50 ms), a host that does not answer gives TH_ETIMEDOUT within the
+ * timeout; even a wait without limit (timeout < 0) ends with TH_ECLOSED
+ * about 5 s after a host stopped answering on a live connection
+ * (ZeroMQ heartbeats). The wire protocol is docs/protocol.md.
  */
 #ifndef TH_SDK_CLIENT_H
 #define TH_SDK_CLIENT_H
@@ -41,40 +42,40 @@ extern "C" {
 
 /* Thespian's Admin Port, on loopback. */
 #define TH_CLIENT_DEFAULT_ENDPOINT "tcp://127.0.0.1:1900"
-#define TH_CLIENT_ENDPOINT_MAX 256  /* bytes for an endpoint, with NUL */
+#define TH_CLIENT_ENDPOINT_MAX 256 /* bytes for an endpoint, with NUL */
 
 typedef struct th_client th_client_t;
 
 /* Options for th_client_connect; zero-initialise and set `size`. */
 typedef struct th_client_opts {
-    uint32_t size;            /* sizeof(th_client_opts_t) */
+    uint32_t size; /* sizeof(th_client_opts_t) */
     uint32_t reserved0;
-    const char *endpoint;     /* NULL: the discovery rule, see
-                                 th_client_endpoint */
-    int connect_timeout_ms;   /* wait for the host's welcome; 0 = 5000 */
-    int request_timeout_ms;   /* create, status, lookup, capability and
-                                 shutdown requests, and a tell blocked by
-                                 a full send queue; 0 = 10000 */
+    const char *endpoint;   /* NULL: the discovery rule, see
+                               th_client_endpoint */
+    int connect_timeout_ms; /* wait for the host's welcome; 0 = 5000 */
+    int request_timeout_ms; /* create, status, lookup, capability and
+                               shutdown requests, and a tell blocked by
+                               a full send queue; 0 = 10000 */
 } th_client_opts_t;
 
 /* Error detail of th_client_connect (no client exists to hold it). */
 typedef struct th_client_error {
-    int code;                 /* TH_E* code; 0 when no error */
-    char message[512];        /* one line naming what failed and why */
+    int code;          /* TH_E* code; 0 when no error */
+    char message[512]; /* one line naming what failed and why */
 } th_client_error_t;
 
 /* A message received from an actor. */
 typedef struct th_client_msg {
-    const char *type;         /* message type name */
-    const void *data;         /* payload bytes, never NULL, NUL-terminated
-                                 for convenience (not counted in len) */
-    size_t len;               /* payload length */
-    th_addr_t sender;         /* who sent it */
+    const char *type; /* message type name */
+    const void *data; /* payload bytes, never NULL, NUL-terminated
+                         for convenience (not counted in len) */
+    size_t len;       /* payload length */
+    th_addr_t sender; /* who sent it */
 } th_client_msg_t;
 
 /* Options for th_client_create; zero-initialise and set `size`. */
 typedef struct th_client_create_opts {
-    uint32_t size;                 /* sizeof(th_client_create_opts_t) */
+    uint32_t size; /* sizeof(th_client_create_opts_t) */
     uint32_t reserved0;
     const char *global_name;       /* NULL, or a system-wide name: a live
                                       actor of that name is returned
@@ -101,7 +102,7 @@ TH_API int th_client_endpoint(char *buf, const char *explicit_ep,
  * Blocks until the host welcomed this context or connect_timeout_ms
  * passed. Returns 0 with *out returned owned (release with
  * th_client_close); TH_ECLOSED when nothing accepts connections at the
- * endpoint, TH_ETIMEDOUT when something accepted but no thespiand
+ * endpoint (after three refused attempts, about 0.3 s), TH_ETIMEDOUT when something accepted but no thespiand
  * answered, TH_ELIMIT when the host refuses more contexts, TH_EINVAL for
  * a bad endpoint, TH_ENOMEM, TH_EIO. err (may be NULL) receives the
  * detail. opts and err are borrowed. Thread-safe. */
@@ -158,8 +159,8 @@ TH_API int th_client_lookup(th_client_t *c, th_addr_t *out,
  * outside program may not send, TH_ETOOBIG, TH_ECLOSED when the host is
  * gone, TH_ETIMEDOUT when the host accepted nothing for
  * request_timeout_ms. data borrowed (copied). Not thread-safe on c. */
-TH_API int th_client_tell(th_client_t *c, const th_addr_t *to,
-                          const char *type, const void *data, size_t len);
+TH_API int th_client_tell(th_client_t *c, const th_addr_t *to, const char *type,
+                          const void *data, size_t len);
 
 /* Wait up to timeout_ms (< 0: no limit, 0: do not wait) for the next
  * message delivered to this context and not yet received (Thespian's
@@ -209,8 +210,7 @@ TH_API int th_client_unload(th_client_t *c, const char *source_hash);
 
 /* Print / parse addresses ("th1:..."). format needs TH_ADDR_STRLEN bytes;
  * returns 0 or TH_EINVAL. parse returns 0 or TH_EADDR. Thread-safe. */
-TH_API int th_client_addr_format(const th_addr_t *addr, char *buf,
-                                 size_t size);
+TH_API int th_client_addr_format(const th_addr_t *addr, char *buf, size_t size);
 TH_API int th_client_addr_parse(th_addr_t *out, const char *text);
 
 /* Free memory this library returned (th_client_status text). NULL-safe. */

@@ -1,0 +1,181 @@
+/*
+ * director/cli.c — what every thespian command shares: option parsing
+ * (with --help and --endpoint on every command), the one endpoint rule,
+ * connecting to the host, and naming an actor by address or global name.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "director/cli.h"
+
+const char *cli_global_endpoint;
+const char *cli_argv0;
+
+static void
+vmessage(const cli_cmd_t *cmd, const char *fmt, va_list ap)
+{
+    fprintf(stderr, "thespian %s: ", cmd->name);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+}
+
+int
+cli_usage_error(const cli_cmd_t *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vmessage(cmd, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "(see thespian %s --help)\n", cmd->name);
+    return CLI_USAGE;
+}
+
+int
+cli_fail(const cli_cmd_t *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vmessage(cmd, fmt, ap);
+    va_end(ap);
+    return CLI_FAIL;
+}
+
+static const cli_opt_t *
+find_opt(const cli_opt_t *opts, const char *name, size_t len)
+{
+    for (const cli_opt_t *o = opts; o && o->name; o++)
+        if (strlen(o->name) == len && strncmp(o->name, name, len) == 0)
+            return o;
+    return NULL;
+}
+
+bool
+cli_parse(const cli_cmd_t *cmd, int argc, char **argv, const cli_opt_t *opts,
+          const char **pos, size_t min_pos, size_t max_pos, size_t *n_pos,
+          int *done)
+{
+    *n_pos = 0;
+    bool only_pos = false;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (only_pos || a[0] != '-' || a[1] == '\0' ||
+            (a[1] != '-' && a[1] != 'h')) {
+            /* "-" alone and negative numbers are positional */
+            if (*n_pos == max_pos) {
+                *done = cli_usage_error(cmd, "unexpected argument \"%s\"", a);
+                return false;
+            }
+            pos[(*n_pos)++] = a;
+            continue;
+        }
+        if (strcmp(a, "--") == 0) {
+            only_pos = true;
+            continue;
+        }
+        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            fputs(cmd->usage, stdout);
+            *done = CLI_OK;
+            return false;
+        }
+        const char *name = a + 2, *eq = strchr(name, '=');
+        size_t len = eq ? (size_t)(eq - name) : strlen(name);
+        const char *value = eq ? eq + 1 : NULL;
+        /* every command takes --endpoint: it sets the global choice */
+        cli_opt_t endpoint_opt = {"endpoint", CLI_STRING,
+                                  (void *)&cli_global_endpoint};
+        const cli_opt_t *o = find_opt(opts, name, len);
+        if (o == NULL && len == 8 && strncmp(name, "endpoint", 8) == 0)
+            o = &endpoint_opt;
+        if (o == NULL) {
+            *done = cli_usage_error(cmd, "unknown option %s", a);
+            return false;
+        }
+        if (o->kind == CLI_FLAG) {
+            if (value) {
+                *done = cli_usage_error(cmd, "--%s takes no value", o->name);
+                return false;
+            }
+            *(bool *)o->out = true;
+            continue;
+        }
+        if (value == NULL) {
+            if (i + 1 >= argc) {
+                *done = cli_usage_error(cmd, "--%s needs a value", o->name);
+                return false;
+            }
+            value = argv[++i];
+        }
+        if (o->kind == CLI_STRING) {
+            *(const char **)o->out = value;
+        } else {
+            cli_list_t *l = o->out;
+            if (l->n == sizeof l->items / sizeof l->items[0]) {
+                *done = cli_usage_error(cmd, "too many --%s options", o->name);
+                return false;
+            }
+            l->items[l->n++] = value;
+        }
+    }
+    if (*n_pos < min_pos) {
+        *done =
+            cli_usage_error(cmd, "missing argument%s (%zu of %zu given)",
+                            min_pos - *n_pos > 1 ? "s" : "", *n_pos, min_pos);
+        return false;
+    }
+    return true;
+}
+
+int
+cli_endpoint(const cli_cmd_t *cmd, const char *explicit_ep, char *buf)
+{
+    th_client_error_t err;
+    const char *ep = explicit_ep ? explicit_ep : cli_global_endpoint;
+    if (th_client_endpoint(buf, ep, &err) != 0)
+        return cli_fail(cmd, "%s", err.message);
+    return CLI_OK;
+}
+
+int
+cli_connect(const cli_cmd_t *cmd, const char *endpoint, th_client_t **out)
+{
+    th_client_opts_t opts = {.size = sizeof opts, .endpoint = endpoint};
+    th_client_error_t err;
+    int rc = th_client_connect(out, &opts, &err);
+    if (rc != 0)
+        return cli_fail(cmd, "%s: %s", th_errname(rc), err.message);
+    return CLI_OK;
+}
+
+int
+cli_target(const cli_cmd_t *cmd, th_client_t *c, const char *text,
+           th_addr_t *out)
+{
+    if (strncmp(text, "th1:", 4) == 0) {
+        if (th_client_addr_parse(out, text) != 0)
+            return cli_fail(cmd,
+                            "InvalidActorAddress: \"%s\" is not an "
+                            "actor address",
+                            text);
+        return CLI_OK;
+    }
+    int rc = th_client_lookup(c, out, text);
+    if (rc != 0)
+        return cli_fail(cmd, "%s", th_client_errmsg(c));
+    return CLI_OK;
+}
+
+bool
+cli_seconds(const char *text, int *ms)
+{
+    char *end = NULL;
+    errno = 0;
+    double s = strtod(text, &end);
+    if (errno || end == text || *end || !isfinite(s) || s < 0 || s > 86400.0)
+        return false;
+    *ms = (int)(s * 1000.0 + 0.5);
+    return true;
+}

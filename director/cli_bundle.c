@@ -1,0 +1,678 @@
+/*
+ * director/cli_bundle.c — the offline signing commands: keygen (an RSA key
+ * pair), gensrc (a signed, reproducible .tls bundle from plugin files) and
+ * tlsinfo (check a bundle against the director directory's keys and show
+ * or extract what it holds). None of them needs a running host.
+ */
+#include <dirent.h>
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <fnmatch.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "director/cli.h"
+#include "director/tli.h"
+#include "loader/bundle.h"
+#include "loader/plugin.h"
+
+/* ---- the director directory ------------------------------------------------ */
+
+/* $THESPIAN_DIRECTOR_DIR, else ~/.thespian/director (docs/cli.md). */
+static void
+director_dir(char *buf, size_t n)
+{
+    const char *d = getenv("THESPIAN_DIRECTOR_DIR");
+    if (d && *d) {
+        snprintf(buf, n, "%s", d);
+        return;
+    }
+    const char *home = getenv("HOME");
+    snprintf(buf, n, "%s/.thespian/director", home && *home ? home : ".");
+}
+
+/* ---- keygen ------------------------------------------------------------------- */
+
+
+static int
+write_new(const char *path, const char *text, int mode)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+    if (fd < 0)
+        return -errno;
+    size_t n = strlen(text), off = 0;
+    while (off < n) {
+        ssize_t w = write(fd, text + off, n - off);
+        if (w <= 0) {
+            int e = errno;
+            close(fd);
+            unlink(path);
+            return -e;
+        }
+        off += (size_t)w;
+    }
+    return close(fd) == 0 ? 0 : -errno;
+}
+
+static int
+run_keygen(int argc, char **argv)
+{
+    const cli_cmd_t *cmd = &cli_cmd_keygen;
+    const char *bits_s = NULL, *dir = ".";
+    cli_opt_t opts[] = {{"bits", CLI_STRING, &bits_s},
+                        {"dir", CLI_STRING, &dir},
+                        {NULL, CLI_FLAG, NULL}};
+    const char *pos[1];
+    size_t n;
+    int done;
+    if (!cli_parse(cmd, argc, argv, opts, pos, 1, 1, &n, &done))
+        return done;
+    unsigned bits = 3072;
+    if (bits_s) {
+        char *end;
+        unsigned long b = strtoul(bits_s, &end, 10);
+        if (*end || b < THI_KEY_MIN_BITS || b > THI_KEY_MAX_BITS)
+            return cli_usage_error(cmd, "--bits must be %d to %d",
+                                   THI_KEY_MIN_BITS, THI_KEY_MAX_BITS);
+        bits = (unsigned)b;
+    }
+    if (!thi_plugin_valid_name(pos[0]))
+        return cli_usage_error(cmd,
+                               "key name \"%s\" must be 1-64 of A-Z a-z 0-9 _",
+                               pos[0]);
+    char priv[4200], pub[4200];
+    snprintf(priv, sizeof priv, "%s/%s.pem", dir, pos[0]);
+    snprintf(pub, sizeof pub, "%s/%s_tls.key", dir, pos[0]);
+    if (access(priv, F_OK) == 0 || access(pub, F_OK) == 0)
+        return cli_fail(cmd, "%s or %s exists already: not overwritten", priv,
+                        pub);
+    thi_key_t *key = NULL;
+    th_diag_t d = {0};
+    char *priv_pem = NULL, *pub_pem = NULL;
+    int rc = thi_key_generate(&key, bits, &d);
+    if (rc == 0)
+        rc = thi_key_write_private_pem(key, &priv_pem, &d);
+    if (rc == 0)
+        rc = thi_key_write_public_pem(key, &pub_pem, &d);
+    if (rc != 0) {
+        thi_key_destroy(key);
+        return cli_fail(cmd, "%s", d.msg);
+    }
+    int e = write_new(priv, priv_pem, 0600);
+    if (e == 0 && (e = write_new(pub, pub_pem, 0644)) != 0)
+        unlink(priv);
+    uint8_t fp[32];
+    char hex[65];
+    thi_key_fingerprint(fp, key);
+    thi_hex(hex, fp, 32);
+    thi_key_destroy(key);
+    free(priv_pem);
+    free(pub_pem);
+    if (e != 0)
+        return cli_fail(cmd, "cannot write the key files in %s: %s", dir,
+                        strerror(-e));
+    printf("private key: %s (keep it secret)\npublic key:  %s (copy it into "
+           "each host's director directory)\nfingerprint: sha256:%s\n",
+           priv, pub, hex);
+    return CLI_OK;
+}
+
+const cli_cmd_t cli_cmd_keygen = {
+    "keygen", "make an RSA key pair for signing bundles",
+    "usage: thespian keygen NAME [--bits N] [--dir DIR]\n"
+    "Write NAME.pem (the private key, mode 0600) and NAME_tls.key (the\n"
+    "public key) in DIR (default: the current directory). RSA, e = 65537,\n"
+    "3072 bits unless --bits says otherwise (2048-8192). Existing files are\n"
+    "never overwritten. Public keys go into the director directory of every\n"
+    "host that should accept code signed with NAME.pem.\n",
+    run_keygen,
+};
+
+/* ---- gensrc -------------------------------------------------------------------- */
+
+typedef struct file_list {
+    char **paths; /* relative to the sources directory */
+    size_t n, cap;
+} file_list_t;
+
+static void
+list_free(file_list_t *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        free(l->paths[i]);
+    free(l->paths);
+}
+
+static int
+list_add(file_list_t *l, const char *p)
+{
+    for (size_t i = 0; i < l->n; i++)
+        if (strcmp(l->paths[i], p) == 0)
+            return 0;
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 32;
+        char **np = realloc(l->paths, cap * sizeof *np);
+        if (np == NULL)
+            return -1;
+        l->paths = np;
+        l->cap = cap;
+    }
+    l->paths[l->n] = strdup(p);
+    return l->paths[l->n] ? (int)++l->n : -1;
+}
+
+/* Every regular file under base/rel, as paths relative to base. */
+static int
+walk(const char *base, const char *rel, int depth, file_list_t *out)
+{
+    char path[4400];
+    snprintf(path, sizeof path, "%s%s%s", base, *rel ? "/" : "", rel);
+    DIR *dh = opendir(path);
+    if (dh == NULL)
+        return -errno;
+    struct dirent *e;
+    int rc = 0;
+    while (rc == 0 && (e = readdir(dh)) != NULL) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+            continue;
+        char child[4400], full[8800];
+        snprintf(child, sizeof child, "%s%s%s", rel, *rel ? "/" : "",
+                 e->d_name);
+        snprintf(full, sizeof full, "%s/%s", base, child);
+        struct stat st;
+        if (stat(full, &st) != 0)
+            continue;
+        if (S_ISDIR(st.st_mode) && depth < 32)
+            rc = walk(base, child, depth + 1, out);
+        else if (S_ISREG(st.st_mode) && list_add(out, child) < 0)
+            rc = -ENOMEM;
+        if (out->n > THI_BUNDLE_MAX_FILES)
+            rc = -E2BIG;
+    }
+    closedir(dh);
+    return rc;
+}
+
+/* Shell-style match of one path against a pattern where "**" spans any
+ * number of directories. */
+static bool
+glob_match(const char *pat, const char *path)
+{
+    if (*pat == '\0')
+        return *path == '\0';
+    size_t pl = strcspn(pat, "/");
+    if (pl == 2 && pat[0] == '*' && pat[1] == '*') {
+        const char *rest = pat[2] == '/' ? pat + 3 : pat + 2;
+        for (const char *p = path;; p++) {
+            if ((p == path || p[-1] == '/') && glob_match(rest, p))
+                return true;
+            if (*p == '\0')
+                return false;
+        }
+    }
+    size_t sl = strcspn(path, "/");
+    char ps[256], ss[256];
+    if (pl >= sizeof ps || sl >= sizeof ss)
+        return false;
+    memcpy(ps, pat, pl);
+    ps[pl] = '\0';
+    memcpy(ss, path, sl);
+    ss[sl] = '\0';
+    if (fnmatch(ps, ss, FNM_PERIOD) != 0)
+        return false;
+    if (pat[pl] == '\0' || path[sl] == '\0')
+        return pat[pl] == '\0' && path[sl] == '\0';
+    return glob_match(pat + pl + 1, path + sl + 1);
+}
+
+static bool
+is_shared_object(const char *p)
+{
+    const char *so = strstr(p, ".so");
+    return so && (so[3] == '\0' || so[3] == '.');
+}
+
+/* Load a would-be plugin exactly as a host will: in a namespace of its own,
+ * its private libraries first, every file through /proc/self/fd so that
+ * $ORIGIN finds nothing beside it, then check its descriptor. A plugin that
+ * needs a library missing from the bundle fails here, not on the host.
+ * Class names go into `classes` for the TLI check. */
+static int
+check_plugin(const char *path, const char *const *libs, size_t n_libs,
+             json_t *classes, th_diag_t *d)
+{
+    void *h[THI_BUNDLE_MAX_FILES + 1];
+    int fds[THI_BUNDLE_MAX_FILES + 1];
+    size_t nh = 0, nfd = 0;
+    Lmid_t lmid = LM_ID_NEWLM;
+    char fdpath[64];
+    bool *done = calloc(n_libs + 1, sizeof *done);
+    bool progress = true;
+    while (done && progress) { /* libraries in dependency order */
+        progress = false;
+        for (size_t i = 0; i < n_libs; i++) {
+            if (done[i])
+                continue;
+            int fd = open(libs[i], O_RDONLY | O_CLOEXEC);
+            if (fd < 0)
+                continue;
+            snprintf(fdpath, sizeof fdpath, "/proc/self/fd/%d", fd);
+            void *x = dlmopen(lmid, fdpath, RTLD_NOW | RTLD_LOCAL);
+            if (x == NULL) {
+                close(fd);
+                continue;
+            }
+            fds[nfd++] = fd; /* open until the end: paths must stay unique */
+            h[nh++] = x;
+            if (lmid == LM_ID_NEWLM)
+                dlinfo(x, RTLD_DI_LMID, &lmid);
+            done[i] = progress = true;
+        }
+    }
+    free(done);
+    int rc = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        rc = thi_diag_set(d, TH_EIO, "%s: %s", path, strerror(errno));
+        goto out;
+    }
+    fds[nfd++] = fd;
+    snprintf(fdpath, sizeof fdpath, "/proc/self/fd/%d", fd);
+    dlerror();
+    void *p = dlmopen(lmid, fdpath, RTLD_NOW | RTLD_LOCAL);
+    if (p == NULL) {
+        const char *why = dlerror();
+        rc = thi_diag_set(d, TH_EABI,
+                          "%s: cannot be loaded: %s (a private library it "
+                          "needs must be listed in deps:)",
+                          path, why ? why : "unknown error");
+        goto out;
+    }
+    h[nh++] = p;
+    const th_plugin_t *desc = dlsym(p, TH_PLUGIN_SYMBOL);
+    if (desc == NULL) {
+        rc = thi_diag_set(d, TH_EABI,
+                          "%s: not a thespian-c plugin (no %s descriptor); if "
+                          "it is a library the plugins need, list it in deps:",
+                          path, TH_PLUGIN_SYMBOL);
+        goto out;
+    }
+    rc = thi_plugin_check(desc, path, d);
+    for (uint32_t i = 0; rc == 0 && i < desc->n_classes; i++) {
+        char q[2 * TH_NAME_MAX + 2];
+        snprintf(q, sizeof q, "%s.%s", desc->name, desc->classes[i]->name);
+        json_array_append_new(classes, json_string(q));
+    }
+out:
+    while (nh > 0)
+        dlclose(h[--nh]);
+    while (nfd > 0)
+        close(fds[--nfd]);
+    return rc;
+}
+
+static int
+read_deps(const cli_cmd_t *cmd, const char *file, const char *src,
+          file_list_t *deps)
+{
+    uint8_t *text = NULL;
+    size_t len = 0;
+    th_diag_t d = {0};
+    if (thi_read_file(&text, &len, file, 1 << 20, &d) != 0)
+        return cli_fail(cmd, "deps: %s", d.msg);
+    char *s = (char *)text, *save = NULL;
+    text = realloc(text, len + 1);
+    s = (char *)text;
+    s[len] = '\0';
+    int rc = CLI_OK;
+    int lineno = 0;
+    for (char *line = strtok_r(s, "\n", &save); line && rc == CLI_OK;
+         line = strtok_r(NULL, "\n", &save)) {
+        lineno++;
+        line[strcspn(line, "\r")] = '\0';
+        while (*line == ' ' || *line == '\t')
+            line++;
+        if (*line == '\0' || *line == '#')
+            continue;
+        char full[8800];
+        snprintf(full, sizeof full, "%s/%s", src, line);
+        struct stat st;
+        if (line[0] == '/' || strstr(line, "..") || stat(full, &st) != 0 ||
+            !S_ISREG(st.st_mode))
+            rc = cli_fail(cmd,
+                          "%s line %d: \"%s\" is not a file under %s "
+                          "(paths are relative to SOURCES_DIR)",
+                          file, lineno, line, src);
+        else if (list_add(deps, line) < 0)
+            rc = cli_fail(cmd, "out of memory");
+    }
+    free(text);
+    return rc;
+}
+
+
+static int
+run_gensrc(int argc, char **argv)
+{
+    const cli_cmd_t *cmd = &cli_cmd_gensrc;
+    const char *outpath = NULL, *info = NULL;
+    cli_opt_t opts[] = {{"o", CLI_STRING, &outpath},
+                        {"info", CLI_STRING, &info},
+                        {NULL, CLI_FLAG, NULL}};
+    const char *pos[64];
+    size_t n;
+    int done;
+    /* Thespian's short -o PATH, spelled as the parser's --o */
+    char *args[256];
+    if (argc > 256)
+        return cli_usage_error(cmd, "too many arguments");
+    for (int i = 0; i < argc; i++)
+        args[i] = strcmp(argv[i], "-o") ? argv[i] : (char *)"--o";
+    if (!cli_parse(cmd, argc, args, opts, pos, 4, 64, &n, &done))
+        return done;
+    const char *group = pos[0], *keyfile = pos[1], *src = pos[2];
+    const char *version = NULL, *depsfile = NULL, *tlifile = NULL;
+    char datebuf[16];
+    file_list_t globs = {0}, files = {0}, deps = {0};
+    for (size_t i = 3; i < n; i++) {
+        if (!strncmp(pos[i], "version:", 8)) {
+            version = pos[i] + 8;
+        } else if (!strncmp(pos[i], "deps:", 5)) {
+            depsfile = pos[i] + 5;
+        } else if (!strncmp(pos[i], "tli:", 4)) {
+            tlifile = pos[i] + 4;
+        } else if (list_add(&globs, pos[i]) < 0) {
+            return cli_fail(cmd, "out of memory");
+        }
+    }
+    int rc = CLI_OK;
+    if (!thi_group_name_ok(group)) {
+        rc = cli_usage_error(cmd,
+                             "group \"%s\" must be 1-64 of A-Z a-z 0-9 _ -",
+                             group);
+        goto out;
+    }
+    if (version && !strcmp(version, "date")) {
+        time_t now = time(NULL);
+        struct tm tm;
+        gmtime_r(&now, &tm);
+        strftime(datebuf, sizeof datebuf, "%Y%m%d%H%M", &tm);
+        version = datebuf;
+    }
+    if (version && !thi_version_ok(version)) {
+        rc = cli_usage_error(cmd,
+                             "version \"%s\" must be fields of A-Z a-z 0-9 _ "
+                             "- joined by '.', or \"date\"",
+                             version);
+        goto out;
+    }
+    if (globs.n == 0) {
+        rc = cli_usage_error(cmd, "no GLOB given: name the files to bundle");
+        goto out;
+    }
+    struct stat st;
+    if (stat(src, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        rc = cli_fail(cmd, "SOURCES_DIR %s is not a directory", src);
+        goto out;
+    }
+    thi_key_t *key = NULL;
+    th_diag_t d = {0};
+    if (thi_key_load_private_file(&key, keyfile, &d) != 0) {
+        rc = cli_fail(cmd, "%s", d.msg);
+        goto out;
+    }
+    file_list_t all = {0};
+    int e = walk(src, "", 0, &all);
+    if (e != 0) {
+        rc = cli_fail(cmd, "%s: %s", src,
+                      e == -E2BIG ? "more files than a bundle may hold"
+                                  : strerror(-e));
+        goto out_key;
+    }
+    for (size_t g = 0; g < globs.n; g++) {
+        size_t before = files.n;
+        for (size_t i = 0; i < all.n; i++)
+            if (glob_match(globs.paths[g], all.paths[i]))
+                list_add(&files, all.paths[i]);
+        if (files.n == before) {
+            rc = cli_fail(cmd, "%s matches no file under %s", globs.paths[g],
+                          src);
+            goto out_all;
+        }
+    }
+    if (depsfile && (rc = read_deps(cmd, depsfile, src, &deps)) != CLI_OK)
+        goto out_all;
+    for (size_t i = 0; i < deps.n; i++)
+        list_add(&files, deps.paths[i]);
+    /* the TLI: tli:FILE, else SOURCES_DIR/GROUP.tli when it exists */
+    char tlidef[4400];
+    snprintf(tlidef, sizeof tlidef, "%s/%s.tli", src, group);
+    if (tlifile == NULL && access(tlidef, F_OK) == 0)
+        tlifile = tlidef;
+    json_t *tli = NULL;
+    if (tlifile) {
+        json_error_t je;
+        tli = json_load_file(tlifile, JSON_REJECT_DUPLICATES, &je);
+        if (tli == NULL) {
+            rc = cli_fail(cmd, "%s: not valid JSON: %s (line %d)", tlifile,
+                          je.text, je.line);
+            goto out_all;
+        }
+        if (thi_tli_check(tli, tlifile, &d) != 0) {
+            rc = cli_fail(cmd, "%s", d.msg);
+            goto out_tli;
+        }
+    }
+    /* classify and check every file; the bundle is built only if all pass */
+    thi_bundle_input_t *in = calloc(files.n + 1, sizeof *in);
+    uint8_t **data = calloc(files.n + 1, sizeof *data);
+    const char **libs = calloc(deps.n + 1, sizeof *libs);
+    char (*libpaths)[4400] = calloc(deps.n + 1, sizeof *libpaths);
+    json_t *classes = json_array();
+    if (!in || !data || !libs || !libpaths) {
+        rc = cli_fail(cmd, "out of memory");
+        goto out_in;
+    }
+    for (size_t i = 0; i < deps.n; i++) {
+        snprintf(libpaths[i], sizeof libpaths[i], "%s/%s", src, deps.paths[i]);
+        libs[i] = libpaths[i];
+    }
+    for (size_t i = 0; i < files.n; i++) {
+        char full[8800];
+        snprintf(full, sizeof full, "%s/%s", src, files.paths[i]);
+        bool is_dep = false;
+        for (size_t k = 0; k < deps.n; k++)
+            is_dep = is_dep || !strcmp(deps.paths[k], files.paths[i]);
+        const char *kind = is_dep ? "library" : "data";
+        if (!is_dep && is_shared_object(files.paths[i])) {
+            thi_diag_clear(&d);
+            if (check_plugin(full, libs, deps.n, classes, &d) != 0) {
+                rc = cli_fail(cmd, "%s", d.msg);
+                goto out_in;
+            }
+            kind = "plugin";
+        }
+        size_t len = 0;
+        thi_diag_clear(&d);
+        if (thi_read_file(&data[i], &len, full, THI_BUNDLE_MAX_FILE, &d)) {
+            rc = cli_fail(cmd, "%s", d.msg);
+            goto out_in;
+        }
+        in[i] = (thi_bundle_input_t){files.paths[i], kind, data[i], len};
+    }
+    if (json_array_size(classes) == 0) {
+        rc = cli_fail(cmd, "no plugin among the files: a bundle needs at "
+                           "least one .so with a %s descriptor",
+                      TH_PLUGIN_SYMBOL);
+        goto out_in;
+    }
+    /* every actor the TLI names must come from this bundle */
+    const char *cls;
+    json_t *ignored;
+    json_object_foreach(json_object_get(tli, "Actors"), cls, ignored)
+    {
+        bool found = false;
+        size_t k;
+        json_t *c;
+        json_array_foreach(classes, k, c) found =
+            found || !strcmp(json_string_value(c), cls);
+        if (!found) {
+            rc = cli_fail(cmd, "%s: class %s is in no plugin of the bundle",
+                          tlifile, cls);
+            goto out_in;
+        }
+    }
+    uint8_t *bundle = NULL;
+    size_t blen = 0;
+    thi_diag_clear(&d);
+    if (thi_bundle_build(&bundle, &blen, group, version,
+                         info ? info : group, tli, in, files.n, key, &d)) {
+        rc = cli_fail(cmd, "%s", d.msg);
+        goto out_in;
+    }
+    char target[4400], dir[4096];
+    if (outpath) {
+        snprintf(target, sizeof target, "%s", outpath);
+    } else {
+        director_dir(dir, sizeof dir);
+        if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+            rc = cli_fail(cmd,
+                          "director directory %s does not exist (set "
+                          "THESPIAN_DIRECTOR_DIR or use -o PATH)",
+                          dir);
+            free(bundle);
+            goto out_in;
+        }
+        snprintf(target, sizeof target, "%s/%s%s%s.tls", dir, group,
+                 version ? "-" : "", version ? version : "");
+    }
+    thi_diag_clear(&d);
+    if (thi_write_file_atomic(target, bundle, blen, &d) != 0) {
+        rc = cli_fail(cmd, "%s", d.msg);
+    } else {
+        uint8_t h[32];
+        char hex[65];
+        thi_sha256(h, bundle, blen);
+        thi_hex(hex, h, 32);
+        printf("%s  %s\n", hex, target);
+    }
+    free(bundle);
+out_in:
+    for (size_t i = 0; data && i < files.n; i++)
+        free(data[i]);
+    free(data);
+    free(in);
+    free(libs);
+    free(libpaths);
+    json_decref(classes);
+out_tli:
+    json_decref(tli);
+out_all:
+    list_free(&all);
+out_key:
+    thi_key_destroy(key);
+out:
+    list_free(&globs);
+    list_free(&files);
+    list_free(&deps);
+    return rc;
+}
+
+const cli_cmd_t cli_cmd_gensrc = {
+    "gensrc", "build and sign a .tls bundle",
+    "usage: thespian gensrc GROUP PRIVKEY SOURCES_DIR [version:V] "
+    "[deps:FILE]\n"
+    "                       [tli:FILE] [--info TEXT] [-o PATH] GLOB...\n"
+    "Bundle the files under SOURCES_DIR that the GLOBs match (relative to\n"
+    "SOURCES_DIR; '**' spans directories), sign with PRIVKEY and write\n"
+    "GROUP-V.tls (GROUP.tls without a version) into $THESPIAN_DIRECTOR_DIR,\n"
+    "or PATH. Each .so must be a thespian-c plugin this host accepts, unless\n"
+    "deps:FILE lists it (one path per line, relative to SOURCES_DIR) as a\n"
+    "private library the plugins need. Other files are data. tli:FILE (by\n"
+    "default SOURCES_DIR/GROUP.tli, if any) is checked and signed into the\n"
+    "manifest. version:date stamps YYYYMMDDHHMM (UTC). The same inputs give\n"
+    "a byte-identical bundle. Prints the source hash and the path.\n",
+    run_gensrc,
+};
+
+/* ---- tlsinfo -------------------------------------------------------------------- */
+
+
+static int
+run_tlsinfo(int argc, char **argv)
+{
+    const cli_cmd_t *cmd = &cli_cmd_tlsinfo;
+    const char *pos[2];
+    size_t n;
+    int done;
+    if (!cli_parse(cmd, argc, argv, NULL, pos, 1, 2, &n, &done))
+        return done;
+    char dir[4096];
+    director_dir(dir, sizeof dir);
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    th_diag_t d = {0};
+    if (thi_read_file(&buf, &len, pos[0], THI_BUNDLE_MAX_BYTES, &d) != 0)
+        return cli_fail(cmd, "%s", d.msg);
+    thi_keyring_t *kr = NULL;
+    char *warnings = NULL;
+    int rc = CLI_OK;
+    if (thi_keyring_load_dir(&kr, dir, &warnings, &d) != 0) {
+        rc = cli_fail(cmd, "%s", d.msg);
+        goto out;
+    }
+    if (warnings)
+        fputs(warnings, stderr);
+    thi_verified_t v;
+    if (thi_bundle_verify(&v, buf, len, kr, pos[0], &d) != 0) {
+        rc = cli_fail(cmd, "%s (keys from %s: %zu usable)", d.msg, dir,
+                      thi_keyring_count(kr));
+        goto out;
+    }
+    thi_bundle_t *b = NULL;
+    if (thi_bundle_read(&b, buf, v.signed_len, pos[0], &d) != 0) {
+        rc = cli_fail(cmd, "%s", d.msg);
+        goto out;
+    }
+    if (n == 1) {
+        printf("bundle:      %s\ngroup:       %s\nversion:     %s\n"
+               "info:        %s\nsource hash: %s\nsigned by:   %s\n"
+               "files:       %zu\ntli:         %s\n",
+               pos[0], b->group, b->version ? b->version : "(unversioned)",
+               b->info, v.source_hex, v.key_name, b->n_files,
+               b->tli ? "yes" : "no");
+    } else if (!strcmp(pos[1], "contents")) {
+        for (size_t i = 0; i < b->n_files; i++)
+            printf("%10zu  %-7s  %s\n", b->files[i].size, b->files[i].kind,
+                   b->files[i].path);
+    } else {
+        size_t i = 0;
+        while (i < b->n_files && strcmp(b->files[i].path, pos[1]))
+            i++;
+        if (i == b->n_files)
+            rc = cli_fail(cmd, "%s has no member %s", pos[0], pos[1]);
+        else
+            fwrite(b->files[i].data, 1, b->files[i].size, stdout);
+    }
+    thi_bundle_free(b);
+out:
+    free(warnings);
+    thi_keyring_destroy(kr);
+    free(buf);
+    return rc;
+}
+
+const cli_cmd_t cli_cmd_tlsinfo = {
+    "tlsinfo", "verify a bundle and show what it holds",
+    "usage: thespian tlsinfo FILE [contents | PATH]\n"
+    "Check FILE against the *_tls.key files of the director directory\n"
+    "($THESPIAN_DIRECTOR_DIR) and name the key that validates it; exit 1,\n"
+    "saying why, when none does. `contents` lists the members (size, kind,\n"
+    "path); PATH writes that member to standard output.\n",
+    run_tlsinfo,
+};

@@ -1,0 +1,317 @@
+/*
+ * director/cli_system.c — the commands about the host itself: start (spawn
+ * thespiand as a daemon and wait until it answers), shutdown, and status
+ * (a readable table, or --json for scripts).
+ */
+#include <errno.h>
+#include <jansson.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "director/cli.h"
+
+/* ---- start --------------------------------------------------------------- */
+
+/* thespiand: $THESPIAND, else next to this binary, else on $PATH. */
+static void
+find_thespiand(char *buf, size_t size)
+{
+    const char *env = getenv("THESPIAND");
+    if (env && *env) {
+        snprintf(buf, size, "%s", env);
+        return;
+    }
+    char self[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n > 0) {
+        self[n] = '\0';
+        char *slash = strrchr(self, '/');
+        if (slash) {
+            *slash = '\0';
+            snprintf(buf, size, "%.4000s/thespiand", self);
+            if (access(buf, X_OK) == 0)
+                return;
+        }
+    }
+    snprintf(buf, size, "thespiand");
+}
+
+static int
+run_start(int argc, char **argv)
+{
+    const cli_cmd_t *cmd = &cli_cmd_start;
+    cli_list_t plugins = {.n = 0};
+    const char *caps = NULL, *caps_file = NULL, *pidfile = NULL,
+               *logfile = NULL, *workers = NULL, *timeout = NULL;
+    const cli_opt_t opts[] = {
+        {"plugin", CLI_LIST, &plugins},
+        {"capabilities", CLI_STRING, &caps},
+        {"capabilities-file", CLI_STRING, &caps_file},
+        {"pidfile", CLI_STRING, &pidfile},
+        {"logfile", CLI_STRING, &logfile},
+        {"workers", CLI_STRING, &workers},
+        {"timeout", CLI_STRING, &timeout},
+        {NULL, 0, NULL},
+    };
+    const char *pos[1];
+    size_t n_pos;
+    int done;
+    if (!cli_parse(cmd, argc, argv, opts, pos, 0, 0, &n_pos, &done))
+        return done;
+    int timeout_ms = 30000;
+    if (timeout && !cli_seconds(timeout, &timeout_ms))
+        return cli_usage_error(cmd, "--timeout %s: want seconds", timeout);
+    if (caps && caps_file)
+        return cli_usage_error(cmd, "give --capabilities or "
+                                    "--capabilities-file, not both");
+    char ep[TH_CLIENT_ENDPOINT_MAX];
+    if (cli_endpoint(cmd, NULL, ep) != CLI_OK)
+        return CLI_FAIL;
+
+    char exe[PATH_MAX];
+    find_thespiand(exe, sizeof exe);
+    const char *args[2 * 64 + 20];
+    size_t n = 0;
+    args[n++] = exe;
+    args[n++] = "--daemon";
+    args[n++] = "--endpoint";
+    args[n++] = ep;
+    for (size_t i = 0; i < plugins.n; i++) {
+        args[n++] = "--plugin";
+        args[n++] = plugins.items[i];
+    }
+    const char *pass[][2] = {{"--capabilities", caps},
+                             {"--capabilities-file", caps_file},
+                             {"--pidfile", pidfile},
+                             {"--logfile", logfile},
+                             {"--workers", workers}};
+    for (size_t i = 0; i < sizeof pass / sizeof pass[0]; i++)
+        if (pass[i][1]) {
+            args[n++] = pass[i][0];
+            args[n++] = pass[i][1];
+        }
+    args[n] = NULL;
+
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0)
+        return cli_fail(cmd, "fork: %s", strerror(errno));
+    if (pid == 0) {
+        execvp(exe, (char *const *)args);
+        fprintf(stderr, "thespian start: cannot run %s: %s (set $THESPIAND)\n",
+                exe, strerror(errno));
+        _exit(127);
+    }
+    /* thespiand returns once its daemon serves (or failed) */
+    int st = 0;
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (;;) {
+        pid_t w = waitpid(pid, &st, WNOHANG);
+        if (w == pid)
+            break;
+        if (w < 0 && errno != EINTR)
+            return cli_fail(cmd, "waitpid: %s", strerror(errno));
+        struct timespec t1;
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        if ((t1.tv_sec - t0.tv_sec) * 1000 +
+                (t1.tv_nsec - t0.tv_nsec) / 1000000 >
+            timeout_ms) {
+            kill(pid, SIGTERM);
+            waitpid(pid, &st, 0);
+            return cli_fail(cmd, "%s did not report ready within %d ms", exe,
+                            timeout_ms);
+        }
+        struct timespec nap = {0, 10 * 1000000};
+        nanosleep(&nap, NULL);
+    }
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+        return cli_fail(cmd, "%s failed (exit %d)", exe,
+                        WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
+    /* and it answers us (the endpoint may be one thespiand already used) */
+    th_client_t *c = NULL;
+    if (cli_connect(cmd, ep, &c) != CLI_OK)
+        return CLI_FAIL;
+    th_client_close(c);
+    return CLI_OK;
+}
+
+const cli_cmd_t cli_cmd_start = {
+    "start",
+    "start thespiand in the background and wait until it answers",
+    "usage: thespian start [--endpoint E] [--plugin PATH]...\n"
+    "                      [--capabilities JSON | --capabilities-file PATH]\n"
+    "                      [--pidfile PATH] [--logfile PATH] [--workers N]\n"
+    "                      [--timeout SECONDS]\n"
+    "Start an actor system (thespiand in daemon mode) on the endpoint and\n"
+    "wait until it answers (default 30 s). When a system already serves the\n"
+    "endpoint it is used, as in Thespian, and the exit status is 0.\n"
+    "thespiand is $THESPIAND, else the one next to this thespian binary,\n"
+    "else thespiand on $PATH.\n",
+    run_start,
+};
+
+/* ---- shutdown ------------------------------------------------------------ */
+
+static int
+run_shutdown(int argc, char **argv)
+{
+    const cli_cmd_t *cmd = &cli_cmd_shutdown;
+    const char *timeout = NULL;
+    const cli_opt_t opts[] = {{"timeout", CLI_STRING, &timeout},
+                              {NULL, 0, NULL}};
+    const char *pos[1];
+    size_t n_pos;
+    int done;
+    if (!cli_parse(cmd, argc, argv, opts, pos, 0, 0, &n_pos, &done))
+        return done;
+    int timeout_ms = 30000;
+    if (timeout && !cli_seconds(timeout, &timeout_ms))
+        return cli_usage_error(cmd, "--timeout %s: want seconds", timeout);
+    char ep[TH_CLIENT_ENDPOINT_MAX];
+    th_client_t *c = NULL;
+    if (cli_endpoint(cmd, NULL, ep) != CLI_OK ||
+        cli_connect(cmd, ep, &c) != CLI_OK)
+        return CLI_FAIL;
+    int rc = th_client_shutdown(c, timeout_ms);
+    if (rc != 0) {
+        cli_fail(cmd, "%s", th_client_errmsg(c));
+        th_client_close(c);
+        return CLI_FAIL;
+    }
+    th_client_close(c);
+    printf("the actor system at %s has shut down\n", ep);
+    return CLI_OK;
+}
+
+const cli_cmd_t cli_cmd_shutdown = {
+    "shutdown",
+    "shut the actor system down in order",
+    "usage: thespian shutdown [--endpoint E] [--timeout SECONDS]\n"
+    "Ask the actor system to shut down in order (every actor gets\n"
+    "ActorExitRequest, children before parents) and wait until it has\n"
+    "(default 30 s).\n",
+    run_shutdown,
+};
+
+/* ---- status -------------------------------------------------------------- */
+
+static void
+row(const char *key, const char *fmt, json_t *v)
+{
+    printf("%-14s", key);
+    if (json_is_string(v))
+        printf(fmt, json_string_value(v));
+    else if (json_is_integer(v))
+        printf("%" JSON_INTEGER_FORMAT, json_integer_value(v));
+    else if (v) {
+        char *t = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+        printf("%s", t ? t : "?");
+        free(t);
+    } else
+        printf("-");
+    putchar('\n');
+}
+
+static void
+print_table(json_t *st)
+{
+    json_t *sys = json_object_get(st, "system");
+    json_t *adm = json_object_get(st, "admin");
+    row("endpoint", "%s", json_object_get(adm, "endpoint"));
+    row("pid", "%s", json_object_get(adm, "pid"));
+    row("system", "%s", json_object_get(sys, "name"));
+    row("address", "%s", json_object_get(sys, "address"));
+    row("uptime (s)", "%s", json_object_get(adm, "uptime_s"));
+    row("workers", "%s", json_object_get(sys, "workers"));
+    row("contexts", "%s", json_object_get(adm, "contexts"));
+    row("live actors", "%s", json_object_get(sys, "live_actors"));
+    row("messages", "%s", json_object_get(sys, "messages"));
+    row("dead letters", "%s", json_object_get(sys, "dead_letters"));
+    row("wakeups", "%s", json_object_get(sys, "pending_wakeups"));
+    row("capabilities", "%s", json_object_get(st, "capabilities"));
+    json_t *plugins = json_object_get(adm, "plugins");
+    size_t i;
+    json_t *v;
+    json_array_foreach(plugins, i, v) row(i == 0 ? "plugins" : "", "%s", v);
+
+    /* global names by address, for the actor table */
+    json_t *names = json_object_get(sys, "names");
+    json_t *actors = json_object_get(sys, "actors");
+    printf("\n%-48s %-24s %-16s %s\n", "ADDRESS", "CLASS", "NAME", "MAILBOX");
+    json_array_foreach(actors, i, v)
+    {
+        const char *addr = json_string_value(json_object_get(v, "address"));
+        const char *name = "-", *key;
+        json_t *a;
+        json_object_foreach(names, key, a) if (addr && json_is_string(a) &&
+                                               strcmp(json_string_value(a),
+                                                      addr) == 0) name = key;
+        json_t *mb = json_object_get(v, "mailbox");
+        printf("%-48s %-24s %-16s %" JSON_INTEGER_FORMAT "\n",
+               addr ? addr : "?",
+               json_string_value(json_object_get(v, "class"))
+                   ? json_string_value(json_object_get(v, "class"))
+                   : "?",
+               name, json_is_integer(mb) ? json_integer_value(mb) : 0);
+    }
+    if (json_array_size(actors) == 0)
+        printf("(no actors)\n");
+}
+
+static int
+run_status(int argc, char **argv)
+{
+    const cli_cmd_t *cmd = &cli_cmd_status;
+    bool as_json = false;
+    const cli_opt_t opts[] = {{"json", CLI_FLAG, &as_json}, {NULL, 0, NULL}};
+    const char *pos[1];
+    size_t n_pos;
+    int done;
+    if (!cli_parse(cmd, argc, argv, opts, pos, 0, 0, &n_pos, &done))
+        return done;
+    char ep[TH_CLIENT_ENDPOINT_MAX];
+    th_client_t *c = NULL;
+    if (cli_endpoint(cmd, NULL, ep) != CLI_OK ||
+        cli_connect(cmd, ep, &c) != CLI_OK)
+        return CLI_FAIL;
+    char *text = NULL;
+    int rc = th_client_status(c, &text);
+    if (rc != 0) {
+        cli_fail(cmd, "%s", th_client_errmsg(c));
+        th_client_close(c);
+        return CLI_FAIL;
+    }
+    th_client_close(c);
+    json_t *st = json_loads(text, 0, NULL);
+    if (st == NULL) {
+        th_client_free(text);
+        return cli_fail(cmd, "the host sent a status that is not JSON");
+    }
+    if (as_json) {
+        char *pretty = json_dumps(st, JSON_INDENT(2) | JSON_SORT_KEYS);
+        printf("%s\n", pretty ? pretty : text);
+        free(pretty);
+    } else {
+        print_table(st);
+    }
+    json_decref(st);
+    th_client_free(text);
+    return CLI_OK;
+}
+
+const cli_cmd_t cli_cmd_status = {
+    "status",
+    "show the actor system's state (--json for scripts)",
+    "usage: thespian status [--endpoint E] [--json]\n"
+    "Show the actor system: endpoint, pid, counters, capabilities, plugins\n"
+    "and a table of its actors. --json prints the whole status object (the\n"
+    "\"status\" reply of docs/protocol.md) for scripts.\n",
+    run_status,
+};

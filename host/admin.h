@@ -1,0 +1,61 @@
+/*
+ * host/admin.h — the admin endpoint: a ZeroMQ ROUTER socket through which
+ * outside programs (libthespian-client, the thespian CLI) talk to one actor
+ * system. Each client context is a session holding one runtime inbox, the
+ * sender address of its tells, whose messages are pushed back to that
+ * context only. It also keeps the system's capabilities object. Protocol:
+ * docs/protocol.md. thespiand runs it on its main thread.
+ */
+#ifndef TH_HOST_ADMIN_H
+#define TH_HOST_ADMIN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "host/host.h"
+#include "loader/diag.h"
+
+typedef struct thi_admin thi_admin_t;
+
+typedef struct thi_admin_opts {
+    const char *endpoint;          /* tcp://HOST:PORT or ipc://PATH */
+    const char *capabilities_json; /* a JSON object; NULL = {} */
+    uint32_t max_sessions;         /* client contexts; 0 = 4096 */
+    int stop_timeout_ms;           /* orderly shutdown bound; 0 = 10000 */
+    size_t max_payload;            /* per message; 0 = 16 MiB (should equal
+                                      the system's max_payload) */
+    const char *const *plugins;    /* paths loaded, for status; may be NULL */
+    size_t n_plugins;
+} thi_admin_opts_t;
+
+/* Bind the admin endpoint for `sys` (borrowed; must outlive the admin).
+ * Returns 0 with *out returned owned (thi_admin_destroy); TH_EINVAL (bad
+ * capabilities JSON or endpoint), TH_EEXIST (endpoint in use), TH_EIO,
+ * TH_ENOMEM, with a line in d naming the endpoint or setting. */
+int thi_admin_create(thi_admin_t **out, th_system_t *sys,
+                     const thi_admin_opts_t *opts, th_diag_t *d);
+
+/* The endpoint actually bound (a "*" port resolved). Borrowed. */
+const char *thi_admin_endpoint(const thi_admin_t *a);
+
+/* Serve until the system is asked to shut down (by a client's shutdown
+ * request, an actor, or `stop_fd` becoming readable — a signalfd for
+ * SIGTERM/SIGINT; -1 for none), then shut the system down in order
+ * (bounded by stop_timeout_ms), answer the shutdown requests and tell
+ * every context that the host is closing. Returns 0, or TH_ETIMEDOUT when
+ * actors were still running at the bound. Blocking; call from one thread. */
+int thi_admin_run(thi_admin_t *a, int stop_fd);
+
+/* Close every session (their inboxes), the socket and the ZeroMQ context,
+ * waiting up to 500 ms for the last frames to leave. Call before
+ * th_system_destroy. NULL-safe. */
+void thi_admin_destroy(thi_admin_t *a);
+
+/* Is a thespiand serving `endpoint`? Sends a ping and waits up to
+ * timeout_ms (returns early when nothing accepts connections). Returns 0
+ * with the pid of the answering host in *pid (may be NULL), TH_ECLOSED
+ * when nothing accepts connections, TH_ETIMEDOUT when something accepted
+ * but did not answer as a thespiand. Blocking; thread-safe. */
+int thi_admin_probe(const char *endpoint, int timeout_ms, long *pid);
+
+#endif /* TH_HOST_ADMIN_H */

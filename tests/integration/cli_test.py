@@ -1,0 +1,235 @@
+#!/usr/bin/env python3
+"""tests/integration/cli_test.py -- the thespian CLI against a thespiand it
+starts itself (daemon mode, random loopback port): start (and a second
+start using the existing system), status (table and --json), create,
+tell, ask, shutdown, the endpoint rule (--endpoint, $THESPIAN_ENDPOINT,
+the director directory), help on every command, and the exit codes
+(0 ok, 1 failed, 2 usage). Prints TAP.
+
+Environment (meson sets it): THESPIAN_CLI, THESPIAND, HELLO_SO.
+"""
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+
+CLI = os.environ["THESPIAN_CLI"]
+COMMANDS = ["start", "shutdown", "status", "create", "tell", "ask", "help"]
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def run(*args, env=None, timeout=60):
+    e = dict(os.environ)
+    e.pop("THESPIAN_ENDPOINT", None)
+    e.pop("THESPIAN_DIRECTOR_DIR", None)
+    e.update(env or {})
+    p = subprocess.run([CLI] + list(args), capture_output=True, text=True,
+                       env=e, timeout=timeout)
+    return p.returncode, p.stdout, p.stderr
+
+
+def check(cond, what):
+    if not cond:
+        raise AssertionError(what)
+
+
+def expect(want_rc, *args, env=None, out=None, err=None):
+    rc, o, e = run(*args, env=env)
+    check(rc == want_rc, "thespian %s: exit %d, want %d\nstdout: %s\n"
+          "stderr: %s" % (" ".join(args), rc, want_rc, o, e))
+    if out is not None:
+        check(out in o, "thespian %s: stdout lacks %r: %r" %
+              (" ".join(args), out, o))
+    if err is not None:
+        check(err in e, "thespian %s: stderr lacks %r: %r" %
+              (" ".join(args), err, e))
+    return o, e
+
+
+class Daemon:
+    """A host started by `thespian start`, stopped by pid at the end."""
+
+    def __init__(self):
+        self.dir = tempfile.mkdtemp(prefix="th-cli-")
+        self.port = free_port()
+        self.endpoint = "tcp://127.0.0.1:%d" % self.port
+        self.pidfile = os.path.join(self.dir, "t.pid")
+        self.logfile = os.path.join(self.dir, "t.log")
+
+    def start(self, *extra):
+        return expect(0, "start", "--endpoint", self.endpoint, "--plugin",
+                      os.environ["HELLO_SO"], "--pidfile", self.pidfile,
+                      "--logfile", self.logfile, *extra)
+
+    def cleanup(self):
+        try:
+            with open(self.pidfile) as f:
+                pid = int(f.read())
+            os.kill(pid, 15)
+            for _ in range(500):
+                os.kill(pid, 0)
+                time.sleep(0.02)
+        except (OSError, ValueError):
+            pass
+        if os.path.exists(self.logfile):
+            with open(self.logfile, errors="replace") as f:
+                log = f.read()
+            check("Sanitizer" not in log, "sanitizer report: " + log)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+# ---- cases ----------------------------------------------------------------------------
+
+
+def help_and_usage_errors():
+    o, _ = expect(0, "--help")
+    for c in COMMANDS:
+        check(c in o, "overview lacks " + c)
+    expect(0, "help", out="Commands:")
+    for c in COMMANDS:
+        expect(0, c, "--help", out="usage: thespian " + c)
+        expect(0, "help", c, out="usage: thespian " + c)
+    expect(2, err="usage: thespian")
+    expect(2, "frobnicate", err="no command named")
+    expect(2, "help", "frobnicate", err="no command named")
+    expect(2, "--bogus", "status", err="unknown option")
+    expect(2, "status", "--bogus", err="unknown option --bogus")
+    expect(2, "status", "extra", err="unexpected argument")
+    expect(2, "create", err="missing argument")
+    expect(2, "tell", "x", err="missing argument")
+    expect(2, "tell", "x", "T", "{not json", err="not JSON")
+    expect(2, "ask", "x", "T", "--timeout", "soon", err="--timeout")
+    expect(2, "create", "hello.Greeter", "--req", "[1]", err="--req")
+    expect(2, "status", "--endpoint", err="needs a value")
+    # an endpoint that is not one: the operation fails (1), naming it
+    expect(1, "status", "--endpoint", "udp://x", err="udp://x")
+
+
+def lifecycle_through_the_cli():
+    d = Daemon()
+    try:
+        o, _ = d.start()
+        check("serving" in o, o)
+        o, _ = d.start()  # a second start uses the existing system
+        check("already running" in o, o)
+        ep = ["--endpoint", d.endpoint]
+        o, _ = expect(0, "status", *ep, out="endpoint")
+        check(d.endpoint in o and "live actors" in o, o)
+        o, _ = expect(0, "create", "hello.Greeter", "--name", "g", *ep)
+        addr = o.strip()
+        check(addr.startswith("th1:"), o)
+        o, _ = expect(0, "ask", "g", "Greet", '{"name":"cli"}', *ep)
+        typ, body = o.strip().split(" ", 1)
+        check(typ == "Greeting", o)
+        check(json.loads(body)["text"] == "Hello, cli!", o)
+        o, _ = expect(0, "ask", addr, "Greet", '{"name":"by addr"}', *ep)
+        check("by addr" in o, o)
+        expect(0, "tell", "g", "Greet", '{"name":"t"}', *ep)
+        o, _ = expect(0, "status", "--json", *ep)
+        st = json.loads(o)
+        check(st["admin"]["endpoint"] == d.endpoint, o)
+        check(any(a["class"] == "hello.Greeter"
+                  for a in st["system"]["actors"]), o)
+        o, _ = expect(0, "status", *ep)
+        check("hello.Greeter" in o and " g " in o, o)
+        # failures: exit 1 with Thespian's names
+        expect(1, "create", "hello.Nope", *ep,
+               err="InvalidActorSpecification")
+        expect(1, "create", "hello.Greeter", "--req", '{"gpu":1}', *ep,
+               err="NoCompatibleSystemForActor")
+        expect(1, "create", "hello.Greeter", "--source", "abc", *ep,
+               err="InvalidActorSourceHash")
+        expect(1, "ask", "nobody", "Greet", *ep, err="nobody")
+        expect(1, "ask", "th1:garbage", "Greet", *ep,
+               err="InvalidActorAddress")
+        expect(1, "tell", "g", "PoisonMessage", *ep, err="reserved")
+        t0 = time.time()  # g exits on this ask and says nothing
+        expect(1, "ask", "g", "ActorExitRequest", "--timeout", "0.3", *ep,
+               err="ActorSystemRequestTimeout")
+        check(time.time() - t0 < 5, "ask --timeout 0.3 took too long")
+        expect(0, "shutdown", *ep, out="has shut down")
+        expect(1, "status", *ep, err=d.endpoint)
+        check(not os.path.exists(d.pidfile), "pid file left behind")
+    finally:
+        d.cleanup()
+
+
+def endpoint_rule():
+    d = Daemon()
+    try:
+        d.start()
+        # $THESPIAN_ENDPOINT
+        expect(0, "status", env={"THESPIAN_ENDPOINT": d.endpoint},
+               out=d.endpoint)
+        # the director directory's adminendpoint.cfg (a port number)
+        with open(os.path.join(d.dir, "adminendpoint.cfg"), "w") as f:
+            f.write("%d\n" % d.port)
+        expect(0, "status", env={"THESPIAN_DIRECTOR_DIR": d.dir},
+               out=d.endpoint)
+        # the global option and the command's own option
+        expect(0, "--endpoint", d.endpoint, "status", out=d.endpoint)
+        # precedence: --endpoint over $THESPIAN_ENDPOINT over the file
+        bad = "tcp://127.0.0.1:%d" % free_port()
+        expect(0, "status", "--endpoint", d.endpoint,
+               env={"THESPIAN_ENDPOINT": bad}, out=d.endpoint)
+        expect(1, "status", env={"THESPIAN_ENDPOINT": bad,
+                                 "THESPIAN_DIRECTOR_DIR": d.dir}, err=bad)
+        # a bad file is an error naming it
+        with open(os.path.join(d.dir, "adminendpoint.cfg"), "w") as f:
+            f.write("{nope")
+        expect(1, "status", env={"THESPIAN_DIRECTOR_DIR": d.dir},
+               err="adminendpoint.cfg")
+        expect(0, "shutdown", "--endpoint", d.endpoint)
+    finally:
+        d.cleanup()
+
+
+def start_failures():
+    d = Daemon()
+    try:
+        expect(1, "start", "--endpoint", d.endpoint, "--plugin",
+               "/nonexistent/x.so", "--pidfile", d.pidfile, "--logfile",
+               d.logfile, err="/nonexistent/x.so")
+        expect(1, "start", "--endpoint", d.endpoint, "--capabilities",
+               "[1]", "--pidfile", d.pidfile, "--logfile", d.logfile,
+               err="JSON object")
+        expect(1, "start", "--endpoint", d.endpoint, "--pidfile",
+               d.pidfile, env={"THESPIAND": "/nonexistent/thespiand"},
+               err="/nonexistent/thespiand")
+    finally:
+        d.cleanup()
+
+
+CASES = [help_and_usage_errors, lifecycle_through_the_cli, endpoint_rule,
+         start_failures]
+
+
+def main():
+    print("1..%d" % len(CASES), flush=True)
+    failed = 0
+    for i, case in enumerate(CASES, 1):
+        try:
+            case()
+            print("ok %d - %s" % (i, case.__name__), flush=True)
+        except Exception:
+            failed += 1
+            for line in traceback.format_exc().splitlines():
+                print("# " + line)
+            print("not ok %d - %s" % (i, case.__name__), flush=True)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
