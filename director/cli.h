@@ -36,6 +36,9 @@ extern const cli_cmd_t cli_cmd_ask;
 extern const cli_cmd_t cli_cmd_keygen;
 extern const cli_cmd_t cli_cmd_gensrc;
 extern const cli_cmd_t cli_cmd_tlsinfo;
+extern const cli_cmd_t cli_cmd_load;
+extern const cli_cmd_t cli_cmd_unload;
+extern const cli_cmd_t cli_cmd_list;
 
 /* Set by `thespian --endpoint E CMD ...`; a command's own --endpoint
  * overrides it. NULL: the discovery rule. */

@@ -18,7 +18,8 @@
 
 /* ---- start --------------------------------------------------------------- */
 
-/* thespiand: $THESPIAND, else next to this binary, else on $PATH. */
+/* thespiand: $THESPIAND, else next to this binary (installed), else in
+ * ../host/ (the build tree), else on $PATH. */
 static void
 find_thespiand(char *buf, size_t size)
 {
@@ -35,6 +36,9 @@ find_thespiand(char *buf, size_t size)
         if (slash) {
             *slash = '\0';
             snprintf(buf, size, "%.4000s/thespiand", self);
+            if (access(buf, X_OK) == 0)
+                return;
+            snprintf(buf, size, "%.4000s/../host/thespiand", self);
             if (access(buf, X_OK) == 0)
                 return;
         }
@@ -152,8 +156,10 @@ const cli_cmd_t cli_cmd_start = {
     "Start an actor system (thespiand in daemon mode) on the endpoint and\n"
     "wait until it answers (default 30 s). When a system already serves the\n"
     "endpoint it is used, as in Thespian, and the exit status is 0.\n"
-    "thespiand is $THESPIAND, else the one next to this thespian binary,\n"
-    "else thespiand on $PATH.\n",
+    "thespiand is $THESPIAND, else the one next to this thespian binary\n"
+    "(or in the build tree), else thespiand on $PATH. With\n"
+    "$THESPIAN_DIRECTOR_DIR set, the host runs the Director's Source\n"
+    "Authority on it, so `thespian load` works.\n",
     run_start,
 };
 

@@ -120,6 +120,12 @@ struct thi_admin {
     requester_t *requesters;
     size_t n_requesters;
 
+    /* loads run on threads of their own (the Source Authority may take its
+     * time); finished ones wait here for the admin thread to answer */
+    pthread_mutex_t loads_lock;
+    struct load_job *loads_done;
+    atomic_int loads_running;
+
     /* rate limit of warnings about bad input */
     int64_t log_window;
     int log_count;
@@ -936,14 +942,138 @@ op_shutdown(req_t *r)
     begin_stop(a, why);
 }
 
-static void
-op_reserved(req_t *r, const char *op)
+/* ---- Sources: load (on a thread), unload, list ---------------------------- */
+
+typedef struct load_job {
+    struct load_job *next;
+    struct thi_admin *a;
+    unsigned char rid[256];
+    size_t rid_len;
+    json_int_t id;
+    uint8_t *bytes;
+    size_t len;
+    bool allow_rollback;
+    int rc;
+    char hash[65];
+    th_diag_t diag;
+} load_job_t;
+
+static void *
+load_main(void *arg)
 {
-    refuse(r, TH_EPERM,
-           "loading and unloading source bundles is not available in this "
-           "host version (op %s is reserved); give plugins to thespiand "
-           "with --plugin PATH",
-           op);
+    load_job_t *j = arg;
+    char what[64];
+    snprintf(what, sizeof what, "bundle of %zu bytes", j->len);
+    j->rc = th_system_load_source(j->a->sys, j->bytes, j->len, what,
+                                  j->allow_rollback, j->hash, &j->diag);
+    free(j->bytes);
+    j->bytes = NULL;
+    /* once listed, j belongs to the admin thread, which may free it */
+    struct thi_admin *a = j->a;
+    pthread_mutex_lock(&a->loads_lock);
+    j->next = a->loads_done;
+    a->loads_done = j;
+    pthread_mutex_unlock(&a->loads_lock);
+    uint64_t one = 1; /* wake the admin thread to answer */
+    if (write(a->efd, &one, sizeof one) < 0)
+        thi_log(TH_LOG_WARNING, NULL, "admin: cannot wake the admin thread");
+    atomic_fetch_sub(&a->loads_running, 1);
+    return NULL;
+}
+
+static void
+op_load(req_t *r)
+{
+    struct thi_admin *a = r->a;
+    json_t *rb = json_object_get(r->hdr, "allow_rollback");
+    if (rb && !json_is_boolean(rb)) {
+        refuse(r, TH_EINVAL, "load: \"allow_rollback\" must be true or false");
+        return;
+    }
+    if (r->payload_len == 0) {
+        refuse(r, TH_EINVAL, "load: the payload must be the bundle's bytes");
+        return;
+    }
+    load_job_t *j = calloc(1, sizeof *j);
+    if (j)
+        j->bytes = malloc(r->payload_len);
+    if (j == NULL || j->bytes == NULL || r->rid_len > sizeof j->rid) {
+        free(j);
+        refuse(r, TH_ENOMEM, "load: out of memory");
+        return;
+    }
+    j->a = a;
+    memcpy(j->rid, r->rid, r->rid_len);
+    j->rid_len = r->rid_len;
+    j->id = r->id;
+    memcpy(j->bytes, r->payload, r->payload_len);
+    j->len = r->payload_len;
+    j->allow_rollback = json_is_true(rb);
+    pthread_t t;
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    atomic_fetch_add(&a->loads_running, 1);
+    if (pthread_create(&t, &attr, load_main, j) != 0) {
+        atomic_fetch_sub(&a->loads_running, 1);
+        free(j->bytes);
+        free(j);
+        refuse(r, TH_EIO, "load: cannot start a thread");
+    }
+    pthread_attr_destroy(&attr);
+}
+
+/* Answer the loads that have finished (admin thread). */
+static void
+serve_loads(struct thi_admin *a)
+{
+    pthread_mutex_lock(&a->loads_lock);
+    load_job_t *j = a->loads_done;
+    a->loads_done = NULL;
+    pthread_mutex_unlock(&a->loads_lock);
+    while (j) {
+        load_job_t *next = j->next;
+        if (j->rc == 0)
+            reply_ok(a, j->rid, j->rid_len, j->id,
+                     json_pack("{s:s}", "source_hash", j->hash));
+        else
+            reply_err(a, j->rid, j->rid_len, j->id, j->rc, "%s", j->diag.msg);
+        free(j);
+        j = next;
+    }
+}
+
+static void
+op_unload(req_t *r)
+{
+    bool bad = false;
+    const char *h = opt_string(r, "source_hash", &bad);
+    if (h == NULL || bad) {
+        refuse(r, TH_EINVAL, "unload: \"source_hash\" must be a string");
+        return;
+    }
+    char full[65];
+    th_diag_t d = {0};
+    int rc = th_system_unload_source(r->a->sys, h, full, &d);
+    if (rc != 0)
+        refuse(r, rc, "%s", d.msg);
+    else
+        reply_ok(r->a, r->rid, r->rid_len, r->id,
+                 json_pack("{s:s}", "source_hash", full));
+}
+
+static void
+op_sources(req_t *r)
+{
+    char *text = NULL;
+    int rc = th_system_sources_json(r->a->sys, &text);
+    if (rc != 0) {
+        refuse(r, rc, "%s", th_strerror(rc));
+        return;
+    }
+    send_result(r->a, r->rid, r->rid_len, r->id,
+                json_pack("{s:i}", "code", 0), text, strlen(text));
+    free(text);
 }
 
 /* One frame from a peer: checked, then acted on. */
@@ -1044,8 +1174,12 @@ handle_frame(struct thi_admin *a, const unsigned char *rid, size_t rid_len,
         op_update_capability(&r);
     else if (strcmp(op, "shutdown") == 0)
         op_shutdown(&r);
-    else if (strcmp(op, "load") == 0 || strcmp(op, "unload") == 0)
-        op_reserved(&r, op);
+    else if (strcmp(op, "load") == 0)
+        op_load(&r);
+    else if (strcmp(op, "unload") == 0)
+        op_unload(&r);
+    else if (strcmp(op, "sources") == 0)
+        op_sources(&r);
     else
         refuse(&r, TH_EINVAL, "unknown op \"%.40s\"", op);
 out:
@@ -1232,6 +1366,7 @@ thi_admin_create(thi_admin_t **out, th_system_t *sys,
     for (size_t i = 0; i < opts->n_plugins; i++)
         json_array_append_new(a->plugins, json_string(opts->plugins[i]));
 
+    pthread_mutex_init(&a->loads_lock, NULL);
     a->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (a->efd < 0) {
         rc = thi_diag_set(d, TH_EIO, "admin: eventfd: %s", strerror(errno));
@@ -1300,6 +1435,13 @@ static void
 finish(struct thi_admin *a, int rc)
 {
     log_window_roll(a, INT64_MAX); /* the last suppressed count */
+    /* loads still running use the system: let them end (each is bounded
+     * by the authority timeout) and answer them */
+    while (atomic_load(&a->loads_running) > 0) {
+        struct timespec ts = {0, 10000000};
+        nanosleep(&ts, NULL);
+    }
+    serve_loads(a);
     for (size_t i = 0; i < a->n_requesters; i++) {
         requester_t *q = &a->requesters[i];
         if (rc == 0)
@@ -1365,8 +1507,10 @@ thi_admin_run(thi_admin_t *a, int stop_fd)
         }
         if (items[0].revents & ZMQ_POLLIN)
             serve_socket(a);
-        if (items[1].revents & ZMQ_POLLIN)
+        if (items[1].revents & ZMQ_POLLIN) {
             serve_ready(a, true);
+            serve_loads(a);
+        }
         int64_t now = now_ms();
         if (now >= next_monitor) {
             next_monitor = now + MONITOR_EVERY_MS;
@@ -1418,6 +1562,12 @@ thi_admin_destroy(thi_admin_t *a)
     json_decref(a->plugins);
     free(a->peers);
     free(a->requesters);
+    for (load_job_t *j = a->loads_done; j;) {
+        load_job_t *next = j->next;
+        free(j);
+        j = next;
+    }
+    pthread_mutex_destroy(&a->loads_lock);
     pthread_mutex_destroy(&a->ready_lock);
     free(a);
 }

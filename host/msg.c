@@ -447,25 +447,33 @@ thi_wrap_message_json(const thi_env_t *env, const char *details,
 
 /* ---- Small utilities ----------------------------------------------------------- */
 
-static _Thread_local uint64_t rng_state;
+/* Address nonces must be unguessable (DESIGN §5): they come straight from
+ * the kernel's CSPRNG. A per-thread buffer refilled 4 KiB at a time keeps
+ * the cost per actor near a load; seeing some nonces tells nothing about
+ * the others. */
+#define RNG_WORDS 512
+static _Thread_local uint64_t rng_buf[RNG_WORDS];
+static _Thread_local unsigned rng_left;
 
 uint64_t
 thi_random64(void)
 {
-    if (rng_state == 0) {
-        uint64_t seed = 0;
-        while (getrandom(&seed, sizeof seed, 0) != sizeof seed &&
-               errno == EINTR)
-            ;
-        rng_state = seed | 1;
+    if (rng_left == 0) {
+        size_t got = 0;
+        while (got < sizeof rng_buf) {
+            ssize_t r = getrandom((char *)rng_buf + got, sizeof rng_buf - got,
+                                  0);
+            if (r < 0 && errno == EINTR)
+                continue;
+            if (r <= 0)
+                abort(); /* no kernel randomness: no safe addresses either */
+            got += (size_t)r;
+        }
+        rng_left = RNG_WORDS;
     }
-    /* splitmix64: nonces must be unpredictable to other actors, not
-     * cryptographic keys; the state is seeded from the kernel */
-    uint64_t z = (rng_state += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    z ^= z >> 31;
-    return z ? z : 1;
+    uint64_t v = rng_buf[--rng_left];
+    rng_buf[rng_left] = 0; /* used once */
+    return v ? v : 1;
 }
 
 int64_t

@@ -561,7 +561,10 @@ th_inbox_recv(th_inbox_t *in, th_inmsg_t **out, int timeout_ms)
     struct timespec ts;
     deadline_after(&ts, timeout_ms < 0 ? 0 : timeout_ms);
     pthread_mutex_lock(&in->lock);
-    while (in->head == NULL && !in->sys->opts.synchronous) {
+    /* timeout 0 polls: never sleep, not even the timer slack of a wait
+     * whose deadline has passed */
+    while (in->head == NULL && !in->sys->opts.synchronous &&
+           timeout_ms != 0) {
         if (timeout_ms < 0)
             pthread_cond_wait(&in->cond, &in->lock);
         else if (pthread_cond_timedwait(&in->cond, &in->lock, &ts) ==

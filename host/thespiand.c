@@ -45,6 +45,13 @@ static const char usage_text[] =
     "  --pidfile PATH          pid file (default in daemon mode: see docs)\n"
     "  --logfile PATH          append the log here instead of stderr\n"
     "  --plugin PATH           load an actor plugin .so (repeatable)\n"
+    "  --director-dir DIR      run the Director's Source Authority on DIR's\n"
+    "                          *_tls.key files, so signed bundles can be\n"
+    "                          loaded (default: $THESPIAN_DIRECTOR_DIR; with\n"
+    "                          neither, loads are refused)\n"
+    "  --authority PATH        the Source Authority plugin (default:\n"
+    "                          $THESPIAN_AUTHORITY, else the one installed\n"
+    "                          beside thespiand)\n"
     "  --capabilities JSON     the system's capabilities, a JSON object\n"
     "  --capabilities-file P   ... read from a file\n"
     "  --workers N             worker threads (default: one per CPU)\n"
@@ -72,6 +79,8 @@ typedef struct options {
     uint32_t max_contexts;
     int stop_timeout_ms;
     uint32_t max_payload;
+    const char *director_dir;
+    const char *authority;
 } options_t;
 
 /* Where start-up reports go: the terminal, or the pipe to the parent
@@ -135,6 +144,8 @@ parse_args(options_t *o, int argc, char **argv)
         O_MAXCTX,
         O_STOPTO,
         O_MAXPAY,
+        O_DIRECTOR,
+        O_AUTHORITY,
         O_HELP
     };
     static const struct option longopts[] = {
@@ -151,6 +162,8 @@ parse_args(options_t *o, int argc, char **argv)
         {"max-contexts", required_argument, NULL, O_MAXCTX},
         {"stop-timeout", required_argument, NULL, O_STOPTO},
         {"max-payload", required_argument, NULL, O_MAXPAY},
+        {"director-dir", required_argument, NULL, O_DIRECTOR},
+        {"authority", required_argument, NULL, O_AUTHORITY},
         {"help", no_argument, NULL, O_HELP},
         {NULL, 0, NULL, 0},
     };
@@ -173,6 +186,12 @@ parse_args(options_t *o, int argc, char **argv)
             break;
         case O_LOGFILE:
             o->logfile = optarg;
+            break;
+        case O_DIRECTOR:
+            o->director_dir = optarg;
+            break;
+        case O_AUTHORITY:
+            o->authority = optarg;
             break;
         case O_PLUGIN:
             if (o->n_plugins == MAX_PLUGINS)
@@ -496,6 +515,9 @@ typedef struct startup {
     char stale[PATH_MAX + 100]; /* the stale pid file line to log */
     char logbuf[PATH_MAX];
     int logfd;
+    char *director_dir;         /* absolute, or NULL: no authority */
+    char *authority;            /* the authority plugin, absolute */
+    char state_dir[PATH_MAX];   /* sources and version record */
 } startup_t;
 
 static void
@@ -505,6 +527,8 @@ startup_fini(startup_t *st, size_t n_plugins)
     for (size_t i = 0; i < n_plugins; i++)
         free(st->plugin_paths[i]);
     free(st->pidfile);
+    free(st->director_dir);
+    free(st->authority);
     if (st->logfd >= 0)
         close(st->logfd);
 }
@@ -553,6 +577,50 @@ prepare(options_t *o, startup_t *st)
             report(false, "--plugin %s: %s", o->plugins[i], strerror(errno));
             return EXIT_FAIL;
         }
+    }
+
+    /* Signed sources: a director directory brings the Source Authority */
+    const char *dd = o->director_dir ? o->director_dir
+                                     : getenv("THESPIAN_DIRECTOR_DIR");
+    if (dd && *dd) {
+        st->director_dir = realpath(dd, NULL);
+        struct stat dst;
+        if (st->director_dir == NULL || stat(st->director_dir, &dst) != 0 ||
+            !S_ISDIR(dst.st_mode)) {
+            report(false, "director directory %s: %s", dd,
+                   st->director_dir ? "not a directory" : strerror(errno));
+            return EXIT_FAIL;
+        }
+        const char *ap = o->authority ? o->authority
+                                      : getenv("THESPIAN_AUTHORITY");
+        char guess[PATH_MAX];
+        if (ap == NULL || *ap == '\0') {
+            /* beside this binary: the build tree, then an install */
+            char exe[PATH_MAX];
+            ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+            exe[n > 0 ? n : 0] = '\0';
+            char *slash = strrchr(exe, '/');
+            if (slash)
+                *slash = '\0';
+            snprintf(guess, sizeof guess, "%.3000s/../director/authority.so",
+                     exe);
+            if (access(guess, R_OK) != 0)
+                snprintf(guess, sizeof guess,
+                         "%.3000s/../lib/thespian/authority.so", exe);
+            ap = guess;
+        }
+        st->authority = realpath(ap, NULL);
+        if (st->authority == NULL) {
+            report(false,
+                   "the Source Authority plugin %s: %s (give --authority "
+                   "PATH)",
+                   ap, strerror(errno));
+            return EXIT_FAIL;
+        }
+        char slug[200];
+        endpoint_slug(st->endpoint, slug, sizeof slug);
+        snprintf(st->state_dir, sizeof st->state_dir, "%.3800s/state-%.180s",
+                 st->director_dir, slug);
     }
 
     /* Thespian's rule: a system already serving the endpoint is used. */
@@ -645,7 +713,8 @@ serve(const options_t *o, startup_t *st)
         thi_log(TH_LOG_WARNING, NULL, "thespiand: %s", st->stale);
 
     th_system_opts_t sopts = {
-        .workers = o->workers, .name = o->name, .max_payload = o->max_payload};
+        .workers = o->workers, .name = o->name, .max_payload = o->max_payload,
+        .state_dir = st->state_dir[0] ? st->state_dir : NULL};
     th_system_t *sys = NULL;
     thi_admin_t *admin = NULL;
     bool pid_written = false;
@@ -663,6 +732,35 @@ serve(const options_t *o, startup_t *st)
                    d.msg[0] ? d.msg : th_strerror(rc));
             goto out_destroy_system;
         }
+    }
+    if (st->authority) {
+        th_diag_t ad;
+        thi_diag_clear(&ad);
+        rc = th_system_load_plugin(sys, st->authority, &ad);
+        th_addr_t auth;
+        th_create_opts_t co = {.size = sizeof co,
+                               .global_name = "SourceAuthority"};
+        if (rc == 0)
+            rc = th_system_create_actor(sys, &auth, "director.SourceAuthority",
+                                        &co);
+        if (rc == 0) {
+            json_t *cfg = json_pack("{s:s}", "directorDir", st->director_dir);
+            char *text = json_dumps(cfg, JSON_COMPACT);
+            json_decref(cfg);
+            /* queued before any load can reach it */
+            rc = text ? th_system_tell(sys, &auth, "Configure", text,
+                                       strlen(text))
+                      : TH_ENOMEM;
+            free(text);
+        }
+        if (rc != 0) {
+            report(false, "the Source Authority %s: %s", st->authority,
+                   ad.msg[0] ? ad.msg : th_strerror(rc));
+            goto out_destroy_system;
+        }
+        thi_log(TH_LOG_INFO, NULL,
+                "Source Authority on %s; sources unpack under %s",
+                st->director_dir, st->state_dir);
     }
     thi_admin_opts_t aopts = {
         .endpoint = st->endpoint,

@@ -937,8 +937,9 @@ th_client_shutdown(th_client_t *c, int timeout_ms)
     return rc;
 }
 
-TH_API int
-th_client_load(th_client_t *c, char hash_out[65], const char *bundle_path)
+static int
+load_bundle(th_client_t *c, char hash_out[65], const char *bundle_path,
+            bool allow_rollback)
 {
     check(c);
     c->err[0] = '\0';
@@ -975,8 +976,11 @@ th_client_load(th_client_t *c, char hash_out[65], const char *bundle_path)
                     what);
     }
     json_t *res = NULL;
-    int rc =
-        request(c, json_pack("{s:s}", "op", "load"), buf, len, -1, &res, what);
+    /* the host answers once its Source Authority has (up to 10 s) */
+    int rc = request(c,
+                     json_pack("{s:s, s:b}", "op", "load", "allow_rollback",
+                               allow_rollback),
+                     buf, len, 30000, &res, what);
     free(buf);
     if (rc == 0) {
         const char *h = json_string_value(json_object_get(res, "source_hash"));
@@ -987,6 +991,38 @@ th_client_load(th_client_t *c, char hash_out[65], const char *bundle_path)
     }
     json_decref(res);
     return rc;
+}
+
+TH_API int
+th_client_load(th_client_t *c, char hash_out[65], const char *bundle_path)
+{
+    return load_bundle(c, hash_out, bundle_path, false);
+}
+
+TH_API int
+th_client_load_rollback(th_client_t *c, char hash_out[65],
+                        const char *bundle_path)
+{
+    return load_bundle(c, hash_out, bundle_path, true);
+}
+
+TH_API int
+th_client_sources(th_client_t *c, char **out)
+{
+    check(c);
+    c->err[0] = '\0';
+    if (out == NULL)
+        return fail(c, TH_EINVAL, "sources: NULL out");
+    int rc = request(c, json_pack("{s:s}", "op", "sources"), NULL, 0, -1, NULL,
+                     "sources");
+    if (rc != 0)
+        return rc;
+    if (c->result_payload == NULL)
+        return fail(c, TH_EFORMAT, "sources: the host sent no list");
+    *out = (char *)c->result_payload; /* NUL-terminated by take_frame */
+    c->result_payload = NULL;
+    c->result_payload_len = 0;
+    return 0;
 }
 
 TH_API int

@@ -198,15 +198,29 @@ TH_API int th_client_status(th_client_t *c, char **out);
  * TH_ECLOSED; close it. */
 TH_API int th_client_shutdown(th_client_t *c, int timeout_ms);
 
-/* Load a source bundle (Thespian's loadActorSource) / unload a source by
- * its hash (unloadActorSource). Reserved in the protocol: this host
- * version does not load bundles yet and answers TH_EPERM with a message
- * saying so; plugins are given to thespiand with --plugin meanwhile.
- * load writes the source hash (64 hex digits and NUL) into hash_out on
- * success. Pointers borrowed. Blocks for one request. */
+/* Load a signed .tls bundle (Thespian's loadActorSource): the file is read
+ * once and its bytes sent; the host's Source Authority checks the
+ * signature, the host checks the archive against the signed manifest and
+ * unpacks it into its own namespace. Writes the source hash (64 hex digits
+ * and NUL) into hash_out. Returns 0 (also when it was loaded already),
+ * TH_EPERM (no authority in the host, or an older version than accepted
+ * before), TH_EBADSIG, TH_EFORMAT, TH_EHASH, TH_ETIMEDOUT, TH_EIO (file).
+ * _rollback accepts an older version (the host logs it). Pointers
+ * borrowed. Blocks up to 30 s for the answer. */
 TH_API int th_client_load(th_client_t *c, char hash_out[65],
                           const char *bundle_path);
+TH_API int th_client_load_rollback(th_client_t *c, char hash_out[65],
+                                   const char *bundle_path);
+
+/* Unload a source by its hash or a unique prefix (unloadActorSource): no
+ * new actors from it; its code goes when its last actor has exited.
+ * Returns 0, TH_ESOURCE. Blocks for one request. */
 TH_API int th_client_unload(th_client_t *c, const char *source_hash);
+
+/* The loaded sources as JSON text: an array of {"hash", "group",
+ * "version", "info", "key", "live_actors", "unloading"}. *out returned
+ * owned: th_client_free. Blocks for one request. */
+TH_API int th_client_sources(th_client_t *c, char **out);
 
 /* Print / parse addresses ("th1:..."). format needs TH_ADDR_STRLEN bytes;
  * returns 0 or TH_EINVAL. parse returns 0 or TH_EADDR. Thread-safe. */

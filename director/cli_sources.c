@@ -1,0 +1,158 @@
+/*
+ * director/cli_sources.c — signed sources in a running host: load a .tls
+ * bundle (the host's Source Authority verifies it), unload one by any
+ * unique prefix of its hash, list what is loaded.
+ */
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "director/cli.h"
+
+static int
+connected(const cli_cmd_t *cmd, const char *ep_opt, th_client_t **c)
+{
+    char ep[TH_CLIENT_ENDPOINT_MAX];
+    int rc = cli_endpoint(cmd, ep_opt, ep);
+    return rc == CLI_OK ? cli_connect(cmd, ep, c) : rc;
+}
+
+static int
+run_load(int argc, char **argv)
+{
+    const cli_cmd_t *cmd = &cli_cmd_load;
+    const char *pos[1], *ep = NULL;
+    bool rollback = false;
+    cli_opt_t opts[] = {{"allow-rollback", CLI_FLAG, &rollback},
+                        {NULL, CLI_FLAG, NULL}};
+    size_t n;
+    int done;
+    if (!cli_parse(cmd, argc, argv, opts, pos, 1, 1, &n, &done))
+        return done;
+    th_client_t *c;
+    int rc = connected(cmd, ep, &c);
+    if (rc != CLI_OK)
+        return rc;
+    char hash[65];
+    int e = rollback ? th_client_load_rollback(c, hash, pos[0])
+                     : th_client_load(c, hash, pos[0]);
+    if (e != 0)
+        rc = cli_fail(cmd, "%s", th_client_errmsg(c));
+    else
+        printf("loaded %.12s  %s\n", hash, pos[0]);
+    th_client_close(c);
+    return rc;
+}
+
+const cli_cmd_t cli_cmd_load = {
+    "load", "load a signed .tls bundle into the host",
+    "usage: thespian load FILE.tls [--allow-rollback]\n"
+    "Send the bundle to the host; its Source Authority checks the signature\n"
+    "against the director directory's keys, then the host unpacks it into\n"
+    "its own namespace and its classes can be created (create CLASS\n"
+    "--source HASH). Prints the source hash (SHA-256 of the file). Loading a\n"
+    "loaded bundle again does nothing. A version older than one the host\n"
+    "accepted before is refused unless --allow-rollback (logged).\n",
+    run_load,
+};
+
+static int
+run_unload(int argc, char **argv)
+{
+    const cli_cmd_t *cmd = &cli_cmd_unload;
+    const char *pos[1];
+    size_t n;
+    int done;
+    if (!cli_parse(cmd, argc, argv, NULL, pos, 1, 1, &n, &done))
+        return done;
+    th_client_t *c;
+    int rc = connected(cmd, NULL, &c);
+    if (rc != CLI_OK)
+        return rc;
+    if (th_client_unload(c, pos[0]) != 0)
+        rc = cli_fail(cmd, "%s", th_client_errmsg(c));
+    else
+        printf("unloading %s: no new actors from it; its code goes when its "
+               "last actor exits\n",
+               pos[0]);
+    th_client_close(c);
+    return rc;
+}
+
+const cli_cmd_t cli_cmd_unload = {
+    "unload", "unload a source by its hash (any unique prefix)",
+    "usage: thespian unload HASH\n"
+    "Stop new actors from the source at once; the host unmaps its code when\n"
+    "the last of its actors has exited. HASH may be any unique prefix.\n",
+    run_unload,
+};
+
+static int
+run_list(int argc, char **argv)
+{
+    const cli_cmd_t *cmd = &cli_cmd_list;
+    const char *pos[1];
+    bool as_json = false;
+    cli_opt_t opts[] = {{"json", CLI_FLAG, &as_json}, {NULL, CLI_FLAG, NULL}};
+    size_t n;
+    int done;
+    if (!cli_parse(cmd, argc, argv, opts, pos, 0, 1, &n, &done))
+        return done;
+    th_client_t *c;
+    int rc = connected(cmd, NULL, &c);
+    if (rc != CLI_OK)
+        return rc;
+    char *text = NULL;
+    if (th_client_sources(c, &text) != 0) {
+        rc = cli_fail(cmd, "%s", th_client_errmsg(c));
+        th_client_close(c);
+        return rc;
+    }
+    json_t *all = json_loads(text, 0, NULL);
+    th_client_free(text);
+    json_t *shown = json_array();
+    size_t i;
+    json_t *s;
+    json_array_foreach(all, i, s)
+    {
+        const char *g = json_string_value(json_object_get(s, "group"));
+        if (n == 0 || (g && strcmp(g, pos[0]) == 0))
+            json_array_append(shown, s);
+    }
+    if (as_json) {
+        char *out = json_dumps(shown, JSON_INDENT(2));
+        puts(out ? out : "[]");
+        free(out);
+    } else {
+        printf("%-16s %-12s %-12s %6s  %s\n", "GROUP", "VERSION", "HASH",
+               "ACTORS", "INFO");
+        json_array_foreach(shown, i, s)
+        {
+            const char *v = json_string_value(json_object_get(s, "version"));
+            printf("%-16s %-12s %-12.12s %6lld  %s%s\n",
+                   json_string_value(json_object_get(s, "group")),
+                   v ? v : "-",
+                   json_string_value(json_object_get(s, "hash")),
+                   (long long)json_integer_value(
+                       json_object_get(s, "live_actors")),
+                   json_string_value(json_object_get(s, "info")),
+                   json_is_true(json_object_get(s, "unloading"))
+                       ? " (unloading)"
+                       : "");
+        }
+    }
+    json_decref(shown);
+    json_decref(all);
+    th_client_close(c);
+    return rc;
+}
+
+const cli_cmd_t cli_cmd_list = {
+    "list", "list the loaded sources",
+    "usage: thespian list [GROUP] [--json]\n"
+    "One line per loaded source: group, version, hash prefix, live actors,\n"
+    "info. --json prints the list of sources as JSON objects (hash, group,\n"
+    "version, info, key, live_actors, unloading).\n",
+    run_list,
+};
