@@ -137,4 +137,7 @@ static const th_class_t source_authority = {
     .n_dispatch = 2,
 };
 
-TH_PLUGIN_DEFINE(director, &source_authority);
+/* director/director.c: the Director actor, in the same plugin */
+extern const th_class_t thi_director_class;
+
+TH_PLUGIN_DEFINE(director, &source_authority, &thi_director_class);

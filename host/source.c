@@ -28,6 +28,7 @@ struct thi_source {
     struct thi_source *next;
     char hash[65];
     char *group, *version, *info;
+    json_t *tli;                 /* the signed TLI, or NULL */
     char key[256];
     char dir[4400];
     Lmid_t lmid;
@@ -107,19 +108,28 @@ source_free(thi_source_t *s)
         rm_tree(s->dir);
     free(s->plugins);
     free(s->handles);
+    json_decref(s->tli);
     free(s->group);
     free(s->version);
     free(s->info);
     free(s);
 }
 
+/* LoadedSource / UnloadedSource body: what a watcher (the Director) needs
+ * to activate a version, its TLI included. */
+static json_t *
+availability_body(const thi_source_t *s)
+{
+    return json_pack("{s:s, s:s, s:s?, s:s, s:O?}", "sourceHash", s->hash,
+                     "group", s->group, "version", s->version, "info",
+                     s->info ? s->info : "", "tli", s->tli);
+}
+
 static void
 notify_watchers(struct th_system *sys, const thi_source_t *s,
                 const char *type)
 {
-    json_t *o = json_pack("{s:s, s:s, s:s?, s:s}", "sourceHash", s->hash,
-                          "group", s->group, "version", s->version, "info",
-                          s->info ? s->info : "");
+    json_t *o = availability_body(s);
     char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
     json_decref(o);
     if (text == NULL)
@@ -233,6 +243,7 @@ thi_sources_fini(struct th_system *sys)
             free(s->group);
             free(s->version);
             free(s->info);
+            json_decref(s->tli);
         }
         s = next;
     }
@@ -595,6 +606,7 @@ load_verified(struct th_system *sys, thi_pending_t *p, const char *key,
     s->group = strdup(b->group);
     s->version = b->version ? strdup(b->version) : NULL;
     s->info = strdup(b->info ? b->info : "");
+    s->tli = b->tli ? json_deep_copy(b->tli) : NULL;
     if (!platform_ok(b, what, d)) {
         rc = d ? d->code : TH_EABI;
         goto out_free;
@@ -983,10 +995,7 @@ thi_source_watch(struct th_system *sys, const th_addr_t *a, bool on)
     json_t *all = json_array();
     for (thi_source_t *s = sys->sources; s; s = s->next)
         if (!s->unloading)
-            json_array_append_new(
-                all, json_pack("{s:s, s:s, s:s?, s:s}", "sourceHash", s->hash,
-                               "group", s->group, "version", s->version,
-                               "info", s->info ? s->info : ""));
+            json_array_append_new(all, availability_body(s));
     pthread_mutex_unlock(&sys->classes_lock);
     th_addr_t from;
     th_system_address_of(sys, &from);

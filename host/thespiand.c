@@ -753,6 +753,13 @@ serve(const options_t *o, startup_t *st)
                       : TH_ENOMEM;
             free(text);
         }
+        /* the Director runs each group's TLI as sources come and go */
+        th_addr_t dir_addr;
+        th_create_opts_t dopts = {.size = sizeof dopts,
+                                  .global_name = "Director"};
+        if (rc == 0)
+            rc = th_system_create_actor(sys, &dir_addr, "director.Director",
+                                        &dopts);
         if (rc != 0) {
             report(false, "the Source Authority %s: %s", st->authority,
                    ad.msg[0] ? ad.msg : th_strerror(rc));

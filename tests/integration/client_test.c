@@ -284,15 +284,17 @@ TH_TEST(status_and_capabilities)
     CHECK(hu_finish(&h));
 }
 
-TH_TEST(load_is_reserved_with_a_clear_error)
+TH_TEST(load_without_authority_is_refused_clearly)
 {
     hu_host_t h = {0};
     start_hello(&h);
     th_client_t *c = hu_connect(&h);
     char hash[65];
+    /* a host without a director directory has no Source Authority */
     CHECK_RC(th_client_load(c, hash, hello_so()), TH_EPERM);
-    CHECK_CONTAINS(th_client_errmsg(c), "not available");
-    CHECK_RC(th_client_unload(c, "00"), TH_EPERM);
+    CHECK_CONTAINS(th_client_errmsg(c), "no Source Authority");
+    CHECK_RC(th_client_unload(c, "00"), TH_ESOURCE);
+    CHECK_CONTAINS(th_client_errmsg(c), "no loaded source");
     CHECK_RC(th_client_load(c, hash, "/nonexistent/x.tls"), TH_EIO);
     CHECK_CONTAINS(th_client_errmsg(c), "/nonexistent/x.tls");
     CHECK_RC(th_client_load(c, hash, "/"), TH_EIO); /* not a file */
@@ -582,7 +584,7 @@ TH_TEST_MAIN(TH_CASE(create_ask_and_global_names),
              TH_CASE(poison_and_status_pass_the_filter),
              TH_CASE(other_runtime_messages_are_filtered),
              TH_CASE(status_and_capabilities),
-             TH_CASE(load_is_reserved_with_a_clear_error),
+             TH_CASE(load_without_authority_is_refused_clearly),
              TH_CASE(private_contexts_get_only_their_replies),
              TH_CASE(host_killed_mid_ask_gives_an_error_in_time),
              TH_CASE(stopped_host_times_out_in_time),
