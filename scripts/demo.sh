@@ -30,37 +30,50 @@ step "a signing key; hosts trust its public half"
 run keygen demo --dir "$work"
 cp "$work/demo_tls.key" "$THESPIAN_DIRECTOR_DIR/"
 
-step "sign the example plugins into a bundle (reproducible: same bytes every time)"
-cp build/plugins/hello/hello.so build/plugins/bank/bank.so "$work/src/"
-run gensrc examples "$work/demo.pem" "$work/src" version:1.0 \
-    --info "hello and bank example actors" '*.so'
-run tlsinfo "$THESPIAN_DIRECTOR_DIR/examples-1.0.tls" contents
+step "sign the greeter (with a TLI: the Director runs it as role 'greeter') and the bank"
+mkdir -p "$work/hello1" "$work/hello2" "$work/bank"
+cp build/plugins/hello/hello.so "$work/hello1/hello.so"
+cp build/plugins/hello/hello_v2.so "$work/hello2/hello.so"   # the next release
+cp build/plugins/bank/bank.so "$work/bank/"
+tli='{"Actors": {"hello.Greeter": {"Role": "greeter", "GlobalName": "greeter"}},
+      "AutoUnload": true}'
+echo "$tli" > "$work/hello1/hello.tli"
+echo "$tli" > "$work/hello2/hello.tli"
+run gensrc hello "$work/demo.pem" "$work/hello1" version:1.0 --info "greeter v1" '*.so'
+run gensrc bank "$work/demo.pem" "$work/bank" version:1.0 --info "a bank" '*.so'
+run tlsinfo "$THESPIAN_DIRECTOR_DIR/hello-1.0.tls"
 
-step "start a host on $THESPIAN_ENDPOINT (its Source Authority reads $THESPIAN_DIRECTOR_DIR)"
+step "start a host on $THESPIAN_ENDPOINT (Source Authority and Director on $THESPIAN_DIRECTOR_DIR)"
 run start
-step "load the bundle: verified, unpacked into its own namespace"
-run load "$THESPIAN_DIRECTOR_DIR/examples-1.0.tls"
-run list
-hash=$("$T" list --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["hash"][:12])')
-
-step "talk to a greeter created from the source"
-run create hello.Greeter --name greeter --source "$hash"
+step "load: verified, unpacked into its own namespace; the Director starts the greeter"
+run load "$THESPIAN_DIRECTOR_DIR/hello-1.0.tls"
+sleep 0.5
 run ask greeter Greet '{"name": "world"}'
 run ask greeter Greet '{"name": "again"}'
 step "a handler that fails twice: restarted, retried, returned as PoisonMessage"
 run ask greeter Crash '{}' || true
+run ask greeter Greet '{"name": "after the crash"}'
 
 step "a bank: accounts are child actors"
-run create bank.Bank --name bank --source "$hash"
+run load "$THESPIAN_DIRECTOR_DIR/bank-1.0.tls"
+bank=$("$T" list --json | python3 -c 'import json,sys; print([s["hash"] for s in json.load(sys.stdin) if s["group"]=="bank"][0][:12])')
+run create bank.Bank --name bank --source "$bank"
 run ask bank Open '{"account": "alice", "balance": 100}'
 run ask bank Open '{"account": "bob"}'
 run ask bank Transfer '{"from": "alice", "to": "bob", "amount": 30}'
 run ask bank Balance '{"account": "bob"}'
 run ask bank Transfer '{"from": "bob", "to": "alice", "amount": 500}'
 
+step "hot swap: sign and load version 2 of the greeter"
+run gensrc hello "$work/demo.pem" "$work/hello2" version:2.0 --info "greeter v2" '*.so'
+run load "$THESPIAN_DIRECTOR_DIR/hello-2.0.tls"
+sleep 0.5
+step "same name, new code, the count carried over (state handoff); v1 unloaded (AutoUnload)"
+run ask greeter Greet '{"name": "world"}'
+run list
+
 step "the system's status"
 run status
 
-step "unload the source (its code is unmapped once its actors are gone), then shut down"
-run unload "$hash"
+step "shut down"
 run shutdown

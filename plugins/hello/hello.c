@@ -59,7 +59,18 @@ unknown(th_ctx_t *ctx, void *state, const th_msg_t *msg)
     return reply(ctx, msg, "Unknown", json_pack("{s:s}", "type", msg->type));
 }
 
-/* ---- hello.Greeter ------------------------------------------------------- */
+/* ---- hello.Greeter -------------------------------------------------------
+ * Built twice: hello.so (version 1) and, with -DHELLO_VERSION=2, the
+ * "new release" the README demo hot-swaps in. The greeting count survives
+ * the swap through export_state / import_state. */
+#ifndef HELLO_VERSION
+#define HELLO_VERSION 1
+#endif
+#if HELLO_VERSION == 1
+#define GREETING "Hello, %s!"
+#else
+#define GREETING "Hello again, %s (from version 2)!"
+#endif
 
 typedef struct greeter {
     uint64_t greetings; /* Greetings sent since this actor (re)started */
@@ -83,8 +94,9 @@ greet(th_ctx_t *ctx, void *state, const th_msg_t *msg)
     /* "o" takes the json_sprintf result, and a NULL there makes json_pack
      * fail, which reply() logs. */
     json_t *out =
-        json_pack("{s:o, s:I}", "text", json_sprintf("Hello, %s!", name),
-                  "count", (json_int_t)g->greetings);
+        json_pack("{s:o, s:I, s:i}", "text", json_sprintf(GREETING, name),
+                  "count", (json_int_t)g->greetings, "version",
+                  HELLO_VERSION);
     json_decref(body); /* after json_sprintf: `name` points into it */
     return reply(ctx, msg, "Greeting", out);
 }
@@ -95,6 +107,37 @@ crash(th_ctx_t *ctx, void *state, const th_msg_t *msg)
     (void)state;
     (void)msg;
     return th_fail(ctx, "asked to crash");
+}
+
+/* Handed-over state, format 1: "G1" and the count, 8 bytes little endian.
+ * Every later version must still read format 1. */
+static int
+greeter_export(th_ctx_t *ctx, void *state, th_buf_t **out)
+{
+    const greeter_t *g = state;
+    void *data;
+    int rc = th_buf_alloc(ctx, out, 10, &data);
+    if (rc != 0)
+        return rc;
+    unsigned char *p = data;
+    p[0] = 'G';
+    p[1] = '1';
+    for (int i = 0; i < 8; i++)
+        p[2 + i] = (unsigned char)(g->greetings >> (8 * i));
+    return 0;
+}
+
+static int
+greeter_import(th_ctx_t *ctx, void *state, const void *data, size_t len)
+{
+    const unsigned char *p = data;
+    if (len != 10 || p[0] != 'G' || p[1] != '1')
+        return th_fail(ctx, "unknown Greeter state format");
+    greeter_t *g = state;
+    g->greetings = 0;
+    for (int i = 0; i < 8; i++)
+        g->greetings |= (uint64_t)p[2 + i] << (8 * i);
+    return 0;
 }
 
 static const th_dispatch_t greeter_dispatch[] = {
@@ -109,6 +152,8 @@ static const th_class_t greeter_class = {
     .receive = unknown,
     .dispatch = greeter_dispatch,
     .n_dispatch = sizeof greeter_dispatch / sizeof greeter_dispatch[0],
+    .export_state = greeter_export,
+    .import_state = greeter_import,
 };
 
 /* ---- hello.Toggler ---------------------------------------------------------
