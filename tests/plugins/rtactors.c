@@ -25,6 +25,11 @@
  *   SilentAuthority  registers as Source Authority and never answers
  *   KeeperV1, KeeperV2  Inc -> Count {"count": N, "version": 1|2}; the count
  *             survives a handoff (export_state / import_state)
+ *   Loader    Load (payload: a bundle's bytes) -> LoadStarted {"rc", "hash"}
+ *             through th_load_source; Unload {"hash"} -> Unloaded {"rc"}
+ *   FakeValidator  Forge {"sourceHash": H} sends the system a
+ *             ValidatedSource {"valid": true} for H (not being the
+ *             authority, it must be ignored)
  *   Swapper   Swap {"name", "from", "to"}: hands `from`'s role to `to`,
  *             rebinds the name on Thespian_HandoffDone, asks `from` to exit
  *             and replies Swapped {"exported": B}
@@ -465,6 +470,50 @@ static const th_class_t swapper = {
     .state_size = sizeof(swapper_t), .receive = swapper_receive,
 };
 
+/* ---- Loader ---- */
+static int
+loader_receive(th_ctx_t *ctx, void *state, const th_msg_t *msg)
+{
+    if (strcmp(msg->type, "Load") == 0) {
+        char hash[65] = "";
+        int rc = th_load_source(ctx, msg->data, msg->len, hash);
+        return reply(ctx, &msg->sender, "LoadStarted",
+                     json_pack("{s:i, s:s}", "rc", rc, "hash", hash));
+    }
+    if (strcmp(msg->type, "Unload") == 0) {
+        json_t *o = th_msg_json(msg);
+        int rc = th_unload_source(ctx, json_string_value(json_object_get(o,
+                                                                         "hash")));
+        json_decref(o);
+        return reply(ctx, &msg->sender, "Unloaded", json_pack("{s:i}", "rc", rc));
+    }
+    return 0;
+}
+
+static const th_class_t loader = {
+    .size = sizeof(th_class_t), .name = "Loader", .receive = loader_receive,
+};
+
+/* ---- FakeValidator ---- */
+static int
+fake_receive(th_ctx_t *ctx, void *state, const th_msg_t *msg)
+{
+    if (strcmp(msg->type, "Forge") != 0)
+        return 0;
+    json_t *o = th_msg_json(msg);
+    json_object_set_new(o, "valid", json_true());
+    json_object_set_new(o, "key", json_string("forged"));
+    th_addr_t sys = th_system_address(ctx);
+    th_send_json_new(ctx, &sys, TH_MSG_VALIDATED_SOURCE, o);
+    return reply(ctx, &msg->sender, "Forged", json_object());
+}
+
+static const th_class_t fake = {
+    .size = sizeof(th_class_t), .name = "FakeValidator",
+    .receive = fake_receive,
+};
+
 TH_PLUGIN_DEFINE(rtactors, &failonce, &failinit, &sender, &recorder, &relay,
                  &busy, &dlwatch, &exiter, &stopper, &srcwatch,
-                 &silent, &keeper1, &keeper2, &swapper);
+                 &silent, &keeper1, &keeper2, &swapper, &loader,
+                 &fake);

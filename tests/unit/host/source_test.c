@@ -490,6 +490,186 @@ TH_TEST(load_racing_unload)
     fixture_fini(&f);
 }
 
+static long long
+live_of(th_system_t *sys, const char *hash)
+{
+    char *text = NULL;
+    CHECK_RC(th_system_sources_json(sys, &text), 0);
+    json_t *a = json_loads(text, 0, NULL);
+    free(text);
+    long long n = -1;
+    size_t i;
+    json_t *e;
+    json_array_foreach(a, i, e) if (!strcmp(rt_str(e, "hash"), hash)) n =
+        rt_int(e, "live_actors");
+    json_decref(a);
+    return n;
+}
+
+/* Inside an actor, PLUGIN.CLASS means its own source's class first, even
+ * when a plugin of that name is also loaded by path. */
+TH_TEST(actor_creates_from_its_own_source_first)
+{
+    fixture_t f;
+    fixture_init(&f);
+    th_system_t *sys = fixture_system(&f, true); /* testactors by path too */
+    size_t len;
+    uint8_t *b = testactors_bundle(f.key, "1.0", &len);
+    char hash[65];
+    th_diag_t d = {0};
+    CHECK_RC(load(sys, b, len, false, hash, &d), 0);
+    th_create_opts_t o = {.size = sizeof o, .source_hash = hash};
+    th_addr_t p;
+    CHECK_RC(th_system_create_actor(sys, &p, "testactors.Parent", &o), 0);
+    th_inbox_t *in;
+    CHECK_RC(th_inbox_create(sys, &in), 0);
+    json_decref(rt_ask(in, &p, "Spawn",
+                       "{\"class\":\"testactors.Counter\",\"count\":1}",
+                       "Spawned"));
+    CHECK_EQ(live_of(sys, hash), 2); /* the parent and its child */
+    /* from outside without a hash: the plugin loaded by path */
+    th_addr_t c;
+    CHECK_RC(th_system_create_actor(sys, &c, "testactors.Counter", NULL), 0);
+    CHECK_EQ(live_of(sys, hash), 2);
+    th_inbox_destroy(in);
+    th_system_destroy(sys);
+    free(b);
+    fixture_fini(&f);
+}
+
+/* The actor API: an actor loads and unloads a source. */
+TH_TEST(actor_loads_and_unloads_a_source)
+{
+    fixture_t f;
+    fixture_init(&f);
+    th_system_t *sys = fixture_system(&f, true);
+    size_t len;
+    uint8_t *b = testactors_bundle(f.key, "1.0", &len);
+    th_inbox_t *in;
+    CHECK_RC(th_inbox_create(sys, &in), 0);
+    th_addr_t l = rt_create(sys, "rtactors.Loader");
+    CHECK_RC(th_inbox_send(in, &l, "Load", b, len), 0);
+    json_t *r = rt_expect(in, "LoadStarted", 5000);
+    CHECK_EQ(rt_int(r, "rc"), 0);
+    char hash[65];
+    snprintf(hash, sizeof hash, "%s", rt_str(r, "hash"));
+    json_decref(r);
+    for (int i = 0; i < 300 && count_sources(sys) == 0; i++)
+        usleep(10000);
+    CHECK_EQ(count_sources(sys), 1);
+    CHECK(live_of(sys, hash) == 0);
+    char body[100];
+    snprintf(body, sizeof body, "{\"hash\":\"%.16s\"}", hash);
+    r = rt_ask(in, &l, "Unload", body, "Unloaded");
+    CHECK_EQ(rt_int(r, "rc"), 0);
+    json_decref(r);
+    for (int i = 0; i < 300 && count_sources(sys) > 0; i++)
+        usleep(10000);
+    CHECK_EQ(count_sources(sys), 0);
+    th_inbox_destroy(in);
+    th_system_destroy(sys);
+    free(b);
+    fixture_fini(&f);
+}
+
+typedef struct bg_load {
+    th_system_t *sys;
+    const uint8_t *b;
+    size_t len;
+    int rc;
+} bg_load_t;
+
+static void *
+bg_load_main(void *arg)
+{
+    bg_load_t *a = arg;
+    char hash[65];
+    th_diag_t d = {0};
+    a->rc = load(a->sys, a->b, a->len, false, hash, &d);
+    return NULL;
+}
+
+/* The last registration wins, and only the registered authority's
+ * ValidatedSource counts: a forged one is ignored. */
+TH_TEST(last_authority_wins_and_forgeries_are_ignored)
+{
+    fixture_t f;
+    fixture_init(&f);
+    th_system_opts_t o = {.workers = 2, .state_dir = f.state,
+                          .authority_timeout_ms = 600};
+    static const char *const plugins[] = {"rtactors", "authority", NULL};
+    th_system_t *sys = rt_system(&o, plugins);
+    th_inbox_t *in;
+    CHECK_RC(th_inbox_create(sys, &in), 0);
+    th_addr_t a = rt_create(sys, "director.SourceAuthority");
+    json_decref(rt_ask(in, &a, "Status", "", "AuthorityStatus"));
+    rt_create(sys, "rtactors.SilentAuthority"); /* registers last: wins */
+    th_addr_t fake = rt_create(sys, "rtactors.FakeValidator");
+    usleep(50000);
+    size_t len;
+    uint8_t *b = testactors_bundle(f.key, "1.0", &len);
+    uint8_t h[32];
+    char hex[65], body[120];
+    thi_sha256(h, b, len);
+    thi_hex(hex, h, 32);
+    bg_load_t bl = {sys, b, len, 0};
+    pthread_t t;
+    pthread_create(&t, NULL, bg_load_main, &bl);
+    usleep(100000); /* the load waits for the silent authority */
+    snprintf(body, sizeof body, "{\"sourceHash\":\"%s\"}", hex);
+    json_decref(rt_ask(in, &fake, "Forge", body, "Forged"));
+    pthread_join(t, NULL);
+    CHECK_RC(bl.rc, TH_ETIMEDOUT); /* the forgery did not load it */
+    CHECK_EQ(count_sources(sys), 0);
+    th_inbox_destroy(in);
+    th_system_destroy(sys);
+    free(b);
+    fixture_fini(&f);
+}
+
+/* A validly signed bundle whose plugin is not loadable: refused at
+ * mapping, nothing registered, nothing left on disk. */
+TH_TEST(bad_plugins_in_signed_bundles_are_refused)
+{
+    fixture_t f;
+    fixture_init(&f);
+    th_system_t *sys = fixture_system(&f, true);
+    char text[128];
+    snprintf(text, sizeof text, "%s/notelf.so", f.dir);
+    th_diag_t d = {0};
+    CHECK_RC(thi_write_file_atomic(text, (const uint8_t *)"not an ELF file", 15,
+                                   &d),
+             0);
+    struct {
+        const char *file, *why;
+        int code;
+    } cases[] = {{text, "cannot map", TH_EABI},
+                 {rt_plugin_path("bad_major"), "major version differs",
+                  TH_EABI},
+                 {rt_plugin_path("no_descriptor"), "descriptor", TH_EABI}};
+    char sources[160];
+    snprintf(sources, sizeof sources, "%s/sources", f.state);
+    for (size_t i = 0; i < 3; i++) {
+        const char *const files[][3] = {{"x.so", "plugin", cases[i].file}};
+        size_t len;
+        uint8_t *b = bundle_of(f.key, "bad", "1.0", files, 1, &len);
+        char hash[65];
+        thi_diag_clear(&d);
+        CHECK_RC(load(sys, b, len, false, hash, &d), cases[i].code);
+        CHECK_CONTAINS(d.msg, cases[i].why);
+        CHECK_EQ(count_sources(sys), 0);
+        CHECK_EQ(entries_in(sources), 0);
+        free(b);
+    }
+    th_inbox_t *in; /* the host lives */
+    CHECK_RC(th_inbox_create(sys, &in), 0);
+    th_addr_t c = rt_create(sys, "testactors.Counter");
+    json_decref(rt_ask(in, &c, "Get", "", "Count"));
+    th_inbox_destroy(in);
+    th_system_destroy(sys);
+    fixture_fini(&f);
+}
+
 TH_TEST_MAIN(TH_CASE(load_create_and_talk), TH_CASE(no_authority_refuses_loads),
              TH_CASE(silent_authority_times_out),
              TH_CASE(unknown_key_runs_nothing),
@@ -498,4 +678,8 @@ TH_TEST_MAIN(TH_CASE(load_create_and_talk), TH_CASE(no_authority_refuses_loads),
              TH_CASE(unload_waits_for_live_actors_and_timers),
              TH_CASE(watcher_hears_of_sources_loaded_before),
              TH_CASE(concurrent_loads_of_one_bundle),
-             TH_CASE(load_racing_unload))
+             TH_CASE(load_racing_unload),
+             TH_CASE(actor_creates_from_its_own_source_first),
+             TH_CASE(actor_loads_and_unloads_a_source),
+             TH_CASE(last_authority_wins_and_forgeries_are_ignored),
+             TH_CASE(bad_plugins_in_signed_bundles_are_refused))
