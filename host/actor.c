@@ -448,6 +448,33 @@ thi_send_system(struct th_system *sys, const th_addr_t *from,
     return thi_deliver(sys, to, env);
 }
 
+int
+thi_send_user(struct th_system *sys, const th_addr_t *from,
+              const th_addr_t *to, const char *name, const char *type,
+              const void *data, size_t len)
+{
+    if ((to == NULL && name == NULL) || (data == NULL && len > 0))
+        return TH_EINVAL;
+    if (len > sys->opts.max_payload)
+        return TH_ETOOBIG;
+    const thi_type_t *t;
+    int rc = thi_type_intern(&t, type);
+    if (rc != 0)
+        return rc;
+    if (t->flags & THI_TYPE_RESERVED)
+        return TH_ERESERVED;
+    thi_env_t *env;
+    rc = thi_env_new(&env, t, data ? data : "", len);
+    if (rc != 0)
+        return rc;
+    if (from)
+        env->msg.sender = *from;
+    rc = to ? thi_deliver(sys, to, env) : thi_send_name(sys, name, env);
+    if (rc == TH_EFULL)
+        thi_env_free(env); /* not sent: the caller still has its bytes */
+    return rc;
+}
+
 /* ---- Global names ------------------------------------------------------------------- */
 
 typedef struct thi_name_ent {

@@ -49,28 +49,26 @@ user_type(th_ctx_t *ctx, const thi_type_t **out, const char *type)
     return 0;
 }
 
+/* Both kinds of actor send: to an address, or to a name's holder. */
+static int
+actor_send(th_ctx_t *ctx, const th_addr_t *to, const char *name,
+           const char *type, const void *data, size_t len)
+{
+    checked(ctx);
+    th_addr_t self;
+    thi_slot_addr(ctx->sys, ctx->slot, ctx->slot->live_nonce, &self);
+    int rc = thi_send_user(ctx->sys, &self, to, name, type, data, len);
+    if (rc == TH_ERESERVED)
+        thi_log(TH_LOG_WARNING, &self,
+                "refused to send reserved message type %s", type);
+    return rc;
+}
+
 static int
 api_send(th_ctx_t *ctx, const th_addr_t *to, const char *type,
          const void *data, size_t len)
 {
-    checked(ctx);
-    if (to == NULL || (data == NULL && len > 0))
-        return TH_EINVAL;
-    if (len > ctx->sys->opts.max_payload)
-        return TH_ETOOBIG;
-    const thi_type_t *t;
-    int rc = user_type(ctx, &t, type);
-    if (rc != 0)
-        return rc;
-    thi_env_t *env;
-    rc = thi_env_new(&env, t, data, len);
-    if (rc != 0)
-        return rc;
-    thi_slot_addr(ctx->sys, ctx->slot, ctx->slot->live_nonce, &env->msg.sender);
-    rc = thi_deliver(ctx->sys, to, env);
-    if (rc == TH_EFULL)
-        thi_env_free(env);
-    return rc;
+    return to ? actor_send(ctx, to, NULL, type, data, len) : TH_EINVAL;
 }
 
 static int
@@ -295,24 +293,7 @@ static int
 api_send_name(th_ctx_t *ctx, const char *name, const char *type,
               const void *data, size_t len)
 {
-    checked(ctx);
-    if (data == NULL && len > 0)
-        return TH_EINVAL;
-    if (len > ctx->sys->opts.max_payload)
-        return TH_ETOOBIG;
-    const thi_type_t *t;
-    int rc = user_type(ctx, &t, type);
-    if (rc != 0)
-        return rc;
-    thi_env_t *env;
-    rc = thi_env_new(&env, t, data, len);
-    if (rc != 0)
-        return rc;
-    thi_slot_addr(ctx->sys, ctx->slot, ctx->slot->live_nonce, &env->msg.sender);
-    rc = thi_send_name(ctx->sys, name, env);
-    if (rc == TH_EFULL)
-        thi_env_free(env);
-    return rc;
+    return name ? actor_send(ctx, NULL, name, type, data, len) : TH_EINVAL;
 }
 
 static int

@@ -261,6 +261,12 @@ void thi_slot_addr(struct th_system *sys, const thi_slot_t *slot,
 int thi_deliver(struct th_system *sys, const th_addr_t *to, thi_env_t *env);
 void thi_dead_letter(struct th_system *sys, thi_env_t *env,
                      const th_addr_t *target, const char *why);
+/* A copy of `data` as a user message of `type` from `from` (NULL: none) to
+ * `to`, or to the holder of `name` when `to` is NULL. Reserved types are
+ * refused (TH_ERESERVED). Returns as th_send. */
+int thi_send_user(struct th_system *sys, const th_addr_t *from,
+                  const th_addr_t *to, const char *name, const char *type,
+                  const void *data, size_t len);
 int thi_send_system(struct th_system *sys, const th_addr_t *from,
                     const th_addr_t *to, const char *type, const void *data,
                     size_t len);

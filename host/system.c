@@ -267,70 +267,20 @@ th_system_create_actor(th_system_t *sys, th_addr_t *out,
     return thi_create(sys, NULL, out, class_name, opts);
 }
 
-static int
-send_from(th_system_t *sys, const th_addr_t *from, const th_addr_t *to,
-          const char *type, const void *data, size_t len)
-{
-    if (to == NULL || (data == NULL && len > 0))
-        return TH_EINVAL;
-    if (len > sys->opts.max_payload)
-        return TH_ETOOBIG;
-    const thi_type_t *t;
-    int rc = thi_type_intern(&t, type);
-    if (rc != 0)
-        return rc;
-    if (t->flags & THI_TYPE_RESERVED)
-        return TH_ERESERVED;
-    thi_env_t *env;
-    rc = thi_env_new(&env, t, data ? data : "", len);
-    if (rc != 0)
-        return rc;
-    if (from)
-        env->msg.sender = *from;
-    rc = thi_deliver(sys, to, env);
-    if (rc == TH_EFULL)
-        thi_env_free(env);
-    return rc;
-}
-
 int
 th_system_tell(th_system_t *sys, const th_addr_t *to, const char *type,
                const void *data, size_t len)
 {
-    return send_from(sys, NULL, to, type, data, len);
-}
-
-static int
-send_name_from(th_system_t *sys, const th_addr_t *from, const char *name,
-               const char *type, const void *data, size_t len)
-{
-    if (data == NULL && len > 0)
-        return TH_EINVAL;
-    if (len > sys->opts.max_payload)
-        return TH_ETOOBIG;
-    const thi_type_t *t;
-    int rc = thi_type_intern(&t, type);
-    if (rc != 0)
-        return rc;
-    if (t->flags & THI_TYPE_RESERVED)
-        return TH_ERESERVED;
-    thi_env_t *env;
-    rc = thi_env_new(&env, t, data ? data : "", len);
-    if (rc != 0)
-        return rc;
-    if (from)
-        env->msg.sender = *from;
-    rc = thi_send_name(sys, name, env);
-    if (rc == TH_EFULL)
-        thi_env_free(env);
-    return rc;
+    return to ? thi_send_user(sys, NULL, to, NULL, type, data, len)
+              : TH_EINVAL;
 }
 
 int
 th_system_tell_name(th_system_t *sys, const char *name, const char *type,
                     const void *data, size_t len)
 {
-    return send_name_from(sys, NULL, name, type, data, len);
+    return name ? thi_send_user(sys, NULL, NULL, name, type, data, len)
+                : TH_EINVAL;
 }
 
 void
@@ -531,7 +481,8 @@ th_inbox_send(th_inbox_t *in, const th_addr_t *to, const char *type,
 {
     th_addr_t self;
     th_inbox_address(in, &self);
-    return send_from(in->sys, &self, to, type, data, len);
+    return to ? thi_send_user(in->sys, &self, to, NULL, type, data, len)
+              : TH_EINVAL;
 }
 
 int
@@ -540,7 +491,8 @@ th_inbox_send_name(th_inbox_t *in, const char *name, const char *type,
 {
     th_addr_t self;
     th_inbox_address(in, &self);
-    return send_name_from(in->sys, &self, name, type, data, len);
+    return name ? thi_send_user(in->sys, &self, NULL, name, type, data, len)
+                : TH_EINVAL;
 }
 
 static bool
