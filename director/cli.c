@@ -1,14 +1,17 @@
 /*
  * director/cli.c — what every thespian command shares: option parsing
  * (with --help and --endpoint on every command), the one endpoint rule,
- * connecting to the host, and naming an actor by address or global name.
+ * connecting to the host, naming an actor by address or global name, and
+ * where things are (the director directory, this binary, thespiand).
  */
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "director/cli.h"
 
@@ -178,4 +181,56 @@ cli_seconds(const char *text, int *ms)
         return false;
     *ms = (int)(s * 1000.0 + 0.5);
     return true;
+}
+
+void
+cli_director_dir(char *buf, size_t n)
+{
+    const char *d = getenv("THESPIAN_DIRECTOR_DIR");
+    if (d && *d) {
+        snprintf(buf, n, "%s", d);
+        return;
+    }
+    const char *home = getenv("HOME");
+    snprintf(buf, n, "%s/.thespian/director", home && *home ? home : ".");
+}
+
+bool
+cli_self_exe(char *buf, size_t size)
+{
+    ssize_t n = readlink("/proc/self/exe", buf, size - 1);
+    if (n <= 0 || (size_t)n >= size - 1)
+        return false;
+    buf[n] = '\0';
+    return true;
+}
+
+/* `dir`/`rel` into buf when it is an executable. */
+static bool
+try_exe(char *buf, size_t size, const char *dir, const char *rel)
+{
+    char path[PATH_MAX];
+    if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, rel) >=
+            sizeof path ||
+        access(path, X_OK) != 0)
+        return false;
+    return (size_t)snprintf(buf, size, "%s", path) < size;
+}
+
+void
+cli_find_thespiand(char *buf, size_t size)
+{
+    const char *env = getenv("THESPIAND");
+    if (env && *env) {
+        snprintf(buf, size, "%s", env);
+        return;
+    }
+    char self[PATH_MAX];
+    char *slash = cli_self_exe(self, sizeof self) ? strrchr(self, '/') : NULL;
+    if (slash)
+        *slash = '\0';
+    if (slash && (try_exe(buf, size, self, "thespiand") ||
+                  try_exe(buf, size, self, "../host/thespiand")))
+        return;
+    snprintf(buf, size, "thespiand");
 }

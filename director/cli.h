@@ -39,6 +39,10 @@ extern const cli_cmd_t cli_cmd_tlsinfo;
 extern const cli_cmd_t cli_cmd_load;
 extern const cli_cmd_t cli_cmd_unload;
 extern const cli_cmd_t cli_cmd_list;
+extern const cli_cmd_t cli_cmd_config;
+extern const cli_cmd_t cli_cmd_avail;
+extern const cli_cmd_t cli_cmd_refresh;
+extern const cli_cmd_t cli_cmd_bootstart;
 
 /* Set by `thespian --endpoint E CMD ...`; a command's own --endpoint
  * overrides it. NULL: the discovery rule. */
@@ -99,5 +103,59 @@ int cli_target(const cli_cmd_t *cmd, th_client_t *c, const char *text,
 
 /* Parse seconds ("2", "0.5") into milliseconds; false when malformed. */
 bool cli_seconds(const char *text, int *ms);
+
+/* ---- Where things are ---------------------------------------------------- */
+
+/* The director directory: $THESPIAN_DIRECTOR_DIR, else
+ * ~/.thespian/director (docs/cli.md). Not checked for existence. */
+void cli_director_dir(char *buf, size_t n);
+
+/* The absolute path of this running binary (/proc/self/exe); false when
+ * it cannot be read or does not fit in `size` bytes. */
+bool cli_self_exe(char *buf, size_t size);
+
+/* thespiand: $THESPIAND, else next to this binary (installed), else in
+ * ../host/ (the build tree), else "thespiand" (to be found on $PATH). */
+void cli_find_thespiand(char *buf, size_t size);
+
+/* ---- Bundles in the director directory (cli_director.c) ----------------- */
+
+/* One *.tls file of the director directory, checked against the
+ * directory's *_tls.key keys (thi_bundle_verify, then thi_bundle_read). */
+typedef struct cli_tls {
+    char *file;    /* its name in the directory */
+    char *path;    /* directory/name */
+    char *group;   /* NULL when it did not verify */
+    char *version; /* NULL: unversioned, or it did not verify */
+    char hash[65]; /* SHA-256 of the file; "" when it could not be read */
+    char *reason;  /* why it did not verify; NULL when it did */
+} cli_tls_t;
+
+typedef struct cli_tls_scan {
+    char dir[4096];
+    cli_tls_t *items; /* verified ones first, by group, newest version
+                         first (unversioned last), then by file name;
+                         then the unverified ones by file name */
+    size_t n;
+} cli_tls_scan_t;
+
+/* Scan the director directory's *.tls files (each read whole, verified,
+ * its manifest read). A bundle that does not verify is listed with the
+ * reason, never dropped. Key warnings go to standard error. Returns
+ * CLI_OK with *out filled (release with cli_tls_scan_fini, which is safe
+ * on a zeroed struct) or prints the reason (the directory or keys cannot
+ * be read) and returns CLI_FAIL. Blocks on file I/O. */
+int cli_tls_scan(const cli_cmd_t *cmd, cli_tls_scan_t *out);
+void cli_tls_scan_fini(cli_tls_scan_t *s);
+
+/* The newest verified bundle of `group` in the scan; NULL when none.
+ * Borrowed from s. */
+const cli_tls_t *cli_tls_newest(const cli_tls_scan_t *s, const char *group);
+
+/* Put into `path` (n bytes) the newest verified bundle of `group` in the
+ * director directory and print which file was chosen. Returns CLI_OK, or
+ * prints and returns CLI_FAIL (no such bundle, directory unreadable). */
+int cli_tls_pick(const cli_cmd_t *cmd, const char *group, char *path,
+                 size_t n);
 
 #endif /* TH_DIRECTOR_CLI_H */

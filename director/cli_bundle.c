@@ -21,21 +21,6 @@
 #include "loader/bundle.h"
 #include "loader/plugin.h"
 
-/* ---- the director directory ------------------------------------------------ */
-
-/* $THESPIAN_DIRECTOR_DIR, else ~/.thespian/director (docs/cli.md). */
-static void
-director_dir(char *buf, size_t n)
-{
-    const char *d = getenv("THESPIAN_DIRECTOR_DIR");
-    if (d && *d) {
-        snprintf(buf, n, "%s", d);
-        return;
-    }
-    const char *home = getenv("HOME");
-    snprintf(buf, n, "%s/.thespian/director", home && *home ? home : ".");
-}
-
 /* ---- keygen ------------------------------------------------------------------- */
 
 
@@ -539,7 +524,7 @@ run_gensrc(int argc, char **argv)
     if (outpath) {
         snprintf(target, sizeof target, "%s", outpath);
     } else {
-        director_dir(dir, sizeof dir);
+        cli_director_dir(dir, sizeof dir);
         if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
             rc = cli_fail(cmd,
                           "director directory %s does not exist (set "
@@ -613,7 +598,7 @@ run_tlsinfo(int argc, char **argv)
     if (!cli_parse(cmd, argc, argv, NULL, pos, 1, 2, &n, &done))
         return done;
     char dir[4096];
-    director_dir(dir, sizeof dir);
+    cli_director_dir(dir, sizeof dir);
     uint8_t *buf = NULL;
     size_t len = 0;
     th_diag_t d = {0};

@@ -1,14 +1,17 @@
 /*
  * director/cli_sources.c — signed sources in a running host: load a .tls
- * bundle (the host's Source Authority verifies it), unload one by any
- * unique prefix of its hash, list what is loaded.
+ * bundle (the host's Source Authority verifies it) or a group's newest one
+ * in the director directory, unload one by any unique prefix of its hash,
+ * list what is loaded.
  */
 #include <jansson.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "director/cli.h"
+#include "loader/bundle.h"
 
 static int
 connected(const cli_cmd_t *cmd, const char *ep_opt, th_client_t **c)
@@ -16,6 +19,37 @@ connected(const cli_cmd_t *cmd, const char *ep_opt, th_client_t **c)
     char ep[TH_CLIENT_ENDPOINT_MAX];
     int rc = cli_endpoint(cmd, ep_opt, ep);
     return rc == CLI_OK ? cli_connect(cmd, ep, c) : rc;
+}
+
+static bool
+ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), k = strlen(suffix);
+    return n >= k && strcmp(s + n - k, suffix) == 0;
+}
+
+/* The bundle `arg` names, into path: FILE.tls as given; FILE.tli names
+ * the group of its base name, anything else a GROUP: then the group's
+ * newest verified bundle in the director directory. */
+static int
+load_target(const cli_cmd_t *cmd, const char *arg, char *path, size_t n)
+{
+    if (ends_with(arg, ".tls")) {
+        snprintf(path, n, "%s", arg);
+        return CLI_OK;
+    }
+    char group[256];
+    const char *slash = strrchr(arg, '/'), *base = slash ? slash + 1 : arg;
+    bool tli = ends_with(base, ".tli");
+    size_t len = strlen(base) - (tli ? 4 : 0);
+    snprintf(group, sizeof group, "%.*s", (int)len, base);
+    if (len >= sizeof group || !thi_group_name_ok(group))
+        return cli_usage_error(cmd,
+                               tli ? "%s: the file's name is not GROUP.tli"
+                                   : "\"%s\" is not a FILE.tls, FILE.tli "
+                                     "or group name",
+                               arg);
+    return cli_tls_pick(cmd, group, path, n);
 }
 
 static int
@@ -30,24 +64,31 @@ run_load(int argc, char **argv)
     int done;
     if (!cli_parse(cmd, argc, argv, opts, pos, 1, 1, &n, &done))
         return done;
+    char path[PATH_MAX];
+    int rc = load_target(cmd, pos[0], path, sizeof path);
+    if (rc != CLI_OK)
+        return rc;
     th_client_t *c;
-    int rc = connected(cmd, ep, &c);
+    rc = connected(cmd, ep, &c);
     if (rc != CLI_OK)
         return rc;
     char hash[65];
-    int e = rollback ? th_client_load_rollback(c, hash, pos[0])
-                     : th_client_load(c, hash, pos[0]);
+    int e = rollback ? th_client_load_rollback(c, hash, path)
+                     : th_client_load(c, hash, path);
     if (e != 0)
         rc = cli_fail(cmd, "%s", th_client_errmsg(c));
     else
-        printf("loaded %.12s  %s\n", hash, pos[0]);
+        printf("loaded %.12s  %s\n", hash, path);
     th_client_close(c);
     return rc;
 }
 
 const cli_cmd_t cli_cmd_load = {
-    "load", "load a signed .tls bundle into the host",
-    "usage: thespian load FILE.tls [--allow-rollback]\n"
+    "load", "load a signed .tls bundle (or a group's newest) into the host",
+    "usage: thespian load FILE.tls|FILE.tli|GROUP [--allow-rollback]\n"
+    "With GROUP, or FILE.tli (the group of its base name), load the newest\n"
+    "verified bundle of the group in the director directory (see avail;\n"
+    "the chosen file is printed).\n"
     "Send the bundle to the host; its Source Authority checks the signature\n"
     "against the director directory's keys, then the host unpacks it into\n"
     "its own namespace and its classes can be created (create CLASS\n"

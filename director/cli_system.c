@@ -18,34 +18,6 @@
 
 /* ---- start --------------------------------------------------------------- */
 
-/* thespiand: $THESPIAND, else next to this binary (installed), else in
- * ../host/ (the build tree), else on $PATH. */
-static void
-find_thespiand(char *buf, size_t size)
-{
-    const char *env = getenv("THESPIAND");
-    if (env && *env) {
-        snprintf(buf, size, "%s", env);
-        return;
-    }
-    char self[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-    if (n > 0) {
-        self[n] = '\0';
-        char *slash = strrchr(self, '/');
-        if (slash) {
-            *slash = '\0';
-            snprintf(buf, size, "%.4000s/thespiand", self);
-            if (access(buf, X_OK) == 0)
-                return;
-            snprintf(buf, size, "%.4000s/../host/thespiand", self);
-            if (access(buf, X_OK) == 0)
-                return;
-        }
-    }
-    snprintf(buf, size, "thespiand");
-}
-
 static int
 run_start(int argc, char **argv)
 {
@@ -79,7 +51,7 @@ run_start(int argc, char **argv)
         return CLI_FAIL;
 
     char exe[PATH_MAX];
-    find_thespiand(exe, sizeof exe);
+    cli_find_thespiand(exe, sizeof exe);
     const char *args[2 * 64 + 20];
     size_t n = 0;
     args[n++] = exe;

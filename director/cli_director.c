@@ -1,0 +1,769 @@
+/*
+ * director/cli_director.c — the commands about the director directory:
+ * config (echo its *.cfg files), avail (the signed bundles it holds, by
+ * group, with what the host has loaded), refresh (load the newest of each
+ * group) and bootstart (a systemd unit that runs a host on it).
+ */
+#include <errno.h>
+#include <jansson.h>
+#include <limits.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "director/cli.h"
+#include "director/config.h"
+#include "loader/bundle.h"
+#include "thespian/error.h"
+
+extern char **environ;
+
+/* ---- scanning the bundles ---------------------------------------------------- */
+
+static void
+tls_fini(cli_tls_t *t)
+{
+    free(t->file);
+    free(t->path);
+    free(t->group);
+    free(t->version);
+    free(t->reason);
+}
+
+void
+cli_tls_scan_fini(cli_tls_scan_t *s)
+{
+    for (size_t i = 0; s && s->items && i < s->n; i++)
+        tls_fini(&s->items[i]);
+    if (s) {
+        free(s->items);
+        s->items = NULL;
+        s->n = 0;
+    }
+}
+
+/* Verify and read one bundle; any failure becomes t->reason. Returns
+ * TH_ENOMEM only (everything else is a property of the file). */
+static int
+tls_check(cli_tls_t *t, const thi_keyring_t *kr)
+{
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    th_diag_t d = {0};
+    thi_bundle_t *b = NULL;
+    thi_verified_t v;
+    if (thi_read_file(&buf, &len, t->path, THI_BUNDLE_MAX_BYTES, &d) == 0) {
+        uint8_t h[32];
+        thi_sha256(h, buf, len);
+        thi_hex(t->hash, h, 32);
+        if (thi_bundle_verify(&v, buf, len, kr, t->file, &d) == 0)
+            thi_bundle_read(&b, buf, v.signed_len, t->file, &d);
+    }
+    free(buf);
+    if (b == NULL)
+        return (t->reason = strdup(d.msg)) ? 0 : TH_ENOMEM;
+    t->group = strdup(b->group);
+    t->version = b->version ? strdup(b->version) : NULL;
+    bool ok = t->group && (t->version || !b->version);
+    thi_bundle_free(b);
+    return ok ? 0 : TH_ENOMEM;
+}
+
+static int
+tls_order(const void *pa, const void *pb)
+{
+    const cli_tls_t *a = pa, *b = pb;
+    if ((a->group == NULL) != (b->group == NULL))
+        return a->group ? -1 : 1;
+    int c = a->group ? strcmp(a->group, b->group) : 0;
+    if (c == 0 && a->group)
+        c = thi_version_cmp(b->version, a->version);
+    return c ? c : strcmp(a->file, b->file);
+}
+
+static int
+scan_files(cli_tls_scan_t *out, char **names, size_t n,
+           const thi_keyring_t *kr)
+{
+    out->items = calloc(n ? n : 1, sizeof *out->items);
+    if (out->items == NULL)
+        return TH_ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        cli_tls_t *t = &out->items[out->n++];
+        t->file = strdup(names[i]);
+        if (t->file == NULL ||
+            asprintf(&t->path, "%s/%s", out->dir, names[i]) < 0) {
+            t->path = NULL;
+            return TH_ENOMEM;
+        }
+        int rc = tls_check(t, kr);
+        if (rc != 0)
+            return rc;
+    }
+    qsort(out->items, out->n, sizeof *out->items, tls_order);
+    return 0;
+}
+
+int
+cli_tls_scan(const cli_cmd_t *cmd, cli_tls_scan_t *out)
+{
+    memset(out, 0, sizeof *out);
+    cli_director_dir(out->dir, sizeof out->dir);
+    th_diag_t d = {0};
+    char **names = NULL, *warnings = NULL;
+    size_t n = 0;
+    thi_keyring_t *kr = NULL;
+    if (thi_dir_names(&names, &n, out->dir, ".tls", &d) != 0)
+        return cli_fail(cmd, "director directory %s", d.msg);
+    int rc = CLI_OK;
+    if (thi_keyring_load_dir(&kr, out->dir, &warnings, &d) != 0) {
+        rc = cli_fail(cmd, "%s", d.msg);
+        goto out_names;
+    }
+    if (warnings)
+        fputs(warnings, stderr);
+    if (scan_files(out, names, n, kr) != 0) {
+        cli_tls_scan_fini(out);
+        rc = cli_fail(cmd, "%s: out of memory", out->dir);
+    }
+    free(warnings);
+    thi_keyring_destroy(kr);
+out_names:
+    thi_names_free(names, n);
+    return rc;
+}
+
+const cli_tls_t *
+cli_tls_newest(const cli_tls_scan_t *s, const char *group)
+{
+    for (size_t i = 0; i < s->n; i++)
+        if (s->items[i].group && strcmp(s->items[i].group, group) == 0)
+            return &s->items[i];
+    return NULL;
+}
+
+int
+cli_tls_pick(const cli_cmd_t *cmd, const char *group, char *path, size_t n)
+{
+    cli_tls_scan_t s;
+    if (cli_tls_scan(cmd, &s) != CLI_OK)
+        return CLI_FAIL;
+    const cli_tls_t *t = cli_tls_newest(&s, group);
+    int rc = CLI_OK;
+    if (t == NULL)
+        rc = cli_fail(cmd,
+                      "group %s: no verified bundle of it in %s (see "
+                      "thespian avail)",
+                      group, s.dir);
+    else if ((size_t)snprintf(path, n, "%s", t->path) >= n)
+        rc = cli_fail(cmd, "%s: path too long", t->path);
+    else
+        printf("chose %s (%s %s, the newest verified in %s)\n", t->file,
+               group, t->version ? t->version : "unversioned", s.dir);
+    cli_tls_scan_fini(&s);
+    return rc;
+}
+
+/* ---- the host's sources ---------------------------------------------------- */
+
+/* Connect to the host at `ep` without printing, retrying for wait_ms
+ * (0: one attempt). Returns the client or NULL with the reason in err. */
+static th_client_t *
+host_connect(const char *ep, int wait_ms, th_client_error_t *err)
+{
+    th_client_opts_t o = {.size = sizeof o, .endpoint = ep,
+                          .connect_timeout_ms = 3000};
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (;;) {
+        th_client_t *c = NULL;
+        if (th_client_connect(&c, &o, err) == 0)
+            return c;
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        long ms = (t1.tv_sec - t0.tv_sec) * 1000 +
+                  (t1.tv_nsec - t0.tv_nsec) / 1000000;
+        if (ms >= wait_ms)
+            return NULL;
+        struct timespec nap = {0, 200 * 1000000};
+        nanosleep(&nap, NULL);
+    }
+}
+
+/* The host's loaded sources as a JSON array (owned), or NULL with the
+ * reason in why. */
+static json_t *
+host_sources(th_client_t *c, char *why, size_t n)
+{
+    char *text = NULL;
+    if (th_client_sources(c, &text) != 0) {
+        snprintf(why, n, "%s", th_client_errmsg(c));
+        return NULL;
+    }
+    json_t *all = json_loads(text, 0, NULL);
+    th_client_free(text);
+    if (!json_is_array(all)) {
+        json_decref(all);
+        snprintf(why, n, "the host sent a source list that is not a JSON "
+                         "array");
+        return NULL;
+    }
+    return all;
+}
+
+static const char *
+field(const json_t *o, const char *name)
+{
+    return json_string_value(json_object_get(o, name));
+}
+
+static bool
+is_loaded(const json_t *sources, const char *hash)
+{
+    size_t i;
+    const json_t *s;
+    json_array_foreach(sources, i, s)
+    {
+        const char *h = field(s, "hash");
+        if (h && *hash && strcmp(h, hash) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* The hash of the group's active source: for now the loaded (not
+ * unloading) source of the group with the highest version. */
+static const char *
+active_hash(const json_t *sources, const char *group)
+{
+    const char *best = NULL, *best_v = NULL;
+    size_t i;
+    const json_t *s;
+    json_array_foreach(sources, i, s)
+    {
+        const char *g = field(s, "group"), *v = field(s, "version");
+        if (g == NULL || strcmp(g, group) != 0 ||
+            json_is_true(json_object_get(s, "unloading")))
+            continue;
+        if (best == NULL || thi_version_cmp(v, best_v) > 0) {
+            best = field(s, "hash");
+            best_v = v;
+        }
+    }
+    return best;
+}
+
+/* ---- config ---------------------------------------------------------------- */
+
+/* Read every *.cfg of dir into *out {name: value}. Each bad file is
+ * printed; CLI_FAIL when there was one. A missing directory is empty. */
+static int
+read_configs(const cli_cmd_t *cmd, const char *dir, json_t *out)
+{
+    char **names = NULL;
+    size_t n = 0;
+    th_diag_t d = {0};
+    int e = thi_dir_names(&names, &n, dir, ".cfg", &d);
+    if (e == TH_ENOENT)
+        return CLI_OK;
+    if (e != 0)
+        return cli_fail(cmd, "director directory %s", d.msg);
+    int rc = CLI_OK;
+    for (size_t i = 0; i < n; i++) {
+        char path[4400];
+        json_t *v = NULL;
+        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+        thi_diag_clear(&d);
+        if (thi_config_read(&v, path, &d) != 0)
+            rc = cli_fail(cmd, "%s", d.msg);
+        else
+            json_object_set_new(out, names[i], v);
+    }
+    thi_names_free(names, n);
+    return rc;
+}
+
+static void
+print_config(const char *dir, const char *ep, json_t *cfg)
+{
+    struct stat st;
+    printf("director directory: %s%s\nendpoint:           %s\n", dir,
+           stat(dir, &st) != 0 ? " (does not exist)" : "", ep);
+    if (json_object_size(cfg) == 0)
+        printf("(no *.cfg files)\n");
+    const char *name;
+    json_t *v;
+    json_object_foreach(cfg, name, v)
+    {
+        char *text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+        printf("%-19s %s\n", name, text ? text : "?");
+        free(text);
+    }
+}
+
+static int
+run_config(int argc, char **argv)
+{
+    const cli_cmd_t *cmd = &cli_cmd_config;
+    bool as_json = false;
+    const cli_opt_t opts[] = {{"json", CLI_FLAG, &as_json}, {NULL, 0, NULL}};
+    const char *pos[1];
+    size_t n;
+    int done;
+    if (!cli_parse(cmd, argc, argv, opts, pos, 0, 0, &n, &done))
+        return done;
+    char dir[4096], ep[TH_CLIENT_ENDPOINT_MAX];
+    cli_director_dir(dir, sizeof dir);
+    json_t *cfg = json_object();
+    int rc = read_configs(cmd, dir, cfg);
+    if (rc == CLI_OK)
+        rc = cli_endpoint(cmd, NULL, ep);
+    if (rc == CLI_OK && as_json) {
+        json_t *all = json_pack("{s:s, s:s, s:O}", "directorDir", dir,
+                                "endpoint", ep, "config", cfg);
+        char *text = json_dumps(all, JSON_INDENT(2) | JSON_ENCODE_ANY);
+        puts(text ? text : "{}");
+        free(text);
+        json_decref(all);
+    } else if (rc == CLI_OK) {
+        print_config(dir, ep, cfg);
+    }
+    json_decref(cfg);
+    return rc;
+}
+
+const cli_cmd_t cli_cmd_config = {
+    "config", "show the director directory and its configuration",
+    "usage: thespian config [--json]\n"
+    "Show the director directory ($THESPIAN_DIRECTOR_DIR, else\n"
+    "~/.thespian/director), the endpoint by the discovery rule, and the\n"
+    "JSON value of each *.cfg file there: convleader.cfg (\"HOST:PORT\" or\n"
+    "an endpoint), othercaps.cfg (an object), thesplog.cfg and\n"
+    "thesplogd.cfg (objects; \"level\" and \"file\" strings),\n"
+    "adminendpoint.cfg (an endpoint string or a port) and any other. A file\n"
+    "that is not a regular file, is over 64 KiB, is not JSON or has the\n"
+    "wrong type is an error naming it (exit 1). Nothing in a file is run.\n"
+    "--json prints {\"directorDir\", \"endpoint\", \"config\": {FILE: VALUE}}.\n",
+    run_config,
+};
+
+/* ---- avail ----------------------------------------------------------------- */
+
+/* The host's sources, or NULL (said once on stderr: no marks then). */
+static json_t *
+avail_sources(const cli_cmd_t *cmd)
+{
+    char ep[TH_CLIENT_ENDPOINT_MAX], why[600];
+    th_client_error_t err;
+    if (cli_endpoint(cmd, NULL, ep) != CLI_OK)
+        return NULL;
+    th_client_t *c = host_connect(ep, 0, &err);
+    if (c == NULL) {
+        fprintf(stderr, "thespian %s: no host answers at %s (%s): "
+                "loaded/active not shown\n", cmd->name, ep, err.message);
+        return NULL;
+    }
+    json_t *s = host_sources(c, why, sizeof why);
+    th_client_close(c);
+    if (s == NULL)
+        fprintf(stderr, "thespian %s: %s: loaded/active not shown\n",
+                cmd->name, why);
+    return s;
+}
+
+static json_t *
+avail_json(const cli_tls_scan_t *s, const char *only, const json_t *src)
+{
+    json_t *all = json_object(), *bad = json_array();
+    for (size_t i = 0; i < s->n; i++) {
+        const cli_tls_t *t = &s->items[i];
+        if (t->group == NULL) {
+            json_array_append_new(bad, json_pack("{s:s, s:s}", "file",
+                                                 t->file, "reason",
+                                                 t->reason));
+            continue;
+        }
+        if (only && strcmp(only, t->group) != 0)
+            continue;
+        json_t *list = json_object_get(all, t->group);
+        if (list == NULL)
+            json_object_set_new(all, t->group, list = json_array());
+        const char *act = active_hash(src, t->group);
+        json_array_append_new(
+            list, json_pack("{s:s?, s:s, s:s, s:b, s:b}", "version",
+                            t->version, "hash", t->hash, "file", t->file,
+                            "loaded", is_loaded(src, t->hash), "active",
+                            act && strcmp(act, t->hash) == 0));
+    }
+    json_object_set_new(all, "unverified", bad);
+    return all;
+}
+
+static void
+avail_print(const cli_tls_scan_t *s, json_t *groups)
+{
+    printf("bundles in %s:\n", s->dir);
+    const char *g;
+    json_t *list;
+    json_object_foreach(groups, g, list)
+    {
+        if (strcmp(g, "unverified") == 0)
+            continue;
+        printf("%s\n", g);
+        size_t i;
+        json_t *e;
+        json_array_foreach(list, i, e)
+        printf("  %-14s %.12s  %s%s%s\n",
+               field(e, "version") ? field(e, "version") : "(unversioned)",
+               field(e, "hash"), field(e, "file"),
+               json_is_true(json_object_get(e, "loaded")) ? "  loaded" : "",
+               json_is_true(json_object_get(e, "active")) ? " active" : "");
+    }
+    json_t *bad = json_object_get(groups, "unverified");
+    if (json_array_size(bad))
+        printf("unverified (not loadable):\n");
+    size_t i;
+    json_t *e;
+    json_array_foreach(bad, i, e)
+    printf("  %s\n", field(e, "reason")); /* it names the file */
+}
+
+static int
+run_avail(int argc, char **argv)
+{
+    const cli_cmd_t *cmd = &cli_cmd_avail;
+    bool as_json = false;
+    const cli_opt_t opts[] = {{"json", CLI_FLAG, &as_json}, {NULL, 0, NULL}};
+    const char *pos[1];
+    size_t n;
+    int done;
+    if (!cli_parse(cmd, argc, argv, opts, pos, 0, 1, &n, &done))
+        return done;
+    if (n == 1 && !thi_group_name_ok(pos[0]))
+        return cli_usage_error(cmd, "\"%s\" is not a group name", pos[0]);
+    cli_tls_scan_t s;
+    if (cli_tls_scan(cmd, &s) != CLI_OK)
+        return CLI_FAIL;
+    json_t *src = avail_sources(cmd);
+    json_t *groups = avail_json(&s, n == 1 ? pos[0] : NULL, src);
+    if (as_json) {
+        char *text = json_dumps(groups, JSON_INDENT(2));
+        puts(text ? text : "{}");
+        free(text);
+    } else {
+        avail_print(&s, groups);
+    }
+    json_decref(groups);
+    json_decref(src);
+    cli_tls_scan_fini(&s);
+    return CLI_OK;
+}
+
+const cli_cmd_t cli_cmd_avail = {
+    "avail", "list the signed bundles in the director directory",
+    "usage: thespian avail [GROUP] [--json]\n"
+    "Check every *.tls file of the director directory against its\n"
+    "*_tls.key keys and list them by group, newest version first\n"
+    "(unversioned last): version, hash prefix, file, and the marks\n"
+    "\"loaded\" (the running host has that source) and \"active\" (for now:\n"
+    "the loaded source of the group with the highest version). With no host\n"
+    "at the endpoint this is said once and no marks are shown. Bundles that\n"
+    "do not verify are listed under \"unverified\" with the reason.\n"
+    "--json prints {GROUP: [{version, hash, file, loaded, active}],\n"
+    "\"unverified\": [{file, reason}]}.\n",
+    run_avail,
+};
+
+/* ---- refresh --------------------------------------------------------------- */
+
+/* Load `t` unless the host has it; false when the load failed. */
+static bool
+refresh_one(const cli_cmd_t *cmd, th_client_t *c, const json_t *src,
+            const cli_tls_t *t)
+{
+    const char *v = t->version ? t->version : "(unversioned)";
+    if (is_loaded(src, t->hash)) {
+        printf("unchanged %-16s %-14s %.12s  %s\n", t->group, v, t->hash,
+               t->file);
+        return true;
+    }
+    char hash[65];
+    if (th_client_load(c, hash, t->path) != 0) {
+        cli_fail(cmd, "group %s: %s: %s", t->group, t->file,
+                 th_client_errmsg(c));
+        return false;
+    }
+    printf("loaded    %-16s %-14s %.12s  %s\n", t->group, v, hash, t->file);
+    return true;
+}
+
+static int
+run_refresh(int argc, char **argv)
+{
+    const cli_cmd_t *cmd = &cli_cmd_refresh;
+    const char *wait = NULL;
+    const cli_opt_t opts[] = {{"wait", CLI_STRING, &wait}, {NULL, 0, NULL}};
+    const char *pos[1];
+    size_t n;
+    int done, wait_ms = 0;
+    bool failed = false;
+    if (!cli_parse(cmd, argc, argv, opts, pos, 0, 0, &n, &done))
+        return done;
+    if (wait && !cli_seconds(wait, &wait_ms))
+        return cli_usage_error(cmd, "--wait %s: want seconds", wait);
+    char ep[TH_CLIENT_ENDPOINT_MAX], why[600];
+    th_client_error_t err;
+    if (cli_endpoint(cmd, NULL, ep) != CLI_OK)
+        return CLI_FAIL;
+    cli_tls_scan_t s;
+    if (cli_tls_scan(cmd, &s) != CLI_OK)
+        return CLI_FAIL;
+    th_client_t *c = host_connect(ep, wait_ms, &err);
+    json_t *src = c ? host_sources(c, why, sizeof why) : NULL;
+    int rc = CLI_OK;
+    if (c == NULL)
+        rc = cli_fail(cmd, "%s", err.message);
+    else if (src == NULL)
+        rc = cli_fail(cmd, "%s", why);
+    for (size_t i = 0; rc == CLI_OK && i < s.n; i++) {
+        const cli_tls_t *t = &s.items[i];
+        if (t->group == NULL)
+            fprintf(stderr, "thespian %s: skipped %s\n", cmd->name,
+                    t->reason);
+        else if (cli_tls_newest(&s, t->group) != t)
+            continue;
+        else if (!refresh_one(cmd, c, src, t))
+            failed = true; /* go on with the other groups */
+    }
+    if (rc == CLI_OK && failed)
+        rc = CLI_FAIL;
+    json_decref(src);
+    th_client_close(c);
+    cli_tls_scan_fini(&s);
+    return rc;
+}
+
+const cli_cmd_t cli_cmd_refresh = {
+    "refresh", "load the newest bundle of every group into the host",
+    "usage: thespian refresh [--wait SECONDS]\n"
+    "For every group in the director directory, load its newest verified\n"
+    "bundle into the host; a group whose newest is loaded already is\n"
+    "reported as unchanged. Every group is tried; exit 1 when any load\n"
+    "failed (each failure named). --wait retries connecting to the host\n"
+    "that long (for a host that is still starting, as in bootstart).\n",
+    run_refresh,
+};
+
+/* ---- bootstart ------------------------------------------------------------- */
+
+static bool
+unit_name_ok(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > 64)
+        return false;
+    return strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                     "0123456789_-") == n;
+}
+
+/* `in` made absolute in out (n bytes): realpath when it exists, else
+ * joined to the working directory. */
+static bool
+absolute(const char *in, char *out, size_t n)
+{
+    char cwd[PATH_MAX], real[PATH_MAX];
+    if (realpath(in, real))
+        return (size_t)snprintf(out, n, "%s", real) < n;
+    if (in[0] == '/')
+        return (size_t)snprintf(out, n, "%s", in) < n;
+    return getcwd(cwd, sizeof cwd) &&
+           (size_t)snprintf(out, n, "%s/%s", cwd, in) < n;
+}
+
+/* thespiand as `start` finds it, as an absolute path of an executable. */
+static bool
+thespiand_path(char *out, size_t n)
+{
+    char exe[PATH_MAX];
+    cli_find_thespiand(exe, sizeof exe);
+    if (strchr(exe, '/'))
+        return absolute(exe, out, n) && access(out, X_OK) == 0;
+    const char *path = getenv("PATH");
+    char *copy = strdup(path ? path : "/usr/bin:/bin"), *save = NULL;
+    bool found = false;
+    for (char *d = strtok_r(copy, ":", &save); copy && d && !found;
+         d = strtok_r(NULL, ":", &save))
+        found = *d == '/' &&
+                (size_t)snprintf(out, n, "%s/%s", d, exe) < n &&
+                access(out, X_OK) == 0;
+    free(copy);
+    return found;
+}
+
+/* One word of a unit line: quoted when it holds blanks or quotes; '%'
+ * (specifiers) doubled, and '$' too in Exec lines (variables). Control
+ * characters cannot be written: false. */
+static bool
+unit_word(FILE *f, const char *s, bool exec)
+{
+    bool quote = *s == '\0' || strpbrk(s, " \t\"'\\;") != NULL;
+    if (quote)
+        fputc('"', f);
+    for (const char *p = s; *p; p++) {
+        if ((unsigned char)*p < 0x20 || *p == 0x7f)
+            return false;
+        if (*p == '%' || (exec && *p == '$'))
+            fputc(*p, f);
+        else if (quote && (*p == '"' || *p == '\\'))
+            fputc('\\', f);
+        fputc(*p, f);
+    }
+    if (quote)
+        fputc('"', f);
+    return true;
+}
+
+/* The unit text (malloc'd) into *out; false when a value cannot be put
+ * into a unit (a control character). */
+static bool
+unit_text(char **out, size_t *len, const char *name, const char *daemon,
+          const char *dir, const char *ep, const char *self)
+{
+    FILE *f = open_memstream(out, len);
+    if (f == NULL)
+        return false;
+    fprintf(f, "# written by `thespian bootstart %s`\n[Unit]\n"
+            "Description=thespian-c actor system %s\n"
+            "After=network.target\n\n[Service]\nType=simple\nEnvironment=",
+            name, name);
+    char assign[PATH_MAX + 32];
+    snprintf(assign, sizeof assign, "THESPIAN_DIRECTOR_DIR=%s", dir);
+    bool ok = unit_word(f, assign, false);
+    fputs("\nExecStart=", f);
+    ok = ok && unit_word(f, daemon, true);
+    fputs(" --foreground --director-dir ", f);
+    ok = ok && unit_word(f, dir, true);
+    fputs(" --endpoint ", f);
+    ok = ok && unit_word(f, ep, true);
+    /* '-': a bundle that fails to load must not take the host down */
+    fputs("\nExecStartPost=-", f);
+    ok = ok && unit_word(f, self, true);
+    fputs(" --endpoint ", f);
+    ok = ok && unit_word(f, ep, true);
+    fputs(" refresh --wait 30\nRestart=on-failure\n\n[Install]\n"
+          "WantedBy=multi-user.target\n",
+          f);
+    if (fclose(f) != 0 || !ok) {
+        free(*out);
+        *out = NULL;
+        return false;
+    }
+    return true;
+}
+
+/* Run systemctl with args; CLI_OK when it exited 0. */
+static int
+systemctl(const cli_cmd_t *cmd, char *const *args)
+{
+    pid_t pid;
+    fflush(NULL);
+    int e = posix_spawnp(&pid, "systemctl", NULL, NULL, args, environ);
+    if (e != 0)
+        return cli_fail(cmd, "cannot run systemctl: %s (the unit is written; "
+                        "start it by hand, or use nostart)", strerror(e));
+    int st = 0;
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+        ;
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+        return cli_fail(cmd, "systemctl %s%s%s failed (exit %d)", args[1],
+                        args[2] ? " " : "", args[2] ? args[2] : "",
+                        WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
+    return CLI_OK;
+}
+
+static int
+bootstart_args(const cli_cmd_t *cmd, const char **pos, size_t n,
+               const char **name, bool *nostart)
+{
+    *name = "thespian";
+    *nostart = n > 0 && strcmp(pos[n - 1], "nostart") == 0;
+    if (n == 2 && !*nostart)
+        return cli_usage_error(cmd, "the second argument must be "
+                                    "\"nostart\", not \"%s\"", pos[1]);
+    if (n == 2 || (n == 1 && !*nostart))
+        *name = pos[0];
+    if (!unit_name_ok(*name))
+        return cli_usage_error(cmd, "NAME \"%s\" must be 1-64 of A-Z a-z "
+                                    "0-9 _ -", *name);
+    return CLI_OK;
+}
+
+static int
+run_bootstart(int argc, char **argv)
+{
+    const cli_cmd_t *cmd = &cli_cmd_bootstart;
+    const char *pos[2], *name;
+    size_t n;
+    int done;
+    bool nostart;
+    if (!cli_parse(cmd, argc, argv, NULL, pos, 0, 2, &n, &done))
+        return done;
+    if ((done = bootstart_args(cmd, pos, n, &name, &nostart)) != CLI_OK)
+        return done;
+    char ep[TH_CLIENT_ENDPOINT_MAX], dd[4096], dir[PATH_MAX];
+    char daemon[PATH_MAX], self[PATH_MAX], unit[PATH_MAX];
+    if (cli_endpoint(cmd, NULL, ep) != CLI_OK)
+        return CLI_FAIL;
+    cli_director_dir(dd, sizeof dd);
+    if (!absolute(dd, dir, sizeof dir))
+        return cli_fail(cmd, "%s: cannot make the path absolute", dd);
+    if (!thespiand_path(daemon, sizeof daemon))
+        return cli_fail(cmd, "thespiand not found (set $THESPIAND, or put it "
+                             "beside thespian or on $PATH)");
+    if (!cli_self_exe(self, sizeof self))
+        return cli_fail(cmd, "/proc/self/exe: cannot find this binary");
+    const char *udir = getenv("THESPIAN_SYSTEMD_DIR");
+    snprintf(unit, sizeof unit, "%.3000s/thespian-%s.service",
+             udir && *udir ? udir : "/etc/systemd/system", name);
+    char *text = NULL;
+    size_t len = 0;
+    if (!unit_text(&text, &len, name, daemon, dir, ep, self))
+        return cli_fail(cmd, "a path or the endpoint holds a control "
+                             "character: it cannot go into a unit");
+    th_diag_t d = {0};
+    int rc = thi_write_file_atomic(unit, (const uint8_t *)text, len, &d);
+    free(text);
+    if (rc != 0)
+        return cli_fail(cmd, "%s", d.msg);
+    printf("%s\n", unit);
+    if (nostart)
+        return CLI_OK;
+    char svc[128];
+    snprintf(svc, sizeof svc, "thespian-%s.service", name);
+    char *reload[] = {"systemctl", "daemon-reload", NULL};
+    char *enable[] = {"systemctl", "enable", "--now", svc, NULL};
+    if (systemctl(cmd, reload) != CLI_OK || systemctl(cmd, enable) != CLI_OK)
+        return CLI_FAIL;
+    printf("enabled and started %s\n", svc);
+    return CLI_OK;
+}
+
+const cli_cmd_t cli_cmd_bootstart = {
+    "bootstart", "install a systemd unit that runs a host at boot",
+    "usage: thespian bootstart [NAME] [nostart]\n"
+    "Write the systemd unit thespian-NAME.service (NAME: 1-64 of A-Z a-z\n"
+    "0-9 _ -, default \"thespian\") into $THESPIAN_SYSTEMD_DIR (default\n"
+    "/etc/systemd/system). It runs `thespiand --foreground --director-dir\n"
+    "DIR --endpoint E` (thespiand found as `start` finds it, DIR the\n"
+    "director directory, E the endpoint by the discovery rule, all\n"
+    "absolute), with THESPIAN_DIRECTOR_DIR=DIR, then `thespian --endpoint E\n"
+    "refresh --wait 30` (a failure there does not stop the host),\n"
+    "Restart=on-failure, WantedBy=multi-user.target. Then, unless nostart,\n"
+    "`systemctl daemon-reload` and `systemctl enable --now` the unit (exit\n"
+    "1 when systemctl is missing or fails). Prints the unit's path.\n",
+    run_bootstart,
+};

@@ -1,0 +1,313 @@
+#!/usr/bin/env python3
+"""tests/integration/director_cli_test.py — the director directory commands
+through the real CLI: config (good files, and each malformed kind naming
+the file), avail (versions newest first, loaded/active marks from a real
+host, a bundle signed by an unknown key listed as unverified), load GROUP
+and FILE.tli (the newest verified bundle), refresh (the newest of every
+group; a no-op the second time), bootstart nostart (the unit's lines; a bad
+NAME). Every host started here is shut down. TAP output."""
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import traceback
+
+THESPIAN = os.environ["THESPIAN"]
+HELLO = os.environ["TH_PLUGIN_hello"]
+
+CASES = []
+
+
+def case(fn):
+    CASES.append(fn)
+    return fn
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+class Dir:
+    """A director directory with a trusted key and a sources dir; a host
+    on a free port only once start() is called."""
+
+    def __init__(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        self.root = self.tmp.name
+        self.dd = os.path.join(self.root, "director")
+        self.src = os.path.join(self.root, "src")
+        os.mkdir(self.dd)
+        os.mkdir(self.src)
+        os.symlink(HELLO, os.path.join(self.src, os.path.basename(HELLO)))
+        self.env = dict(os.environ)
+        self.env["THESPIAN_ENDPOINT"] = f"tcp://127.0.0.1:{free_port()}"
+        self.env["THESPIAN_DIRECTOR_DIR"] = self.dd
+        self.started = False
+        self.key = self.keygen("dev", trusted=True)
+
+    def keygen(self, name, trusted):
+        self.run(["keygen", name, "--bits", "2048", "--dir", self.root])
+        if trusted:
+            os.rename(os.path.join(self.root, name + "_tls.key"),
+                      os.path.join(self.dd, name + "_tls.key"))
+        return os.path.join(self.root, name + ".pem")
+
+    def run(self, args, expect=0, contains=None, env=None):
+        p = subprocess.run([THESPIAN] + args, env=env or self.env,
+                           capture_output=True, text=True, timeout=60)
+        out = p.stdout + p.stderr
+        if p.returncode != expect:
+            raise AssertionError(
+                f"{args}: exit {p.returncode}, wanted {expect}:\n{out}")
+        if contains and contains not in out:
+            raise AssertionError(f"{args}: output lacks {contains!r}:\n{out}")
+        return out
+
+    def stdout(self, args):
+        p = subprocess.run([THESPIAN] + args, env=self.env,
+                           capture_output=True, text=True, timeout=60)
+        if p.returncode != 0:
+            raise AssertionError(f"{args}: exit {p.returncode}:\n"
+                                 f"{p.stdout}{p.stderr}")
+        return p.stdout
+
+    def gensrc(self, group, version, key=None):
+        out = self.run(["gensrc", group, key or self.key, self.src,
+                        "version:" + version, "*.so"])
+        return out.split()[0], os.path.basename(out.split()[1])
+
+    def start(self):
+        self.started = True
+        self.run(["start", "--pidfile", os.path.join(self.root, "pid"),
+                  "--logfile", os.path.join(self.root, "log")])
+
+    def loaded(self):
+        return {s["hash"] for s in json.loads(self.stdout(["list", "--json"]))}
+
+    def write(self, name, text):
+        with open(os.path.join(self.dd, name), "w") as f:
+            f.write(text)
+
+    def close(self):
+        if self.started:
+            subprocess.run([THESPIAN, "shutdown", "--timeout", "10"],
+                           env=self.env, capture_output=True, timeout=60)
+        self.tmp.cleanup()
+
+
+@case
+def config_good_files():
+    d = Dir()
+    try:
+        d.write("convleader.cfg", '"10.0.0.1:1900"')
+        d.write("othercaps.cfg", '{"gpu": true, "zone": "a"}')
+        d.write("thesplog.cfg", '{"level": "INFO", "file": "/tmp/x.log"}')
+        d.write("thesplogd.cfg", '{}')
+        d.write("custom.cfg", '[1, 2, 3]')
+        d.write("not-config.txt", 'ignored, not JSON')
+        cfg = json.loads(d.stdout(["config", "--json"]))
+        assert cfg["directorDir"] == d.dd, cfg
+        assert cfg["endpoint"] == d.env["THESPIAN_ENDPOINT"], cfg
+        assert cfg["config"] == {
+            "convleader.cfg": "10.0.0.1:1900",
+            "othercaps.cfg": {"gpu": True, "zone": "a"},
+            "thesplog.cfg": {"level": "INFO", "file": "/tmp/x.log"},
+            "thesplogd.cfg": {},
+            "custom.cfg": [1, 2, 3]}, cfg
+        text = d.stdout(["config"])
+        assert d.dd in text and "10.0.0.1:1900" in text, text
+        # the endpoint by the rule: adminendpoint.cfg when nothing else
+        d.write("adminendpoint.cfg", "19999")
+        env = dict(d.env)
+        del env["THESPIAN_ENDPOINT"]
+        out = d.run(["config", "--json"], env=env)
+        assert json.loads(out)["endpoint"] == "tcp://127.0.0.1:19999", out
+        d.run(["config", "extra"], expect=2)
+        d.run(["config", "--help"], contains="usage: thespian config")
+    finally:
+        d.close()
+
+
+@case
+def config_malformed_files_name_the_file():
+    bad = [("convleader.cfg", "{not json", "not JSON"),
+           ("othercaps.cfg", '"a string"', "JSON object"),
+           ("thesplog.cfg", '{"level": 3}', '"level"'),
+           ("adminendpoint.cfg", '"no-colon"', "endpoint"),
+           ("adminendpoint.cfg", "70000", "port"),
+           ("custom.cfg", '{"a": 1, "a": 2}', "duplicate"),
+           ("big.cfg", '"' + "x" * (70 * 1024) + '"', "over the limit")]
+    for name, text, why in bad:
+        d = Dir()
+        try:
+            d.write(name, text)
+            out = d.run(["config"], expect=1, contains=name)
+            assert why in out, (name, out)
+        finally:
+            d.close()
+    d = Dir()
+    try:
+        fifo = os.path.join(d.dd, "fifo.cfg")
+        os.mkfifo(fifo)  # a reader must not wait for a writer
+        d.run(["config"], expect=1, contains="fifo.cfg: not a regular file")
+        os.unlink(fifo)
+        os.mkdir(os.path.join(d.dd, "dir.cfg"))
+        d.run(["config", "--json"], expect=1,
+              contains="dir.cfg: not a regular file")
+    finally:
+        d.close()
+
+
+@case
+def avail_marks_and_unverified():
+    d = Dir()
+    try:
+        h1, f1 = d.gensrc("ex", "1.9")
+        h2, f2 = d.gensrc("ex", "1.10")
+        stranger = d.keygen("stranger", trusted=False)
+        _, fz = d.gensrc("zz", "1.0", key=stranger)
+        os.mkfifo(os.path.join(d.dd, "fifo.tls"))  # listed, not waited on
+        # no host: said once, no marks
+        p = subprocess.run([THESPIAN, "avail", "--json"], env=d.env,
+                           capture_output=True, text=True, timeout=60)
+        assert p.returncode == 0, p.stderr
+        assert p.stderr.count("no host answers") == 1, p.stderr
+        a = json.loads(p.stdout)
+        assert [e["file"] for e in a["ex"]] == [f2, f1], a  # newest first
+        assert not any(e["loaded"] or e["active"] for e in a["ex"]), a
+        assert [u["file"] for u in a["unverified"]] == ["fifo.tls", fz], a
+        assert "not a regular file" in a["unverified"][0]["reason"], a
+        assert "unknown key" in a["unverified"][1]["reason"], a
+        assert "zz" not in a, a
+        d.start()
+        d.run(["load", os.path.join(d.dd, f1)])
+        a = json.loads(d.stdout(["avail", "--json"]))
+        e2, e1 = a["ex"]
+        assert (e2["version"], e2["hash"]) == ("1.10", h2), a
+        assert not e2["loaded"] and not e2["active"], a
+        assert e1["loaded"] and e1["active"], a
+        text = d.stdout(["avail"])
+        lines = text.splitlines()
+        i2 = next(i for i, l in enumerate(lines) if f2 in l)
+        i1 = next(i for i, l in enumerate(lines) if f1 in l)
+        assert i2 < i1 and h1[:12] in lines[i1], text
+        assert "loaded active" in lines[i1] and "loaded" not in lines[i2]
+        assert "unverified" in text and fz in text, text
+        # both loaded: the newer is the active one
+        d.run(["load", os.path.join(d.dd, f2)])
+        a = json.loads(d.stdout(["avail", "ex", "--json"]))
+        assert [(e["loaded"], e["active"]) for e in a["ex"]] == \
+            [(True, True), (True, False)], a
+        d.run(["avail", "bad group!"], expect=2)
+    finally:
+        d.close()
+
+
+@case
+def load_group_and_tli_pick_the_newest():
+    d = Dir()
+    try:
+        d.gensrc("ex", "1.9")
+        h2, f2 = d.gensrc("ex", "1.10")
+        d.start()
+        out = d.run(["load", "ex"], contains=f2)
+        assert h2[:12] in out, out
+        assert d.loaded() == {h2}
+        # FILE.tli names the group by its base name (its content unused)
+        hy, fy = d.gensrc("why", "2")
+        tli = os.path.join(d.root, "why.tli")
+        open(tli, "w").write("{}")
+        d.run(["load", tli], contains=fy)
+        assert d.loaded() == {h2, hy}
+        d.run(["load", "nosuch"], expect=1, contains="nosuch")
+        stranger = d.keygen("stranger", trusted=False)
+        d.gensrc("zz", "1.0", key=stranger)
+        d.run(["load", "zz"], expect=1, contains="group zz")
+        d.run(["load", "bad name"], expect=2)
+        d.run(["load"], expect=2)
+    finally:
+        d.close()
+
+
+@case
+def refresh_loads_newest_then_is_a_noop():
+    d = Dir()
+    try:
+        d.gensrc("ex", "1.0")
+        hx, _ = d.gensrc("ex", "2.0")
+        hy, _ = d.gensrc("why", "0.1")
+        d.run(["refresh"], expect=1, contains="nothing accepts")  # no host
+        d.start()
+        out = d.stdout(["refresh"])
+        assert out.count("loaded") == 2 and "unchanged" not in out, out
+        assert d.loaded() == {hx, hy}
+        out = d.stdout(["refresh"])
+        assert out.count("unchanged") == 2 and "loaded " not in out, out
+        assert d.loaded() == {hx, hy}
+        d.run(["refresh", "--wait", "soon"], expect=2)
+    finally:
+        d.close()
+
+
+@case
+def bootstart_writes_the_unit():
+    d = Dir()
+    try:
+        sd = os.path.join(d.root, "systemd")
+        os.mkdir(sd)
+        env = dict(d.env, THESPIAN_SYSTEMD_DIR=sd)
+        out = d.run(["bootstart", "web", "nostart"], env=env)
+        unit = os.path.join(sd, "thespian-web.service")
+        assert unit in out, out
+        lines = open(unit).read().splitlines()
+        ep = d.env["THESPIAN_ENDPOINT"]
+        exe = os.path.realpath(THESPIAN)
+        rdd = os.path.realpath(d.dd)
+        execs = [l for l in lines if l.startswith("ExecStart=")]
+        assert len(execs) == 1, lines
+        words = execs[0][len("ExecStart="):].split()
+        assert os.path.isabs(words[0]) and \
+            os.path.basename(words[0]) == "thespiand", words
+        assert words[1:] == ["--foreground", "--director-dir", rdd,
+                             "--endpoint", ep], words
+        assert f"Environment=THESPIAN_DIRECTOR_DIR={rdd}" in lines, lines
+        assert (f"ExecStartPost=-{exe} --endpoint {ep} refresh --wait 30"
+                in lines), lines
+        assert "Restart=on-failure" in lines, lines
+        assert "WantedBy=multi-user.target" in lines, lines
+        # the default name; nostart alone
+        d.run(["bootstart", "nostart"], env=env)
+        assert os.path.exists(os.path.join(sd, "thespian-thespian.service"))
+        for bad in (["a b", "nostart"], ["../x", "nostart"],
+                    ["web", "later"], ["x" * 65]):
+            d.run(["bootstart"] + bad, env=env, expect=2)
+        assert sorted(os.listdir(sd)) == ["thespian-thespian.service",
+                                          "thespian-web.service"]
+    finally:
+        d.close()
+
+
+def main():
+    print(f"1..{len(CASES)}")
+    failed = 0
+    for i, fn in enumerate(CASES, 1):
+        try:
+            fn()
+            print(f"ok {i} - {fn.__name__}")
+        except Exception:
+            failed += 1
+            print(f"not ok {i} - {fn.__name__}")
+            for line in traceback.format_exc().splitlines():
+                print("# " + line)
+        sys.stdout.flush()
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
