@@ -16,7 +16,8 @@ import subprocess
 import sys
 import tempfile
 import time
-import traceback
+
+import taplib  # the shared TAP runner, beside this file
 
 CLI = os.environ["THESPIAN_CLI"]
 COMMANDS = ["start", "shutdown", "status", "create", "tell", "ask", "help"]
@@ -216,20 +217,6 @@ CASES = [help_and_usage_errors, lifecycle_through_the_cli, endpoint_rule,
          start_failures]
 
 
-def main():
-    print("1..%d" % len(CASES), flush=True)
-    failed = 0
-    for i, case in enumerate(CASES, 1):
-        try:
-            case()
-            print("ok %d - %s" % (i, case.__name__), flush=True)
-        except Exception:
-            failed += 1
-            for line in traceback.format_exc().splitlines():
-                print("# " + line)
-            print("not ok %d - %s" % (i, case.__name__), flush=True)
-    return 1 if failed else 0
-
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(taplib.run(CASES))

@@ -17,10 +17,11 @@ import sys
 import tempfile
 import threading
 import time
-import traceback
 
 sys.path.insert(0, os.environ["THESPIAN_PYTHON_DIR"])
 import thespian_client as tc  # noqa: E402
+
+import taplib  # the shared TAP runner, beside this file
 
 
 def free_port():
@@ -217,20 +218,6 @@ CASES = [create_tell_ask_listen, exceptions_follow_thespian,
          killed_host_raises_in_time, shutdown_from_python]
 
 
-def main():
-    print("1..%d" % len(CASES), flush=True)
-    failed = 0
-    for i, case in enumerate(CASES, 1):
-        try:
-            case()
-            print("ok %d - %s" % (i, case.__name__), flush=True)
-        except Exception:
-            failed += 1
-            for line in traceback.format_exc().splitlines():
-                print("# " + line)
-            print("not ok %d - %s" % (i, case.__name__), flush=True)
-    return 1 if failed else 0
-
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(taplib.run(CASES))

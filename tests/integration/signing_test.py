@@ -8,7 +8,8 @@ import stat
 import subprocess
 import sys
 import tempfile
-import traceback
+
+import taplib  # the shared TAP runner, beside this file
 
 THESPIAN = os.environ["THESPIAN"]
 HELLO = os.environ["TH_PLUGIN_hello"]
@@ -225,21 +226,6 @@ def usage_and_help():
     run(["tlsinfo", "a", "b", "c"], expect=2, contains="unexpected argument")
 
 
-def main():
-    print(f"1..{len(CASES)}")
-    failed = 0
-    for i, fn in enumerate(CASES, 1):
-        try:
-            fn()
-            print(f"ok {i} - {fn.__name__}")
-        except Exception:
-            failed += 1
-            print(f"not ok {i} - {fn.__name__}")
-            for line in traceback.format_exc().splitlines():
-                print("# " + line)
-        sys.stdout.flush()
-    return 1 if failed else 0
-
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(taplib.run(CASES))
