@@ -165,6 +165,28 @@ thi_slot_addr(struct th_system *sys, const thi_slot_t *slot, uint64_t nonce,
     out->opaque[2] = nonce;
 }
 
+void
+thi_start_wait_answer(thi_start_wait_t *w, bool started)
+{
+    pthread_mutex_lock(&w->lock);
+    w->done = true;
+    w->started = started;
+    pthread_cond_broadcast(&w->cond);
+    pthread_mutex_unlock(&w->lock);
+    thi_start_wait_put(w);
+}
+
+void
+thi_start_wait_put(thi_start_wait_t *w)
+{
+    /* acq_rel: the last holder sees the other's writes before freeing */
+    if (atomic_fetch_sub_explicit(&w->refs, 1, memory_order_acq_rel) == 1) {
+        pthread_cond_destroy(&w->cond);
+        pthread_mutex_destroy(&w->lock);
+        free(w);
+    }
+}
+
 static void
 free_env_args(thi_env_t *env)
 {
@@ -172,6 +194,11 @@ free_env_args(thi_env_t *env)
         thi_start_args_t a;
         memcpy(&a, env->in.bytes, sizeof a);
         free(a.name);
+    } else if (env->kind == THI_ENV_START_PROBE) {
+        /* undeliverable: the actor is already gone */
+        thi_start_wait_t *w;
+        memcpy(&w, env->in.bytes, sizeof w);
+        thi_start_wait_answer(w, false);
     }
 }
 
@@ -1337,6 +1364,13 @@ process(th_ctx_t *ctx, thi_slot_t *slot, thi_env_t *env)
     }
     if (env->kind == THI_ENV_REPARENT) {
         memcpy(&slot->parent, env->in.bytes, sizeof slot->parent);
+        thi_env_free(env);
+        return;
+    }
+    if (env->kind == THI_ENV_START_PROBE) { /* START is handled by now */
+        thi_start_wait_t *w;
+        memcpy(&w, env->in.bytes, sizeof w);
+        thi_start_wait_answer(w, !(slot->flags & THI_SLOT_EXITING));
         thi_env_free(env);
         return;
     }

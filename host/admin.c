@@ -74,6 +74,8 @@ struct session {
     uint64_t tells, pushed, filtered, refused;
 };
 
+#define CREATE_WAIT_MS 2000 /* how long create waits for an init */
+
 typedef struct requester {
     unsigned char rid[256];
     size_t rid_len;
@@ -806,9 +808,14 @@ op_create(req_t *r)
     opts.source_hash = hash;
     opts.requirements_json = req_text;
     th_addr_t addr;
-    int rc = th_system_create_actor(r->a->sys, &addr, cls, &opts);
+    /* Thespian's createActor returns once the actor is created or failed:
+     * wait for its init (briefly: an init still running after that is
+     * reported as created, which it is) */
+    int rc = th_system_create_actor_wait(r->a->sys, &addr, cls, &opts,
+                                         CREATE_WAIT_MS);
     free(req_text);
     switch (rc) {
+    case TH_ETIMEDOUT:
     case 0: {
         char text[TH_ADDR_STRLEN];
         th_addr_to_string(&addr, text, sizeof text);
@@ -834,6 +841,12 @@ op_create(req_t *r)
         return;
     case TH_EINVAL:
         refuse(r, rc, "invalid global name or options for %s", cls);
+        return;
+    case TH_EFAIL:
+        refuse(r, TH_ESTARTUP,
+               "%s failed to start: its init refused (the host log says "
+               "why)",
+               cls);
         return;
     default:
         refuse(r, rc, "%s", th_strerror(rc));

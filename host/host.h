@@ -77,6 +77,16 @@ int th_system_create_actor(th_system_t *sys, th_addr_t *out,
                            const char *class_name,
                            const th_create_opts_t *opts);
 
+/* As th_system_create_actor, then wait up to timeout_ms until the actor
+ * has run its init: Thespian's createActor, which returns once the actor
+ * is created or has failed. Returns 0, or TH_EFAIL when its init refused
+ * to start (the actor is gone), TH_ETIMEDOUT (its init is still running;
+ * the actor exists), or the create's own codes. Thread-safe, blocking; not
+ * from a worker of this system. */
+int th_system_create_actor_wait(th_system_t *sys, th_addr_t *out,
+                                const char *class_name,
+                                const th_create_opts_t *opts, int timeout_ms);
+
 /* Send from outside the actor system (sender is the null address).
  * Same returns as th_send. Thread-safe, does not block. */
 int th_system_tell(th_system_t *sys, const th_addr_t *to, const char *type,

@@ -56,7 +56,18 @@ enum thi_env_kind {
     THI_ENV_UNMAP,         /* root: unmap a source nobody uses any more */
     THI_ENV_HANDOFF,       /* old holder: export, then forward (args) */
     THI_ENV_IMPORT,        /* new holder: import the state in the payload */
+    THI_ENV_START_PROBE,   /* after START: tell a waiter whether it lives */
 };
+
+/* A caller waiting for an actor to have started (or failed to). Shared by
+ * the caller and the probe message: the last of the two frees it. */
+typedef struct thi_start_wait {
+    atomic_int refs;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    bool done;
+    bool started;
+} thi_start_wait_t;
 
 /* Arguments of THI_ENV_HANDOFF. */
 typedef struct thi_handoff_args {
@@ -277,6 +288,8 @@ int thi_create(struct th_system *sys, th_ctx_t *ctx, th_addr_t *out,
 int thi_send_name(struct th_system *sys, const char *name, thi_env_t *env);
 int thi_rebind_name(struct th_system *sys, const char *name,
                     const th_addr_t *to);
+void thi_start_wait_answer(thi_start_wait_t *w, bool started);
+void thi_start_wait_put(thi_start_wait_t *w);
 int thi_handoff(struct th_system *sys, const th_addr_t *from,
                 const th_addr_t *to, const th_addr_t *requester);
 /* Run up to `batch` messages of a scheduled slot; returns true when the

@@ -267,6 +267,63 @@ th_system_create_actor(th_system_t *sys, th_addr_t *out,
     return thi_create(sys, NULL, out, class_name, opts);
 }
 
+static bool
+start_answered(void *arg)
+{
+    thi_start_wait_t *w = arg;
+    pthread_mutex_lock(&w->lock);
+    bool done = w->done;
+    pthread_mutex_unlock(&w->lock);
+    return done;
+}
+
+int
+th_system_create_actor_wait(th_system_t *sys, th_addr_t *out,
+                            const char *class_name,
+                            const th_create_opts_t *opts, int timeout_ms)
+{
+    int rc = thi_create(sys, NULL, out, class_name, opts);
+    if (rc != 0)
+        return rc;
+    thi_start_wait_t *w = calloc(1, sizeof *w);
+    thi_env_t *env = w ? thi_env_alloc() : NULL;
+    if (env == NULL) {
+        free(w);
+        return 0; /* created; only the wait is not possible */
+    }
+    atomic_init(&w->refs, 2); /* this caller and the probe */
+    pthread_mutex_init(&w->lock, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&w->cond, &ca);
+    pthread_condattr_destroy(&ca);
+    memset(env, 0, sizeof *env);
+    env->kind = THI_ENV_START_PROBE;
+    env->system = 1;
+    env->msg.type = "th.internal";
+    env->msg.data = env->in.bytes;
+    memcpy(env->in.bytes, &w, sizeof w);
+    /* queued behind START: when it is handled, init has run; when it
+     * cannot be queued, the actor is already gone (answered inside) */
+    thi_deliver(sys, out, env);
+    if (sys->opts.synchronous)
+        thi_sched_run_sync(sys, timeout_ms, start_answered, w);
+    struct timespec ts;
+    deadline_after(&ts, timeout_ms < 0 ? 0 : timeout_ms);
+    pthread_mutex_lock(&w->lock);
+    while (!w->done && !sys->opts.synchronous) {
+        if (timeout_ms < 0)
+            pthread_cond_wait(&w->cond, &w->lock);
+        else if (pthread_cond_timedwait(&w->cond, &w->lock, &ts) == ETIMEDOUT)
+            break;
+    }
+    rc = !w->done ? TH_ETIMEDOUT : w->started ? 0 : TH_EFAIL;
+    pthread_mutex_unlock(&w->lock);
+    thi_start_wait_put(w);
+    return rc;
+}
+
 int
 th_system_tell(th_system_t *sys, const th_addr_t *to, const char *type,
                const void *data, size_t len)

@@ -284,6 +284,25 @@ TH_TEST(status_and_capabilities)
     CHECK(hu_finish(&h));
 }
 
+/* createActor returns once the actor is created or failed: an init that
+ * refuses is reported, not hidden behind an address. */
+TH_TEST(create_reports_an_init_that_fails)
+{
+    hu_host_t h = {0};
+    const char *rt = getenv("RTACTORS_SO");
+    CHECK(rt != NULL);
+    const char *extra[] = {"--plugin", hello_so(), "--plugin", rt, NULL};
+    hu_start(&h, extra);
+    th_client_t *c = hu_connect(&h);
+    th_addr_t a;
+    CHECK_RC(th_client_create(c, &a, "rtactors.FailInit", NULL), TH_ESTARTUP);
+    CHECK_CONTAINS(th_client_errmsg(c), "ActorSystemStartupFailure");
+    CHECK_CONTAINS(th_client_errmsg(c), "rtactors.FailInit failed to start");
+    CHECK_RC(th_client_create(c, &a, "hello.Greeter", NULL), 0);
+    th_client_close(c);
+    CHECK(hu_finish(&h));
+}
+
 TH_TEST(load_without_authority_is_refused_clearly)
 {
     hu_host_t h = {0};
@@ -585,6 +604,7 @@ TH_TEST_MAIN(TH_CASE(create_ask_and_global_names),
              TH_CASE(other_runtime_messages_are_filtered),
              TH_CASE(status_and_capabilities),
              TH_CASE(load_without_authority_is_refused_clearly),
+             TH_CASE(create_reports_an_init_that_fails),
              TH_CASE(private_contexts_get_only_their_replies),
              TH_CASE(host_killed_mid_ask_gives_an_error_in_time),
              TH_CASE(stopped_host_times_out_in_time),

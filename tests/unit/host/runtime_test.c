@@ -759,6 +759,31 @@ TH_TEST(handoff_under_load_loses_nothing)
     th_system_destroy(sys);
 }
 
+/* Thespian's createActor from outside: returns once the actor has started,
+ * or says it failed to. */
+static void
+create_and_wait(th_system_t *sys)
+{
+    th_addr_t a;
+    CHECK_RC(th_system_create_actor_wait(sys, &a, "hello.Greeter", NULL, 5000),
+             0);
+    CHECK_RC(th_system_create_actor_wait(sys, &a, "rtactors.FailInit", NULL,
+                                         5000),
+             TH_EFAIL);
+    CHECK_RC(th_system_tell(sys, &a, "Hello", "", 0), TH_EDEAD);
+    CHECK_RC(th_system_create_actor_wait(sys, &a, "hello.Nobody", NULL, 5000),
+             TH_ENOENT);
+}
+
+TH_TEST(create_waits_until_started_or_failed)
+{
+    th_system_t *a = threaded(), *b = synchronous();
+    create_and_wait(a);
+    create_and_wait(b);
+    th_system_destroy(a);
+    th_system_destroy(b);
+}
+
 TH_TEST_MAIN(TH_CASE(same_plugin_threaded_and_synchronous),
              TH_CASE(messages_buffered_until_started),
              TH_CASE(failed_init_dead_letters_buffered_messages),
@@ -780,4 +805,5 @@ TH_TEST_MAIN(TH_CASE(same_plugin_threaded_and_synchronous),
              TH_CASE(become_switches_behaviour),
              TH_CASE(forward_large_payload_intact),
              TH_CASE(idle_system_does_not_spin),
-             TH_CASE(handoff_under_load_loses_nothing))
+             TH_CASE(handoff_under_load_loses_nothing),
+             TH_CASE(create_waits_until_started_or_failed))
