@@ -74,7 +74,14 @@ const cli_cmd_t cli_cmd_create = {
 
 /* ---- tell / ask ---------------------------------------------------------- */
 
-/* The common front of tell and ask: TARGET TYPE [JSON]. */
+static bool
+by_name(const char *target)
+{
+    return strncmp(target, "th1:", 4) != 0;
+}
+
+/* The common front of tell and ask: TARGET TYPE [JSON]. A name is looked
+ * up first for a clear error when nobody holds it. */
 static int
 prepare(const cli_cmd_t *cmd, const char **pos, size_t n_pos, th_client_t **c,
         th_addr_t *to)
@@ -114,7 +121,11 @@ run_tell(int argc, char **argv)
     if (rc != CLI_OK)
         return rc;
     const char *body = n_pos == 3 ? pos[2] : "";
-    rc = th_client_tell(c, &to, pos[1], body, strlen(body));
+    /* a name is resolved by the host as it queues: a hot swap in between
+     * cannot lose the message */
+    rc = by_name(pos[0])
+             ? th_client_tell_name(c, pos[0], pos[1], body, strlen(body))
+             : th_client_tell(c, &to, pos[1], body, strlen(body));
     if (rc != 0)
         cli_fail(cmd, "%s", th_client_errmsg(c));
     th_client_close(c);
@@ -165,7 +176,10 @@ run_ask(int argc, char **argv)
         return rc;
     const char *body = n_pos == 3 ? pos[2] : "";
     th_client_msg_t *m = NULL;
-    rc = th_client_ask(c, &m, &to, pos[1], body, strlen(body), timeout_ms);
+    rc = by_name(pos[0]) ? th_client_ask_name(c, &m, pos[0], pos[1], body,
+                                              strlen(body), timeout_ms)
+                         : th_client_ask(c, &m, &to, pos[1], body,
+                                         strlen(body), timeout_ms);
     if (rc != 0) {
         cli_fail(cmd, "%s: %s", th_errname(rc), th_client_errmsg(c));
         th_client_close(c);

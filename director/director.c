@@ -138,7 +138,11 @@ newest(json_t *grp)
 static void
 abort_activation(th_ctx_t *ctx, json_t *grp, const char *why)
 {
-    const char *h = str(grp, "activating");
+    char hbuf[65]; /* a copy: "activating" is replaced below */
+    snprintf(hbuf, sizeof hbuf, "%s", str(grp, "activating") ? str(grp,
+                                                                   "activating")
+                                                             : "");
+    const char *h = hbuf[0] ? hbuf : NULL;
     th_log(ctx, TH_LOG_ERROR,
            "activation of %.12s failed (%s): the active version stays", h,
            why);
@@ -166,8 +170,12 @@ abort_activation(th_ctx_t *ctx, json_t *grp, const char *why)
 static void
 commit(th_ctx_t *ctx, json_t *grp)
 {
-    const char *h = str(grp, "activating");
-    const char *old = str(grp, "active");
+    /* copies: the JSON strings are replaced below */
+    char h[65], oldbuf[65];
+    snprintf(h, sizeof h, "%s", str(grp, "activating"));
+    snprintf(oldbuf, sizeof oldbuf, "%s", str(grp, "active") ? str(grp, "active")
+                                                             : "");
+    const char *old = oldbuf[0] ? oldbuf : NULL;
     bool reactivate = json_is_true(json_object_get(grp, "reactivate"));
     json_t *olds = json_object_get(grp, "actors");
     int handoffs = 0;

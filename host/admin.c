@@ -721,16 +721,24 @@ op_ping(req_t *r)
 /* Deliver a tell; EFULL is retried briefly, since the client has no way
  * to hear about it (a tell is not answered). */
 static void
-deliver_tell(req_t *r, const th_addr_t *to, const char *type)
+deliver_tell(req_t *r, const th_addr_t *to, const char *name,
+             const char *type)
 {
     session_t *s = r->s;
-    int rc = th_inbox_send(s->inbox, to, type, r->payload, r->payload_len);
+    /* by name: resolved in the runtime as one step with the queueing, so a
+     * hot swap moving the name never drops this message */
+    int rc = to ? th_inbox_send(s->inbox, to, type, r->payload, r->payload_len)
+                : th_inbox_send_name(s->inbox, name, type, r->payload,
+                                     r->payload_len);
     if (rc == TH_EFULL) {
         int64_t until = now_ms() + FULL_RETRY_MS;
         while (rc == TH_EFULL && now_ms() < until) {
             struct timespec ts = {0, 200000};
             nanosleep(&ts, NULL);
-            rc = th_inbox_send(s->inbox, to, type, r->payload, r->payload_len);
+            rc = to ? th_inbox_send(s->inbox, to, type, r->payload,
+                                    r->payload_len)
+                    : th_inbox_send_name(s->inbox, name, type, r->payload,
+                                         r->payload_len);
         }
     }
     s->tells++;
@@ -740,7 +748,10 @@ deliver_tell(req_t *r, const th_addr_t *to, const char *type)
     s->refused++;
     if (may_log(r->a)) {
         char a[TH_ADDR_STRLEN];
-        th_addr_to_string(to, a, sizeof a);
+        if (to)
+            th_addr_to_string(to, a, sizeof a);
+        else
+            snprintf(a, sizeof a, "%.50s", name);
         thi_log(TH_LOG_WARNING, &s->addr,
                 "admin: tell %s to %s not delivered: %s (%s)", type, a,
                 th_errname(rc), th_strerror(rc));
@@ -753,8 +764,18 @@ op_tell(req_t *r, const char *hdr_bytes, size_t hdr_len)
 {
     session_t *s = r->s;
     const char *to_text = json_string_value(json_object_get(r->hdr, "to"));
+    const char *name = json_string_value(json_object_get(r->hdr, "name"));
     const char *type = json_string_value(json_object_get(r->hdr, "type"));
     th_addr_t to;
+    if (to_text == NULL && name != NULL) {
+        if (!thi_wire_type_valid(type) || thi_wire_type_reserved(type)) {
+            warn_bad(r, "tell: \"type\" is not a message type a client may "
+                        "send");
+            return;
+        }
+        deliver_tell(r, NULL, name, type);
+        return;
+    }
     if (to_text == NULL || th_addr_from_string(&to, to_text) != 0 ||
         th_addr_is_null(&to)) {
         warn_bad(r, "tell: \"to\" is not an actor address");
@@ -774,7 +795,7 @@ op_tell(req_t *r, const char *hdr_bytes, size_t hdr_len)
         s->tell_to = to;
         snprintf(s->tell_type, sizeof s->tell_type, "%s", type);
     }
-    deliver_tell(r, &to, type);
+    deliver_tell(r, &to, NULL, type);
 }
 
 static void
@@ -1116,7 +1137,7 @@ handle_frame(struct thi_admin *a, const unsigned char *rid, size_t rid_len,
     /* a repeated tell header: no parsing */
     if (s && s->tell_hdr_len == f.hdr_len &&
         memcmp(s->tell_hdr, f.hdr, f.hdr_len) == 0) {
-        deliver_tell(&r, &s->tell_to, s->tell_type);
+        deliver_tell(&r, &s->tell_to, NULL, s->tell_type);
         return;
     }
     json_error_t jerr;

@@ -862,6 +862,51 @@ th_client_listen(th_client_t *c, th_client_msg_t **out, int timeout_ms)
 }
 
 TH_API int
+th_client_tell_name(th_client_t *c, const char *name, const char *type,
+                    const void *data, size_t len)
+{
+    check(c);
+    if (c->broken)
+        return c->broken;
+    if (name == NULL || name[0] == '\0' || strlen(name) > 255)
+        return fail(c, TH_EINVAL, "tell: a global name of 1..255 bytes");
+    if (!thi_wire_type_valid(type))
+        return fail(c, TH_EINVAL,
+                    "tell: message type \"%.80s\" is not 1..%d characters of "
+                    "[A-Za-z0-9_.:-]",
+                    type ? type : "(null)", TH_NAME_MAX - 1);
+    if (thi_wire_type_reserved(type))
+        return fail(c, TH_ERESERVED,
+                    "tell: message type %s is reserved for the runtime", type);
+    if (data == NULL && len > 0)
+        return fail(c, TH_EINVAL, "tell: NULL data with length %zu", len);
+    if (len > c->max_payload)
+        return fail(c, TH_ETOOBIG, "tell %s: payload over the host's limit",
+                    type);
+    /* the name is JSON-escaped by jansson: any bytes are safe here */
+    json_t *h = json_pack("{s:s, s:s, s:s}", "op", "tell", "name", name,
+                          "type", type);
+    char *text = h ? json_dumps(h, JSON_COMPACT) : NULL;
+    json_decref(h);
+    if (text == NULL)
+        return fail(c, TH_ENOMEM, "tell: out of memory");
+    int rc = send_frame(c, text, strlen(text), data, len);
+    free(text);
+    return rc;
+}
+
+TH_API int
+th_client_ask_name(th_client_t *c, th_client_msg_t **out, const char *name,
+                   const char *type, const void *data, size_t len,
+                   int timeout_ms)
+{
+    int rc = th_client_tell_name(c, name, type, data, len);
+    if (rc != 0)
+        return rc;
+    return th_client_listen(c, out, timeout_ms);
+}
+
+TH_API int
 th_client_ask(th_client_t *c, th_client_msg_t **out, const th_addr_t *to,
               const char *type, const void *data, size_t len, int timeout_ms)
 {

@@ -178,6 +178,19 @@ TH_API int th_client_ask(th_client_t *c, th_client_msg_t **out,
                          const th_addr_t *to, const char *type,
                          const void *data, size_t len, int timeout_ms);
 
+/* As th_client_tell / th_client_ask, to whoever holds the global name
+ * when the host queues the message: the name is resolved in the host as
+ * one step with the queueing, so a hot swap that moves the name (the
+ * Director) never loses it. TH_EDEAD is not reported (tells are one-way);
+ * a name nobody holds makes a dead letter in the host. Not thread-safe
+ * on c. */
+TH_API int th_client_tell_name(th_client_t *c, const char *name,
+                               const char *type, const void *data,
+                               size_t len);
+TH_API int th_client_ask_name(th_client_t *c, th_client_msg_t **out,
+                              const char *name, const char *type,
+                              const void *data, size_t len, int timeout_ms);
+
 /* Free a received message. NULL-safe. */
 TH_API void th_client_msg_free(th_client_msg_t *msg);
 
