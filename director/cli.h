@@ -39,6 +39,7 @@ extern const cli_cmd_t cli_cmd_tlsinfo;
 extern const cli_cmd_t cli_cmd_load;
 extern const cli_cmd_t cli_cmd_unload;
 extern const cli_cmd_t cli_cmd_list;
+extern const cli_cmd_t cli_cmd_role;
 extern const cli_cmd_t cli_cmd_config;
 extern const cli_cmd_t cli_cmd_avail;
 extern const cli_cmd_t cli_cmd_refresh;

@@ -197,3 +197,57 @@ const cli_cmd_t cli_cmd_list = {
     "version, info, key, live_actors, unloading).\n",
     run_list,
 };
+
+static int
+run_role(int argc, char **argv)
+{
+    const cli_cmd_t *cmd = &cli_cmd_role;
+    const char *pos[2];
+    size_t n;
+    int done;
+    if (!cli_parse(cmd, argc, argv, NULL, pos, 1, 2, &n, &done))
+        return done;
+    th_client_t *c;
+    int rc = connected(cmd, NULL, &c);
+    if (rc != CLI_OK)
+        return rc;
+    json_t *q = json_pack("{s:s, s:s, s:s?}", "DirectorOp", "RetrieveRole",
+                          "role", pos[0], "group", n == 2 ? pos[1] : NULL);
+    char *body = json_dumps(q, JSON_COMPACT);
+    json_decref(q);
+    th_client_msg_t *m = NULL;
+    int e = body ? th_client_ask_name(c, &m, "Director", "DirectorOp", body,
+                                      strlen(body), 10000)
+                 : TH_ENOMEM;
+    free(body);
+    json_t *r = e == 0 ? json_loadb(m->data, m->len, 0, NULL) : NULL;
+    const char *addr = json_string_value(json_object_get(r, "address"));
+    if (e != 0)
+        rc = cli_fail(cmd, "the Director did not answer: %s",
+                      th_client_errmsg(c));
+    else if (addr == NULL)
+        rc = cli_fail(cmd, "role %s: %s", pos[0],
+                      json_string_value(json_object_get(r, "error"))
+                          ? json_string_value(json_object_get(r, "error"))
+                          : "no answer");
+    else
+        printf("%s  %s  group %s%s%s\n", addr, pos[0],
+               json_string_value(json_object_get(r, "group")),
+               json_string_value(json_object_get(r, "name")) ? "  name " : "",
+               json_string_value(json_object_get(r, "name"))
+                   ? json_string_value(json_object_get(r, "name"))
+                   : "");
+    json_decref(r);
+    th_client_msg_free(m);
+    th_client_close(c);
+    return rc;
+}
+
+const cli_cmd_t cli_cmd_role = {
+    "role", "the address of the actor playing a role",
+    "usage: thespian role ROLE [GROUP]\n"
+    "Ask the Director which actor of an active version plays ROLE (as the\n"
+    "TLI names it), optionally only in GROUP. Prints the address, the role,\n"
+    "the group and the global name, if any.\n",
+    run_role,
+};

@@ -222,6 +222,7 @@ commit(th_ctx_t *ctx, json_t *grp)
             if (old)
                 send_lifecycle(ctx, tli_entry(grp, old, str(o, "class")),
                                "OnDeactivate", &oa);
+            json_object_set_new(o, "retired", json_true()); /* no restart */
             th_exit_request(ctx, &oa, true);
         }
     }
@@ -410,7 +411,8 @@ on_child_exited(th_ctx_t *ctx, void *state, const th_msg_t *msg)
         return 0;
     }
     json_t *a = find_actor(ctx, state, &msg->sender, "actors", &grp);
-    if (a && !json_object_get(a, "successor")) {
+    if (a && !json_object_get(a, "successor") &&
+        !json_object_get(a, "retired")) {
         /* an active actor died: start it again, not in a tight loop */
         th_log(ctx, TH_LOG_WARNING, "%s exited; restarting it in 1 s",
                str(a, "class"));
@@ -448,7 +450,7 @@ on_wakeup(th_ctx_t *ctx, void *state, const th_msg_t *msg)
 }
 
 /* {"DirectorOp": "RetrieveAll"} and {"DirectorOp": "RetrieveRole",
- * "role": R} -> DirectorResult. */
+ * "role": R, "group": G?} -> DirectorResult. */
 static int
 on_op(th_ctx_t *ctx, void *state, const th_msg_t *msg)
 {
@@ -479,15 +481,18 @@ on_op(th_ctx_t *ctx, void *state, const th_msg_t *msg)
         }
         res = json_pack("{s:o}", "groups", res);
     } else if (op && !strcmp(op, "RetrieveRole")) {
-        const char *role = str(o, "role");
+        const char *role = str(o, "role"), *only = str(o, "group");
         const char *g;
         json_t *grp, *a;
         size_t i;
         json_object_foreach(d->groups, g, grp)
             json_array_foreach(json_object_get(grp, "actors"), i, a) if (
                 role && str(a, "role") && !strcmp(str(a, "role"), role) &&
-                !res) res = json_pack("{s:s, s:s, s:O}", "role", role, "group",
-                                      g, "address", json_object_get(a, "addr"));
+                (!only || !strcmp(only, g)) && !res) res =
+                json_pack("{s:s, s:s, s:O, s:O}", "role", role, "group", g,
+                          "address", json_object_get(a, "addr"), "name",
+                          json_object_get(a, "name") ? json_object_get(a, "name")
+                                                     : json_null());
         if (res == NULL)
             res = json_pack("{s:s?, s:s}", "role", role, "error",
                             "no active actor has that role");

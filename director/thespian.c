@@ -16,6 +16,7 @@ static const cli_cmd_t *const commands[] = {
     &cli_cmd_create, &cli_cmd_tell,     &cli_cmd_ask,
     &cli_cmd_keygen, &cli_cmd_gensrc,   &cli_cmd_tlsinfo,
     &cli_cmd_load,   &cli_cmd_unload,   &cli_cmd_list,
+    &cli_cmd_role,
     &cli_cmd_avail,  &cli_cmd_refresh,  &cli_cmd_config,
     &cli_cmd_bootstart, &cli_cmd_help,
 };

@@ -183,6 +183,23 @@ TH_TEST(hot_swap_under_requests_answers_each_once)
                 TH_FAIL_AT_("count %lld out of place (%d answers)", n, got);
         }
     free(seen);
+    /* the CLI's role lookup names the actor now holding the name */
+    th_addr_t holder;
+    CHECK_RC(th_client_lookup(c, &holder, "greeter"), 0);
+    char ha[TH_ADDR_STRLEN], cmd[600], out[400] = "";
+    th_client_addr_format(&holder, ha, sizeof ha);
+    snprintf(cmd, sizeof cmd, "'%s' --endpoint %s role greeter hello",
+             getenv("THESPIAN_CLI"), f.h.endpoint);
+    FILE *p = popen(cmd, "r");
+    CHECK(p != NULL);
+    size_t n = fread(out, 1, sizeof out - 1, p);
+    out[n] = '\0';
+    CHECK_EQ(pclose(p), 0);
+    CHECK_CONTAINS(out, ha);
+    CHECK_CONTAINS(out, "group hello");
+    snprintf(cmd, sizeof cmd, "'%s' --endpoint %s role nobody >/dev/null 2>&1",
+             getenv("THESPIAN_CLI"), f.h.endpoint);
+    CHECK(system(cmd) != 0);
     /* AutoUnload: v1 goes once its actor has exited */
     char *text = NULL;
     for (int i = 0; i < 300; i++) {

@@ -7,6 +7,7 @@
  * active version, and the RetrieveAll / RetrieveRole operations.
  */
 #include <pthread.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "loader/bundle.h"
@@ -282,6 +283,44 @@ TH_TEST(unloading_the_active_version_reactivates_the_previous)
     fx_fini(&f);
 }
 
+/* An actor of the active version that dies is started again (after a
+ * pause, not in a tight loop) and takes its global name back. */
+TH_TEST(dead_active_actor_is_restarted)
+{
+    fx_t f;
+    fx_init(&f);
+    char *h1 = load_version(&f, "1.0", "rtactors.KeeperV1", true);
+    json_decref(wait_active(&f, h1));
+    th_addr_t first, again;
+    CHECK_RC(th_system_lookup_name(f.sys, "keeper", &first), 0);
+    CHECK_RC(th_system_tell(f.sys, &first, TH_MSG_EXIT_REQUEST, "", 0), 0);
+    int64_t t0 = 0;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    t0 = ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    int i = 0;
+    for (; i < 500; i++) {
+        if (th_system_lookup_name(f.sys, "keeper", &again) == 0 &&
+            !th_addr_eq(&again, &first))
+            break;
+        usleep(10000);
+    }
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    int64_t waited = ts.tv_sec * 1000 + ts.tv_nsec / 1000000 - t0;
+    CHECK(i < 500);
+    CHECK(waited >= 900); /* a pause before the restart */
+    th_inbox_t *in;
+    CHECK_RC(th_inbox_create(f.sys, &in), 0);
+    CHECK_RC(th_inbox_send_name(in, "keeper", "Inc", "", 0), 0);
+    json_t *r = rt_expect(in, "Count", 5000);
+    CHECK_EQ(rt_int(r, "version"), 1);
+    json_decref(r);
+    th_inbox_destroy(in);
+    free(h1);
+    fx_fini(&f);
+}
+
 TH_TEST_MAIN(TH_CASE(version_swap_under_load_loses_nothing),
              TH_CASE(failing_new_version_leaves_the_old_one_active),
-             TH_CASE(unloading_the_active_version_reactivates_the_previous))
+             TH_CASE(unloading_the_active_version_reactivates_the_previous),
+             TH_CASE(dead_active_actor_is_restarted))
