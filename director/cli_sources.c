@@ -4,6 +4,8 @@
  * in the director directory, unload one by any unique prefix of its hash,
  * list what is loaded.
  */
+#include <errno.h>
+#include <unistd.h>
 #include <jansson.h>
 #include <limits.h>
 #include <stdio.h>
@@ -52,6 +54,53 @@ load_target(const cli_cmd_t *cmd, const char *arg, char *path, size_t n)
     return cli_tls_pick(cmd, group, path, n);
 }
 
+/* After a load: the bundle's TLI may say TLS_Keep_Limit N; then only the
+ * newest N bundle files of its group stay in the director directory (the
+ * one just loaded always stays). */
+static void
+prune_group(const cli_cmd_t *cmd, const char *path, const char *hash)
+{
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    th_diag_t d = {0};
+    thi_keyring_t *kr = NULL;
+    thi_bundle_t *b = NULL;
+    char dir[4096];
+    cli_director_dir(dir, sizeof dir);
+    thi_verified_t v;
+    if (thi_read_file(&buf, &len, path, THI_BUNDLE_MAX_BYTES, &d) != 0 ||
+        thi_keyring_load_dir(&kr, dir, NULL, &d) != 0 ||
+        thi_bundle_verify(&v, buf, len, kr, path, &d) != 0 ||
+        thi_bundle_read(&b, buf, v.signed_len, path, &d) != 0)
+        goto out;
+    json_int_t keep = json_integer_value(json_object_get(b->tli,
+                                                         "TLS_Keep_Limit"));
+    if (keep <= 0)
+        goto out;
+    cli_tls_scan_t s = {0};
+    if (cli_tls_scan(cmd, &s) != CLI_OK)
+        goto out;
+    json_int_t seen = 0;
+    for (size_t i = 0; i < s.n; i++) {
+        const cli_tls_t *t = &s.items[i];
+        if (t->group == NULL || strcmp(t->group, b->group) != 0)
+            continue;
+        if (++seen > keep && strcmp(t->hash, hash) != 0) {
+            if (unlink(t->path) == 0)
+                printf("pruned %s (TLS_Keep_Limit %lld)\n", t->file,
+                       (long long)keep);
+            else
+                fprintf(stderr, "thespian load: cannot prune %s: %s\n",
+                        t->path, strerror(errno));
+        }
+    }
+    cli_tls_scan_fini(&s);
+out:
+    thi_bundle_free(b);
+    thi_keyring_destroy(kr);
+    free(buf);
+}
+
 static int
 run_load(int argc, char **argv)
 {
@@ -80,6 +129,8 @@ run_load(int argc, char **argv)
     else
         printf("loaded %.12s  %s\n", hash, path);
     th_client_close(c);
+    if (rc == CLI_OK)
+        prune_group(cmd, path, hash);
     return rc;
 }
 
@@ -94,7 +145,9 @@ const cli_cmd_t cli_cmd_load = {
     "its own namespace and its classes can be created (create CLASS\n"
     "--source HASH). Prints the source hash (SHA-256 of the file). Loading a\n"
     "loaded bundle again does nothing. A version older than one the host\n"
-    "accepted before is refused unless --allow-rollback (logged).\n",
+    "accepted before is refused unless --allow-rollback (logged). When the\n"
+    "bundle's TLI sets TLS_Keep_Limit N, only the newest N bundle files of\n"
+    "its group stay in the director directory.\n",
     run_load,
 };
 

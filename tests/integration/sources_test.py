@@ -210,6 +210,21 @@ def key_added_without_restart():
 
 
 @case
+def keep_limit_prunes_old_bundle_files():
+    h = Host()
+    try:
+        with open(os.path.join(h.src, "examples.tli"), "w") as f:
+            f.write('{"Actors": {}, "TLS_Keep_Limit": 2}')
+        paths = [h.gensrc("examples", v, "*.so")[1] for v in ("1", "2", "3")]
+        out = h.run(["load", paths[2]])
+        assert "pruned examples-1.tls" in out, out
+        assert not os.path.exists(paths[0])
+        assert os.path.exists(paths[1]) and os.path.exists(paths[2])
+    finally:
+        h.close()
+
+
+@case
 def no_director_directory_refuses_loads():
     h = Host(authority=False)
     try:
