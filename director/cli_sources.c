@@ -164,12 +164,38 @@ run_unload(int argc, char **argv)
     int rc = connected(cmd, NULL, &c);
     if (rc != CLI_OK)
         return rc;
-    if (th_client_unload(c, pos[0]) != 0)
+    th_addr_t director;
+    if (th_client_lookup(c, &director, "Director") == 0) {
+        /* the Director retires the version's actors (OnDeactivate, then
+         * ActorExitRequest) and reactivates the previous version */
+        json_t *q = json_pack("{s:s, s:s}", "DirectorOp", "Unload", "hash",
+                              pos[0]);
+        char *body = json_dumps(q, JSON_COMPACT);
+        json_decref(q);
+        th_client_msg_t *m = NULL;
+        int e = th_client_ask_name(c, &m, "Director", "DirectorOp", body,
+                                   strlen(body), 10000);
+        free(body);
+        json_t *r = e == 0 ? json_loadb(m->data, m->len, 0, NULL) : NULL;
+        const char *err = json_string_value(json_object_get(r, "error"));
+        if (e != 0)
+            rc = cli_fail(cmd, "the Director did not answer: %s",
+                          th_client_errmsg(c));
+        else if (err && *err)
+            rc = cli_fail(cmd, "%s: %s", pos[0], err);
+        else
+            printf("unloading %.12s: its actors were asked to exit; its code "
+                   "goes with the last of them\n",
+                   json_string_value(json_object_get(r, "hash")));
+        json_decref(r);
+        th_client_msg_free(m);
+    } else if (th_client_unload(c, pos[0]) != 0) {
         rc = cli_fail(cmd, "%s", th_client_errmsg(c));
-    else
+    } else {
         printf("unloading %s: no new actors from it; its code goes when its "
                "last actor exits\n",
                pos[0]);
+    }
     th_client_close(c);
     return rc;
 }

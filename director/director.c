@@ -449,6 +449,52 @@ on_wakeup(th_ctx_t *ctx, void *state, const th_msg_t *msg)
     return 0;
 }
 
+/* Thespian's Director unload: the version's actors get OnDeactivate, then
+ * ActorExitRequest; the source is unloaded (its code goes with its last
+ * actor) and, when it was the active version, the newest remaining one is
+ * reactivated once the runtime reports it gone. */
+static json_t *
+director_unload(th_ctx_t *ctx, director_t *d, const char *prefix)
+{
+    size_t pl = prefix ? strlen(prefix) : 0;
+    const char *g, *h, *found = NULL;
+    json_t *grp, *v, *fgrp = NULL;
+    int matches = 0;
+    json_object_foreach(d->groups, g, grp)
+        json_object_foreach(json_object_get(grp, "versions"), h, v) if (
+            pl > 0 && !strncmp(h, prefix, pl))
+    {
+        found = h;
+        fgrp = grp;
+        matches++;
+    }
+    if (matches != 1)
+        return json_pack("{s:s}", "error",
+                         matches ? "the hash prefix is ambiguous"
+                                 : "no loaded source has that hash");
+    char hash[65];
+    snprintf(hash, sizeof hash, "%s", found);
+    const char *active = str(fgrp, "active");
+    if (active && !strcmp(active, hash)) {
+        size_t i;
+        json_t *a;
+        json_array_foreach(json_object_get(fgrp, "actors"), i, a)
+        {
+            th_addr_t to;
+            if (!addr_of(ctx, a, &to))
+                continue;
+            send_lifecycle(ctx, tli_entry(fgrp, hash, str(a, "class")),
+                           "OnDeactivate", &to);
+            th_exit_request(ctx, &to, true);
+        }
+        /* retired: not restarted; the reactivation starts afresh */
+        json_object_set_new(fgrp, "actors", json_array());
+    }
+    int rc = th_unload_source(ctx, hash);
+    return json_pack("{s:s, s:i, s:s}", "hash", hash, "rc", rc, "error",
+                     rc ? th_strerror(rc) : "");
+}
+
 /* {"DirectorOp": "RetrieveAll"} and {"DirectorOp": "RetrieveRole",
  * "role": R, "group": G?} -> DirectorResult. */
 static int
@@ -496,9 +542,12 @@ on_op(th_ctx_t *ctx, void *state, const th_msg_t *msg)
         if (res == NULL)
             res = json_pack("{s:s?, s:s}", "role", role, "error",
                             "no active actor has that role");
+    } else if (op && !strcmp(op, "Unload")) {
+        res = director_unload(ctx, d, str(o, "hash"));
     } else {
         res = json_pack("{s:s}", "error",
-                        "unknown DirectorOp (RetrieveAll, RetrieveRole)");
+                        "unknown DirectorOp (RetrieveAll, RetrieveRole, "
+                        "Unload)");
     }
     json_decref(o);
     if (!th_addr_is_null(&msg->sender))

@@ -250,16 +250,18 @@ TH_TEST(unloading_the_active_version_reactivates_the_previous)
     json_decref(wait_active(&f, h1));
     char *h2 = load_version(&f, "2.0", "rtactors.KeeperV2", false);
     json_decref(wait_active(&f, h2));
-    char full[65];
-    th_diag_t d = {0};
-    CHECK_RC(th_system_unload_source(f.sys, h2, full, &d), 0);
-    /* v2's actor must go for the source to go: the operator's exit */
-    th_addr_t holder;
-    CHECK_RC(th_system_lookup_name(f.sys, "keeper", &holder), 0);
-    CHECK_RC(th_system_tell(f.sys, &holder, TH_MSG_EXIT_REQUEST, "", 0), 0);
-    json_decref(wait_active(&f, h1));
+    /* the Director's unload: v2's actors are asked to exit, v2's source
+     * goes, v1 runs again */
     th_inbox_t *in;
     CHECK_RC(th_inbox_create(f.sys, &in), 0);
+    char body[120];
+    snprintf(body, sizeof body, "{\"DirectorOp\":\"Unload\",\"hash\":\"%.10s\"}",
+             h2);
+    json_t *u = rt_ask(in, &f.director, "DirectorOp", body, "DirectorResult");
+    CHECK_STREQ(rt_str(u, "hash"), h2);
+    CHECK_EQ(rt_int(u, "rc"), 0);
+    json_decref(u);
+    json_decref(wait_active(&f, h1));
     json_t *r = NULL;
     for (int i = 0; i < 300; i++) { /* the name follows the reactivation */
         CHECK_RC(th_inbox_send_name(in, "keeper", "Inc", "", 0) == 0 ||
