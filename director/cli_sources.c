@@ -290,34 +290,15 @@ run_role(int argc, char **argv)
     int rc = connected(cmd, NULL, &c);
     if (rc != CLI_OK)
         return rc;
-    json_t *q = json_pack("{s:s, s:s, s:s?}", "DirectorOp", "RetrieveRole",
-                          "role", pos[0], "group", n == 2 ? pos[1] : NULL);
-    char *body = json_dumps(q, JSON_COMPACT);
-    json_decref(q);
-    th_client_msg_t *m = NULL;
-    int e = body ? th_client_ask_name(c, &m, "Director", "DirectorOp", body,
-                                      strlen(body), 10000)
-                 : TH_ENOMEM;
-    free(body);
-    json_t *r = e == 0 ? json_loadb(m->data, m->len, 0, NULL) : NULL;
-    const char *addr = json_string_value(json_object_get(r, "address"));
-    if (e != 0)
-        rc = cli_fail(cmd, "the Director did not answer: %s",
-                      th_client_errmsg(c));
-    else if (addr == NULL)
-        rc = cli_fail(cmd, "role %s: %s", pos[0],
-                      json_string_value(json_object_get(r, "error"))
-                          ? json_string_value(json_object_get(r, "error"))
-                          : "no answer");
-    else
-        printf("%s  %s  group %s%s%s\n", addr, pos[0],
-               json_string_value(json_object_get(r, "group")),
-               json_string_value(json_object_get(r, "name")) ? "  name " : "",
-               json_string_value(json_object_get(r, "name"))
-                   ? json_string_value(json_object_get(r, "name"))
-                   : "");
-    json_decref(r);
-    th_client_msg_free(m);
+    th_addr_t a;
+    if (th_client_role(c, &a, pos[0], n == 2 ? pos[1] : NULL, 10000) != 0) {
+        rc = cli_fail(cmd, "%s", th_client_errmsg(c));
+    } else {
+        char text[TH_ADDR_STRLEN];
+        th_client_addr_format(&a, text, sizeof text);
+        printf("%s  %s%s%s\n", text, pos[0], n == 2 ? "  group " : "",
+               n == 2 ? pos[1] : "");
+    }
     th_client_close(c);
     return rc;
 }

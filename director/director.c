@@ -13,7 +13,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "loader/bundle.h"
 #include "thespian/actor.h"
 #include "thespian/json.h"
 
@@ -100,7 +102,8 @@ addr_of(th_ctx_t *ctx, json_t *a, th_addr_t *out)
     return s && th_addr_parse(ctx, out, s) == 0;
 }
 
-/* The version of `grp` to run: the newest loaded one. */
+/* The version of `grp` to run: the newest loaded one, by the one version
+ * rule (thi_version_cmp; an unversioned bundle is never newer). */
 static const char *
 newest(json_t *grp)
 {
@@ -109,25 +112,7 @@ newest(json_t *grp)
     json_object_foreach(json_object_get(grp, "versions"), h, v)
     {
         const char *ver = str(v, "version");
-        bool newer = best == NULL;
-        if (!newer && ver && bestv) {
-            /* field by field, numeric where both are digits */
-            const char *a = ver, *b = bestv;
-            int c = 0;
-            while (c == 0 && (*a || *b)) {
-                long x = strtol(a, (char **)&a, 10),
-                     y = strtol(b, (char **)&b, 10);
-                c = (x > y) - (x < y);
-                a += *a == '.';
-                b += *b == '.';
-                if (c == 0 && (*a == '\0') != (*b == '\0'))
-                    c = *a ? 1 : -1;
-            }
-            newer = c > 0;
-        } else if (!newer && ver && !bestv) {
-            newer = true; /* versioned beats unversioned */
-        }
-        if (newer) {
+        if (best == NULL || thi_version_cmp(ver, bestv) > 0) {
             best = h;
             bestv = ver;
         }
@@ -275,10 +260,11 @@ activate(th_ctx_t *ctx, json_t *grp, const char *hash, bool reactivate)
         char text[TH_ADDR_STRLEN];
         th_addr_format(ctx, &a, text, sizeof text);
         json_array_append_new(
-            incoming, json_pack("{s:s, s:s?, s:s?, s:s, s:b}", "class", cls,
-                                "role", str(spec, "Role"), "name",
-                                str(spec, "GlobalName"), "addr", text,
-                                "ready", 0));
+            incoming,
+            json_pack("{s:s, s:s?, s:s?, s:s, s:b, s:I}", "class", cls, "role",
+                      str(spec, "Role"), "name", str(spec, "GlobalName"),
+                      "addr", text, "ready", 0, "started",
+                      (json_int_t)time(NULL)));
         /* answered only once its init has run: it started */
         th_send(ctx, &a, TH_MSG_STATUS_REQ, "", 0);
     }
@@ -443,6 +429,7 @@ on_wakeup(th_ctx_t *ctx, void *state, const th_msg_t *msg)
     char nt[TH_ADDR_STRLEN];
     th_addr_format(ctx, &na, nt, sizeof nt);
     json_object_set_new(a, "addr", json_string(nt));
+    json_object_set_new(a, "started", json_integer((json_int_t)time(NULL)));
     if (str(a, "name"))
         th_rebind_name(ctx, str(a, "name"), &na);
     send_lifecycle(ctx, tli_entry(grp, h, str(a, "class")), "OnLoad", &na);

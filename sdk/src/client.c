@@ -907,6 +907,40 @@ th_client_ask_name(th_client_t *c, th_client_msg_t **out, const char *name,
 }
 
 TH_API int
+th_client_role(th_client_t *c, th_addr_t *out, const char *role,
+               const char *group, int timeout_ms)
+{
+    check(c);
+    c->err[0] = '\0';
+    if (role == NULL || out == NULL)
+        return fail(c, TH_EINVAL, "role: a role name is required");
+    json_t *q = json_pack("{s:s, s:s, s:s?}", "DirectorOp", "RetrieveRole",
+                          "role", role, "group", group);
+    char *body = q ? json_dumps(q, JSON_COMPACT) : NULL;
+    json_decref(q);
+    if (body == NULL)
+        return fail(c, TH_ENOMEM, "role: out of memory");
+    th_client_msg_t *m = NULL;
+    int rc = th_client_ask_name(c, &m, "Director", "DirectorOp", body,
+                                strlen(body), timeout_ms);
+    free(body);
+    if (rc != 0)
+        return rc;
+    json_t *r = json_loadb(m->data, m->len, 0, NULL);
+    const char *addr = json_string_value(json_object_get(r, "address"));
+    const char *err = json_string_value(json_object_get(r, "error"));
+    if (strcmp(m->type, "DirectorResult") != 0 || addr == NULL)
+        rc = fail(c, TH_ENOENT, "role %s: %s", role,
+                  err ? err : "no answer from the Director");
+    else if (thi_wire_addr_parse(out, addr) != 0)
+        rc = fail(c, TH_EADDR, "role %s: the Director sent a bad address",
+                  role);
+    json_decref(r);
+    th_client_msg_free(m);
+    return rc;
+}
+
+TH_API int
 th_client_ask(th_client_t *c, th_client_msg_t **out, const th_addr_t *to,
               const char *type, const void *data, size_t len, int timeout_ms)
 {

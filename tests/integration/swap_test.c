@@ -197,6 +197,10 @@ TH_TEST(hot_swap_under_requests_answers_each_once)
     CHECK_EQ(pclose(p), 0);
     CHECK_CONTAINS(out, ha);
     CHECK_CONTAINS(out, "group hello");
+    th_addr_t by_role;
+    CHECK_RC(th_client_role(c, &by_role, "greeter", NULL, 5000), 0);
+    CHECK(th_addr_eq(&by_role, &holder));
+    CHECK_RC(th_client_role(c, &by_role, "nobody", NULL, 5000), TH_ENOENT);
     snprintf(cmd, sizeof cmd, "'%s' --endpoint %s role nobody >/dev/null 2>&1",
              getenv("THESPIAN_CLI"), f.h.endpoint);
     CHECK(system(cmd) != 0);

@@ -191,6 +191,14 @@ TH_API int th_client_ask_name(th_client_t *c, th_client_msg_t **out,
                               const char *name, const char *type,
                               const void *data, size_t len, int timeout_ms);
 
+/* The address of the actor that plays `role` (as a TLI names it) in the
+ * active version of `group` (NULL: any group), asked of the host's
+ * Director (the Director's RetrieveRole). Like an ask, it takes the next
+ * message for this context as the answer. Returns 0, TH_ENOENT (no such
+ * role, or no Director), TH_ETIMEDOUT. Not thread-safe on c. */
+TH_API int th_client_role(th_client_t *c, th_addr_t *out, const char *role,
+                          const char *group, int timeout_ms);
+
 /* Free a received message. NULL-safe. */
 TH_API void th_client_msg_free(th_client_msg_t *msg);
 
