@@ -117,7 +117,22 @@ run_load(int argc, char **argv)
     int rc = load_target(cmd, pos[0], path, sizeof path);
     if (rc != CLI_OK)
         return rc;
-    th_client_t *c;
+    /* Thespian's load starts a system when none runs */
+    char epbuf[TH_CLIENT_ENDPOINT_MAX];
+    if (cli_endpoint(cmd, ep, epbuf) != CLI_OK)
+        return CLI_FAIL;
+    th_client_opts_t probe = {.size = sizeof probe, .endpoint = epbuf,
+                              .connect_timeout_ms = 500};
+    th_client_t *c = NULL;
+    if (th_client_connect(&c, &probe, NULL) == 0) {
+        th_client_close(c);
+    } else {
+        printf("no host answers at %s: starting one\n", epbuf);
+        char *start_argv[] = {(char *)"start", NULL};
+        rc = cli_cmd_start.run(1, start_argv);
+        if (rc != CLI_OK)
+            return rc;
+    }
     rc = connected(cmd, ep, &c);
     if (rc != CLI_OK)
         return rc;
@@ -147,7 +162,8 @@ const cli_cmd_t cli_cmd_load = {
     "loaded bundle again does nothing. A version older than one the host\n"
     "accepted before is refused unless --allow-rollback (logged). When the\n"
     "bundle's TLI sets TLS_Keep_Limit N, only the newest N bundle files of\n"
-    "its group stay in the director directory.\n",
+    "its group stay in the director directory. With no host answering at\n"
+    "the endpoint, one is started first (as `thespian start`).\n",
     run_load,
 };
 

@@ -225,6 +225,19 @@ def keep_limit_prunes_old_bundle_files():
 
 
 @case
+def load_starts_a_host_when_none_runs():
+    h = Host()
+    try:
+        h.run(["shutdown"])
+        _, b = h.gensrc("examples", "1.0", "*.so")
+        out = h.run(["load", b])
+        assert "starting one" in out and "loaded" in out, out
+        assert len(h.sources()) == 1
+    finally:
+        h.close()
+
+
+@case
 def no_director_directory_refuses_loads():
     h = Host(authority=False)
     try:
