@@ -7,8 +7,9 @@
  * old actor's state and queue to the new one (th_handoff), moves the global
  * name only once that is done (th_rebind_name), sends OnLoad, retires the
  * old actor and, with AutoUnload, its source. Requests addressed to the
- * name are never lost: they reach the old actor (which answers or forwards
- * them) or the new one.
+ * name (or to "role:ROLE", which the Director keeps like a global name) are
+ * never lost: they reach the old actor (which answers or forwards them) or
+ * the new one.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -79,6 +80,20 @@ send_lifecycle(th_ctx_t *ctx, json_t *tli_actor, const char *field,
     if (rc != 0)
         th_log(ctx, TH_LOG_WARNING, "%s %s not delivered: %s", field, type,
                th_strerror(rc));
+}
+
+/* Point the actor's names at `to`: its GlobalName and "role:ROLE", so a
+ * request addressed to either is resolved and queued in one step. */
+static void
+bind_names(th_ctx_t *ctx, json_t *a, const th_addr_t *to)
+{
+    if (str(a, "name"))
+        th_rebind_name(ctx, str(a, "name"), to);
+    if (str(a, "role")) {
+        char rn[300];
+        snprintf(rn, sizeof rn, "role:%.250s", str(a, "role"));
+        th_rebind_name(ctx, rn, to);
+    }
 }
 
 static json_t *
@@ -194,8 +209,7 @@ commit(th_ctx_t *ctx, json_t *grp)
                 continue;
             }
         }
-        if (str(n, "name"))
-            th_rebind_name(ctx, str(n, "name"), &na);
+        bind_names(ctx, n, &na);
         send_lifecycle(ctx, tli_entry(grp, h, str(n, "class")),
                        reactivate ? "OnReactivate" : "OnLoad", &na);
     }
@@ -368,8 +382,7 @@ on_handoff_done(th_ctx_t *ctx, void *state, const th_msg_t *msg)
         n = find_actor(ctx, state, &to, "incoming", &grp);
     if (n) {
         /* the state is across and the old actor forwards: move the name */
-        if (str(n, "name"))
-            th_rebind_name(ctx, str(n, "name"), &to);
+        bind_names(ctx, n, &to);
         send_lifecycle(ctx, tli_entry(grp, str(grp, "active"), str(n, "class")),
                        json_is_true(json_object_get(grp, "reactivate"))
                            ? "OnReactivate"
@@ -430,8 +443,7 @@ on_wakeup(th_ctx_t *ctx, void *state, const th_msg_t *msg)
     th_addr_format(ctx, &na, nt, sizeof nt);
     json_object_set_new(a, "addr", json_string(nt));
     json_object_set_new(a, "started", json_integer((json_int_t)time(NULL)));
-    if (str(a, "name"))
-        th_rebind_name(ctx, str(a, "name"), &na);
+    bind_names(ctx, a, &na);
     send_lifecycle(ctx, tli_entry(grp, h, str(a, "class")), "OnLoad", &na);
     return 0;
 }
@@ -507,8 +519,9 @@ on_op(th_ctx_t *ctx, void *state, const th_msg_t *msg)
                                                 json_object_get(v, "version")));
             json_object_set_new(
                 res, g,
-                json_pack("{s:O, s:o, s:O, s:O?}", "active",
-                          json_object_get(grp, "active"), "loaded", loaded,
+                json_pack("{s:O, s:O, s:o, s:O, s:O?}", "active",
+                          json_object_get(grp, "active"), "activating",
+                          json_object_get(grp, "activating"), "loaded", loaded,
                           "actors", json_object_get(grp, "actors"), "error",
                           json_object_get(grp, "error")));
         }

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -265,16 +266,20 @@ regular_file(const char *what, const char *path)
 /* The capabilities as compact JSON text (owned), checked to be an object;
  * NULL with a report naming the option or file when they are not. */
 static char *
-load_capabilities(const options_t *o)
+load_capabilities(const options_t *o, const char *dir_file)
 {
     json_error_t jerr;
     json_t *v;
     const char *what;
-    if (o->caps_file) {
-        what = o->caps_file;
-        if (!regular_file("--capabilities-file", o->caps_file))
+    const char *file = o->caps_file ? o->caps_file
+                       : o->caps_arg ? NULL
+                                     : dir_file;
+    if (file) {
+        what = file;
+        if (!regular_file(o->caps_file ? "--capabilities-file" : "othercaps.cfg",
+                          file))
             return NULL;
-        v = json_load_file(o->caps_file, JSON_REJECT_DUPLICATES, &jerr);
+        v = json_load_file(file, JSON_REJECT_DUPLICATES, &jerr);
     } else if (o->caps_arg) {
         what = "--capabilities";
         v = json_loads(o->caps_arg, JSON_REJECT_DUPLICATES, &jerr);
@@ -294,6 +299,51 @@ load_capabilities(const options_t *o)
     char *text = json_dumps(v, JSON_COMPACT);
     json_decref(v);
     return text;
+}
+
+/* thesplog.cfg in the director directory: {"level": NAME, "file": PATH},
+ * both optional; the environment (THESPLOG_THRESHOLD, THESPLOG_FILE)
+ * wins. Read as data only. Returns 0, or -1 after reporting what is wrong
+ * with the file. */
+static int
+apply_log_config(const char *dir)
+{
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%.4000s/thesplog.cfg", dir);
+    if (access(path, F_OK) != 0)
+        return 0;
+    if (!regular_file("thesplog.cfg", path))
+        return -1;
+    json_error_t jerr;
+    json_t *v = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+    if (v == NULL || !json_is_object(v)) {
+        report(false, "%s: %s", path,
+               v ? "must be a JSON object" : jerr.text);
+        json_decref(v);
+        return -1;
+    }
+    static const char *const levels[] = {"DEBUG", "INFO", "WARNING", "ERROR",
+                                         "CRITICAL"};
+    json_t *level = json_object_get(v, "level"), *file = json_object_get(v,
+                                                                         "file");
+    bool ok_level = level == NULL;
+    for (size_t i = 0; level && json_is_string(level) && i < 5; i++)
+        ok_level = ok_level || strcasecmp(json_string_value(level),
+                                          levels[i]) == 0;
+    if (!ok_level || (file && !json_is_string(file))) {
+        report(false,
+               "%s: \"level\" must be DEBUG, INFO, WARNING, ERROR or "
+               "CRITICAL and \"file\" a path",
+               path);
+        json_decref(v);
+        return -1;
+    }
+    if (level)
+        setenv("THESPLOG_THRESHOLD", json_string_value(level), 0);
+    if (file)
+        setenv("THESPLOG_FILE", json_string_value(file), 0);
+    json_decref(v);
+    return 0;
 }
 
 /* ---- Pid files ----------------------------------------------------------- */
@@ -567,7 +617,18 @@ prepare(options_t *o, startup_t *st)
         report(false, "%s", why);
         return EXIT_FAIL;
     }
-    st->caps = load_capabilities(o);
+    /* the director directory's configuration: one JSON value per file */
+    const char *cfgdir = o->director_dir ? o->director_dir
+                                         : getenv("THESPIAN_DIRECTOR_DIR");
+    char capsfile[PATH_MAX] = "";
+    if (cfgdir && *cfgdir) {
+        snprintf(capsfile, sizeof capsfile, "%.4000s/othercaps.cfg", cfgdir);
+        if (access(capsfile, F_OK) != 0)
+            capsfile[0] = '\0';
+        if (apply_log_config(cfgdir) != 0)
+            return EXIT_FAIL;
+    }
+    st->caps = load_capabilities(o, capsfile[0] ? capsfile : NULL);
     if (st->caps == NULL)
         return EXIT_FAIL;
     /* plugin paths made absolute: the daemon changes directory */

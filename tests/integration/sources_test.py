@@ -238,6 +238,35 @@ def load_starts_a_host_when_none_runs():
 
 
 @case
+def host_applies_director_directory_config():
+    h = Host()
+    try:
+        h.run(["shutdown"])
+        with open(os.path.join(h.dd, "othercaps.cfg"), "w") as f:
+            f.write('{"gpu": true, "zone": "eu"}')
+        with open(os.path.join(h.dd, "thesplog.cfg"), "w") as f:
+            f.write('{"level": "INFO"}')  # the default is WARNING
+        h.run(["start", "--logfile", os.path.join(h.root, "log2")])
+        st = json.loads(h.run(["status", "--json"]))
+        assert st["capabilities"] == {"gpu": True, "zone": "eu"}, st
+        h.run(["shutdown"])
+        log = open(os.path.join(h.root, "log2")).read()
+        assert "INFO" in log and "Source Authority registered" in log, log
+        # malformed: the host does not start and says which file
+        with open(os.path.join(h.dd, "othercaps.cfg"), "w") as f:
+            f.write('["not", "an", "object"]')
+        h.run(["start"], expect=1, contains="othercaps.cfg")
+        os.unlink(os.path.join(h.dd, "othercaps.cfg"))
+        with open(os.path.join(h.dd, "thesplog.cfg"), "w") as f:
+            f.write('{"level": "LOUD"}')
+        h.run(["start"], expect=1, contains="thesplog.cfg")
+        os.unlink(os.path.join(h.dd, "thesplog.cfg"))
+        h.run(["start"])
+    finally:
+        h.close()
+
+
+@case
 def no_director_directory_refuses_loads():
     h = Host(authority=False)
     try:

@@ -80,8 +80,10 @@ asker_main(void *arg)
         int n = snprintf(body, sizeof body, "{\"name\":\"t%d-%d\"}", a->id,
                          a->sent);
         th_client_msg_t *m = NULL;
-        int rc = th_client_ask_name(c, &m, "greeter", "Greet", body,
-                                    (size_t)n, 5000);
+        /* half the threads address the role, half the global name */
+        int rc = th_client_ask_name(c, &m, a->id % 2 ? "role:greeter"
+                                                       : "greeter",
+                                    "Greet", body, (size_t)n, 5000);
         if (rc != 0)
             TH_FAIL_AT_("ask %d of thread %d: %s", a->sent, a->id,
                         th_client_errmsg(c));
