@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "director/cli.h"
 #include "loader/bundle.h"
@@ -101,6 +102,62 @@ out:
     free(buf);
 }
 
+/* With a Director, a load is done when the Director has activated the
+ * version (or decided it is not the newest), and failed when the Director
+ * could not start it: wait for that verdict (up to 10 s). */
+static int
+await_director(const cli_cmd_t *cmd, th_client_t *c, const char *hash)
+{
+    th_addr_t director;
+    if (th_client_lookup(c, &director, "Director") != 0)
+        return CLI_OK;
+    const char *q = "{\"DirectorOp\":\"RetrieveAll\"}";
+    for (int i = 0; i < 200; i++) {
+        th_client_msg_t *m = NULL;
+        if (th_client_ask_name(c, &m, "Director", "DirectorOp", q, strlen(q),
+                               5000) != 0)
+            return cli_fail(cmd, "the Director did not answer: %s",
+                            th_client_errmsg(c));
+        json_t *r = json_loadb(m->data, m->len, 0, NULL);
+        th_client_msg_free(m);
+        const char *g;
+        json_t *grp;
+        int verdict = -1; /* -1 undecided, CLI_OK, CLI_FAIL */
+        json_object_foreach(json_object_get(r, "groups"), g, grp)
+        {
+            const char *act = json_string_value(json_object_get(grp, "active"));
+            const char *ing = json_string_value(json_object_get(grp,
+                                                                "activating"));
+            const char *err = json_string_value(json_object_get(grp, "error"));
+            bool listed = false;
+            size_t k;
+            json_t *v;
+            json_array_foreach(json_object_get(grp, "loaded"), k, v) listed =
+                listed || !strcmp(json_string_value(json_object_get(v, "hash")),
+                                  hash);
+            if (act && !strcmp(act, hash)) {
+                printf("active: group %s runs %.12s\n", g, hash);
+                verdict = CLI_OK;
+            } else if (err && !strncmp(err, hash, 12) && !listed) {
+                verdict = cli_fail(cmd, "group %s: %s (the previous version "
+                                        "stays active)",
+                                   g, err);
+            } else if (listed && !(ing && !strcmp(ing, hash))) {
+                printf("loaded, not active: group %s runs a newer version\n",
+                       g);
+                verdict = CLI_OK;
+            }
+        }
+        json_decref(r);
+        if (verdict != -1)
+            return verdict;
+        struct timespec ts = {0, 50000000};
+        nanosleep(&ts, NULL);
+    }
+    return cli_fail(cmd, "the Director has not activated %.12s after 10 s",
+                    hash);
+}
+
 static int
 run_load(int argc, char **argv)
 {
@@ -143,6 +200,8 @@ run_load(int argc, char **argv)
         rc = cli_fail(cmd, "%s", th_client_errmsg(c));
     else
         printf("loaded %.12s  %s\n", hash, path);
+    if (rc == CLI_OK)
+        rc = await_director(cmd, c, hash);
     th_client_close(c);
     if (rc == CLI_OK)
         prune_group(cmd, path, hash);

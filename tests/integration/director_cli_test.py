@@ -288,6 +288,23 @@ def bootstart_writes_the_unit():
         for bad in (["a b", "nostart"], ["../x", "nostart"],
                     ["web", "later"], ["x" * 65]):
             d.run(["bootstart"] + bad, env=env, expect=2)
+        # starting it now: systemctl (a recording stand-in on PATH) is asked
+        # to reload and to enable --now the unit; its failure is reported
+        fake = os.path.join(d.root, "bin")
+        os.mkdir(fake)
+        calls = os.path.join(d.root, "calls")
+        with open(os.path.join(fake, "systemctl"), "w") as f:
+            f.write(f'#!/bin/sh\necho "$@" >> {calls}\n'
+                    f'[ -e {d.root}/fail ] && exit 3\nexit 0\n')
+        os.chmod(os.path.join(fake, "systemctl"), 0o755)
+        penv = dict(env, PATH=fake + ":" + os.environ["PATH"])
+        d.run(["bootstart", "web"], env=penv)
+        assert open(calls).read().splitlines() == [
+            "daemon-reload", "enable --now thespian-web.service"], \
+            open(calls).read()
+        open(os.path.join(d.root, "fail"), "w").close()
+        d.run(["bootstart", "web"], env=penv, expect=1,
+              contains="systemctl daemon-reload failed")
         assert sorted(os.listdir(sd)) == ["thespian-thespian.service",
                                           "thespian-web.service"]
     finally:

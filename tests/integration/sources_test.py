@@ -19,6 +19,7 @@ THESPIAN = os.environ["THESPIAN"]
 HELLO = os.environ["TH_PLUGIN_hello"]
 BANK = os.environ["TH_PLUGIN_bank"]
 MARKER_SO = os.environ["TH_PLUGIN_ctor_marker"]
+RTACTORS = os.environ["TH_PLUGIN_rtactors"]
 
 CASES = []
 
@@ -262,6 +263,28 @@ def host_applies_director_directory_config():
         h.run(["start"], expect=1, contains="thesplog.cfg")
         os.unlink(os.path.join(h.dd, "thesplog.cfg"))
         h.run(["start"])
+    finally:
+        h.close()
+
+
+@case
+def load_reports_a_version_that_fails_to_start():
+    h = Host()
+    try:
+        good, _ = h.gensrc("examples", "1.0", "*.so")
+        bad_src = os.path.join(h.root, "bad")
+        os.mkdir(bad_src)
+        os.symlink(RTACTORS, os.path.join(bad_src, "rtactors.so"))
+        with open(os.path.join(bad_src, "flaky.tli"), "w") as f:
+            f.write('{"Actors": {"rtactors.FailInit": {"Role": "r"}}}')
+        env = dict(h.env, THESPIAN_DIRECTOR_DIR=h.dd)
+        env.pop("TH_TEST_MARKER", None)
+        bad = h.run(["gensrc", "flaky", h.key, bad_src, "version:2",
+                     "*.so"], env=env).split()[1]
+        h.run(["load", bad], expect=1, contains="failed to start")
+        assert all(s["group"] != "flaky" for s in h.sources())
+        out = h.run(["load", os.path.join(h.dd, "examples-1.0.tls")])
+        assert "active: group examples" in out, out
     finally:
         h.close()
 
