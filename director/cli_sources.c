@@ -222,7 +222,10 @@ const cli_cmd_t cli_cmd_load = {
     "accepted before is refused unless --allow-rollback (logged). When the\n"
     "bundle's TLI sets TLS_Keep_Limit N, only the newest N bundle files of\n"
     "its group stay in the director directory. With no host answering at\n"
-    "the endpoint, one is started first (as `thespian start`).\n",
+    "the endpoint, one is started first (as `thespian start`). When the\n"
+    "host runs a Director, load waits for its verdict: the version is\n"
+    "active (or a newer one runs), or it failed to start (exit 1; the\n"
+    "previous version stays active).\n",
     run_load,
 };
 
