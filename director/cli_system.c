@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -72,6 +73,15 @@ run_start(int argc, char **argv)
             args[n++] = pass[i][0];
             args[n++] = pass[i][1];
         }
+    /* the director directory every other command uses, when it exists:
+     * the host's Source Authority and Director work on it */
+    char dd[4096];
+    struct stat dst;
+    cli_director_dir(dd, sizeof dd);
+    if (stat(dd, &dst) == 0 && S_ISDIR(dst.st_mode)) {
+        args[n++] = "--director-dir";
+        args[n++] = dd;
+    }
     args[n] = NULL;
 
     fflush(NULL);
@@ -130,8 +140,9 @@ const cli_cmd_t cli_cmd_start = {
     "endpoint it is used, as in Thespian, and the exit status is 0.\n"
     "thespiand is $THESPIAND, else the one next to this thespian binary\n"
     "(or in the build tree), else thespiand on $PATH. With\n"
-    "$THESPIAN_DIRECTOR_DIR set, the host runs the Director's Source\n"
-    "Authority on it, so `thespian load` works.\n",
+    "the director directory ($THESPIAN_DIRECTOR_DIR, else\n"
+    "~/.thespian/director) present, the host runs the Source Authority and\n"
+    "the Director on it, so `thespian load` works.\n",
     run_start,
 };
 

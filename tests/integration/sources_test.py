@@ -290,6 +290,28 @@ def load_reports_a_version_that_fails_to_start():
 
 
 @case
+def start_uses_the_default_director_directory():
+    h = Host(authority=False)  # no $THESPIAN_DIRECTOR_DIR at all
+    try:
+        h.run(["shutdown"])
+        home = os.path.join(h.root, "home")
+        dd = os.path.join(home, ".thespian", "director")
+        os.makedirs(dd)
+        os.rename(os.path.join(h.dd, "dev_tls.key"),
+                  os.path.join(dd, "dev_tls.key"))
+        env = dict(h.env, HOME=home)
+        env.pop("TH_TEST_MARKER", None)
+        out = h.run(["gensrc", "examples", h.key, h.src, "version:1",
+                     "*.so"], env=env)
+        assert out.split()[1] == os.path.join(dd, "examples-1.tls"), out
+        h.run(["start"], env=env)
+        out = h.run(["load", "examples"], env=env)
+        assert "active: group examples" in out, out
+    finally:
+        h.close()
+
+
+@case
 def no_director_directory_refuses_loads():
     h = Host(authority=False)
     try:
