@@ -12,96 +12,21 @@
 #include <time.h>
 
 #include "host/rt.h"
+#include "sdk/src/wire.h"
 
-/* ---- Addresses as text: "th1:<system hex16>:<slot id>:<nonce hex16>" ----- */
 
+/* One implementation of the text form, shared with the client library:
+ * it is a wire contract (sdk/src/wire.c). */
 int
 th_addr_to_string(const th_addr_t *addr, char *buf, size_t size)
 {
-    if (buf == NULL || size < TH_ADDR_STRLEN || addr == NULL)
-        return TH_EINVAL;
-    if (th_addr_is_null(addr)) {
-        snprintf(buf, size, "th1:none");
-        return 0;
-    }
-    if (addr->opaque[1] > UINT32_MAX) { /* no slot has such an id: forged */
-        snprintf(buf, size, "th1:invalid");
-        return 0;
-    }
-    /* by hand: this runs for every ChildActorExited and dead letter */
-    static const char hex[] = "0123456789abcdef";
-    char *p = buf;
-    memcpy(p, "th1:", 4);
-    p += 4;
-    for (int i = 60; i >= 0; i -= 4)
-        *p++ = hex[(addr->opaque[0] >> i) & 15];
-    *p++ = ':';
-    char dec[24];
-    int n = 0;
-    uint64_t id = addr->opaque[1];
-    do
-        dec[n++] = (char)('0' + id % 10);
-    while ((id /= 10) != 0);
-    while (n > 0)
-        *p++ = dec[--n];
-    *p++ = ':';
-    for (int i = 60; i >= 0; i -= 4)
-        *p++ = hex[(addr->opaque[2] >> i) & 15];
-    *p = '\0';
-    return 0;
-}
-
-static bool
-parse_hex16(const char *s, uint64_t *out)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 16; i++) {
-        char c = s[i];
-        unsigned d;
-        if (c >= '0' && c <= '9')
-            d = (unsigned)(c - '0');
-        else if (c >= 'a' && c <= 'f')
-            d = (unsigned)(c - 'a' + 10);
-        else
-            return false;
-        v = v << 4 | d;
-    }
-    *out = v;
-    return true;
+    return thi_wire_addr_format(addr, buf, size);
 }
 
 int
 th_addr_from_string(th_addr_t *out, const char *text)
 {
-    if (out == NULL || text == NULL)
-        return TH_EADDR;
-    if (strcmp(text, "th1:none") == 0) {
-        memset(out, 0, sizeof *out);
-        return 0;
-    }
-    th_addr_t a;
-    const char *p = text;
-    if (strncmp(p, "th1:", 4) != 0)
-        return TH_EADDR;
-    p += 4;
-    if (!parse_hex16(p, &a.opaque[0]) || p[16] != ':')
-        return TH_EADDR;
-    p += 17;
-    uint64_t id = 0;
-    int digits = 0;
-    while (*p >= '0' && *p <= '9' && digits < 10) {
-        id = id * 10 + (uint64_t)(*p - '0');
-        p++;
-        digits++;
-    }
-    if (digits == 0 || *p != ':' || id > UINT32_MAX)
-        return TH_EADDR;
-    a.opaque[1] = id;
-    p++;
-    if (!parse_hex16(p, &a.opaque[2]) || p[16] != '\0' || a.opaque[2] == 0)
-        return TH_EADDR;
-    *out = a;
-    return 0;
+    return thi_wire_addr_parse(out, text);
 }
 
 /* ---- System lifecycle ---------------------------------------------------------- */

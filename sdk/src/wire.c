@@ -88,11 +88,34 @@ thi_wire_addr_format(const th_addr_t *addr, char *buf, size_t size)
 {
     if (buf == NULL || addr == NULL || size < TH_ADDR_STRLEN)
         return TH_EINVAL;
-    if (th_addr_is_null(addr))
+    if (th_addr_is_null(addr)) {
         snprintf(buf, size, "th1:none");
-    else
-        snprintf(buf, size, "th1:%016" PRIx64 ":%" PRIu64 ":%016" PRIx64,
-                 addr->opaque[0], addr->opaque[1], addr->opaque[2]);
+        return 0;
+    }
+    if (addr->opaque[1] > UINT32_MAX) { /* no slot has such an id: forged */
+        snprintf(buf, size, "th1:invalid");
+        return 0;
+    }
+    /* by hand: the runtime prints one for every ChildActorExited */
+    static const char hex[] = "0123456789abcdef";
+    char *p = buf;
+    memcpy(p, "th1:", 4);
+    p += 4;
+    for (int i = 60; i >= 0; i -= 4)
+        *p++ = hex[(addr->opaque[0] >> i) & 15];
+    *p++ = ':';
+    char dec[24];
+    int n = 0;
+    uint64_t id = addr->opaque[1];
+    do
+        dec[n++] = (char)('0' + id % 10);
+    while ((id /= 10) != 0);
+    while (n > 0)
+        *p++ = dec[--n];
+    *p++ = ':';
+    for (int i = 60; i >= 0; i -= 4)
+        *p++ = hex[(addr->opaque[2] >> i) & 15];
+    *p = '\0';
     return 0;
 }
 
