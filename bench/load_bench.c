@@ -15,39 +15,15 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench/bench_util.h"
 #include "host/host.h"
 #include "loader/bundle.h"
 
 #define RUNS 7
 
-static double
-now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
 
-static int
-cmp_d(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
-static double
-median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof *v, cmp_d);
-    return v[n / 2];
-}
 
-static void
-die(const char *what, const char *why)
-{
-    fprintf(stderr, "load_bench: %s: %s\n", what, why);
-    exit(1);
-}
 
 /* A bundle of hello.so plus `extra` random bytes; written to `path`. */
 static uint8_t *
@@ -58,7 +34,7 @@ make_bundle(thi_key_t *key, size_t extra, const char *path, size_t *len,
     size_t so_len;
     th_diag_t d = {0};
     if (thi_read_file(&so, &so_len, HELLO_SO, 64 << 20, &d))
-        die("hello.so", d.msg);
+        bench_die("load_bench", "hello.so", d.msg);
     uint8_t *data = malloc(extra ? extra : 1);
     uint64_t x = 88172645463325252ull;
     for (size_t i = 0; i < extra; i++) { /* xorshift: incompressible */
@@ -70,14 +46,14 @@ make_bundle(thi_key_t *key, size_t extra, const char *path, size_t *len,
     thi_bundle_input_t in[2] = {{"hello.so", "plugin", so, so_len},
                                 {"data.bin", "data", data, extra}};
     uint8_t *b = NULL;
-    double t0 = now_ms();
+    double t0 = bench_now_ms();
     if (thi_bundle_build(&b, len, "bench", "1.0", "bench", NULL, in, 2, key,
                          &d))
-        die("build", d.msg);
+        bench_die("load_bench", "build", d.msg);
     if (build_ms)
-        *build_ms = now_ms() - t0;
+        *build_ms = bench_now_ms() - t0;
     if (thi_write_file_atomic(path, b, *len, &d))
-        die(path, d.msg);
+        bench_die("load_bench", path, d.msg);
     free(so);
     free(data);
     return b;
@@ -93,7 +69,7 @@ through_host(const char *state, const char *path)
     th_diag_t d = {0};
     if (th_system_create(&sys, &o) ||
         th_system_load_plugin(sys, AUTHORITY_SO, &d))
-        die("system", d.msg);
+        bench_die("load_bench", "system", d.msg);
     th_addr_t auth;
     th_inbox_t *in;
     th_inmsg_t *m;
@@ -101,25 +77,25 @@ through_host(const char *state, const char *path)
     th_inbox_create(sys, &in);
     th_inbox_send(in, &auth, "Status", "", 0); /* its init has registered */
     if (th_inbox_recv(in, &m, 5000))
-        die("authority", "no answer");
+        bench_die("load_bench", "authority", "no answer");
     th_inmsg_free(m);
 
-    double t0 = now_ms();
+    double t0 = bench_now_ms();
     uint8_t *bytes;
     size_t len;
     if (thi_read_file(&bytes, &len, path, THI_BUNDLE_MAX_BYTES, &d))
-        die(path, d.msg);
+        bench_die("load_bench", path, d.msg);
     char hash[65];
     if (th_system_load_source(sys, bytes, len, path, false, hash, &d))
-        die("load", d.msg);
+        bench_die("load_bench", "load", d.msg);
     th_create_opts_t co = {.size = sizeof co, .source_hash = hash};
     th_addr_t g;
     if (th_system_create_actor(sys, &g, "hello.Greeter", &co))
-        die("create", "failed");
+        bench_die("load_bench", "create", "failed");
     th_inbox_send(in, &g, "Greet", "{\"name\":\"b\"}", 12);
     if (th_inbox_recv(in, &m, 5000))
-        die("greet", "no reply");
-    double ms = now_ms() - t0;
+        bench_die("load_bench", "greet", "no reply");
+    double ms = bench_now_ms() - t0;
     th_inmsg_free(m);
     free(bytes);
     th_inbox_destroy(in);
@@ -131,27 +107,27 @@ through_host(const char *state, const char *path)
 static void
 floor_steps(const char *dir, const char *path, double out[6])
 {
-    double t = now_ms(), t0 = t;
+    double t = bench_now_ms(), t0 = t;
     uint8_t *bytes;
     size_t len;
     th_diag_t d = {0};
     thi_read_file(&bytes, &len, path, THI_BUNDLE_MAX_BYTES, &d);
-    out[0] = now_ms() - t; /* read */
-    t = now_ms();
+    out[0] = bench_now_ms() - t; /* read */
+    t = bench_now_ms();
     uint8_t h[32];
     thi_sha256(h, bytes, len);
-    out[1] = now_ms() - t; /* hash */
-    t = now_ms();
+    out[1] = bench_now_ms() - t; /* hash */
+    t = bench_now_ms();
     thi_keyring_t *kr;
     thi_keyring_load_dir(&kr, dir, NULL, &d);
     thi_verified_t v;
     if (thi_bundle_verify(&v, bytes, len, kr, path, &d))
-        die("verify", d.msg);
-    out[2] = now_ms() - t; /* keys read + one hash pass + RSA verify */
-    t = now_ms();
+        bench_die("load_bench", "verify", d.msg);
+    out[2] = bench_now_ms() - t; /* keys read + one hash pass + RSA verify */
+    t = bench_now_ms();
     thi_bundle_t *b;
     if (thi_bundle_read(&b, bytes, v.signed_len, path, &d))
-        die("read", d.msg);
+        bench_die("load_bench", "read", d.msg);
     char ud[256];
     snprintf(ud, sizeof ud, "%s/unpack-XXXXXX", dir);
     mkdtemp(ud);
@@ -163,13 +139,13 @@ floor_steps(const char *dir, const char *path, double out[6])
         if (!strcmp(b->files[i].kind, "plugin"))
             snprintf(so, sizeof so, "%s", p);
     }
-    out[3] = now_ms() - t; /* extract */
-    t = now_ms();
+    out[3] = bench_now_ms() - t; /* extract */
+    t = bench_now_ms();
     void *hnd = dlmopen(LM_ID_NEWLM, so, RTLD_NOW | RTLD_LOCAL);
     if (hnd == NULL || dlsym(hnd, "th_plugin_v1") == NULL)
-        die("dlmopen", dlerror());
-    out[4] = now_ms() - t; /* dlopen */
-    out[5] = now_ms() - t0;
+        bench_die("load_bench", "dlmopen", dlerror());
+    out[4] = bench_now_ms() - t; /* dlopen */
+    out[5] = bench_now_ms() - t0;
     dlclose(hnd);
     thi_bundle_free(b);
     thi_keyring_destroy(kr);
@@ -177,7 +153,7 @@ floor_steps(const char *dir, const char *path, double out[6])
     char cmd[400];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", ud);
     if (system(cmd) != 0)
-        die("cleanup", ud);
+        bench_die("load_bench", "cleanup", ud);
 }
 
 int
@@ -185,11 +161,11 @@ main(void)
 {
     char root[] = "/tmp/th-loadbench-XXXXXX";
     if (mkdtemp(root) == NULL)
-        die("mkdtemp", "failed");
+        bench_die("load_bench", "mkdtemp", "failed");
     thi_key_t *key;
     th_diag_t d = {0};
     if (thi_key_generate(&key, 3072, &d))
-        die("keygen", d.msg);
+        bench_die("load_bench", "keygen", d.msg);
     char *pem;
     thi_key_write_public_pem(key, &pem, &d);
     char p[512];
@@ -222,16 +198,16 @@ main(void)
                 steps[k][r] = f[k];
         }
         printf("RESULT load_first_reply_ms_%s %.3f ms\n", sizes[s].name,
-               median(host, RUNS));
+               bench_pct(host, RUNS, 0.5));
         static const char *const step_names[] = {"read", "hash", "verify",
                                                  "extract", "dlopen"};
         for (int k = 0; k < 5; k++)
             printf("RESULT load_step_%s_ms_%s %.3f ms\n", step_names[k],
-                   sizes[s].name, median(steps[k], RUNS));
+                   sizes[s].name, bench_pct(steps[k], RUNS, 0.5));
         if (s == 2) {
             printf("RESULT load_floor_ms_10m %.3f ms\n",
-                   median(steps[5], RUNS));
-            printf("RESULT gensrc_ms_10m %.3f ms\n", median(build, RUNS));
+                   bench_pct(steps[5], RUNS, 0.5));
+            printf("RESULT gensrc_ms_10m %.3f ms\n", bench_pct(build, RUNS, 0.5));
         }
     }
     thi_key_destroy(key);

@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench/bench_util.h"
 #include "host/host.h"
 #include "loader/bundle.h"
 
@@ -22,36 +23,9 @@
 #define CLIENTS 2
 #define MAX_SAMPLES 400000
 
-static double
-now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
 
-static void
-die(const char *what, const char *why)
-{
-    fprintf(stderr, "swap_bench: %s: %s\n", what, why);
-    exit(1);
-}
 
-static int
-cmp_d(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
-static double
-pct(double *v, size_t n, double p)
-{
-    if (n == 0)
-        return 0;
-    qsort(v, n, sizeof *v, cmp_d);
-    return v[(size_t)(p * (double)(n - 1))];
-}
 
 typedef struct sample {
     double start, rtt;
@@ -73,7 +47,7 @@ client_main(void *arg)
     th_inbox_t *in;
     th_inbox_create(c->sys, &in);
     while (!atomic_load(c->stop) && c->n < MAX_SAMPLES) {
-        double t0 = now_ms();
+        double t0 = bench_now_ms();
         th_inbox_send_name(in, "greeter", "Greet", "{\"name\":\"b\"}", 12);
         th_inmsg_t *m;
         if (th_inbox_recv(in, &m, 5000) != 0) {
@@ -81,7 +55,7 @@ client_main(void *arg)
             continue;
         }
         const char *v = strstr((const char *)m->data, "\"version\":");
-        c->s[c->n++] = (sample_t){t0, now_ms() - t0, v ? v[10] - '0' : 0};
+        c->s[c->n++] = (sample_t){t0, bench_now_ms() - t0, v ? v[10] - '0' : 0};
         th_inmsg_free(m);
     }
     th_inbox_destroy(in);
@@ -95,7 +69,7 @@ sign(thi_key_t *key, const char *so, const char *version, size_t *len)
     size_t dl;
     th_diag_t d = {0};
     if (thi_read_file(&data, &dl, so, 64 << 20, &d))
-        die(so, d.msg);
+        bench_die("swap_bench", so, d.msg);
     json_t *tli = json_pack("{s:{s:{s:s, s:s}}, s:b}", "Actors",
                             "hello.Greeter", "Role", "greeter", "GlobalName",
                             "greeter", "AutoUnload", 1);
@@ -103,7 +77,7 @@ sign(thi_key_t *key, const char *so, const char *version, size_t *len)
     uint8_t *b = NULL;
     if (thi_bundle_build(&b, len, "hello", version, "bench", tli, &in, 1, key,
                          &d))
-        die("sign", d.msg);
+        bench_die("swap_bench", "sign", d.msg);
     json_decref(tli);
     free(data);
     return b;
@@ -119,7 +93,7 @@ one_run(const char *root, int run, thi_key_t *key, double out[3])
     th_diag_t d = {0};
     if (th_system_create(&sys, &o) ||
         th_system_load_plugin(sys, AUTHORITY_SO, &d))
-        die("system", d.msg);
+        bench_die("swap_bench", "system", d.msg);
     th_addr_t a, dir;
     th_create_opts_t co = {.size = sizeof co, .global_name = "Director"};
     th_system_create_actor(sys, &a, "director.SourceAuthority", NULL);
@@ -130,7 +104,7 @@ one_run(const char *root, int run, thi_key_t *key, double out[3])
     uint8_t *b2 = sign(key, HELLO_V2_SO, "2.0", &l2);
     char hash[65];
     if (th_system_load_source(sys, b1, l1, "v1", false, hash, &d))
-        die("load v1", d.msg);
+        bench_die("swap_bench", "load v1", d.msg);
     th_addr_t g;
     for (int i = 0; i < 500 && th_system_lookup_name(sys, "greeter", &g); i++)
         usleep(2000);
@@ -144,9 +118,9 @@ one_run(const char *root, int run, thi_key_t *key, double out[3])
         pthread_create(&t[i], NULL, client_main, &c[i]);
     }
     usleep(500000); /* steady state */
-    double t_load = now_ms();
+    double t_load = bench_now_ms();
     if (th_system_load_source(sys, b2, l2, "v2", false, hash, &d))
-        die("load v2", d.msg);
+        bench_die("swap_bench", "load v2", d.msg);
     usleep(500000);
     atomic_store(&stop, true);
     for (int i = 0; i < CLIENTS; i++)
@@ -175,7 +149,7 @@ one_run(const char *root, int run, thi_key_t *key, double out[3])
         }
         free(c[i].s);
     }
-    double p99s = pct(steady, ns, 0.99), p99w = pct(swap, nw, 0.99);
+    double p99s = bench_pct(steady, ns, 0.99), p99w = bench_pct(swap, nw, 0.99);
     out[0] = (double)lost;
     out[1] = p99s > 0 ? p99w / p99s : 0;
     out[2] = first_v2 - t_load;
@@ -195,11 +169,11 @@ main(void)
 {
     char root[] = "/tmp/th-swapbench-XXXXXX";
     if (mkdtemp(root) == NULL)
-        die("mkdtemp", "failed");
+        bench_die("swap_bench", "mkdtemp", "failed");
     thi_key_t *key;
     th_diag_t d = {0};
     if (thi_key_generate(&key, 2048, &d))
-        die("keygen", d.msg);
+        bench_die("swap_bench", "keygen", d.msg);
     char *pem, p[600];
     thi_key_write_public_pem(key, &pem, &d);
     snprintf(p, sizeof p, "%s/bench_tls.key", root);
@@ -218,8 +192,8 @@ main(void)
     for (int r = 0; r < RUNS; r++)
         total_lost += lost[r];
     printf("RESULT swap_lost_requests %.0f requests\n", total_lost);
-    printf("RESULT swap_p99_ratio %.2f x\n", pct(ratio, RUNS, 0.5));
-    printf("RESULT swap_first_v2_reply_ms %.3f ms\n", pct(first, RUNS, 0.5));
+    printf("RESULT swap_p99_ratio %.2f x\n", bench_pct(ratio, RUNS, 0.5));
+    printf("RESULT swap_first_v2_reply_ms %.3f ms\n", bench_pct(first, RUNS, 0.5));
     thi_key_destroy(key);
     snprintf(p, sizeof p, "rm -rf '%s'", root);
     return system(p) == 0 ? 0 : 1;

@@ -982,23 +982,30 @@ th_client_update_capability(th_client_t *c, const char *name,
     return request(c, hdr, NULL, 0, -1, NULL, what);
 }
 
-TH_API int
-th_client_status(th_client_t *c, char **out)
+/* A request whose answer is a text payload (status, sources): *out gets
+ * it, NUL-terminated by take_frame, returned owned. */
+static int
+request_text(th_client_t *c, const char *op, const char *missing, char **out)
 {
     check(c);
     c->err[0] = '\0';
     if (out == NULL)
-        return fail(c, TH_EINVAL, "status: NULL out");
-    int rc = request(c, json_pack("{s:s}", "op", "status"), NULL, 0, -1, NULL,
-                     "status");
+        return fail(c, TH_EINVAL, "%s: NULL out", op);
+    int rc = request(c, json_pack("{s:s}", "op", op), NULL, 0, -1, NULL, op);
     if (rc != 0)
         return rc;
     if (c->result_payload == NULL)
-        return fail(c, TH_EFORMAT, "status: the host sent no status body");
-    *out = (char *)c->result_payload; /* NUL-terminated by take_frame */
+        return fail(c, TH_EFORMAT, "%s: the host sent no %s", op, missing);
+    *out = (char *)c->result_payload;
     c->result_payload = NULL;
     c->result_payload_len = 0;
     return 0;
+}
+
+TH_API int
+th_client_status(th_client_t *c, char **out)
+{
+    return request_text(c, "status", "status body", out);
 }
 
 TH_API int
@@ -1088,20 +1095,7 @@ th_client_load_rollback(th_client_t *c, char hash_out[65],
 TH_API int
 th_client_sources(th_client_t *c, char **out)
 {
-    check(c);
-    c->err[0] = '\0';
-    if (out == NULL)
-        return fail(c, TH_EINVAL, "sources: NULL out");
-    int rc = request(c, json_pack("{s:s}", "op", "sources"), NULL, 0, -1, NULL,
-                     "sources");
-    if (rc != 0)
-        return rc;
-    if (c->result_payload == NULL)
-        return fail(c, TH_EFORMAT, "sources: the host sent no list");
-    *out = (char *)c->result_payload; /* NUL-terminated by take_frame */
-    c->result_payload = NULL;
-    c->result_payload_len = 0;
-    return 0;
+    return request_text(c, "sources", "list", out);
 }
 
 TH_API int
