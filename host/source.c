@@ -297,20 +297,11 @@ thi_source_hold_locked(thi_source_t *src)
     src->live++;
 }
 
-void
-thi_source_put(struct th_system *sys, thi_source_t *src)
+/* Have the system actor unmap `src` (never under an actor whose callback
+ * frames might still be on this stack). */
+static void
+queue_unmap(struct th_system *sys, thi_source_t *src)
 {
-    if (src == NULL)
-        return;
-    pthread_mutex_lock(&sys->classes_lock);
-    bool unmap = --src->live == 0 && src->unloading && !src->unmap_queued;
-    if (unmap)
-        src->unmap_queued = true;
-    pthread_mutex_unlock(&sys->classes_lock);
-    if (!unmap)
-        return;
-    /* unmapping happens on the system actor, never under an actor whose
-     * callback frames might still be on this stack */
     thi_env_t *env = thi_env_alloc();
     if (env == NULL)
         return;
@@ -323,6 +314,20 @@ thi_source_put(struct th_system *sys, thi_source_t *src)
     th_addr_t root;
     th_system_address_of(sys, &root);
     thi_deliver(sys, &root, env);
+}
+
+void
+thi_source_put(struct th_system *sys, thi_source_t *src)
+{
+    if (src == NULL)
+        return;
+    pthread_mutex_lock(&sys->classes_lock);
+    bool unmap = --src->live == 0 && src->unloading && !src->unmap_queued;
+    if (unmap)
+        src->unmap_queued = true;
+    pthread_mutex_unlock(&sys->classes_lock);
+    if (unmap)
+        queue_unmap(sys, src);
 }
 
 void
@@ -357,17 +362,14 @@ thi_source_unload(struct th_system *sys, const char *prefix, char hash_out[65],
         s->unloading = true;
         memcpy(hash_out, s->hash, 65);
         unmap = s->live == 0;
-        s->unmap_queued = unmap;
+        s->unmap_queued = unmap; /* else its last actor's put queues it */
         thi_log(TH_LOG_INFO, NULL,
                 "source %.12s (%s) unloading: %ld actors still running",
                 s->hash, s->group, s->live);
     }
     pthread_mutex_unlock(&sys->classes_lock);
-    if (unmap) {
-        s->live = 1; /* thi_source_put's decrement queues the unmap */
-        s->unmap_queued = false;
-        thi_source_put(sys, s);
-    }
+    if (unmap)
+        queue_unmap(sys, s);
     return rc;
 }
 

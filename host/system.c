@@ -4,7 +4,6 @@
  * printed form of addresses.
  */
 #include <errno.h>
-#include <inttypes.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
