@@ -303,6 +303,36 @@ TH_TEST(create_reports_an_init_that_fails)
     CHECK(hu_finish(&h));
 }
 
+TH_TEST(tell_by_name_refuses_bad_input)
+{
+    hu_host_t h = {0};
+    start_hello(&h);
+    th_client_t *c = hu_connect(&h);
+    char longname[300];
+    memset(longname, 'n', sizeof longname - 1);
+    longname[sizeof longname - 1] = '\0';
+    CHECK_RC(th_client_tell_name(c, "", "Greet", "{}", 2), TH_EINVAL);
+    CHECK_RC(th_client_tell_name(c, NULL, "Greet", "{}", 2), TH_EINVAL);
+    CHECK_RC(th_client_tell_name(c, longname, "Greet", "{}", 2), TH_EINVAL);
+    CHECK_RC(th_client_tell_name(c, "g", "PoisonMessage", "{}", 2),
+             TH_ERESERVED);
+    CHECK_CONTAINS(th_client_errmsg(c), "reserved");
+    CHECK_RC(th_client_tell_name(c, "g", "bad type", "{}", 2), TH_EINVAL);
+    /* a name nobody holds: a dead letter in the host, no answer */
+    th_client_msg_t *m = NULL;
+    CHECK_RC(th_client_ask_name(c, &m, "nobody", "Greet", "{}", 2, 300),
+             TH_ETIMEDOUT);
+    /* the host serves on, by name too */
+    make_greeter(c, "g");
+    CHECK_RC(th_client_ask_name(c, &m, "g", "Greet", "{\"name\":\"n\"}", 12,
+                                5000),
+             0);
+    CHECK_CONTAINS((const char *)m->data, "Hello, n!");
+    th_client_msg_free(m);
+    th_client_close(c);
+    CHECK(hu_finish(&h));
+}
+
 TH_TEST(load_without_authority_is_refused_clearly)
 {
     hu_host_t h = {0};
@@ -605,6 +635,7 @@ TH_TEST_MAIN(TH_CASE(create_ask_and_global_names),
              TH_CASE(status_and_capabilities),
              TH_CASE(load_without_authority_is_refused_clearly),
              TH_CASE(create_reports_an_init_that_fails),
+             TH_CASE(tell_by_name_refuses_bad_input),
              TH_CASE(private_contexts_get_only_their_replies),
              TH_CASE(host_killed_mid_ask_gives_an_error_in_time),
              TH_CASE(stopped_host_times_out_in_time),

@@ -322,7 +322,46 @@ TH_TEST(dead_active_actor_is_restarted)
     fx_fini(&f);
 }
 
+/* Bad DirectorOp messages: each gets an error answer naming what is wrong,
+ * nothing changes, and the Director keeps serving. */
+TH_TEST(bad_director_ops_are_answered_with_errors)
+{
+    fx_t f;
+    fx_init(&f);
+    char *h1 = load_version(&f, "1.0", "rtactors.KeeperV1", true);
+    json_decref(wait_active(&f, h1));
+    th_inbox_t *in;
+    CHECK_RC(th_inbox_create(f.sys, &in), 0);
+    static const struct {
+        const char *body, *error;
+    } cases[] = {
+        {"not json at all", "unknown DirectorOp"},
+        {"{\"DirectorOp\":\"Explode\"}", "unknown DirectorOp"},
+        {"{\"DirectorOp\":42}", "unknown DirectorOp"},
+        {"{\"DirectorOp\":\"RetrieveRole\"}", "no active actor"},
+        {"{\"DirectorOp\":\"RetrieveRole\",\"role\":\"ghost\"}",
+         "no active actor"},
+        {"{\"DirectorOp\":\"Unload\"}", "no loaded source"},
+        {"{\"DirectorOp\":\"Unload\",\"hash\":\"ffffffffffff\"}",
+         "no loaded source"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        json_t *r = rt_ask(in, &f.director, "DirectorOp", cases[i].body,
+                           "DirectorResult");
+        CHECK_CONTAINS(rt_str(r, "error"), cases[i].error);
+        json_decref(r);
+    }
+    /* nothing changed: v1 still active, still answering by name */
+    json_decref(wait_active(&f, h1));
+    CHECK_RC(th_inbox_send_name(in, "keeper", "Inc", "", 0), 0);
+    json_decref(rt_expect(in, "Count", 5000));
+    th_inbox_destroy(in);
+    free(h1);
+    fx_fini(&f);
+}
+
 TH_TEST_MAIN(TH_CASE(version_swap_under_load_loses_nothing),
              TH_CASE(failing_new_version_leaves_the_old_one_active),
              TH_CASE(unloading_the_active_version_reactivates_the_previous),
-             TH_CASE(dead_active_actor_is_restarted))
+             TH_CASE(dead_active_actor_is_restarted),
+             TH_CASE(bad_director_ops_are_answered_with_errors))
