@@ -194,6 +194,7 @@ free_env_args(thi_env_t *env)
         thi_start_args_t a;
         memcpy(&a, env->in.bytes, sizeof a);
         free(a.name);
+        thi_start_extra_free(a.x);
     } else if (env->kind == THI_ENV_START_PROBE) {
         /* undeliverable: the actor is already gone */
         thi_start_wait_t *w;
@@ -337,8 +338,42 @@ children_sorted(const thi_children_t *c, uint32_t *n)
     return v;
 }
 
+th_addr_t *
+thi_children_addrs(struct th_system *sys, thi_slot_t *slot, uint32_t *n)
+{
+    struct child_ent *v = children_sorted(slot->children, n);
+    if (v == NULL)
+        return NULL;
+    th_addr_t *a = malloc(*n * sizeof *a);
+    for (uint32_t i = 0; a && i < *n; i++)
+        thi_slot_addr(sys, v[i].slot, v[i].nonce, &a[i]);
+    if (a == NULL)
+        *n = 0;
+    free(v);
+    return a;
+}
+
+void
+thi_start_extra_free(thi_start_extra_t *x)
+{
+    if (x == NULL)
+        return;
+    free(x->requirements);
+    free(x->sup_children);
+    free(x->sup_self);
+    free(x);
+}
+
+thi_slot_ext_t *
+thi_slot_ext(thi_slot_t *slot)
+{
+    if (slot->ext == NULL)
+        slot->ext = calloc(1, sizeof *slot->ext);
+    return slot->ext;
+}
+
 static const thi_type_t *t_exit, *t_child_exited, *t_status_req,
-    *t_dead_envelope, *t_validated;
+    *t_dead_envelope, *t_validated, *t_timer;
 
 static void
 types_init(void)
@@ -348,6 +383,7 @@ types_init(void)
     t_status_req = thi_type_builtin(TH_MSG_STATUS_REQ);
     t_dead_envelope = thi_type_builtin(TH_MSG_DEAD_ENVELOPE);
     t_validated = thi_type_builtin(TH_MSG_VALIDATED_SOURCE);
+    t_timer = thi_type_builtin(TH_MSG_TIMER);
 }
 static pthread_once_t types_once = PTHREAD_ONCE_INIT;
 
@@ -675,7 +711,8 @@ thi_ctx_init(th_ctx_t *ctx, struct th_system *sys, thi_worker_t *w)
 
 static int
 push_start(struct th_system *sys, thi_slot_t *slot, uint64_t nonce,
-           const thi_class_t *cls, const th_addr_t *parent, char *name)
+           const thi_class_t *cls, const th_addr_t *parent, char *name,
+           thi_start_extra_t *x)
 {
     thi_env_t *env = thi_env_alloc();
     if (env == NULL)
@@ -685,7 +722,7 @@ push_start(struct th_system *sys, thi_slot_t *slot, uint64_t nonce,
     env->system = 1;
     env->msg.type = "th.internal";
     env->msg.data = env->in.bytes;
-    thi_start_args_t a = {cls, *parent, name};
+    thi_start_args_t a = {cls, *parent, name, x};
     memcpy(env->in.bytes, &a, sizeof a);
     th_addr_t to;
     thi_slot_addr(sys, slot, nonce, &to);
@@ -713,7 +750,49 @@ push_op(struct th_system *sys, thi_slot_t *target, enum thi_env_kind kind,
 
 static int create_slot(struct th_system *sys, th_ctx_t *ctx, th_addr_t *out,
                        const thi_class_t *cls, const char *gname,
-                       thi_slot_t *parent_slot);
+                       thi_slot_t *parent_slot, thi_start_extra_t *x);
+
+/* The 1.1 options: requirements, supervision. *x is NULL when there are
+ * none (the common case allocates nothing). */
+static int
+create_extra(struct th_system *sys, th_ctx_t *ctx, thi_slot_t *parent_slot,
+             const char *class_name, const th_create_opts_t *opts,
+             thi_start_extra_t **x)
+{
+    *x = NULL;
+    const char *reqs = NULL;
+    const th_supervision_t *sup = NULL;
+    if (opts && opts->size >= offsetof(th_create_opts_t, requirements_json) +
+                                  sizeof(void *))
+        reqs = opts->requirements_json;
+    if (opts && opts->size >= offsetof(th_create_opts_t, supervision) +
+                                  sizeof(void *))
+        sup = opts->supervision;
+    bool inherit = ctx && ctx->slot == parent_slot && parent_slot->ext &&
+                   parent_slot->ext->sup;
+    if (reqs == NULL && sup == NULL && !inherit)
+        return 0;
+    thi_start_extra_t *e = calloc(1, sizeof *e);
+    if (e == NULL)
+        return TH_ENOMEM;
+    th_diag_t d = {0};
+    int rc = 0;
+    if (reqs && (e->requirements = strdup(reqs)) == NULL)
+        rc = TH_ENOMEM;
+    if (rc == 0 && sup)
+        rc = thi_sup_copy(sup, &e->sup_children, &d);
+    if (rc == 0 && inherit)
+        rc = thi_sup_inherit(parent_slot, e);
+    if (rc != 0) {
+        thi_log(TH_LOG_WARNING, NULL, "create %s: %s", class_name,
+                d.msg[0] ? d.msg : th_strerror(rc));
+        thi_start_extra_free(e);
+        return rc;
+    }
+    (void)sys;
+    *x = e;
+    return 0;
+}
 
 int
 thi_create(struct th_system *sys, th_ctx_t *ctx, th_addr_t *out,
@@ -731,13 +810,6 @@ thi_create(struct th_system *sys, th_ctx_t *ctx, th_addr_t *out,
         if (opts->size >= offsetof(th_create_opts_t, source_hash) +
                               sizeof(void *))
             hash = opts->source_hash;
-        if (opts->size >= sizeof(th_create_opts_t) &&
-            opts->requirements_json != NULL) {
-            thi_log(TH_LOG_WARNING, NULL,
-                    "create %s: requirements are not supported by this host",
-                    class_name);
-            return TH_ENOCOMPAT;
-        }
     }
     if (gname && !valid_global_name(gname))
         return TH_EINVAL;
@@ -758,7 +830,29 @@ thi_create(struct th_system *sys, th_ctx_t *ctx, th_addr_t *out,
         thi_log(TH_LOG_INFO, NULL, "create %s: %s", class_name, d.msg);
         return rc;
     }
-    rc = create_slot(sys, ctx, out, cls, gname, parent_slot);
+    thi_start_extra_t *x = NULL;
+    rc = create_extra(sys, ctx, parent_slot, class_name, opts, &x);
+    if (rc == 0)
+        rc = thi_caps_admit(sys, cls, x ? x->requirements : NULL, &d);
+    if (rc != 0) {
+        if (d.msg[0])
+            thi_log(TH_LOG_INFO, NULL, "create %s: %s", class_name, d.msg);
+        thi_start_extra_free(x);
+        thi_source_put(sys, cls->source);
+        return rc;
+    }
+    rc = create_slot(sys, ctx, out, cls, gname, parent_slot, x);
+    if (rc != 0)
+        thi_source_put(sys, cls->source);
+    return rc;
+}
+
+int
+thi_create_resolved(struct th_system *sys, th_ctx_t *ctx, th_addr_t *out,
+                    const thi_class_t *cls, thi_slot_t *parent_slot,
+                    thi_start_extra_t *x)
+{
+    int rc = create_slot(sys, ctx, out, cls, NULL, parent_slot, x);
     if (rc != 0)
         thi_source_put(sys, cls->source);
     return rc;
@@ -767,7 +861,8 @@ thi_create(struct th_system *sys, th_ctx_t *ctx, th_addr_t *out,
 /* The rest of thi_create, once the class is resolved (and its source held). */
 static int
 create_slot(struct th_system *sys, th_ctx_t *ctx, th_addr_t *out,
-            const thi_class_t *cls, const char *gname, thi_slot_t *parent_slot)
+            const thi_class_t *cls, const char *gname, thi_slot_t *parent_slot,
+            thi_start_extra_t *x)
 {
     int rc;
     th_addr_t parent;
@@ -783,6 +878,7 @@ create_slot(struct th_system *sys, th_ctx_t *ctx, th_addr_t *out,
         if (name_copy == NULL || ent == NULL) {
             free(name_copy);
             free(ent);
+            thi_start_extra_free(x);
             return TH_ENOMEM;
         }
         memcpy(ent->name, gname, nl + 1);
@@ -795,6 +891,7 @@ create_slot(struct th_system *sys, th_ctx_t *ctx, th_addr_t *out,
                 pthread_mutex_unlock(&sys->names_lock);
                 free(name_copy);
                 free(ent);
+                thi_start_extra_free(x);
                 thi_source_put(sys, cls->source); /* no new actor */
                 return 0;
             }
@@ -803,6 +900,7 @@ create_slot(struct th_system *sys, th_ctx_t *ctx, th_addr_t *out,
             pthread_mutex_unlock(&sys->names_lock);
             free(name_copy);
             free(ent);
+            thi_start_extra_free(x);
             return rc;
         }
         thi_slot_addr(sys, slot, atomic_load(&slot->nonce), &ent->addr);
@@ -811,8 +909,10 @@ create_slot(struct th_system *sys, th_ctx_t *ctx, th_addr_t *out,
         pthread_mutex_unlock(&sys->names_lock);
     } else {
         rc = thi_slot_alloc(sys, &slot, THI_SLOT_ACTOR);
-        if (rc != 0)
+        if (rc != 0) {
+            thi_start_extra_free(x);
             return rc;
+        }
     }
     uint64_t nonce = atomic_load(&slot->nonce);
     thi_slot_addr(sys, slot, nonce, out);
@@ -827,9 +927,10 @@ create_slot(struct th_system *sys, th_ctx_t *ctx, th_addr_t *out,
         push_op(sys, sys->root, THI_ENV_ADD_CHILD, out);
     else
         children_add(&parent_slot->children, slot, nonce);
-    rc = push_start(sys, slot, nonce, cls, &parent, name_copy);
+    rc = push_start(sys, slot, nonce, cls, &parent, name_copy, x);
     if (rc != 0) { /* only on ENOMEM; the slot is now unusable: report */
         free(name_copy);
+        thi_start_extra_free(x);
         thi_log(TH_LOG_ERROR, out, "could not start actor: %s",
                 th_strerror(rc));
         return rc;
@@ -846,6 +947,12 @@ self_addr(th_ctx_t *ctx, thi_slot_t *slot, th_addr_t *out)
     thi_slot_addr(ctx->sys, slot, slot->live_nonce, out);
 }
 
+void
+thi_self_addr(th_ctx_t *ctx, thi_slot_t *slot, th_addr_t *out)
+{
+    self_addr(ctx, slot, out);
+}
+
 static int
 invoke(th_ctx_t *ctx, thi_slot_t *slot, thi_env_t *env)
 {
@@ -854,6 +961,7 @@ invoke(th_ctx_t *ctx, thi_slot_t *slot, thi_env_t *env)
     ctx->cur = env;
     ctx->failed_reason_set = false;
     ctx->fail_reason[0] = '\0';
+    ctx->watch_called = false;
     int rc = 0;
     if (slot->become) {
         rc = slot->become(ctx, slot->state, &env->msg);
@@ -873,6 +981,10 @@ invoke(th_ctx_t *ctx, thi_slot_t *slot, thi_env_t *env)
             rc = cls->receive ? cls->receive(ctx, slot->state, &env->msg) : 0;
     }
     ctx->cur = NULL;
+    /* a watch lasts until the next callback (Thespian's ThespianWatch) */
+    if (__builtin_expect(ctx->watch_called ||
+                             (slot->ext && slot->ext->watch), 0))
+        thi_watch_after(ctx, slot);
     return rc == TH_SUPER ? 0 : rc;
 }
 
@@ -899,11 +1011,33 @@ start_instance(th_ctx_t *ctx, thi_slot_t *slot)
     return rc < 0 ? rc : 0;
 }
 
+/* Move the creator's extras into the new incarnation's ext. */
+static int
+start_extras(th_ctx_t *ctx, thi_slot_t *slot, thi_start_extra_t *x)
+{
+    (void)ctx;
+    thi_slot_ext_t *e = thi_slot_ext(slot);
+    if (e == NULL) {
+        thi_start_extra_free(x);
+        return TH_ENOMEM;
+    }
+    if (x == NULL)
+        return 0;
+    e->troupe_member = x->troupe_member;
+    e->leader = x->leader;
+    int rc = thi_caps_slot_take(slot, x);
+    if (rc == 0)
+        rc = thi_sup_slot_take(slot, x);
+    thi_start_extra_free(x);
+    return rc;
+}
+
 static void
 handle_start(th_ctx_t *ctx, thi_slot_t *slot, thi_env_t *env)
 {
     thi_start_args_t a;
     memcpy(&a, env->in.bytes, sizeof a);
+    memset(env->in.bytes, 0, sizeof a); /* taken */
     slot->live_nonce = env->target_nonce;
     slot->parent = a.parent;
     slot->u.name = a.name;
@@ -911,7 +1045,15 @@ handle_start(th_ctx_t *ctx, thi_slot_t *slot, thi_env_t *env)
     slot->n_restarts = 0;
     slot->started_ns = thi_now_ns();
     atomic_store_explicit(&slot->cls, a.cls, memory_order_release);
-    int rc = start_instance(ctx, slot);
+    int rc = 0;
+    if (a.x || (a.cls->flags & (TH_CLASS_TROUPE | TH_CLASS_TRANSIENT |
+                                TH_CLASS_TRANSIENT_IDLE)))
+        rc = start_extras(ctx, slot, a.x);
+    if (rc == 0)
+        rc = start_instance(ctx, slot);
+    if (rc == 0 && (a.cls->flags & (TH_CLASS_TROUPE | TH_CLASS_TRANSIENT |
+                                    TH_CLASS_TRANSIENT_IDLE)))
+        rc = thi_troupe_start(ctx, slot);
     if (rc != 0) {
         th_addr_t self;
         self_addr(ctx, slot, &self);
@@ -942,10 +1084,43 @@ send_poison(th_ctx_t *ctx, thi_slot_t *slot, thi_env_t *env,
     free(body);
 }
 
+void
+thi_send_poison(th_ctx_t *ctx, thi_slot_t *slot, thi_env_t *env,
+                const char *details)
+{
+    send_poison(ctx, slot, env, details);
+}
+
 static const char *
 fail_text(th_ctx_t *ctx, int rc)
 {
     return ctx->failed_reason_set ? ctx->fail_reason : th_strerror(rc);
+}
+
+int
+thi_actor_restart(th_ctx_t *ctx, thi_slot_t *slot)
+{
+    const thi_class_t *cls = atomic_load_explicit(&slot->cls,
+                                                  memory_order_relaxed);
+    if (cls->teardown)
+        cls->teardown(ctx, slot->state);
+    slot->n_restarts++;
+    int rc = start_instance(ctx, slot);
+    if (rc != 0) {
+        th_addr_t self;
+        self_addr(ctx, slot, &self);
+        thi_log(TH_LOG_ERROR, &self, "actor %s failed to restart: %s",
+                cls->qname, th_strerror(rc));
+        slot->flags |= THI_SLOT_NOTEARDOWN;
+        begin_exit(ctx, slot, true);
+    }
+    return rc;
+}
+
+void
+thi_actor_exit(th_ctx_t *ctx, thi_slot_t *slot, bool recursive)
+{
+    begin_exit(ctx, slot, recursive);
 }
 
 /* Thespian's rule: a failing message restarts the actor and is retried
@@ -962,19 +1137,15 @@ deliver_user(th_ctx_t *ctx, thi_slot_t *slot, thi_env_t *env)
     self_addr(ctx, slot, &self);
     char why[300];
     snprintf(why, sizeof why, "%s", fail_text(ctx, rc));
+    if (slot->ext && slot->ext->sup) { /* the parent chose a strategy */
+        thi_sup_failed(ctx, slot, env, why);
+        return;
+    }
     thi_log(TH_LOG_WARNING, &self,
             "actor %s failed on %s: %s; restarting and retrying once",
             cls->qname, env->msg.type, why);
-    if (cls->teardown)
-        cls->teardown(ctx, slot->state);
-    slot->n_restarts++;
-    int src = start_instance(ctx, slot);
-    if (src != 0) {
-        thi_log(TH_LOG_ERROR, &self, "actor %s failed to restart: %s",
-                cls->qname, th_strerror(src));
+    if (thi_actor_restart(ctx, slot) != 0) {
         send_poison(ctx, slot, env, "actor failed to restart");
-        slot->flags |= THI_SLOT_NOTEARDOWN;
-        begin_exit(ctx, slot, true);
         return;
     }
     rc = invoke(ctx, slot, env);
@@ -1027,11 +1198,19 @@ finalize(th_ctx_t *ctx, thi_slot_t *slot)
             }
         pthread_mutex_unlock(&sys->dl_lock);
     }
+    if (slot->ext) {
+        if (slot->ext->has_timers)
+            thi_timers_cancel_target(sys, &self);
+        thi_troupe_slot_fini(ctx, slot);
+        thi_watch_slot_fini(sys, slot);
+        thi_caps_slot_fini(slot);
+        thi_sup_slot_fini(slot);
+        free(slot->ext);
+        slot->ext = NULL;
+    }
     send_child_exited(ctx, slot);
     children_free(slot->children);
     slot->children = NULL;
-    free(slot->forward);
-    slot->forward = NULL;
     slot->live_nonce = 0;
     slot->become = NULL;
     slot->flags = 0;
@@ -1282,7 +1461,8 @@ handle_handoff(th_ctx_t *ctx, thi_slot_t *slot, thi_env_t *env)
     th_addr_t self;
     self_addr(ctx, slot, &self);
     bool exported = false;
-    if (cls->export_state && slot->forward == NULL) {
+    bool forwarding = slot->ext && slot->ext->forwarding;
+    if (cls->export_state && !forwarding) {
         th_buf_t *buf = NULL;
         ctx->cur = NULL;
         int rc = cls->export_state(ctx, slot->state, &buf);
@@ -1307,10 +1487,11 @@ handle_handoff(th_ctx_t *ctx, thi_slot_t *slot, thi_env_t *env)
             }
         }
     }
-    if (slot->forward == NULL)
-        slot->forward = malloc(sizeof *slot->forward);
-    if (slot->forward)
-        *slot->forward = a.to;
+    thi_slot_ext_t *e = thi_slot_ext(slot);
+    if (e) {
+        e->forward = a.to;
+        e->forwarding = true;
+    }
     if (!th_addr_is_null(&a.requester)) {
         char f[TH_ADDR_STRLEN], t[TH_ADDR_STRLEN], body[200];
         th_addr_to_string(&self, f, sizeof f);
@@ -1384,6 +1565,15 @@ process(th_ctx_t *ctx, thi_slot_t *slot, thi_env_t *env)
         thi_env_free(env);
         return;
     }
+    if (env->kind == THI_ENV_OP) {
+        if (!(slot->flags & THI_SLOT_EXITING)) {
+            thi_op_fn fn;
+            memcpy(&fn, env->in.bytes, sizeof fn);
+            fn(ctx, slot, env);
+        }
+        thi_env_free(env);
+        return;
+    }
     if (env->kind != THI_ENV_USER) {
         thi_env_free(env);
         return;
@@ -1391,11 +1581,13 @@ process(th_ctx_t *ctx, thi_slot_t *slot, thi_env_t *env)
     const char *type = env->msg.type;
     /* handed over: the new holder answers; the runtime's own messages are
      * still this actor's */
-    if (slot->forward && !env->system && type != t_exit->name &&
+    thi_slot_ext_t *ext = slot->ext;
+    if (ext && ext->forwarding && !env->system && type != t_exit->name &&
         type != t_status_req->name) {
-        int rc = thi_deliver(sys, slot->forward, env);
+        int rc = thi_deliver(sys, &ext->forward, env);
         if (rc == TH_EFULL)
-            thi_dead_letter(sys, env, slot->forward, "new holder's mailbox full");
+            thi_dead_letter(sys, env, &ext->forward,
+                            "new holder's mailbox full");
         return;
     }
     if (type == t_child_exited->name && env->system) {
@@ -1420,9 +1612,39 @@ process(th_ctx_t *ctx, thi_slot_t *slot, thi_env_t *env)
         begin_exit(ctx, slot, exit_is_recursive(env));
         thi_env_free(env);
         return;
+    } else if (type == t_timer->name && env->system &&
+               !thi_timer_accept(ctx, slot, env)) {
+        thi_env_free(env); /* its timer was cancelled after it was sent */
+        return;
     }
+    if (ext && ext->troupe && thi_troupe_route(ctx, slot, env))
+        return; /* a troupe's address: a member handles it */
     deliver_user(ctx, slot, env);
+    ctx->timer_id = 0;
+    if (slot->ext && !(slot->flags & THI_SLOT_EXITING) &&
+        (slot->ext->troupe_member || slot->ext->transient))
+        thi_troupe_after(ctx, slot);
     thi_env_free(env);
+}
+
+int
+thi_send_op(struct th_system *sys, const th_addr_t *to, thi_op_fn fn,
+            const void *args, size_t len)
+{
+    if (len > THI_OP_ARGS)
+        return TH_EINVAL;
+    thi_env_t *env = thi_env_alloc();
+    if (env == NULL)
+        return TH_ENOMEM;
+    memset(env, 0, sizeof *env);
+    env->kind = THI_ENV_OP;
+    env->system = 1;
+    env->msg.type = "th.internal";
+    env->msg.data = env->in.bytes;
+    memcpy(env->in.bytes, &fn, sizeof fn);
+    if (len)
+        memcpy(env->in.bytes + sizeof fn, args, len);
+    return thi_deliver(sys, to, env);
 }
 
 bool
@@ -1441,7 +1663,15 @@ thi_slot_run(th_ctx_t *ctx, thi_slot_t *slot, uint32_t batch)
             batch = queued ? (uint32_t)queued : 1;
     }
     uint32_t n = 0;
+    bool parked = false;
     while (n < batch) {
+        /* a supervised child backing off before its restart: messages
+         * wait; the slot stays scheduled, and a timer requeues it */
+        if (__builtin_expect(slot->ext != NULL, 0) &&
+            slot->ext->suspend_until_ns != 0) {
+            parked = true;
+            break;
+        }
         thi_node_t *node = mq_pop(slot);
         if (node == NULL)
             break;
@@ -1457,6 +1687,11 @@ thi_slot_run(th_ctx_t *ctx, thi_slot_t *slot, uint32_t batch)
                               n,
                           memory_order_relaxed);
     atomic_store_explicit(&slot->processed, done + n, memory_order_relaxed);
+    if (parked) {
+        thi_sup_park(ctx, slot); /* last touch: the timer may run it now */
+        ctx->slot = NULL;
+        return false;
+    }
     ctx->slot = NULL;
     if (n == batch)
         return true;

@@ -314,6 +314,96 @@ api_handoff(th_ctx_t *ctx, const th_addr_t *from, const th_addr_t *to)
     return thi_handoff(ctx->sys, from, to, &self);
 }
 
+/* ---- 1.1 ---- */
+
+static int
+api_update_capability(th_ctx_t *ctx, const char *name, const char *value_json)
+{
+    checked(ctx);
+    th_diag_t d = {0};
+    int rc = thi_caps_update(ctx->sys, name, value_json, &d);
+    if (rc != 0) {
+        th_addr_t self;
+        thi_slot_addr(ctx->sys, ctx->slot, ctx->slot->live_nonce, &self);
+        thi_log(TH_LOG_WARNING, &self, "updateCapability: %s", d.msg);
+    }
+    return rc;
+}
+
+static int
+api_capabilities(th_ctx_t *ctx, char *buf, size_t size, size_t *needed)
+{
+    checked(ctx);
+    char *text = NULL;
+    int rc = thi_caps_json(ctx->sys, &text);
+    if (rc != 0)
+        return rc;
+    size_t n = strlen(text) + 1;
+    if (needed)
+        *needed = n;
+    if (buf == NULL || size < n) {
+        free(text);
+        return TH_ELIMIT;
+    }
+    memcpy(buf, text, n);
+    free(text);
+    return 0;
+}
+
+static int
+api_watch_fds(th_ctx_t *ctx, const int *fds, size_t n)
+{
+    checked(ctx);
+    return thi_watch_set(ctx, fds, n);
+}
+
+static int
+api_timer_start(th_ctx_t *ctx, uint64_t *id_out, int64_t delay_ms,
+                int64_t period_ms, const void *data, size_t len)
+{
+    checked(ctx);
+    th_addr_t self;
+    thi_slot_addr(ctx->sys, ctx->slot, ctx->slot->live_nonce, &self);
+    int rc = thi_timer_start(ctx->sys, &self, delay_ms, period_ms, data, len,
+                             id_out);
+    if (rc == TH_EINVAL)
+        thi_log(TH_LOG_WARNING, &self,
+                "timer_start: delay_ms %lld / period_ms %lld: must not be "
+                "negative",
+                (long long)delay_ms, (long long)period_ms);
+    return rc;
+}
+
+static int
+api_timer_cancel(th_ctx_t *ctx, uint64_t id)
+{
+    checked(ctx);
+    th_addr_t self;
+    thi_slot_addr(ctx->sys, ctx->slot, ctx->slot->live_nonce, &self);
+    return thi_timer_cancel(ctx->sys, &self, id);
+}
+
+static uint64_t
+api_timer_id(th_ctx_t *ctx)
+{
+    checked(ctx);
+    return ctx->timer_id;
+}
+
+static int
+api_work_in_progress(th_ctx_t *ctx, bool on)
+{
+    checked(ctx);
+    return thi_troupe_wip(ctx, on);
+}
+
+static int
+api_supervise(th_ctx_t *ctx, const th_supervision_t *sup)
+{
+    checked(ctx);
+    return thi_sup_set(ctx, sup);
+}
+
 const struct th_host_api thi_host_api = {
     .minor = TH_ABI_MINOR,
     .size = sizeof(struct th_host_api),
@@ -341,4 +431,12 @@ const struct th_host_api thi_host_api = {
     .send_name = api_send_name,
     .rebind_name = api_rebind_name,
     .handoff = api_handoff,
+    .update_capability = api_update_capability,
+    .capabilities = api_capabilities,
+    .watch_fds = api_watch_fds,
+    .timer_start = api_timer_start,
+    .timer_cancel = api_timer_cancel,
+    .timer_id = api_timer_id,
+    .work_in_progress = api_work_in_progress,
+    .supervise = api_supervise,
 };

@@ -33,6 +33,8 @@ typedef struct th_system_opts {
                                (versions.json); NULL = a private temporary
                                directory, removed at destroy */
     int authority_timeout_ms; /* Source Authority answer; 0 = 10,000 */
+    const char *capabilities_json; /* JSON object of this system's own
+                               capabilities (copied); NULL = none */
 } th_system_opts_t;
 
 /* Create an actor system (threaded unless opts->synchronous). opts may be

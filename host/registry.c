@@ -49,6 +49,17 @@ class_build(thi_class_t **out, const th_plugin_t *desc, const th_class_t *c)
     k->import_state = c->import_state;
     k->n_dispatch = c->n_dispatch;
     k->dispatch = c->dispatch;
+    k->transient_ms = TH_TRANSIENT_DEFAULT_MS;
+    if (c->size >= sizeof(th_class_t)) { /* 1.1 fields */
+        k->flags = c->flags;
+        k->capability_check = c->capability_check;
+        k->requires = c->requires;
+        k->n_requires = c->n_requires;
+        k->troupe_max = c->troupe_max;
+        k->troupe_idle = c->troupe_idle;
+        if (c->transient_ms)
+            k->transient_ms = c->transient_ms;
+    }
     if (c->n_dispatch) {
         k->dispatch_types = calloc(c->n_dispatch, sizeof *k->dispatch_types);
         if (k->dispatch_types == NULL) {

@@ -57,7 +57,19 @@ enum thi_env_kind {
     THI_ENV_HANDOFF,       /* old holder: export, then forward (args) */
     THI_ENV_IMPORT,        /* new holder: import the state in the payload */
     THI_ENV_START_PROBE,   /* after START: tell a waiter whether it lives */
+    THI_ENV_OP,            /* run a thi_op_t in the target's context */
 };
+
+struct th_ctx;
+struct thi_slot;
+struct thi_env;
+/* An operation run in an actor's own context (THI_ENV_OP): the envelope's
+ * inline bytes hold the function, then up to THI_OP_ARGS bytes of
+ * arguments (read them with thi_op_args). Only for a live incarnation:
+ * sent to a dead one, the op is dropped without being called. */
+typedef void (*thi_op_fn)(struct th_ctx *ctx, struct thi_slot *slot,
+                          struct thi_env *env);
+#define THI_OP_ARGS 40
 
 /* A caller waiting for an actor to have started (or failed to). Shared by
  * the caller and the probe message: the last of the two frees it. */
@@ -107,6 +119,13 @@ typedef struct thi_class {
     uint32_t n_dispatch;
     const th_dispatch_t *dispatch;
     const thi_type_t **dispatch_types; /* interned; NULL entry = "*" */
+    /* 1.1 (zero for an older plugin) */
+    uint32_t flags;                    /* TH_CLASS_* */
+    uint32_t n_requires;
+    const th_requirement_t *requires;
+    th_capcheck_fn capability_check;
+    uint32_t troupe_max, troupe_idle;
+    uint32_t transient_ms;             /* resolved: never 0 */
     struct thi_source *source;         /* NULL: a plugin loaded by path */
     struct thi_class *next;            /* registry chain */
 } thi_class_t;
@@ -123,6 +142,34 @@ typedef struct thi_source thi_source_t;
 enum thi_slot_kind { THI_SLOT_ACTOR = 0, THI_SLOT_ROOT, THI_SLOT_INBOX };
 
 typedef struct thi_children thi_children_t;
+
+/* Per-actor data of the rarer features, allocated on first use (most
+ * actors never have one) and freed when the incarnation ends. Each
+ * feature owns its member and the file named beside it. */
+typedef struct thi_slot_ext {
+    th_addr_t forward;                /* actor.c: after a handoff ... */
+    bool forwarding;                  /* ... messages go to `forward` */
+    bool has_timers;                  /* timer.c: th_timer_start used */
+    bool troupe_member;               /* troupe.c: member of `leader` */
+    bool wip;                         /* troupe.c: work in progress */
+    th_addr_t leader;                 /* troupe.c */
+    int64_t suspend_until_ns;         /* supervise.c: backoff; 0 = none */
+    struct thi_troupe *troupe;        /* troupe.c: leader state */
+    struct thi_transient *transient;  /* troupe.c: transient actors */
+    struct thi_watch *watch;          /* watch.c: watched fds */
+    struct thi_caps_slot *caps;       /* caps.c: createActor requirements */
+    struct thi_sup_slot *sup;         /* supervise.c: strategies, history */
+} thi_slot_ext_t;
+
+/* What a creator hands a new incarnation besides its class (START args):
+ * owned by the START envelope, then moved into the slot's ext. */
+typedef struct thi_start_extra {
+    char *requirements;               /* caps.c: JSON object text */
+    th_supervision_t *sup_children;   /* supervise.c: opts->supervision */
+    th_supervision_t *sup_self;       /* supervise.c: the parent's */
+    bool troupe_member;               /* troupe.c */
+    th_addr_t leader;
+} thi_start_extra_t;
 
 typedef struct thi_slot {
     /* line 0: written by producers */
@@ -153,7 +200,7 @@ typedef struct thi_slot {
     uint32_t flags;                /* THI_SLOT_* */
     uint32_t n_restarts;
     int64_t started_ns;
-    th_addr_t *forward;            /* after a handoff: where messages go */
+    thi_slot_ext_t *ext;           /* rarer features; NULL for most */
 } thi_slot_t;
 
 #define THI_SLOT_EXITING 1u        /* exit begun, waiting for children */
@@ -168,6 +215,7 @@ typedef struct thi_start_args {
     const thi_class_t *cls;
     th_addr_t parent;
     char *name;                    /* taken: global name or NULL */
+    thi_start_extra_t *x;          /* taken: NULL or extras */
 } thi_start_args_t;
 _Static_assert(sizeof(thi_start_args_t) <= THI_ENV_INLINE, "start args");
 
@@ -188,6 +236,8 @@ struct th_ctx {
     uint32_t popped;               /* messages taken in this turn so far */
     atomic_uint_fast64_t messages; /* handed to actors through this ctx */
     bool failed_reason_set;
+    bool watch_called;             /* th_watch_fds during this callback */
+    uint64_t timer_id;             /* TimerMessage being handled, else 0 */
     char fail_reason[256];
 };
 
@@ -231,6 +281,8 @@ struct th_system {
 
     thi_sched_t *sched;
     thi_timers_t *timers;
+    struct thi_watcher *watcher;   /* watch.c */
+    struct thi_caps *caps;         /* caps.c */
 
     /* shutdown */
     pthread_mutex_t state_lock;
@@ -303,6 +355,79 @@ void thi_actor_status(struct th_system *sys, thi_slot_t *slot,
 void thi_names_to_json(struct th_system *sys, json_t *into);
 void thi_names_fini(struct th_system *sys);
 
+/* Helpers for the feature files (troupe, supervision, capabilities). All
+ * take the ctx running `slot` unless said otherwise. */
+thi_slot_ext_t *thi_slot_ext(thi_slot_t *slot);  /* get or make; NULL: ENOMEM */
+void thi_self_addr(th_ctx_t *ctx, thi_slot_t *slot, th_addr_t *out);
+void thi_actor_exit(th_ctx_t *ctx, thi_slot_t *slot, bool recursive);
+/* Thespian's restart: teardown, zeroed state, init (become reset). On an
+ * init failure the actor exits; returns that code. */
+int thi_actor_restart(th_ctx_t *ctx, thi_slot_t *slot);
+void thi_send_poison(th_ctx_t *ctx, thi_slot_t *slot, thi_env_t *env,
+                     const char *details);
+/* Run `fn` in the context of the incarnation at `to` (any thread). */
+int thi_send_op(struct th_system *sys, const th_addr_t *to, thi_op_fn fn,
+                const void *args, size_t len);
+static inline const void *
+thi_op_args(const thi_env_t *env)
+{
+    return env->in.bytes + sizeof(thi_op_fn);
+}
+/* A child of `parent_slot` of the resolved class `cls` (its source held
+ * by the caller, released here on failure); x taken. */
+int thi_create_resolved(struct th_system *sys, th_ctx_t *ctx, th_addr_t *out,
+                        const thi_class_t *cls, thi_slot_t *parent_slot,
+                        thi_start_extra_t *x);
+void thi_start_extra_free(thi_start_extra_t *x);
+/* This actor's live children (sorted by slot id); free() the array. */
+th_addr_t *thi_children_addrs(struct th_system *sys, thi_slot_t *slot,
+                              uint32_t *n);
+
+/* caps.c: the system's capabilities */
+int thi_caps_init(struct th_system *sys, const char *caps_json, th_diag_t *d);
+void thi_caps_fini(struct th_system *sys);
+/* May `cls` live here with these createActor requirements (JSON object
+ * text or NULL)? 0, TH_ENOCOMPAT or TH_EINVAL with a diag saying why. */
+int thi_caps_admit(struct th_system *sys, const thi_class_t *cls,
+                   const char *requirements, th_diag_t *d);
+int thi_caps_update(struct th_system *sys, const char *name,
+                    const char *value_json, th_diag_t *d);
+int thi_caps_json(struct th_system *sys, char **out);   /* free() */
+int thi_caps_slot_take(thi_slot_t *slot, thi_start_extra_t *x);
+void thi_caps_slot_fini(thi_slot_t *slot);
+
+/* watch.c: fd watches */
+int thi_watch_init(struct th_system *sys);
+void thi_watch_fini(struct th_system *sys);
+int thi_watch_set(th_ctx_t *ctx, const int *fds, size_t n);
+void thi_watch_after(th_ctx_t *ctx, thi_slot_t *slot);  /* after a callback */
+void thi_watch_slot_fini(struct th_system *sys, thi_slot_t *slot);
+/* Synchronous mode: wait up to timeout_ms for watched fds and deliver;
+ * returns how many WatchMessages were sent. */
+int thi_watch_poll(struct th_system *sys, int timeout_ms);
+
+/* troupe.c: troupes and transient actors */
+int thi_troupe_start(th_ctx_t *ctx, thi_slot_t *slot);  /* after init */
+bool thi_troupe_route(th_ctx_t *ctx, thi_slot_t *slot, thi_env_t *env);
+void thi_troupe_after(th_ctx_t *ctx, thi_slot_t *slot); /* user msg done */
+int thi_troupe_wip(th_ctx_t *ctx, bool on);
+void thi_troupe_slot_fini(th_ctx_t *ctx, thi_slot_t *slot);
+
+/* supervise.c */
+int thi_sup_copy(const th_supervision_t *in, th_supervision_t **out,
+                 th_diag_t *d);
+int thi_sup_set(th_ctx_t *ctx, const th_supervision_t *sup);
+/* A supervised actor's message failed (first failure); consumes nothing. */
+void thi_sup_failed(th_ctx_t *ctx, thi_slot_t *slot, thi_env_t *env,
+                    const char *why);
+/* End of a turn of a suspended slot: arm its resumption. */
+void thi_sup_park(th_ctx_t *ctx, thi_slot_t *slot);
+/* Creating a child from `parent`'s own context: x->sup_self gets a copy
+ * of how `parent` supervises its children. */
+int thi_sup_inherit(thi_slot_t *parent, thi_start_extra_t *x);
+int thi_sup_slot_take(thi_slot_t *slot, thi_start_extra_t *x);
+void thi_sup_slot_fini(thi_slot_t *slot);
+
 /* sched.c */
 int thi_sched_create(struct th_system *sys, thi_sched_t **out);
 void thi_sched_stop(thi_sched_t *sched);
@@ -321,6 +446,19 @@ int thi_timer_add(thi_timers_t *t, const th_addr_t *target, uint32_t ms,
 /* Fire due timers; returns ms until the next one (-1: none). */
 int thi_timers_fire_due(thi_timers_t *t);
 size_t thi_timers_pending(thi_timers_t *t, const th_addr_t *target);
+int thi_timer_start(struct th_system *sys, const th_addr_t *target,
+                    int64_t delay_ms, int64_t period_ms, const void *data,
+                    size_t len, uint64_t *id_out);
+int thi_timer_cancel(struct th_system *sys, const th_addr_t *target,
+                     uint64_t id);
+/* A TimerMessage reaches its actor: false when its timer was cancelled
+ * meanwhile (drop it); sets ctx->timer_id. */
+bool thi_timer_accept(th_ctx_t *ctx, thi_slot_t *slot, thi_env_t *env);
+void thi_timers_cancel_target(struct th_system *sys, const th_addr_t *target);
+/* Run fn(arg) on the timer thread (synchronous mode: from th_system_run)
+ * after ms; internal, not cancellable. */
+int thi_timer_call(thi_timers_t *t, uint32_t ms, void (*fn)(void *),
+                   void *arg);
 
 /* api.c */
 extern const struct th_host_api thi_host_api;

@@ -60,16 +60,26 @@ th_system_create(th_system_t **out, const th_system_opts_t *opts)
     pthread_condattr_destroy(&ca);
     thi_slots_init(sys);
     thi_root_init(sys);
-    int rc = thi_sources_init(sys);
+    th_diag_t d = {0};
+    int rc = thi_caps_init(sys, sys->opts.capabilities_json, &d);
+    if (rc != 0)
+        thi_log(TH_LOG_ERROR, NULL, "system %s: %s", sys->name, d.msg);
+    sys->opts.capabilities_json = NULL; /* copied into sys->caps */
+    if (rc == 0)
+        rc = thi_sources_init(sys);
     if (rc == 0)
         rc = thi_timers_create(sys, &sys->timers);
+    if (rc == 0)
+        rc = thi_watch_init(sys);
     if (rc == 0)
         rc = thi_sched_create(sys, &sys->sched);
     if (rc != 0) {
         thi_sched_destroy(sys->sched);
+        thi_watch_fini(sys);
         thi_timers_destroy(sys->timers);
         thi_slots_fini(sys);
         thi_sources_fini(sys);
+        thi_caps_fini(sys);
         free(sys);
         return rc;
     }
@@ -160,9 +170,11 @@ th_system_destroy(th_system_t *sys)
                 "stopping anyway",
                 sys->name);
     thi_sched_destroy(sys->sched);
+    thi_watch_fini(sys);
     thi_timers_destroy(sys->timers);
     thi_slots_fini(sys);
     thi_sources_fini(sys);
+    thi_caps_fini(sys);
     thi_registry_fini(sys);
     thi_names_fini(sys);
     free(sys->dl_handlers);

@@ -214,3 +214,42 @@ thi_timers_pending(thi_timers_t *t, const th_addr_t *target)
     pthread_mutex_unlock(&t->lock);
     return n;
 }
+
+/* ---- Timers with ids (placeholder until the timers work lands) ---- */
+
+int
+thi_timer_start(struct th_system *sys, const th_addr_t *target,
+                int64_t delay_ms, int64_t period_ms, const void *data,
+                size_t len, uint64_t *id_out)
+{
+    (void)sys, (void)target, (void)delay_ms, (void)period_ms, (void)data;
+    (void)len, (void)id_out;
+    return TH_EINVAL;
+}
+
+int
+thi_timer_cancel(struct th_system *sys, const th_addr_t *target, uint64_t id)
+{
+    (void)sys, (void)target, (void)id;
+    return TH_ENOENT;
+}
+
+bool
+thi_timer_accept(th_ctx_t *ctx, thi_slot_t *slot, thi_env_t *env)
+{
+    (void)ctx, (void)slot, (void)env;
+    return true;
+}
+
+void
+thi_timers_cancel_target(struct th_system *sys, const th_addr_t *target)
+{
+    (void)sys, (void)target;
+}
+
+int
+thi_timer_call(thi_timers_t *t, uint32_t ms, void (*fn)(void *), void *arg)
+{
+    (void)t, (void)ms, (void)fn, (void)arg;
+    return TH_EINVAL;
+}

@@ -6,6 +6,7 @@
 #include "loader/plugin.h"
 
 #include <dlfcn.h>
+#include <jansson.h>
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
@@ -43,6 +44,62 @@ check_type_name(const char *s)
             return 0;
     }
     return n > 0;
+}
+
+#define THI_MAX_REQUIRES 64
+#define THI_CLASS_FLAGS \
+    (TH_CLASS_TROUPE | TH_CLASS_TRANSIENT | TH_CLASS_TRANSIENT_IDLE)
+
+/* The fields ABI 1.1 added: flags, troupe counts, requirements. */
+static int
+check_class_1_1(const th_class_t *c, const char *plugin, const char *what,
+                th_diag_t *d)
+{
+    if (c->flags & ~THI_CLASS_FLAGS)
+        return thi_diag_set(d, TH_EABI,
+                            "%s: class %s.%s: unknown flags 0x%x",
+                            what, plugin, c->name, c->flags & ~THI_CLASS_FLAGS);
+    if ((c->flags & TH_CLASS_TRANSIENT) && (c->flags & TH_CLASS_TRANSIENT_IDLE))
+        return thi_diag_set(d, TH_EABI,
+                            "%s: class %s.%s: flags: transient and "
+                            "transient_idle exclude each other",
+                            what, plugin, c->name);
+    if ((c->flags & TH_CLASS_TROUPE) &&
+        (c->troupe_max == 0 || c->troupe_max > 4096 ||
+         c->troupe_idle > c->troupe_max))
+        return thi_diag_set(d, TH_EABI,
+                            "%s: class %s.%s: troupe max_count %u / "
+                            "idle_count %u (need 1 <= max_count <= 4096, "
+                            "idle_count <= max_count)",
+                            what, plugin, c->name, c->troupe_max,
+                            c->troupe_idle);
+    if (c->n_requires > THI_MAX_REQUIRES ||
+        (c->n_requires > 0 && c->requires == NULL))
+        return thi_diag_set(d, TH_EABI,
+                            "%s: class %s.%s: bad requires table "
+                            "(%u entries)",
+                            what, plugin, c->name, c->n_requires);
+    for (uint32_t k = 0; k < c->n_requires; k++) {
+        const th_requirement_t *r = &c->requires[k];
+        if (r->name == NULL || r->name[0] == '\0' ||
+            strlen(r->name) > 255)
+            return thi_diag_set(d, TH_EABI,
+                                "%s: class %s.%s: requires entry #%u has "
+                                "no valid capability name",
+                                what, plugin, c->name, k);
+        if (r->value_json) {
+            json_t *v = json_loads(r->value_json,
+                                   JSON_DECODE_ANY | JSON_REJECT_DUPLICATES,
+                                   NULL);
+            json_decref(v);
+            if (v == NULL)
+                return thi_diag_set(d, TH_EABI,
+                                    "%s: class %s.%s: requires entry #%u "
+                                    "(%.64s): value is not JSON",
+                                    what, plugin, c->name, k, r->name);
+        }
+    }
+    return 0;
 }
 
 static int
@@ -88,7 +145,8 @@ check_class(const th_class_t *c, const char *plugin, unsigned i,
                                 "invalid (type name or handler)",
                                 what, plugin, c->name, k);
     }
-    return 0;
+    return c->size >= sizeof(th_class_t) ? check_class_1_1(c, plugin, what, d)
+                                         : 0;
 }
 
 int

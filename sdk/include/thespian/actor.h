@@ -14,6 +14,11 @@
  *        unload_source, register_source_authority,
  *        notify_source_availability, send_name, rebind_name, handoff);
  *        th_class_t with export_state / import_state.
+ *   1.1  runtime completeness: class flags (troupe, transient), capability
+ *        check and declared requirements, troupe and transient fields;
+ *        th_create_opts_t.supervision; host API update_capability,
+ *        capabilities, watch_fds, timer_start, timer_cancel, timer_id,
+ *        work_in_progress, supervise. TimerMessage.
  */
 #ifndef TH_SDK_ACTOR_H
 #define TH_SDK_ACTOR_H
@@ -31,7 +36,7 @@ extern "C" {
 
 /* Permanent wire/ABI numbers. */
 #define TH_ABI_MAJOR 1u
-#define TH_ABI_MINOR 0u
+#define TH_ABI_MINOR 1u
 #define TH_PLUGIN_MAGIC 0x54485031u /* "THP1": high bytes non-zero */
 #define TH_PLUGIN_SYMBOL "th_plugin_v1"
 
@@ -100,6 +105,7 @@ typedef struct th_msg {
 #define TH_MSG_SYSTEM_STATUS "Thespian_SystemStatus"
 #define TH_MSG_ACTOR_STATUS "Thespian_ActorStatus"
 #define TH_MSG_HANDOFF_DONE "Thespian_HandoffDone"
+#define TH_MSG_TIMER "TimerMessage"           /* 1.1: th_timer_start */
 
 /* True when `type` is one of the runtime's message types above (a
  * fallback handler must not answer those, or two failing actors could
@@ -115,7 +121,7 @@ th_msg_is_runtime(const char *type)
         TH_MSG_VALIDATED_SOURCE,  TH_MSG_LOADED_SOURCE,
         TH_MSG_UNLOADED_SOURCE,   TH_MSG_STATUS_REQ,
         TH_MSG_SYSTEM_STATUS,     TH_MSG_ACTOR_STATUS,
-        TH_MSG_HANDOFF_DONE,
+        TH_MSG_HANDOFF_DONE,      TH_MSG_TIMER,
     };
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         const char *a = type, *b = names[i];
@@ -177,11 +183,50 @@ typedef struct th_dispatch {
     th_receive_fn handler;
 } th_dispatch_t;
 
+/* Capability check (Thespian's actorSystemCapabilityCheck): called with
+ * the system's capabilities and the createActor requirements, both JSON
+ * object texts ("{}" when none), whenever the runtime must know whether
+ * this class may live here: at createActor and after every capability
+ * change. Return true to accept. Must be pure and fast: it may run on any
+ * thread, outside any actor's context, concurrently with itself. */
+typedef bool (*th_capcheck_fn)(const char *capabilities_json,
+                               const char *requirements_json);
+
+/* A declarative requirement (Thespian's requireCapability): the system
+ * must have capability `name`; with value_json NULL it must be truthy,
+ * else equal (as JSON) to that value. Truthiness of a JSON value: null,
+ * false, 0, 0.0, "", [] and {} are false; everything else is true. */
+typedef struct th_requirement {
+    const char *name;
+    const char *value_json;         /* NULL: truthy; else a JSON value */
+} th_requirement_t;
+
+/* Class flags (th_class_t.flags, 1.1). */
+#define TH_CLASS_TROUPE 0x1u          /* a troupe: see troupe_max */
+#define TH_CLASS_TRANSIENT 0x2u       /* exit transient_ms after the first
+                                         message */
+#define TH_CLASS_TRANSIENT_IDLE 0x4u  /* exit transient_ms after the last
+                                         message */
+#define TH_TROUPE_DEFAULT_MAX 10u     /* Thespian's troupe max_count */
+#define TH_TROUPE_DEFAULT_IDLE 2u     /* Thespian's troupe idle_count */
+#define TH_TRANSIENT_DEFAULT_MS 10000u
+
 /* An actor class. `size` is sizeof(th_class_t) as the plugin was built, so
- * the struct can grow at the end in later minors. */
+ * the struct can grow at the end in later minors.
+ *
+ * Troupes (TH_CLASS_TROUPE, Thespian's @troupe): one address for a group
+ * of up to troupe_max (1 or more; TH_TROUPE_DEFAULT_MAX is Thespian's 10)
+ * members, created on demand; each message goes to one member, a member
+ * gets its next message only when it has finished the last one (and has
+ * not set th_work_in_progress); beyond troupe_idle idle members, idle ones
+ * exit. Replies go to the original sender.
+ *
+ * Transient actors (TH_CLASS_TRANSIENT / TH_CLASS_TRANSIENT_IDLE): exit
+ * transient_ms (0: TH_TRANSIENT_DEFAULT_MS) after the first / the latest
+ * message; an actor that never gets a message does not exit. */
 typedef struct th_class {
     uint32_t size;                  /* sizeof(th_class_t) */
-    uint32_t flags;                 /* reserved, 0 */
+    uint32_t flags;                 /* TH_CLASS_* (1.1; 0 before) */
     const char *name;               /* CLASS; qualified as PLUGIN.CLASS */
     size_t state_size;              /* bytes of per-actor state (may be 0) */
     th_init_fn init;                /* optional */
@@ -193,6 +238,13 @@ typedef struct th_class {
     uint32_t reserved0;
     th_export_fn export_state;      /* optional: state handoff */
     th_import_fn import_state;      /* optional */
+    /* -- 1.1 -- */
+    th_capcheck_fn capability_check;   /* optional */
+    const th_requirement_t *requires;  /* optional table ... */
+    uint32_t n_requires;               /* ... and its length */
+    uint32_t troupe_max;               /* TH_CLASS_TROUPE: 1.. members */
+    uint32_t troupe_idle;              /* members kept when idle */
+    uint32_t transient_ms;             /* TH_CLASS_TRANSIENT*: 0 = 10 s */
 } th_class_t;
 
 /* The one exported descriptor. The guard fields come first: the host checks
@@ -217,8 +269,53 @@ typedef struct th_create_opts {
                                        is returned instead of a new one */
     const char *source_hash;        /* NULL: resolve in the caller's source */
     const char *requirements_json;  /* NULL, or JSON object of required
-                                       capabilities */
+                                       capabilities: each {name: value}
+                                       needs capability `name` equal to
+                                       value (true: truthy), and the
+                                       class's check is asked with it */
+    /* -- 1.1 -- */
+    const struct th_supervision *supervision; /* how the new actor
+                                       supervises ITS children; NULL:
+                                       Thespian's default (copied) */
 } th_create_opts_t;
+
+/* Supervision (Proto.Actor's model; 1.1). A parent chooses how failures
+ * of its children are handled. Without one, Thespian's rule applies:
+ * restart, retry the message once, then PoisonMessage to its sender.
+ * With one, a child's failed message goes back to its sender as
+ * PoisonMessage at once (details name the directive) and the directive
+ * is applied:
+ *   RESTART   the child restarts (fresh state, init again; address,
+ *             mailbox and children stay); ALL_FOR_ONE restarts every
+ *             sibling too;
+ *   STOP      the child exits (ALL_FOR_ONE: every sibling);
+ *   RESUME    the child keeps its state and goes on with its next message;
+ *   ESCALATE  the parent is treated as failed, by its own parent's rule
+ *             (a top-level parent is restarted).
+ * More than max_restarts restarts of one child within window_ms stop it.
+ * Restart k (1-based, within the window) waits backoff_ms * 2^(k-1),
+ * capped at max_backoff_ms; messages queue meanwhile. */
+enum th_sup_strategy { TH_SUP_ONE_FOR_ONE = 0, TH_SUP_ALL_FOR_ONE = 1 };
+enum th_sup_directive {
+    TH_SUP_RESTART = 0,
+    TH_SUP_STOP = 1,
+    TH_SUP_RESUME = 2,
+    TH_SUP_ESCALATE = 3,
+};
+typedef struct th_supervision {
+    uint32_t size;                  /* sizeof(th_supervision_t) */
+    uint32_t strategy;              /* enum th_sup_strategy */
+    uint32_t directive;             /* enum th_sup_directive, when no
+                                       decider is given */
+    uint32_t max_restarts;          /* within window_ms; 0 = 10 */
+    uint32_t window_ms;             /* 0 = 10,000 */
+    uint32_t backoff_ms;            /* 0 = restart at once */
+    uint32_t max_backoff_ms;        /* 0 = 30,000 */
+    uint32_t reserved0;
+    /* optional: the directive for this failure, from the failed message's
+     * type and the failure text; pure, called on the child's thread */
+    int (*decider)(const char *msg_type, const char *reason);
+} th_supervision_t;
 
 /* Log levels (syslog-like order). */
 enum th_log_level {
@@ -269,6 +366,18 @@ struct th_host_api {
                      const void *data, size_t len);
     int (*rebind_name)(th_ctx_t *ctx, const char *name, const th_addr_t *to);
     int (*handoff)(th_ctx_t *ctx, const th_addr_t *from, const th_addr_t *to);
+    /* -- 1.1 -- */
+    int (*update_capability)(th_ctx_t *ctx, const char *name,
+                             const char *value_json);
+    int (*capabilities)(th_ctx_t *ctx, char *buf, size_t size,
+                        size_t *needed);
+    int (*watch_fds)(th_ctx_t *ctx, const int *fds, size_t n);
+    int (*timer_start)(th_ctx_t *ctx, uint64_t *id_out, int64_t delay_ms,
+                       int64_t period_ms, const void *data, size_t len);
+    int (*timer_cancel)(th_ctx_t *ctx, uint64_t id);
+    uint64_t (*timer_id)(th_ctx_t *ctx);
+    int (*work_in_progress)(th_ctx_t *ctx, bool on);
+    int (*supervise)(th_ctx_t *ctx, const th_supervision_t *sup);
 };
 
 /* The public prefix of every th_ctx_t; the rest is the host's. */
@@ -532,6 +641,109 @@ th_handoff(th_ctx_t *ctx, const th_addr_t *from, const th_addr_t *to)
     return TH_API_(ctx)->handoff(ctx, from, to);
 }
 
+/* ---- 1.1: capabilities, watches, timers, troupes, supervision ---------------
+ * Each helper below checks the host's table minor first and returns
+ * TH_EABI on a 1.0 host. */
+#define TH_API_HAS_(ctx, field)                                              \
+    (TH_API_(ctx)->size >= offsetof(struct th_host_api, field) +             \
+                               sizeof(void *))
+
+/* updateCapability: set capability `name` to the JSON value value_json, or
+ * remove it (value_json NULL). When the value really changes, every live
+ * actor whose class checks or requires capabilities is asked again, and
+ * each that now rejects gets ActorExitRequest (the caller too). Returns 0,
+ * TH_EINVAL (bad name, or a value that is not JSON), TH_EPERM (one of the
+ * read-only common capabilities). */
+static inline int
+th_update_capability(th_ctx_t *ctx, const char *name, const char *value_json)
+{
+    if (!TH_API_HAS_(ctx, update_capability))
+        return TH_EABI;
+    return TH_API_(ctx)->update_capability(ctx, name, value_json);
+}
+
+/* Copy the system's capabilities (a JSON object text, NUL-terminated) into
+ * buf. *needed (may be NULL) gets the size required, NUL included; returns
+ * TH_ELIMIT when buf is smaller. */
+static inline int
+th_capabilities(th_ctx_t *ctx, char *buf, size_t size, size_t *needed)
+{
+    if (!TH_API_HAS_(ctx, capabilities))
+        return TH_EABI;
+    return TH_API_(ctx)->capabilities(ctx, buf, size, needed);
+}
+
+/* Thespian's ThespianWatch: watch `fds` for reading until this actor's
+ * next callback; when some are readable the actor gets a WatchMessage
+ * whose payload is {"ready": [fd, ...]}. Called again (or with n = 0)
+ * replaces the set; a callback that does not call it ends the watch. An fd
+ * closed while watched is dropped. Returns 0, or TH_EINVAL (a negative fd)
+ * / TH_EIO (an fd that is not open) naming it in the log; the valid ones
+ * are watched anyway. */
+static inline int
+th_watch_fds(th_ctx_t *ctx, const int *fds, size_t n)
+{
+    if (!TH_API_HAS_(ctx, watch_fds))
+        return TH_EABI;
+    return TH_API_(ctx)->watch_fds(ctx, fds, n);
+}
+
+/* Start a timer: a TimerMessage carrying a copy of `data` arrives after
+ * delay_ms, then every period_ms (0: once). *id_out (may be NULL) gets
+ * its id, never 0; th_timer_id tells it while the TimerMessage is handled.
+ * Timers end with the actor. TH_EINVAL for a negative delay or period. */
+static inline int
+th_timer_start(th_ctx_t *ctx, uint64_t *id_out, int64_t delay_ms,
+               int64_t period_ms, const void *data, size_t len)
+{
+    if (!TH_API_HAS_(ctx, timer_start))
+        return TH_EABI;
+    return TH_API_(ctx)->timer_start(ctx, id_out, delay_ms, period_ms, data,
+                                     len);
+}
+
+/* Cancel one of this actor's timers: no TimerMessage of it is delivered
+ * after this returns. TH_ENOENT when it is not pending (fired or
+ * cancelled). */
+static inline int
+th_timer_cancel(th_ctx_t *ctx, uint64_t id)
+{
+    if (!TH_API_HAS_(ctx, timer_cancel))
+        return TH_EABI;
+    return TH_API_(ctx)->timer_cancel(ctx, id);
+}
+
+/* The id of the timer whose TimerMessage is being handled, else 0. */
+static inline uint64_t
+th_timer_id(th_ctx_t *ctx)
+{
+    if (!TH_API_HAS_(ctx, timer_id))
+        return 0;
+    return TH_API_(ctx)->timer_id(ctx);
+}
+
+/* A troupe member still working on its message after returning (e.g.
+ * waiting for a reply): on=true keeps new work away until on=false.
+ * TH_EINVAL outside a troupe member. */
+static inline int
+th_work_in_progress(th_ctx_t *ctx, bool on)
+{
+    if (!TH_API_HAS_(ctx, work_in_progress))
+        return TH_EABI;
+    return TH_API_(ctx)->work_in_progress(ctx, on);
+}
+
+/* Choose how this actor supervises its children from now on (copied;
+ * NULL: back to Thespian's default). TH_EINVAL for an unknown strategy or
+ * directive. */
+static inline int
+th_supervise(th_ctx_t *ctx, const th_supervision_t *sup)
+{
+    if (!TH_API_HAS_(ctx, supervise))
+        return TH_EABI;
+    return TH_API_(ctx)->supervise(ctx, sup);
+}
+
 /* ---- Defining a plugin -----------------------------------------------------
  *   static const th_class_t greeter = { .size = sizeof(th_class_t), ... };
  *   TH_PLUGIN_DEFINE(hello, &greeter);
@@ -561,19 +773,28 @@ _Static_assert(sizeof(th_addr_t) == 24, "th_addr_t size is ABI");
 _Static_assert(sizeof(th_msg_t) == 48, "th_msg_t size is ABI");
 _Static_assert(offsetof(th_msg_t, sender) == 24, "th_msg_t layout is ABI");
 _Static_assert(sizeof(th_dispatch_t) == 16, "th_dispatch_t size is ABI");
-_Static_assert(sizeof(th_class_t) == 80, "th_class_t size is ABI");
+_Static_assert(sizeof(th_class_t) == 112, "th_class_t size is ABI");
+_Static_assert(offsetof(th_class_t, capability_check) == 80,
+               "th_class_t 1.1 layout");
+_Static_assert(offsetof(th_class_t, transient_ms) == 108,
+               "th_class_t 1.1 layout");
 _Static_assert(offsetof(th_class_t, import_state) == 72, "th_class_t layout");
 _Static_assert(offsetof(th_class_t, receive) == 32, "th_class_t layout");
 _Static_assert(offsetof(th_class_t, n_dispatch) == 56, "th_class_t layout");
 _Static_assert(sizeof(th_plugin_t) == 32, "th_plugin_t size is ABI");
 _Static_assert(offsetof(th_plugin_t, size) == 8, "th_plugin_t layout");
 _Static_assert(offsetof(th_plugin_t, classes) == 24, "th_plugin_t layout");
-_Static_assert(sizeof(th_create_opts_t) == 32, "th_create_opts_t size");
+_Static_assert(sizeof(th_create_opts_t) == 40, "th_create_opts_t size");
+_Static_assert(offsetof(th_create_opts_t, supervision) == 32,
+               "th_create_opts_t 1.1 layout");
+_Static_assert(sizeof(th_supervision_t) == 40, "th_supervision_t size");
 _Static_assert(sizeof(struct th_ctx_pub) == 16, "th_ctx_pub size is ABI");
 _Static_assert(offsetof(struct th_host_api, my_address) == 8,
                "th_host_api layout is ABI");
 _Static_assert(offsetof(struct th_host_api, handoff) == 8 + 23 * 8,
                "th_host_api 1.0 layout is ABI");
+_Static_assert(offsetof(struct th_host_api, supervise) == 8 + 31 * 8,
+               "th_host_api 1.1 layout is ABI");
 #endif
 
 #ifdef __cplusplus
