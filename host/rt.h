@@ -455,10 +455,13 @@ int thi_timer_cancel(struct th_system *sys, const th_addr_t *target,
  * meanwhile (drop it); sets ctx->timer_id. */
 bool thi_timer_accept(th_ctx_t *ctx, thi_slot_t *slot, thi_env_t *env);
 void thi_timers_cancel_target(struct th_system *sys, const th_addr_t *target);
-/* Run fn(arg) on the timer thread (synchronous mode: from th_system_run)
- * after ms; internal, not cancellable. */
-int thi_timer_call(thi_timers_t *t, uint32_t ms, void (*fn)(void *),
-                   void *arg);
+/* Call fn(sys, args) on the timer thread (synchronous mode: from
+ * th_system_run) after ms, with a copy of the `len` (> 0) bytes at args;
+ * internal, not cancellable, dropped uncalled when the system is destroyed.
+ * fn must be short: it holds the timer thread. */
+typedef void (*thi_timer_fn)(struct th_system *sys, const void *args);
+int thi_timer_call(thi_timers_t *t, uint32_t ms, thi_timer_fn fn,
+                   const void *args, size_t len);
 
 /* api.c */
 extern const struct th_host_api thi_host_api;

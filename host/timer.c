@@ -16,6 +16,7 @@ typedef struct timer_ent {
     th_addr_t target;
     void *data;
     size_t len;
+    thi_timer_fn call;    /* internal call instead of a WakeupMessage */
 } timer_ent_t;
 
 struct thi_timers {
@@ -71,6 +72,11 @@ sift_down(timer_ent_t *h, size_t n, size_t i)
 static void
 fire(struct th_system *sys, timer_ent_t *e)
 {
+    if (e->call) {
+        e->call(sys, e->data);
+        free(e->data);
+        return;
+    }
     thi_send_system(sys, &e->target, &e->target, TH_MSG_WAKEUP,
                     e->data ? e->data : "", e->len);
     free(e->data);
@@ -170,9 +176,29 @@ thi_timers_destroy(thi_timers_t *t)
     free(t);
 }
 
+static int timer_push(thi_timers_t *t, const th_addr_t *target, uint32_t ms,
+                      const void *data, size_t len, thi_timer_fn call);
+
 int
 thi_timer_add(thi_timers_t *t, const th_addr_t *target, uint32_t ms,
               const void *data, size_t len)
+{
+    return timer_push(t, target, ms, data, len, NULL);
+}
+
+int
+thi_timer_call(thi_timers_t *t, uint32_t ms, thi_timer_fn fn,
+               const void *args, size_t len)
+{
+    static const th_addr_t none = {{0, 0, 0}};
+    if (fn == NULL || len == 0)
+        return TH_EINVAL;
+    return timer_push(t, &none, ms, args, len, fn);
+}
+
+static int
+timer_push(thi_timers_t *t, const th_addr_t *target, uint32_t ms,
+           const void *data, size_t len, thi_timer_fn call)
 {
     void *copy = NULL;
     if (len) {
@@ -195,7 +221,7 @@ thi_timer_add(thi_timers_t *t, const th_addr_t *target, uint32_t ms,
     }
     uint64_t seq = t->seq++;
     t->heap[t->n] = (timer_ent_t){thi_now_ns() + (int64_t)ms * 1000000, seq,
-                                  *target, copy, len};
+                                  *target, copy, len, call};
     sift_up(t->heap, t->n++);
     if (t->heap[0].seq == seq) /* new earliest: the thread must re-arm */
         pthread_cond_signal(&t->cond);
@@ -209,7 +235,8 @@ thi_timers_pending(thi_timers_t *t, const th_addr_t *target)
     size_t n = 0;
     pthread_mutex_lock(&t->lock);
     for (size_t i = 0; i < t->n; i++)
-        if (target == NULL || th_addr_eq(&t->heap[i].target, target))
+        if (t->heap[i].call == NULL &&
+            (target == NULL || th_addr_eq(&t->heap[i].target, target)))
             n++;
     pthread_mutex_unlock(&t->lock);
     return n;
@@ -247,9 +274,3 @@ thi_timers_cancel_target(struct th_system *sys, const th_addr_t *target)
     (void)sys, (void)target;
 }
 
-int
-thi_timer_call(thi_timers_t *t, uint32_t ms, void (*fn)(void *), void *arg)
-{
-    (void)t, (void)ms, (void)fn, (void)arg;
-    return TH_EINVAL;
-}
