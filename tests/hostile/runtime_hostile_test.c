@@ -59,6 +59,26 @@ TH_TEST(malformed_plugins_are_refused)
     th_system_destroy(sys);
 }
 
+/* ABI minors only grow: a 1.0 plugin keeps loading, and the host reads
+ * only the `size` bytes of its class (the tail would be refused). */
+TH_TEST(older_minor_plugin_loads_and_runs)
+{
+    th_system_t *sys = sys_small_payload();
+    th_diag_t d = {0};
+    CHECK_RC(th_system_load_plugin(sys, rt_plugin_path("abi10"), &d), 0);
+    th_inbox_t *in;
+    CHECK_RC(th_inbox_create(sys, &in), 0);
+    th_addr_t a = rt_create(sys, "abi10.Old");
+    CHECK_RC(th_inbox_send(in, &a, "ping", "x", 1), 0);
+    th_inmsg_t *m = NULL;
+    CHECK_RC(th_inbox_recv(in, &m, 5000), 0);
+    CHECK_STREQ(m->type, "pong");
+    th_inmsg_free(m);
+    th_inbox_destroy(in);
+    probe(sys);
+    th_system_destroy(sys);
+}
+
 TH_TEST(files_that_are_not_plugins)
 {
     th_system_t *sys = sys_small_payload();
@@ -262,6 +282,7 @@ TH_TEST(flood_from_one_sender_leaves_others_unaffected)
 }
 
 TH_TEST_MAIN(TH_CASE(malformed_plugins_are_refused),
+             TH_CASE(older_minor_plugin_loads_and_runs),
              TH_CASE(files_that_are_not_plugins),
              TH_CASE(duplicate_plugin_refused_first_kept),
              TH_CASE(unknown_and_malformed_class_names),
