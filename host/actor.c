@@ -1021,11 +1021,11 @@ start_extras(th_ctx_t *ctx, thi_slot_t *slot, thi_start_extra_t *x)
         thi_start_extra_free(x);
         return TH_ENOMEM;
     }
+    int rc = thi_caps_slot_take(ctx->sys, slot, x);
     if (x == NULL)
-        return 0;
+        return rc;
     e->troupe_member = x->troupe_member;
     e->leader = x->leader;
-    int rc = thi_caps_slot_take(slot, x);
     if (rc == 0)
         rc = thi_sup_slot_take(slot, x);
     thi_start_extra_free(x);
@@ -1047,7 +1047,8 @@ handle_start(th_ctx_t *ctx, thi_slot_t *slot, thi_env_t *env)
     atomic_store_explicit(&slot->cls, a.cls, memory_order_release);
     int rc = 0;
     if (a.x || (a.cls->flags & (TH_CLASS_TROUPE | TH_CLASS_TRANSIENT |
-                                TH_CLASS_TRANSIENT_IDLE)))
+                                TH_CLASS_TRANSIENT_IDLE)) ||
+        thi_caps_watched(a.cls, NULL))
         rc = start_extras(ctx, slot, a.x);
     if (rc == 0)
         rc = start_instance(ctx, slot);
@@ -1203,7 +1204,7 @@ finalize(th_ctx_t *ctx, thi_slot_t *slot)
             thi_timers_cancel_target(sys, &self);
         thi_troupe_slot_fini(ctx, slot);
         thi_watch_slot_fini(sys, slot);
-        thi_caps_slot_fini(slot);
+        thi_caps_slot_fini(sys, slot);
         thi_sup_slot_fini(slot);
         free(slot->ext);
         slot->ext = NULL;

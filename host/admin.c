@@ -86,7 +86,6 @@ struct thi_admin {
     th_system_t *sys;
     void *zctx, *sock, *mon;
     char endpoint[TH_WIRE_ENDPOINT_MAX];
-    json_t *caps;
     uint32_t max_sessions;
     int stop_timeout_ms;
     size_t max_payload;
@@ -701,7 +700,7 @@ op_hello(req_t *r)
              json_pack("{s:s, s:s, s:I, s:i, s:s, s:I}", "addr", s->addr_text,
                        "system", sys_text, "max_payload",
                        (json_int_t)a->max_payload, "protocol",
-                       (int)TH_WIRE_VERSION, "version", "0.1.0", "pid",
+                       (int)TH_WIRE_VERSION, "version", TH_HOST_VERSION, "pid",
                        (json_int_t)a->pid));
 }
 
@@ -853,8 +852,8 @@ op_create(req_t *r)
         return;
     case TH_ENOCOMPAT:
         refuse(r, rc,
-               "no system meets the requirements of %s (this host cannot "
-               "place actors by requirements yet)",
+               "this system's capabilities do not meet the requirements of "
+               "%s (the host log names the capability)",
                cls);
         return;
     case TH_ESOURCE:
@@ -906,11 +905,17 @@ op_status(req_t *r)
     }
     json_t *sys = json_loads(sys_text, 0, NULL);
     free(sys_text);
+    char *caps_text = NULL;
+    json_t *caps = th_system_capabilities_json(a->sys, &caps_text) == 0
+                       ? json_loads(caps_text, 0, NULL)
+                       : NULL;
+    free(caps_text);
     json_t *o =
-        json_pack("{s:o, s:O, s:{s:s, s:I, s:i, s:s, s:I, s:I, s:O, s:I}}",
-                  "system", sys ? sys : json_object(), "capabilities", a->caps,
+        json_pack("{s:o, s:o, s:{s:s, s:I, s:i, s:s, s:I, s:I, s:O, s:I}}",
+                  "system", sys ? sys : json_object(), "capabilities",
+                  caps ? caps : json_object(),
                   "admin", "endpoint", a->endpoint, "pid", (json_int_t)a->pid,
-                  "protocol", (int)TH_WIRE_VERSION, "version", "0.1.0",
+                  "protocol", (int)TH_WIRE_VERSION, "version", TH_HOST_VERSION,
                   "contexts", (json_int_t)a->n_sessions, "uptime_s",
                   (json_int_t)((now_ms() - a->started_ms) / 1000), "plugins",
                   a->plugins, "dropped_frames", (json_int_t)a->dropped_frames);
@@ -937,12 +942,18 @@ op_update_capability(req_t *r)
                "removes)");
         return;
     }
-    if (json_is_null(value)) {
-        json_object_del(r->a->caps, name);
-        thi_log(TH_LOG_INFO, NULL, "admin: capability %s removed", name);
-    } else {
-        json_object_set(r->a->caps, name, value);
-        thi_log(TH_LOG_INFO, NULL, "admin: capability %s updated", name);
+    char *text = json_dumps(value, JSON_COMPACT | JSON_ENCODE_ANY);
+    if (text == NULL) {
+        refuse(r, TH_ENOMEM, "out of memory");
+        return;
+    }
+    /* the runtime owns the capabilities; it re-checks the live actors */
+    th_diag_t d = {0};
+    int rc = th_system_update_capability(r->a->sys, name, text, &d);
+    free(text);
+    if (rc != 0) {
+        refuse(r, rc, "%s", d.msg[0] ? d.msg : th_strerror(rc));
+        return;
     }
     reply_ok(r->a, r->rid, r->rid_len, r->id, NULL);
 }
@@ -1386,16 +1397,6 @@ thi_admin_create(thi_admin_t **out, th_system_t *sys,
     a->max_payload =
         opts->max_payload ? opts->max_payload : TH_WIRE_PAYLOAD_MAX;
     pthread_mutex_init(&a->ready_lock, NULL);
-    json_error_t jerr;
-    a->caps =
-        opts->capabilities_json
-            ? json_loads(opts->capabilities_json, JSON_REJECT_DUPLICATES, &jerr)
-            : json_object();
-    if (!json_is_object(a->caps)) {
-        rc = thi_diag_set(d, TH_EINVAL, "capabilities: %s",
-                          a->caps ? "not a JSON object" : jerr.text);
-        goto out_free;
-    }
     a->plugins = json_array();
     for (size_t i = 0; i < opts->n_plugins; i++)
         json_array_append_new(a->plugins, json_string(opts->plugins[i]));
@@ -1592,7 +1593,6 @@ thi_admin_destroy(thi_admin_t *a)
         zmq_ctx_term(a->zctx); /* waits up to the linger for last frames */
     if (a->efd >= 0)
         close(a->efd);
-    json_decref(a->caps);
     json_decref(a->plugins);
     free(a->peers);
     free(a->requesters);

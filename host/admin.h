@@ -3,7 +3,7 @@
  * outside programs (libthespian-client, the thespian CLI) talk to one actor
  * system. Each client context is a session holding one runtime inbox, the
  * sender address of its tells, whose messages are pushed back to that
- * context only. It also keeps the system's capabilities object. Protocol:
+ * context only. Protocol:
  * docs/protocol.md. thespiand runs it on its main thread.
  */
 #ifndef TH_HOST_ADMIN_H
@@ -19,7 +19,6 @@ typedef struct thi_admin thi_admin_t;
 
 typedef struct thi_admin_opts {
     const char *endpoint;          /* tcp://HOST:PORT or ipc://PATH */
-    const char *capabilities_json; /* a JSON object; NULL = {} */
     uint32_t max_sessions;         /* client contexts; 0 = 4096 */
     int stop_timeout_ms;           /* orderly shutdown bound; 0 = 10000 */
     size_t max_payload;            /* per message; 0 = 16 MiB (should equal
@@ -30,7 +29,7 @@ typedef struct thi_admin_opts {
 
 /* Bind the admin endpoint for `sys` (borrowed; must outlive the admin).
  * Returns 0 with *out returned owned (thi_admin_destroy); TH_EINVAL (bad
- * capabilities JSON or endpoint), TH_EEXIST (endpoint in use), TH_EIO,
+ * endpoint), TH_EEXIST (endpoint in use), TH_EIO,
  * TH_ENOMEM, with a line in d naming the endpoint or setting. */
 int thi_admin_create(thi_admin_t **out, th_system_t *sys,
                      const thi_admin_opts_t *opts, th_diag_t *d);

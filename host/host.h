@@ -18,6 +18,10 @@
 extern "C" {
 #endif
 
+/* The thespian-c version: status replies and the common capability
+ * "Thespian Version". */
+#define TH_HOST_VERSION "0.1.0"
+
 typedef struct th_system th_system_t;
 typedef struct th_inbox th_inbox_t;
 
@@ -34,7 +38,10 @@ typedef struct th_system_opts {
                                directory, removed at destroy */
     int authority_timeout_ms; /* Source Authority answer; 0 = 10,000 */
     const char *capabilities_json; /* JSON object of this system's own
-                               capabilities (copied); NULL = none */
+                               capabilities (copied); NULL = none. Not an
+                               object, or setting a common capability:
+                               th_system_create fails with TH_EINVAL
+                               (docs/capabilities.md) */
 } th_system_opts_t;
 
 /* Create an actor system (threaded unless opts->synchronous). opts may be
@@ -109,6 +116,22 @@ int th_system_lookup_name(th_system_t *sys, const char *name, th_addr_t *out);
 /* Status of the whole system as a JSON object text (the same body as the
  * Thespian_SystemStatus reply). *out is returned owned: free() it. */
 int th_system_status_json(th_system_t *sys, char **out);
+
+/* updateCapability from outside the actors: set capability `name` to the
+ * JSON value value_json (borrowed), or remove it (value_json NULL or
+ * "null"). A real change re-checks every live actor whose class checks or
+ * requires capabilities or that was created with requirements; those that
+ * no longer fit get an ActorExitRequest. No change: no effect. Returns 0,
+ * TH_EINVAL (bad name, value not JSON), TH_EPERM (a read-only common
+ * capability), TH_ENOMEM, with d (may be NULL) naming the capability.
+ * Thread-safe, does not block on actors. */
+int th_system_update_capability(th_system_t *sys, const char *name,
+                                const char *value_json, th_diag_t *d);
+
+/* The system's capabilities, common ones included, as a JSON object text.
+ * *out is returned owned: free() it. Returns 0, TH_EINVAL (out NULL),
+ * TH_ENOMEM. Thread-safe. */
+int th_system_capabilities_json(th_system_t *sys, char **out);
 
 /* ---- Sources: signed bundles ------------------------------------------------
  * Load a .tls bundle (bytes borrowed; `what` names it in diags). The bytes

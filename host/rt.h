@@ -393,8 +393,17 @@ int thi_caps_admit(struct th_system *sys, const thi_class_t *cls,
 int thi_caps_update(struct th_system *sys, const char *name,
                     const char *value_json, th_diag_t *d);
 int thi_caps_json(struct th_system *sys, char **out);   /* free() */
-int thi_caps_slot_take(thi_slot_t *slot, thi_start_extra_t *x);
-void thi_caps_slot_fini(thi_slot_t *slot);
+/* Does an actor of `cls` created with `x` need re-checks after a change
+ * (then handle_start calls thi_caps_slot_take, x may be NULL)? */
+static inline bool
+thi_caps_watched(const thi_class_t *cls, const thi_start_extra_t *x)
+{
+    return cls->capability_check || cls->n_requires ||
+           (x && x->requirements);
+}
+int thi_caps_slot_take(struct th_system *sys, thi_slot_t *slot,
+                       thi_start_extra_t *x);
+void thi_caps_slot_fini(struct th_system *sys, thi_slot_t *slot);
 
 /* watch.c: fd watches */
 int thi_watch_init(struct th_system *sys);

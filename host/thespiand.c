@@ -775,7 +775,8 @@ serve(const options_t *o, startup_t *st)
 
     th_system_opts_t sopts = {
         .workers = o->workers, .name = o->name, .max_payload = o->max_payload,
-        .state_dir = st->state_dir[0] ? st->state_dir : NULL};
+        .state_dir = st->state_dir[0] ? st->state_dir : NULL,
+        .capabilities_json = st->caps};
     th_system_t *sys = NULL;
     thi_admin_t *admin = NULL;
     bool pid_written = false;
@@ -832,7 +833,6 @@ serve(const options_t *o, startup_t *st)
     }
     thi_admin_opts_t aopts = {
         .endpoint = st->endpoint,
-        .capabilities_json = st->caps,
         .max_sessions = o->max_contexts,
         .stop_timeout_ms = o->stop_timeout_ms,
         .max_payload = o->max_payload,

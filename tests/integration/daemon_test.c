@@ -323,8 +323,15 @@ TH_TEST(bad_options_and_capabilities)
     unsetenv("THESPIAN_DIRECTOR_DIR");
     unlink(cfg);
     snprintf(caps, sizeof caps, "%s/caps.json", dir);
+    /* the common capabilities are the runtime's: setting one is refused */
     FILE *f = fopen(caps, "w");
     fputs("{\"Thespian Watch Supported\": true, \"cores\": 2}\n", f);
+    fclose(f);
+    const char *a12[] = {"--capabilities-file", caps, "--foreground", NULL};
+    CHECK_EQ(run_thespiand(a12, out, sizeof out, 20000), 1);
+    CHECK_CONTAINS(out, "\"Thespian Watch Supported\" is a common capability");
+    f = fopen(caps, "w");
+    fputs("{\"gpu\": true, \"cores\": 2}\n", f);
     fclose(f);
     hu_host_t h = {0};
     const char *extra[] = {"--capabilities-file", caps, NULL};

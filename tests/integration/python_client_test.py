@@ -173,17 +173,29 @@ def private_contexts_from_threads():
         assert h.stop() == 0
 
 
+def own_caps(status):
+    return {k: v for k, v in status["capabilities"].items()
+            if not k.startswith("Thespian ")}
+
+
 def capabilities_and_status():
     h = Host("--capabilities", '{"gpu": false}')
     try:
         with tc.ActorSystem(h.endpoint) as asys:
             st = asys.status()
-            assert st["capabilities"] == {"gpu": False}, st
+            # the runtime's common capabilities are always there
+            assert st["capabilities"]["Thespian Version"] == "0.1.0", st
+            assert own_caps(st) == {"gpu": False}, st
             assert st["admin"]["pid"] == h.proc.pid
             asys.updateCapability("gpu", {"count": 2})
             asys.updateCapability("zone", "eu")
             asys.updateCapability("zone")
-            assert asys.status()["capabilities"] == {"gpu": {"count": 2}}
+            assert own_caps(asys.status()) == {"gpu": {"count": 2}}
+            try:
+                asys.updateCapability("Thespian Version", "9")
+                assert False, "a common capability was updated"
+            except tc.ActorSystemException as e:
+                assert "Thespian Version" in str(e), e
     finally:
         assert h.stop() == 0
 
