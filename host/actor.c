@@ -359,8 +359,8 @@ thi_start_extra_free(thi_start_extra_t *x)
     if (x == NULL)
         return;
     free(x->requirements);
-    free(x->sup_children);
-    free(x->sup_self);
+    thi_sup_free(x->sup_children);
+    thi_sup_free(x->sup_self);
     free(x);
 }
 
@@ -780,7 +780,7 @@ create_extra(struct th_system *sys, th_ctx_t *ctx, thi_slot_t *parent_slot,
     if (reqs && (e->requirements = strdup(reqs)) == NULL)
         rc = TH_ENOMEM;
     if (rc == 0 && sup)
-        rc = thi_sup_copy(sup, &e->sup_children, &d);
+        rc = thi_sup_copy(sys, ctx, sup, &e->sup_children, &d);
     if (rc == 0 && inherit)
         rc = thi_sup_inherit(parent_slot, e);
     if (rc != 0) {
@@ -789,7 +789,6 @@ create_extra(struct th_system *sys, th_ctx_t *ctx, thi_slot_t *parent_slot,
         thi_start_extra_free(e);
         return rc;
     }
-    (void)sys;
     *x = e;
     return 0;
 }
@@ -1138,10 +1137,8 @@ deliver_user(th_ctx_t *ctx, thi_slot_t *slot, thi_env_t *env)
     self_addr(ctx, slot, &self);
     char why[300];
     snprintf(why, sizeof why, "%s", fail_text(ctx, rc));
-    if (slot->ext && slot->ext->sup) { /* the parent chose a strategy */
-        thi_sup_failed(ctx, slot, env, why);
-        return;
-    }
+    if (slot->ext && slot->ext->sup && thi_sup_failed(ctx, slot, env, why))
+        return; /* the parent chose a strategy */
     thi_log(TH_LOG_WARNING, &self,
             "actor %s failed on %s: %s; restarting and retrying once",
             cls->qname, env->msg.type, why);

@@ -423,13 +423,21 @@ int thi_troupe_wip(th_ctx_t *ctx, bool on);
 void thi_troupe_slot_fini(th_ctx_t *ctx, thi_slot_t *slot);
 
 /* supervise.c */
-int thi_sup_copy(const th_supervision_t *in, th_supervision_t **out,
+/* Validate and copy a strategy given by the actor running ctx (NULL or
+ * no slot: from outside); TH_EINVAL with a diag naming the field. A
+ * decider keeps the caller's source mapped until thi_sup_free. */
+int thi_sup_copy(struct th_system *sys, th_ctx_t *ctx,
+                 const th_supervision_t *in, th_supervision_t **out,
                  th_diag_t *d);
+void thi_sup_free(th_supervision_t *sup);   /* NULL-safe */
 int thi_sup_set(th_ctx_t *ctx, const th_supervision_t *sup);
-/* A supervised actor's message failed (first failure); consumes nothing. */
-void thi_sup_failed(th_ctx_t *ctx, thi_slot_t *slot, thi_env_t *env,
+/* An actor with ext->sup failed on env (first failure): when its parent
+ * chose a strategy, apply it (PoisonMessage at once, then the directive)
+ * and return true; false: Thespian's default applies. Consumes nothing. */
+bool thi_sup_failed(th_ctx_t *ctx, thi_slot_t *slot, thi_env_t *env,
                     const char *why);
-/* End of a turn of a suspended slot: arm its resumption. */
+/* End of a turn of a suspended slot (the last touch of thi_slot_run): a
+ * timer clears suspend_until_ns and requeues the slot when it is due. */
 void thi_sup_park(th_ctx_t *ctx, thi_slot_t *slot);
 /* Creating a child from `parent`'s own context: x->sup_self gets a copy
  * of how `parent` supervises its children. */

@@ -291,10 +291,14 @@ typedef struct th_create_opts {
  *   STOP      the child exits (ALL_FOR_ONE: every sibling);
  *   RESUME    the child keeps its state and goes on with its next message;
  *   ESCALATE  the parent is treated as failed, by its own parent's rule
- *             (a top-level parent is restarted).
+ *             (a top-level parent is restarted); the child is left as it
+ *             is (a parent that stops takes it along).
  * More than max_restarts restarts of one child within window_ms stop it.
  * Restart k (1-based, within the window) waits backoff_ms * 2^(k-1),
- * capped at max_backoff_ms; messages queue meanwhile. */
+ * capped at max_backoff_ms: the child restarts at once, then takes no
+ * message (ActorExitRequest included) until the backoff ends; messages
+ * queue meanwhile. A child keeps the strategy its parent had when it was
+ * created. Contract: docs/supervision.md. */
 enum th_sup_strategy { TH_SUP_ONE_FOR_ONE = 0, TH_SUP_ALL_FOR_ONE = 1 };
 enum th_sup_directive {
     TH_SUP_RESTART = 0,
@@ -733,9 +737,11 @@ th_work_in_progress(th_ctx_t *ctx, bool on)
     return TH_API_(ctx)->work_in_progress(ctx, on);
 }
 
-/* Choose how this actor supervises its children from now on (copied;
- * NULL: back to Thespian's default). TH_EINVAL for an unknown strategy or
- * directive. */
+/* Choose how this actor supervises the children it creates from now on
+ * (copied; children created earlier keep the strategy they got; NULL: back
+ * to Thespian's default). TH_EINVAL, with a log line naming the field, for
+ * a short size or an unknown strategy or directive. Only from this actor's
+ * own callbacks. */
 static inline int
 th_supervise(th_ctx_t *ctx, const th_supervision_t *sup)
 {
