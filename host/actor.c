@@ -1049,7 +1049,11 @@ handle_start(th_ctx_t *ctx, thi_slot_t *slot, thi_env_t *env)
                                 TH_CLASS_TRANSIENT_IDLE)) ||
         thi_caps_watched(a.cls, NULL))
         rc = start_extras(ctx, slot, a.x);
-    if (rc == 0)
+    /* a troupe's leader only routes: none of the class's code runs in it */
+    if (rc == 0 && (a.cls->flags & TH_CLASS_TROUPE) &&
+        thi_troupe_is_leader(slot))
+        slot->flags |= THI_SLOT_NOTEARDOWN;
+    else if (rc == 0)
         rc = start_instance(ctx, slot);
     if (rc == 0 && (a.cls->flags & (TH_CLASS_TROUPE | TH_CLASS_TRANSIENT |
                                     TH_CLASS_TRANSIENT_IDLE)))
@@ -1308,6 +1312,8 @@ reply_actor_status(th_ctx_t *ctx, thi_slot_t *slot, thi_env_t *env)
     json_object_set_new(o, "children",
                         json_integer(children_count(slot->children)));
     json_object_set_new(o, "restarts", json_integer(slot->n_restarts));
+    if (slot->ext && slot->ext->troupe)
+        thi_troupe_status(slot, o);
     json_object_set_new(o, "processed", json_integer((json_int_t)
         atomic_load(&slot->processed)));
     char *text = json_dumps(o, JSON_COMPACT);
@@ -1460,7 +1466,8 @@ handle_handoff(th_ctx_t *ctx, thi_slot_t *slot, thi_env_t *env)
     self_addr(ctx, slot, &self);
     bool exported = false;
     bool forwarding = slot->ext && slot->ext->forwarding;
-    if (cls->export_state && !forwarding) {
+    bool leader = slot->ext && slot->ext->troupe; /* has no state */
+    if (cls->export_state && !forwarding && !leader) {
         th_buf_t *buf = NULL;
         ctx->cur = NULL;
         int rc = cls->export_state(ctx, slot->state, &buf);
@@ -1507,7 +1514,7 @@ handle_import(th_ctx_t *ctx, thi_slot_t *slot, thi_env_t *env)
 {
     const thi_class_t *cls = atomic_load_explicit(&slot->cls,
                                                   memory_order_relaxed);
-    if (cls->import_state == NULL)
+    if (cls->import_state == NULL || (slot->ext && slot->ext->troupe))
         return;
     ctx->cur = NULL;
     int rc = cls->import_state(ctx, slot->state, env->msg.data, env->msg.len);
@@ -1606,8 +1613,12 @@ process(th_ctx_t *ctx, thi_slot_t *slot, thi_env_t *env)
         thi_env_free(env);
         return;
     } else if (type == t_exit->name) {
-        (void)invoke(ctx, slot, env); /* the actor sees it, then exits */
-        begin_exit(ctx, slot, exit_is_recursive(env));
+        /* the actor sees it, then exits; a troupe leader has no handler
+         * and its members never outlive it */
+        bool leader = ext && ext->troupe;
+        if (!leader)
+            (void)invoke(ctx, slot, env);
+        begin_exit(ctx, slot, leader || exit_is_recursive(env));
         thi_env_free(env);
         return;
     } else if (type == t_timer->name && env->system &&
@@ -1621,7 +1632,7 @@ process(th_ctx_t *ctx, thi_slot_t *slot, thi_env_t *env)
     ctx->timer_id = 0;
     if (slot->ext && !(slot->flags & THI_SLOT_EXITING) &&
         (slot->ext->troupe_member || slot->ext->transient))
-        thi_troupe_after(ctx, slot);
+        thi_troupe_after(ctx, slot, env);
     thi_env_free(env);
 }
 

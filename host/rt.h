@@ -152,6 +152,8 @@ typedef struct thi_slot_ext {
     bool has_timers;                  /* timer.c: th_timer_start used */
     bool troupe_member;               /* troupe.c: member of `leader` */
     bool wip;                         /* troupe.c: work in progress */
+    bool troupe_owed;                 /* troupe.c: routed work not yet
+                                         reported done to the leader */
     th_addr_t leader;                 /* troupe.c */
     int64_t suspend_until_ns;         /* supervise.c: backoff; 0 = none */
     struct thi_troupe *troupe;        /* troupe.c: leader state */
@@ -416,10 +418,16 @@ void thi_watch_slot_fini(struct th_system *sys, thi_slot_t *slot);
 int thi_watch_poll(struct th_system *sys, int timeout_ms);
 
 /* troupe.c: troupes and transient actors */
+/* A troupe's address is its leader: a slot of the class that runs none of
+ * its code and routes user messages to members (its children). */
+bool thi_troupe_is_leader(const thi_slot_t *slot); /* after start_extras */
 int thi_troupe_start(th_ctx_t *ctx, thi_slot_t *slot);  /* after init */
+/* The leader's user messages (ext->troupe set): always consumes env. */
 bool thi_troupe_route(th_ctx_t *ctx, thi_slot_t *slot, thi_env_t *env);
-void thi_troupe_after(th_ctx_t *ctx, thi_slot_t *slot); /* user msg done */
+/* A member's or transient actor's user message `env` is done. */
+void thi_troupe_after(th_ctx_t *ctx, thi_slot_t *slot, const thi_env_t *env);
 int thi_troupe_wip(th_ctx_t *ctx, bool on);
+void thi_troupe_status(thi_slot_t *slot, json_t *into); /* leader */
 void thi_troupe_slot_fini(th_ctx_t *ctx, thi_slot_t *slot);
 
 /* supervise.c */
