@@ -266,24 +266,28 @@ thi_caps_admit(struct th_system *sys, const thi_class_t *cls,
 /* In the actor's own context: does it still fit? If not, it is asked to
  * exit like any other actor (it sees the ActorExitRequest). */
 static void
-recheck_op(th_ctx_t *ctx, thi_slot_t *slot, thi_env_t *env)
+exit_if_unfit(struct th_system *sys, thi_slot_t *slot,
+              struct thi_caps_slot *cs)
 {
-    (void)env;
     const thi_class_t *cls =
         atomic_load_explicit(&slot->cls, memory_order_relaxed);
-    struct thi_caps_slot *cs = slot->ext ? slot->ext->caps : NULL;
     if (cls == NULL || cs == NULL || cs->exit_sent)
         return;
     th_diag_t d = {0};
-    if (thi_caps_admit(ctx->sys, cls, cs->requirements, &d) == 0)
+    if (thi_caps_admit(sys, cls, cs->requirements, &d) == 0)
         return;
-    th_addr_t self;
-    thi_self_addr(ctx, slot, &self);
-    thi_log(TH_LOG_INFO, &self,
+    thi_log(TH_LOG_INFO, &cs->addr,
             "capabilities changed: %s no longer fits (%s); asking it to exit",
             cls->qname, d.msg);
     cs->exit_sent = true;
-    thi_send_system(ctx->sys, &self, &self, TH_MSG_EXIT_REQUEST, "", 0);
+    thi_send_system(sys, &cs->addr, &cs->addr, TH_MSG_EXIT_REQUEST, "", 0);
+}
+
+static void
+recheck_op(th_ctx_t *ctx, thi_slot_t *slot, thi_env_t *env)
+{
+    (void)env;
+    exit_if_unfit(ctx->sys, slot, slot->ext ? slot->ext->caps : NULL);
 }
 
 static void
@@ -423,6 +427,9 @@ thi_caps_slot_take(struct th_system *sys, thi_slot_t *slot,
     c->watched[c->n_watched++] = cs;
     pthread_rwlock_unlock(&c->lock);
     e->caps = cs;
+    /* admitted at create, but an update may have come before this start
+     * registered it: such an update re-checked everyone but this actor */
+    exit_if_unfit(sys, slot, cs);
     return 0;
 }
 

@@ -407,6 +407,30 @@ bad_update(bool sync)
     th_system_destroy(sys);
 }
 
+/* An update that lands after createActor admitted an actor but before it
+ * started still reaches it (synchronous mode makes the order exact). */
+TH_TEST(update_between_create_and_start_is_seen)
+{
+    th_system_t *sys = caps_system(true, "{\"Zone\":\"eu\"}");
+    th_create_opts_t o = {.size = sizeof o,
+                          .requirements_json = "{\"Zone\":\"eu\"}"};
+    th_addr_t a, b;
+    CHECK_RC(th_system_create_actor(sys, &a, "capactors.Plain", &o), 0);
+    CHECK_RC(th_system_create_actor(sys, &b, "capactors.Plain", NULL), 0);
+    th_system_stats_t st;
+    th_system_stats(sys, &st);
+    CHECK_EQ(st.live_actors, 2);
+    CHECK_RC(th_system_update_capability(sys, "Zone", "\"us\"", NULL), 0);
+    th_system_run(sys, 0); /* both start now; only `a` no longer fits */
+    th_system_stats(sys, &st);
+    CHECK_EQ(st.live_actors, 1);
+    th_inbox_t *in;
+    CHECK_RC(th_inbox_create(sys, &in), 0);
+    ping(in, &b, "");
+    th_inbox_destroy(in);
+    th_system_destroy(sys);
+}
+
 TH_TEST(bad_update_refused_system_keeps_running)
 {
     bad_update(false);
@@ -445,5 +469,6 @@ TH_TEST_MAIN(TH_CASE(common_caps_visible_and_read_only),
              TH_CASE(update_without_change_has_no_effect),
              TH_CASE(update_without_change_synchronous),
              TH_CASE(child_created_with_requirements_exits_parent_told),
+             TH_CASE(update_between_create_and_start_is_seen),
              TH_CASE(bad_update_refused_system_keeps_running),
              TH_CASE(start_capabilities_must_be_an_object))
