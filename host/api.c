@@ -232,7 +232,7 @@ api_log(th_ctx_t *ctx, int level, const char *fmt, va_list ap)
     checked(ctx);
     th_addr_t self;
     thi_slot_addr(ctx->sys, ctx->slot, ctx->slot->live_nonce, &self);
-    thi_vlog(level, &self, fmt, ap);
+    thi_actor_vlog(level, &self, fmt, ap);
 }
 
 static uint32_t

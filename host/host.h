@@ -222,6 +222,36 @@ void th_inmsg_free(th_inmsg_t *msg);
  * called again for this inbox. Thread-safe. */
 void th_inbox_set_notify(th_inbox_t *inbox, void (*fn)(void *arg), void *arg);
 
+/* ---- The actor log (docs/logging.md) -------------------------------------
+ * th_log records from actors go to the actor log, configured by a JSON
+ * object {"level": NAME, "destination": "stderr"|"stdout"|PATH (alias
+ * "file"), "format": "%(asctime)s ... %(actorAddress)s %(message)s"}.
+ * Without a configuration: WARNING and above to standard error in that
+ * default format. The runtime's own records go to the separate internal
+ * log (THESPLOG_FILE) and are not affected. */
+
+/* Apply a configuration from JSON text (borrowed). The new configuration
+ * replaces the previous one whole, or, on error, not at all (the previous
+ * one stays in force). Returns 0, TH_EFORMAT (not JSON, or a bad format
+ * directive), TH_EINVAL (not an object, unknown key, not a string, bad
+ * level name, unknown format field), TH_EIO (the destination file cannot
+ * be opened); d (may be NULL) names the key and the reason. Thread-safe:
+ * may be called while actors log; a record is written whole under the old
+ * or the new configuration. Process-wide: every system shares it. */
+int th_log_configure_json(const char *text, th_diag_t *d);
+
+/* As th_log_configure_json, reading the file at `path`; the diag starts
+ * with the path. TH_EIO when the file cannot be read. */
+int th_log_configure_file(const char *path, th_diag_t *d);
+
+/* The actor log's level now in force (TH_LOG_*). Thread-safe. */
+int th_log_level(void);
+
+/* A record to the actor log from outside any actor (the embedding
+ * program); its actorAddress field is empty. Thread-safe. */
+void th_log_record(int level, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
 #ifdef __cplusplus
 }
 #endif

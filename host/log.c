@@ -1,67 +1,213 @@
 /*
- * host/log.c — the runtime's internal log: one line per record with time,
- * level and the actor address it concerns. Destination is THESPLOG_FILE
- * (default: standard error), threshold THESPLOG_THRESHOLD (a level name,
- * default WARNING). Lines are written with one write(2) so concurrent
- * records never interleave.
+ * host/log.c — the runtime's internal log (Thespian's thesplog): one line
+ * per record with time, level and the actor address it concerns.
+ * Destination THESPLOG_FILE (default $TMPDIR/thespian.log), threshold
+ * THESPLOG_THRESHOLD (default WARNING), rotated to PATH.old when a write
+ * would take the file past THESPLOG_FILE_MAXSIZE bytes (default 51200).
+ * Also the SIGUSR1 status dump of every live system in the process.
+ * Contract: docs/logging.md.
  */
+#include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "host/rt.h"
 
+#define DEFAULT_MAXSIZE 51200
+
 static pthread_once_t log_once = PTHREAD_ONCE_INIT;
-static int log_fd = 2;
+/* set once in log_init, read lock-free on every record */
 static int log_threshold = TH_LOG_WARNING;
 
-static int
-level_of(const char *s)
+/* the writer: size check + rotation + write under one lock */
+static pthread_mutex_t wlock = PTHREAD_MUTEX_INITIALIZER;
+static int log_fd = 2;
+static char *log_path;     /* NULL: standard error, never rotated */
+static off_t log_size;
+static off_t log_maxsize = DEFAULT_MAXSIZE;
+
+/* thi_log_set_internal, before the first record */
+static bool internal_set;
+static char *internal_path;
+
+static const struct {
+    const char *name;
+    int level;
+} levels[] = {{"DEBUG", TH_LOG_DEBUG},     {"INFO", TH_LOG_INFO},
+              {"WARNING", TH_LOG_WARNING}, {"ERROR", TH_LOG_ERROR},
+              {"CRITICAL", TH_LOG_CRITICAL}};
+
+int
+thi_log_level_of(const char *s)
 {
-    static const struct {
-        const char *name;
-        int level;
-    } levels[] = {{"DEBUG", TH_LOG_DEBUG},     {"INFO", TH_LOG_INFO},
-                  {"WARNING", TH_LOG_WARNING}, {"ERROR", TH_LOG_ERROR},
-                  {"CRITICAL", TH_LOG_CRITICAL}};
-    for (size_t i = 0; i < sizeof levels / sizeof *levels; i++)
+    for (size_t i = 0; s && i < sizeof levels / sizeof *levels; i++)
         if (strcasecmp(s, levels[i].name) == 0)
             return levels[i].level;
     return -1;
 }
 
-static const char *
-name_of(int level)
+const char *
+thi_log_level_name(int level)
 {
-    if (level >= TH_LOG_CRITICAL)
-        return "CRITICAL";
-    if (level >= TH_LOG_ERROR)
-        return "ERROR";
-    if (level >= TH_LOG_WARNING)
-        return "WARNING";
-    if (level >= TH_LOG_INFO)
-        return "INFO";
+    for (size_t i = sizeof levels / sizeof *levels; i-- > 0;)
+        if (level >= levels[i].level)
+            return levels[i].name;
     return "DEBUG";
+}
+
+/* Strict: digits only, > 0; anything else warns once and is ignored. */
+static off_t
+maxsize_from_env(void)
+{
+    const char *s = getenv("THESPLOG_FILE_MAXSIZE");
+    if (s == NULL || *s == '\0')
+        return DEFAULT_MAXSIZE;
+    char *end = NULL;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || end == s || *end || s[0] == '-' || s[0] == '+' || v == 0 ||
+        v > (1ULL << 40)) {
+        dprintf(2,
+                "thespian: THESPLOG_FILE_MAXSIZE=\"%s\" is not a size in "
+                "bytes (1..2^40); using %d\n",
+                s, DEFAULT_MAXSIZE);
+        return DEFAULT_MAXSIZE;
+    }
+    return (off_t)v;
+}
+
+static int
+open_log(const char *path)
+{
+    return open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
 }
 
 static void
 log_init(void)
 {
-    const char *t = getenv("THESPLOG_THRESHOLD");
-    if (t && level_of(t) >= 0)
-        log_threshold = level_of(t);
+    int t = thi_log_level_of(getenv("THESPLOG_THRESHOLD"));
+    if (t >= 0)
+        log_threshold = t;
+    log_maxsize = maxsize_from_env();
     const char *f = getenv("THESPLOG_FILE");
-    if (f && *f) {
-        int fd = open(f, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-        if (fd >= 0)
-            log_fd = fd;
+    char dflt[4096];
+    if (f == NULL || *f == '\0') {
+        if (internal_set && internal_path == NULL)
+            return; /* the embedder chose standard error */
+        if (internal_set) {
+            f = internal_path;
+        } else {
+            const char *tmp = getenv("TMPDIR");
+            snprintf(dflt, sizeof dflt, "%.4000s/thespian.log",
+                     tmp && *tmp ? tmp : "/tmp");
+            f = dflt;
+        }
     }
+    int fd = open_log(f);
+    if (fd < 0) {
+        dprintf(2, "thespian: internal log %s: %s; logging to stderr\n", f,
+                strerror(errno));
+        return;
+    }
+    struct stat st;
+    log_fd = fd;
+    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+        log_path = strdup(f); /* NULL on ENOMEM: no rotation, still logs */
+        log_size = st.st_size;
+    }
+}
+
+void
+thi_log_set_internal(const char *path)
+{
+    internal_set = true;
+    free(internal_path);
+    internal_path = path ? strdup(path) : NULL;
+    pthread_once(&log_once, log_init);
+}
+
+/* Under wlock. The file is renamed, never copied, so a record is in one
+ * file or the other, whole. A standard error that was this same file (a
+ * daemon's --logfile) follows it to the new file. */
+static void
+rotate_locked(void)
+{
+    char old[4200];
+    snprintf(old, sizeof old, "%.4090s.old", log_path);
+    if (rename(log_path, old) != 0) {
+        log_maxsize = (off_t)1 << 62; /* cannot rotate: stop trying */
+        dprintf(log_fd, "thespian: cannot rotate %s: %s\n", log_path,
+                strerror(errno));
+        return;
+    }
+    int fd = open_log(log_path);
+    if (fd < 0) {
+        log_size = 0; /* keep writing to the .old file, try again later */
+        return;
+    }
+    struct stat a, b;
+    if (fstat(log_fd, &a) == 0 && fstat(2, &b) == 0 && a.st_dev == b.st_dev &&
+        a.st_ino == b.st_ino)
+        dup2(fd, 2);
+    close(log_fd);
+    log_fd = fd;
+    log_size = 0;
+}
+
+static void
+write_record(const char *line, size_t len)
+{
+    pthread_mutex_lock(&wlock);
+    if (log_path && log_size > 0 && log_size + (off_t)len > log_maxsize)
+        rotate_locked();
+    ssize_t w = write(log_fd, line, len);
+    if (w > 0)
+        log_size += w;
+    pthread_mutex_unlock(&wlock);
+}
+
+void
+thi_log_fmt_time(char *buf, size_t size)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    struct tm tm;
+    gmtime_r(&ts.tv_sec, &tm);
+    snprintf(buf, size, "%04d-%02d-%02d %02d:%02d:%02d.%03ld",
+             tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+             tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
+}
+
+/* One record, one write(2): concurrent records never interleave. */
+static void
+emit(const char *levelname, const th_addr_t *who, const char *body)
+{
+    char addr[TH_ADDR_STRLEN] = "";
+    if (who && !th_addr_is_null(who))
+        th_addr_to_string(who, addr, sizeof addr);
+    char when[40];
+    thi_log_fmt_time(when, sizeof when);
+    char small[1200], *line = small;
+    size_t cap = strlen(when) + strlen(levelname) + strlen(addr) +
+                 strlen(body) + 8;
+    if (cap > sizeof small && (line = malloc(cap)) == NULL)
+        return;
+    int n = snprintf(line, cap, "%s %s [%s] %s\n", when, levelname, addr,
+                     body);
+    if (n > 0)
+        write_record(line, (size_t)n);
+    if (line != small)
+        free(line);
 }
 
 void
@@ -70,30 +216,10 @@ thi_vlog(int level, const th_addr_t *who, const char *fmt, va_list ap)
     pthread_once(&log_once, log_init);
     if (level < log_threshold)
         return;
-    char line[1024];
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    struct tm tm;
-    gmtime_r(&ts.tv_sec, &tm);
-    char addr[TH_ADDR_STRLEN] = "";
-    if (who && !th_addr_is_null(who))
-        th_addr_to_string(who, addr, sizeof addr);
-    int n = snprintf(line, sizeof line,
-                     "%04d-%02d-%02d %02d:%02d:%02d.%03ld %s [%s] ",
-                     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-                     tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000,
-                     name_of(level), addr);
-    if (n < 0)
+    char body[1024];
+    if (vsnprintf(body, sizeof body, fmt, ap) < 0)
         return;
-    int m = vsnprintf(line + n, sizeof line - (size_t)n - 1, fmt, ap);
-    if (m < 0)
-        return;
-    size_t len = (size_t)n + (size_t)m;
-    if (len > sizeof line - 2)
-        len = sizeof line - 2;
-    line[len++] = '\n';
-    ssize_t w = write(log_fd, line, len);
-    (void)w; /* nowhere left to report a failed log write */
+    emit(thi_log_level_name(level), who, body);
 }
 
 void
@@ -103,4 +229,126 @@ thi_log(int level, const th_addr_t *who, const char *fmt, ...)
     va_start(ap, fmt);
     thi_vlog(level, who, fmt, ap);
     va_end(ap);
+}
+
+/* A record written whatever the threshold (status dumps). */
+static void
+log_always(const char *text)
+{
+    pthread_once(&log_once, log_init);
+    emit("STATUS", NULL, text);
+}
+
+/* ---- SIGUSR1: status dump ------------------------------------------------ */
+
+static pthread_mutex_t sys_lock = PTHREAD_MUTEX_INITIALIZER;
+static th_system_t **systems;
+static size_t n_systems, cap_systems;
+static pthread_once_t usr1_once = PTHREAD_ONCE_INIT;
+static int usr1_pipe[2] = {-1, -1};
+
+static void
+on_usr1(int sig)
+{
+    (void)sig;
+    int saved = errno;
+    char b = 1;
+    ssize_t w = write(usr1_pipe[1], &b, 1); /* full pipe: a dump is due */
+    (void)w;
+    errno = saved;
+}
+
+static void *
+dump_thread(void *arg)
+{
+    (void)arg;
+    char buf[64];
+    for (;;) {
+        ssize_t r = read(usr1_pipe[0], buf, sizeof buf);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            return NULL;
+        pthread_mutex_lock(&sys_lock);
+        char head[96];
+        snprintf(head, sizeof head, "SIGUSR1: status of %zu system(s), pid %ld",
+                 n_systems, (long)getpid());
+        log_always(head);
+        for (size_t i = 0; i < n_systems; i++) {
+            char *text = NULL;
+            if (th_system_status_json(systems[i], &text) == 0)
+                log_always(text);
+            free(text);
+        }
+        pthread_mutex_unlock(&sys_lock);
+    }
+}
+
+static void
+usr1_init(void)
+{
+    struct sigaction old;
+    if (sigaction(SIGUSR1, NULL, &old) != 0)
+        return;
+    bool taken = (old.sa_flags & SA_SIGINFO) ? old.sa_sigaction != NULL
+                                             : old.sa_handler != SIG_DFL;
+    if (taken) {
+        thi_log(TH_LOG_WARNING, NULL,
+                "SIGUSR1 already has a handler in this program; the status "
+                "dump is off");
+        return;
+    }
+    if (pipe2(usr1_pipe, O_CLOEXEC) != 0)
+        return;
+    fcntl(usr1_pipe[1], F_SETFL, O_NONBLOCK);
+    /* the thread takes no signals: they belong to the embedding program */
+    sigset_t all, prev;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &prev);
+    pthread_t t;
+    int rc = pthread_create(&t, NULL, dump_thread, NULL);
+    pthread_sigmask(SIG_SETMASK, &prev, NULL);
+    if (rc != 0) {
+        close(usr1_pipe[0]);
+        close(usr1_pipe[1]);
+        return;
+    }
+    pthread_detach(t);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_usr1;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART;
+    sigaction(SIGUSR1, &sa, NULL);
+}
+
+void
+thi_log_register_system(th_system_t *sys)
+{
+    pthread_once(&usr1_once, usr1_init);
+    pthread_mutex_lock(&sys_lock);
+    if (n_systems == cap_systems) {
+        size_t cap = cap_systems ? cap_systems * 2 : 8;
+        th_system_t **grown = realloc(systems, cap * sizeof *grown);
+        if (grown == NULL) { /* only the dump misses it */
+            pthread_mutex_unlock(&sys_lock);
+            return;
+        }
+        systems = grown;
+        cap_systems = cap;
+    }
+    systems[n_systems++] = sys;
+    pthread_mutex_unlock(&sys_lock);
+}
+
+void
+thi_log_unregister_system(th_system_t *sys)
+{
+    pthread_mutex_lock(&sys_lock);
+    for (size_t i = 0; i < n_systems; i++)
+        if (systems[i] == sys) {
+            systems[i] = systems[--n_systems];
+            break;
+        }
+    pthread_mutex_unlock(&sys_lock);
 }

@@ -83,6 +83,7 @@ th_system_create(th_system_t **out, const th_system_opts_t *opts)
         free(sys);
         return rc;
     }
+    thi_log_register_system(sys);
     *out = sys;
     return 0;
 }
@@ -164,6 +165,7 @@ th_system_destroy(th_system_t *sys)
 {
     if (sys == NULL)
         return;
+    thi_log_unregister_system(sys); /* no status dump of a dying system */
     if (th_system_stop(sys, 30000) != 0)
         thi_log(TH_LOG_ERROR, NULL,
                 "system %s: actors still running 30 s after shutdown began; "

@@ -45,6 +45,9 @@ static const char usage_text[] =
     "  --daemon                detach (the default) and write a pid file\n"
     "  --pidfile PATH          pid file (default in daemon mode: see docs)\n"
     "  --logfile PATH          append the log here instead of stderr\n"
+    "  --log-config FILE       the actor log configuration (JSON: level,\n"
+    "                          destination, format; default: the director\n"
+    "                          directory's thesplog.cfg)\n"
     "  --plugin PATH           load an actor plugin .so (repeatable)\n"
     "  --director-dir DIR      run the Director's Source Authority on DIR's\n"
     "                          *_tls.key files, so signed bundles can be\n"
@@ -71,6 +74,7 @@ typedef struct options {
     bool foreground;
     const char *pidfile;
     const char *logfile;
+    const char *log_config;
     const char *plugins[MAX_PLUGINS];
     size_t n_plugins;
     const char *caps_arg;
@@ -147,6 +151,7 @@ parse_args(options_t *o, int argc, char **argv)
         O_MAXPAY,
         O_DIRECTOR,
         O_AUTHORITY,
+        O_LOGCFG,
         O_HELP
     };
     static const struct option longopts[] = {
@@ -165,6 +170,7 @@ parse_args(options_t *o, int argc, char **argv)
         {"max-payload", required_argument, NULL, O_MAXPAY},
         {"director-dir", required_argument, NULL, O_DIRECTOR},
         {"authority", required_argument, NULL, O_AUTHORITY},
+        {"log-config", required_argument, NULL, O_LOGCFG},
         {"help", no_argument, NULL, O_HELP},
         {NULL, 0, NULL, 0},
     };
@@ -193,6 +199,9 @@ parse_args(options_t *o, int argc, char **argv)
             break;
         case O_AUTHORITY:
             o->authority = optarg;
+            break;
+        case O_LOGCFG:
+            o->log_config = optarg;
             break;
         case O_PLUGIN:
             if (o->n_plugins == MAX_PLUGINS)
@@ -301,48 +310,35 @@ load_capabilities(const options_t *o, const char *dir_file)
     return text;
 }
 
-/* thesplog.cfg in the director directory: {"level": NAME, "file": PATH},
- * both optional; the environment (THESPLOG_THRESHOLD, THESPLOG_FILE)
- * wins. Read as data only. Returns 0, or -1 after reporting what is wrong
- * with the file. */
+/* The actor log configuration: --log-config FILE, else thesplog.cfg in the
+ * director directory (docs/logging.md). A bad one stops the start, naming
+ * the file and the key: the operator asked for it, so running with some
+ * other configuration would hide the mistake. Its level is also the
+ * internal log's threshold unless THESPLOG_THRESHOLD is set. Returns 0 or
+ * -1 after reporting. */
 static int
-apply_log_config(const char *dir)
+apply_log_config(const options_t *o, const char *dir)
 {
     char path[PATH_MAX];
-    snprintf(path, sizeof path, "%.4000s/thesplog.cfg", dir);
-    if (access(path, F_OK) != 0)
+    const char *what = "--log-config";
+    if (o->log_config) {
+        snprintf(path, sizeof path, "%s", o->log_config);
+    } else if (dir && *dir) {
+        snprintf(path, sizeof path, "%.4000s/thesplog.cfg", dir);
+        what = "thesplog.cfg";
+        if (access(path, F_OK) != 0)
+            return 0;
+    } else {
         return 0;
-    if (!regular_file("thesplog.cfg", path))
+    }
+    if (!regular_file(what, path))
         return -1;
-    json_error_t jerr;
-    json_t *v = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
-    if (v == NULL || !json_is_object(v)) {
-        report(false, "%s: %s", path,
-               v ? "must be a JSON object" : jerr.text);
-        json_decref(v);
+    th_diag_t d;
+    if (th_log_configure_file(path, &d) != 0) {
+        report(false, "%s %s", what, d.msg);
         return -1;
     }
-    static const char *const levels[] = {"DEBUG", "INFO", "WARNING", "ERROR",
-                                         "CRITICAL"};
-    json_t *level = json_object_get(v, "level"), *file = json_object_get(v,
-                                                                         "file");
-    bool ok_level = level == NULL;
-    for (size_t i = 0; level && json_is_string(level) && i < 5; i++)
-        ok_level = ok_level || strcasecmp(json_string_value(level),
-                                          levels[i]) == 0;
-    if (!ok_level || (file && !json_is_string(file))) {
-        report(false,
-               "%s: \"level\" must be DEBUG, INFO, WARNING, ERROR or "
-               "CRITICAL and \"file\" a path",
-               path);
-        json_decref(v);
-        return -1;
-    }
-    if (level)
-        setenv("THESPLOG_THRESHOLD", json_string_value(level), 0);
-    if (file)
-        setenv("THESPLOG_FILE", json_string_value(file), 0);
-    json_decref(v);
+    setenv("THESPLOG_THRESHOLD", thi_log_level_name(th_log_level()), 0);
     return 0;
 }
 
@@ -565,6 +561,7 @@ typedef struct startup {
     char stale[PATH_MAX + 100]; /* the stale pid file line to log */
     char logbuf[PATH_MAX];
     int logfd;
+    char *logpath;              /* absolute --logfile: the internal log */
     char *director_dir;         /* absolute, or NULL: no authority */
     char *authority;            /* the authority plugin, absolute */
     char state_dir[PATH_MAX];   /* sources and version record */
@@ -579,6 +576,7 @@ startup_fini(startup_t *st, size_t n_plugins)
     free(st->pidfile);
     free(st->director_dir);
     free(st->authority);
+    free(st->logpath);
     if (st->logfd >= 0)
         close(st->logfd);
 }
@@ -625,9 +623,9 @@ prepare(options_t *o, startup_t *st)
         snprintf(capsfile, sizeof capsfile, "%.4000s/othercaps.cfg", cfgdir);
         if (access(capsfile, F_OK) != 0)
             capsfile[0] = '\0';
-        if (apply_log_config(cfgdir) != 0)
-            return EXIT_FAIL;
     }
+    if (apply_log_config(o, cfgdir) != 0)
+        return EXIT_FAIL;
     st->caps = load_capabilities(o, capsfile[0] ? capsfile : NULL);
     if (st->caps == NULL)
         return EXIT_FAIL;
@@ -738,6 +736,10 @@ prepare(options_t *o, startup_t *st)
             return EXIT_FAIL;
         }
         fcntl(st->logfd, F_SETFL, fcntl(st->logfd, F_GETFL) & ~O_NONBLOCK);
+        /* the internal log reopens it by name when it rotates */
+        st->logpath = absolute("--logfile", o->logfile);
+        if (st->logpath == NULL)
+            return EXIT_FAIL;
     }
     return -1;
 }
@@ -756,6 +758,9 @@ serve(const options_t *o, startup_t *st)
         close(st->logfd);
         st->logfd = -1;
     }
+    /* the internal log: THESPLOG_FILE, else --logfile, else (foreground)
+     * standard error, where the operator watches */
+    thi_log_set_internal(st->logpath);
 
     /* SIGTERM and SIGINT become a readable fd the admin loop polls; the
      * mask is set before any thread exists, so every thread inherits it */
