@@ -343,7 +343,7 @@ const cli_cmd_t cli_cmd_config = {
     "~/.thespian/director), the endpoint by the discovery rule, and the\n"
     "JSON value of each *.cfg file there: convleader.cfg (\"HOST:PORT\" or\n"
     "an endpoint), othercaps.cfg (an object), thesplog.cfg and\n"
-    "thesplogd.cfg (objects; \"level\" and \"file\" strings),\n"
+    "thesplogd.cfg (log configurations: docs/logging.md),\n"
     "adminendpoint.cfg (an endpoint string or a port) and any other. A file\n"
     "that is not a regular file, is over 64 KiB, is not JSON or has the\n"
     "wrong type is an error naming it (exit 1). Nothing in a file is run.\n"

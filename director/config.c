@@ -4,6 +4,7 @@
  * file is an error naming the file and the reason, never skipped.
  */
 #include "director/config.h"
+#include "loader/logspec.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -121,26 +122,10 @@ check_othercaps(const json_t *v, const char *path, th_diag_t *d)
 static int
 check_log(const json_t *v, const char *path, th_diag_t *d)
 {
-    static const char *const levels[] = {"DEBUG", "INFO", "WARNING",
-                                         "ERROR", "CRITICAL"};
-    if (!json_is_object(v))
-        return thi_diag_set(d, TH_EFORMAT,
-                            "%s: log settings must be a JSON object", path);
-    const json_t *level = json_object_get(v, "level");
-    const json_t *file = json_object_get(v, "file");
-    if (file && (!json_is_string(file) || json_string_length(file) == 0))
-        return thi_diag_set(d, TH_EFORMAT,
-                            "%s: field \"file\" must be a non-empty string",
-                            path);
-    if (level == NULL)
-        return 0;
-    for (size_t i = 0; json_is_string(level) && i < 5; i++)
-        if (strcmp(json_string_value(level), levels[i]) == 0)
-            return 0;
-    return thi_diag_set(d, TH_EFORMAT,
-                        "%s: field \"level\" must be one of DEBUG, INFO, "
-                        "WARNING, ERROR, CRITICAL",
-                        path);
+    thi_logspec_t spec;
+    th_diag_t inner = {0};
+    int rc = thi_logspec_check(v, &spec, &inner);
+    return rc ? thi_diag_set(d, TH_EFORMAT, "%s: %s", path, inner.msg) : 0;
 }
 
 static int

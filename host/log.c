@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "host/rt.h"
+#include "loader/logspec.h"
 
 #define DEFAULT_MAXSIZE 51200
 
@@ -40,29 +41,16 @@ static off_t log_maxsize = DEFAULT_MAXSIZE;
 static bool internal_set;
 static char *internal_path;
 
-static const struct {
-    const char *name;
-    int level;
-} levels[] = {{"DEBUG", TH_LOG_DEBUG},     {"INFO", TH_LOG_INFO},
-              {"WARNING", TH_LOG_WARNING}, {"ERROR", TH_LOG_ERROR},
-              {"CRITICAL", TH_LOG_CRITICAL}};
-
 int
 thi_log_level_of(const char *s)
 {
-    for (size_t i = 0; s && i < sizeof levels / sizeof *levels; i++)
-        if (strcasecmp(s, levels[i].name) == 0)
-            return levels[i].level;
-    return -1;
+    return thi_logspec_level(s);
 }
 
 const char *
 thi_log_level_name(int level)
 {
-    for (size_t i = sizeof levels / sizeof *levels; i-- > 0;)
-        if (level >= levels[i].level)
-            return levels[i].name;
-    return "DEBUG";
+    return thi_logspec_level_name(level);
 }
 
 /* Strict: digits only, > 0; anything else warns once and is ignored. */

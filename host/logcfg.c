@@ -18,23 +18,11 @@
 
 #include "host/host.h"
 #include "host/rt.h"
-
-#define DEFAULT_FORMAT "%(asctime)s %(levelname)s [%(actorAddress)s] %(message)s"
-
-typedef enum field {
-    F_TEXT, F_ASCTIME, F_LEVELNAME, F_LEVELNO, F_ADDR, F_MESSAGE, F_PROCESS
-} field_t;
-
-static const struct {
-    const char *name;
-    field_t f;
-} fields[] = {{"asctime", F_ASCTIME},     {"levelname", F_LEVELNAME},
-              {"levelno", F_LEVELNO},     {"actorAddress", F_ADDR},
-              {"message", F_MESSAGE},     {"process", F_PROCESS}};
+#include "loader/logspec.h"
 
 typedef struct seg {
-    field_t f;
-    char *text; /* F_TEXT only */
+    enum thi_logfield f;
+    char *text; /* THI_LF_TEXT only */
 } seg_t;
 
 typedef struct cfg {
@@ -83,65 +71,26 @@ cfg_free(cfg_t *c)
 }
 
 static int
-add_seg(cfg_t *c, field_t f, const char *text, size_t len)
+add_seg(void *arg, enum thi_logfield f, const char *text, size_t len)
 {
+    cfg_t *c = arg;
     seg_t *g = realloc(c->segs, (c->n_segs + 1) * sizeof *g);
     if (g == NULL)
         return TH_ENOMEM;
     c->segs = g;
     g[c->n_segs].f = f;
     g[c->n_segs].text = NULL;
-    if (f == F_TEXT && (g[c->n_segs].text = strndup(text, len)) == NULL)
+    if (f == THI_LF_TEXT && (g[c->n_segs].text = strndup(text, len)) == NULL)
         return TH_ENOMEM;
     c->n_segs++;
     return 0;
 }
 
-/* Python logging's %-style, the subset that makes sense here:
- * %(field)s and %%. */
 static int
 parse_format(cfg_t *c, const char *fmt, th_diag_t *d)
 {
-    const char *lit = fmt;
-    for (const char *p = fmt; *p;) {
-        if (*p != '%') {
-            p++;
-            continue;
-        }
-        if (p > lit && add_seg(c, F_TEXT, lit, (size_t)(p - lit)) != 0)
-            return thi_diag_set(d, TH_ENOMEM, "out of memory");
-        if (p[1] == '%') {
-            if (add_seg(c, F_TEXT, "%", 1) != 0)
-                return thi_diag_set(d, TH_ENOMEM, "out of memory");
-            lit = p += 2;
-            continue;
-        }
-        const char *close = p[1] == '(' ? strchr(p + 2, ')') : NULL;
-        if (close == NULL || close[1] != 's')
-            return thi_diag_set(d, TH_EFORMAT,
-                                "\"format\": \"%%\" at offset %ld is not "
-                                "%%(field)s or %%%%",
-                                (long)(p - fmt));
-        size_t n = (size_t)(close - p - 2);
-        bool found = false;
-        for (size_t i = 0; !found && i < sizeof fields / sizeof *fields; i++)
-            if (strlen(fields[i].name) == n &&
-                memcmp(fields[i].name, p + 2, n) == 0) {
-                if (add_seg(c, fields[i].f, NULL, 0) != 0)
-                    return thi_diag_set(d, TH_ENOMEM, "out of memory");
-                found = true;
-            }
-        if (!found)
-            return thi_diag_set(d, TH_EINVAL,
-                                "\"format\": unknown field %%(%.*s)s (known: "
-                                "asctime, levelname, levelno, actorAddress, "
-                                "message, process)",
-                                (int)(n > 64 ? 64 : n), p + 2);
-        lit = p = close + 2;
-    }
-    if (*lit && add_seg(c, F_TEXT, lit, strlen(lit)) != 0)
-        return thi_diag_set(d, TH_ENOMEM, "out of memory");
-    return 0;
+    int rc = thi_logspec_format(fmt, add_seg, c, d);
+    return rc == TH_ENOMEM ? thi_diag_set(d, rc, "out of memory") : rc;
 }
 
 static cfg_t *
@@ -152,7 +101,7 @@ cfg_default(void)
         return NULL;
     c->level = TH_LOG_WARNING;
     c->fd = 2;
-    if (parse_format(c, DEFAULT_FORMAT, NULL) != 0) {
+    if (parse_format(c, THI_LOG_DEFAULT_FORMAT, NULL) != 0) {
         cfg_free(c);
         return NULL;
     }
@@ -162,58 +111,27 @@ cfg_default(void)
 static int
 cfg_from_json(json_t *v, cfg_t **out, th_diag_t *d)
 {
-    if (!json_is_object(v))
-        return thi_diag_set(d, TH_EINVAL,
-                            "a log configuration must be a JSON object");
-    const char *key;
-    json_t *val;
-    json_object_foreach(v, key, val)
-    {
-        if (strcmp(key, "level") && strcmp(key, "destination") &&
-            strcmp(key, "file") && strcmp(key, "format"))
-            return thi_diag_set(d, TH_EINVAL,
-                                "unknown key \"%.100s\" (known: level, "
-                                "destination, file, format)",
-                                key);
-        if (!json_is_string(val))
-            return thi_diag_set(d, TH_EINVAL, "\"%s\" must be a string", key);
-    }
-    json_t *lv = json_object_get(v, "level");
-    json_t *dst = json_object_get(v, "destination");
-    json_t *file = json_object_get(v, "file");
-    json_t *fmt = json_object_get(v, "format");
-    if (dst && file)
-        return thi_diag_set(d, TH_EINVAL,
-                            "\"file\" is an alias of \"destination\": give "
-                            "one of them");
-    if (dst == NULL)
-        dst = file;
-    const char *dkey = dst == file ? "file" : "destination";
-    int level = TH_LOG_WARNING;
-    if (lv && (level = thi_log_level_of(json_string_value(lv))) < 0)
-        return thi_diag_set(d, TH_EINVAL,
-                            "\"level\": \"%.60s\" is not DEBUG, INFO, "
-                            "WARNING, ERROR or CRITICAL",
-                            json_string_value(lv));
-    const char *dtext = dst ? json_string_value(dst) : "stderr";
-    if (*dtext == '\0')
-        return thi_diag_set(d, TH_EINVAL, "\"%s\" is empty", dkey);
+    thi_logspec_t spec;
+    int rc = thi_logspec_check(v, &spec, d);
+    if (rc != 0)
+        return rc;
     cfg_t *c = calloc(1, sizeof *c);
     if (c == NULL)
         return thi_diag_set(d, TH_ENOMEM, "out of memory");
-    c->level = level;
-    int rc = parse_format(c, fmt ? json_string_value(fmt) : DEFAULT_FORMAT, d);
+    c->level = spec.level;
+    rc = parse_format(c, spec.format, d);
     if (rc == 0) {
-        if (strcmp(dtext, "stderr") == 0) {
+        if (strcmp(spec.destination, "stderr") == 0) {
             c->fd = 2;
-        } else if (strcmp(dtext, "stdout") == 0) {
+        } else if (strcmp(spec.destination, "stdout") == 0) {
             c->fd = 1;
         } else {
-            c->fd = open(dtext, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
-                         0600);
+            c->fd = open(spec.destination,
+                         O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
             if (c->fd < 0)
-                rc = thi_diag_set(d, TH_EIO, "\"%s\": %.300s: %s", dkey,
-                                  dtext, strerror(errno));
+                rc = thi_diag_set(d, TH_EIO, "\"%s\": %.300s: %s",
+                                  spec.dest_key, spec.destination,
+                                  strerror(errno));
             c->own_fd = c->fd >= 0;
         }
     }
@@ -320,17 +238,17 @@ thi_actor_vlog(int level, const th_addr_t *who, const char *fmt, va_list ap)
         size_t n = 0, cap = sizeof line - 1;
         for (size_t i = 0; i < cur->n_segs; i++) {
             switch (cur->segs[i].f) {
-            case F_TEXT: put(line, cap, &n, cur->segs[i].text); break;
-            case F_ASCTIME: put(line, cap, &n, when); break;
-            case F_LEVELNAME: put(line, cap, &n, thi_log_level_name(level));
+            case THI_LF_TEXT: put(line, cap, &n, cur->segs[i].text); break;
+            case THI_LF_ASCTIME: put(line, cap, &n, when); break;
+            case THI_LF_LEVELNAME: put(line, cap, &n, thi_log_level_name(level));
                 break;
-            case F_LEVELNO:
+            case THI_LF_LEVELNO:
                 snprintf(num, sizeof num, "%d", level);
                 put(line, cap, &n, num);
                 break;
-            case F_ADDR: put(line, cap, &n, addr); break;
-            case F_MESSAGE: put(line, cap, &n, msg); break;
-            case F_PROCESS:
+            case THI_LF_ADDR: put(line, cap, &n, addr); break;
+            case THI_LF_MESSAGE: put(line, cap, &n, msg); break;
+            case THI_LF_PROCESS:
                 snprintf(num, sizeof num, "%ld", (long)getpid());
                 put(line, cap, &n, num);
                 break;

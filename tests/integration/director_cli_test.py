@@ -140,6 +140,10 @@ def config_malformed_files_name_the_file():
     bad = [("convleader.cfg", "{not json", "not JSON"),
            ("othercaps.cfg", '"a string"', "JSON object"),
            ("thesplog.cfg", '{"level": 3}', '"level"'),
+           # the same schema thespiand applies (docs/logging.md)
+           ("thesplog.cfg", '{"format": "%(color)s"}', "unknown field"),
+           ("thesplogd.cfg", '{"level": "INFO", "colour": "red"}',
+            'unknown key "colour"'),
            ("adminendpoint.cfg", '"no-colon"', "endpoint"),
            ("adminendpoint.cfg", "70000", "port"),
            ("custom.cfg", '{"a": 1, "a": 2}', "duplicate"),
