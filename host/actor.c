@@ -979,11 +979,12 @@ invoke(th_ctx_t *ctx, thi_slot_t *slot, thi_env_t *env)
         if (!handled)
             rc = cls->receive ? cls->receive(ctx, slot->state, &env->msg) : 0;
     }
-    ctx->cur = NULL;
-    /* a watch lasts until the next callback (Thespian's ThespianWatch) */
+    /* a watch lasts until the next callback (Thespian's ThespianWatch);
+     * it sees ctx->cur: a WatchMessage handled re-arms the fds it named */
     if (__builtin_expect(ctx->watch_called ||
                              (slot->ext && slot->ext->watch), 0))
         thi_watch_after(ctx, slot);
+    ctx->cur = NULL;
     return rc == TH_SUPER ? 0 : rc;
 }
 
@@ -1006,7 +1007,10 @@ start_instance(th_ctx_t *ctx, thi_slot_t *slot)
     if (cls->init == NULL)
         return 0;
     ctx->cur = NULL;
+    ctx->watch_called = false;
     int rc = cls->init(ctx, slot->state);
+    if (ctx->watch_called || (slot->ext && slot->ext->watch))
+        thi_watch_after(ctx, slot); /* init may start a watch */
     return rc < 0 ? rc : 0;
 }
 
@@ -1545,6 +1549,10 @@ process(th_ctx_t *ctx, thi_slot_t *slot, thi_env_t *env)
     th_addr_t self;
     thi_slot_addr(sys, slot, env->target_nonce, &self);
     if (slot->live_nonce == 0 || env->target_nonce != slot->live_nonce) {
+        if (env->system && env->msg.type == t_timer->name) {
+            thi_env_free(env); /* its timer ended with the actor */
+            return;
+        }
         thi_dead_letter(sys, env, &self, "actor has exited");
         return;
     }
@@ -1605,6 +1613,14 @@ process(th_ctx_t *ctx, thi_slot_t *slot, thi_env_t *env)
             thi_env_free(env);
             return;
         }
+    } else if (type == t_timer->name && env->system &&
+               (!thi_timer_accept(ctx, slot, env) ||
+                (slot->flags & THI_SLOT_EXITING))) {
+        /* its timer was cancelled after it was sent, or ends with the
+         * actor now: no dead letter */
+        ctx->timer_id = 0;
+        thi_env_free(env);
+        return;
     } else if (slot->flags & THI_SLOT_EXITING) {
         thi_dead_letter(sys, env, &self, "actor is exiting");
         return;
@@ -1620,10 +1636,6 @@ process(th_ctx_t *ctx, thi_slot_t *slot, thi_env_t *env)
             (void)invoke(ctx, slot, env);
         begin_exit(ctx, slot, leader || exit_is_recursive(env));
         thi_env_free(env);
-        return;
-    } else if (type == t_timer->name && env->system &&
-               !thi_timer_accept(ctx, slot, env)) {
-        thi_env_free(env); /* its timer was cancelled after it was sent */
         return;
     }
     if (ext && ext->troupe && thi_troupe_route(ctx, slot, env))

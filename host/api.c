@@ -368,9 +368,10 @@ api_timer_start(th_ctx_t *ctx, uint64_t *id_out, int64_t delay_ms,
                              id_out);
     if (rc == TH_EINVAL)
         thi_log(TH_LOG_WARNING, &self,
-                "timer_start: delay_ms %lld / period_ms %lld: must not be "
-                "negative",
-                (long long)delay_ms, (long long)period_ms);
+                "timer_start: delay_ms %lld / period_ms %lld: each must be "
+                "0..%lld (and data non-NULL when len > 0)",
+                (long long)delay_ms, (long long)period_ms,
+                (long long)THI_TIMER_MAX_MS);
     return rc;
 }
 

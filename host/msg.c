@@ -251,8 +251,8 @@ thi_env_share(thi_env_t **out, const thi_type_t *type, const thi_env_t *src)
     env_reset(e, type);
     atomic_fetch_add_explicit(&src->ext->refs, 1, memory_order_relaxed);
     e->ext = src->ext;
-    e->msg.data = src->ext->data;
-    e->msg.len = src->ext->len;
+    e->msg.data = src->msg.data; /* the view: may start past a prefix */
+    e->msg.len = src->msg.len;
     *out = e;
     return 0;
 }

@@ -150,6 +150,7 @@ typedef struct thi_slot_ext {
     th_addr_t forward;                /* actor.c: after a handoff ... */
     bool forwarding;                  /* ... messages go to `forward` */
     bool has_timers;                  /* timer.c: th_timer_start used */
+    struct thi_tnode *timers;         /* timer.c: this actor's live timers */
     bool troupe_member;               /* troupe.c: member of `leader` */
     bool wip;                         /* troupe.c: work in progress */
     bool troupe_owed;                 /* troupe.c: routed work not yet
@@ -413,8 +414,9 @@ void thi_watch_fini(struct th_system *sys);
 int thi_watch_set(th_ctx_t *ctx, const int *fds, size_t n);
 void thi_watch_after(th_ctx_t *ctx, thi_slot_t *slot);  /* after a callback */
 void thi_watch_slot_fini(struct th_system *sys, thi_slot_t *slot);
-/* Synchronous mode: wait up to timeout_ms for watched fds and deliver;
- * returns how many WatchMessages were sent. */
+/* Synchronous mode: wait up to timeout_ms (-1: no limit) for watched fds
+ * and deliver; returns how many WatchMessages were sent, or -1 at once
+ * when no fd is watched. */
 int thi_watch_poll(struct th_system *sys, int timeout_ms);
 
 /* troupe.c: troupes and transient actors */
@@ -471,13 +473,16 @@ int thi_timer_add(thi_timers_t *t, const th_addr_t *target, uint32_t ms,
 /* Fire due timers; returns ms until the next one (-1: none). */
 int thi_timers_fire_due(thi_timers_t *t);
 size_t thi_timers_pending(thi_timers_t *t, const th_addr_t *target);
+/* Longest delay or period (ms): due times stay far from overflow. */
+#define THI_TIMER_MAX_MS (INT64_MAX / 4000000)
 int thi_timer_start(struct th_system *sys, const th_addr_t *target,
                     int64_t delay_ms, int64_t period_ms, const void *data,
                     size_t len, uint64_t *id_out);
 int thi_timer_cancel(struct th_system *sys, const th_addr_t *target,
                      uint64_t id);
 /* A TimerMessage reaches its actor: false when its timer was cancelled
- * meanwhile (drop it); sets ctx->timer_id. */
+ * meanwhile (drop it); sets ctx->timer_id. Only timer.c may send a system
+ * TimerMessage: its id sits in the 8 bytes before env->msg.data. */
 bool thi_timer_accept(th_ctx_t *ctx, thi_slot_t *slot, thi_env_t *env);
 void thi_timers_cancel_target(struct th_system *sys, const th_addr_t *target);
 /* Call fn(sys, args) on the timer thread (synchronous mode: from

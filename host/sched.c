@@ -385,14 +385,25 @@ thi_sched_run_sync(struct th_system *sys, int timeout_ms,
         int next_ms = thi_timers_fire_due(sys->timers);
         if (atomic_load_explicit(&s->gcount, memory_order_relaxed) > 0)
             continue;
-        if (next_ms < 0 || timeout_ms == 0)
+        /* readable watched fds are work too: a look without waiting */
+        int watched = thi_watch_poll(sys, 0);
+        if (watched > 0)
+            continue;
+        /* nothing due: wait only for a timer, or for fds until a deadline
+         * (timeout -1 with no timer left returns rather than block) */
+        if (timeout_ms == 0 ||
+            (next_ms < 0 && (watched < 0 || timeout_ms < 0)))
             break;
         int64_t now = thi_now_ns();
         if (timeout_ms > 0 && now >= deadline)
             break;
-        int64_t wait_ns = (int64_t)next_ms * 1000000;
-        if (timeout_ms > 0 && now + wait_ns > deadline)
+        int64_t wait_ns = next_ms < 0 ? INT64_MAX : (int64_t)next_ms * 1000000;
+        if (timeout_ms > 0 && wait_ns > deadline - now)
             wait_ns = deadline - now;
+        if (watched >= 0) { /* sleep in epoll: an fd may end the wait */
+            thi_watch_poll(sys, (int)((wait_ns + 999999) / 1000000));
+            continue;
+        }
         struct timespec ts = {wait_ns / 1000000000, wait_ns % 1000000000};
         nanosleep(&ts, NULL);
     }
