@@ -1,8 +1,9 @@
 /*
- * tests/log_capture.h — read what the runtime logs (to fd 2 unless
- * THESPLOG_FILE is set) during part of a test: lc_begin points fd 2 at a
- * scratch file, lc_end puts it back, copies the text to the real stderr
- * (so nothing is hidden) and returns it (free()).
+ * tests/log_capture.h — read what the runtime logs during part of a
+ * test: the internal log goes to fd 2 in a program that includes this
+ * (unless THESPLOG_FILE is set), lc_begin points fd 2 at a scratch file,
+ * lc_end puts it back, copies the text to the real stderr (so nothing is
+ * hidden) and returns it (free()).
  */
 #ifndef TH_TESTS_LOG_CAPTURE_H
 #define TH_TESTS_LOG_CAPTURE_H
@@ -11,7 +12,16 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "host/rt.h"
 #include "th_test.h"
+
+/* Before main, so before any record and before the harness forks: every
+ * case inherits an internal log that writes to whatever fd 2 is. */
+__attribute__((constructor)) static void
+lc_log_to_fd2(void)
+{
+    thi_log_set_internal(NULL);
+}
 
 typedef struct lc {
     int saved;
