@@ -709,29 +709,12 @@ thi_ctx_init(th_ctx_t *ctx, struct th_system *sys, thi_worker_t *w)
     ctx->worker = w;
 }
 
+/* Queue a runtime operation of `kind` to `to`, its arguments (a then b,
+ * at most THI_ENV_INLINE bytes in all) copied inline. */
 static int
-push_start(struct th_system *sys, thi_slot_t *slot, uint64_t nonce,
-           const thi_class_t *cls, const th_addr_t *parent, char *name,
-           thi_start_extra_t *x)
-{
-    thi_env_t *env = thi_env_alloc();
-    if (env == NULL)
-        return TH_ENOMEM;
-    memset(env, 0, sizeof *env);
-    env->kind = THI_ENV_START;
-    env->system = 1;
-    env->msg.type = "th.internal";
-    env->msg.data = env->in.bytes;
-    thi_start_args_t a = {cls, *parent, name, x};
-    memcpy(env->in.bytes, &a, sizeof a);
-    th_addr_t to;
-    thi_slot_addr(sys, slot, nonce, &to);
-    return thi_deliver(sys, &to, env);
-}
-
-static int
-push_op(struct th_system *sys, thi_slot_t *target, enum thi_env_kind kind,
-        const th_addr_t *arg)
+send_internal(struct th_system *sys, const th_addr_t *to,
+              enum thi_env_kind kind, const void *a, size_t alen,
+              const void *b, size_t blen)
 {
     thi_env_t *env = thi_env_alloc();
     if (env == NULL)
@@ -741,11 +724,32 @@ push_op(struct th_system *sys, thi_slot_t *target, enum thi_env_kind kind,
     env->system = 1;
     env->msg.type = "th.internal";
     env->msg.data = env->in.bytes;
-    if (arg)
-        memcpy(env->in.bytes, arg, sizeof *arg);
+    if (alen)
+        memcpy(env->in.bytes, a, alen);
+    if (blen)
+        memcpy(env->in.bytes + alen, b, blen);
+    return thi_deliver(sys, to, env);
+}
+
+static int
+push_start(struct th_system *sys, thi_slot_t *slot, uint64_t nonce,
+           const thi_class_t *cls, const th_addr_t *parent, char *name,
+           thi_start_extra_t *x)
+{
+    thi_start_args_t a = {cls, *parent, name, x};
+    th_addr_t to;
+    thi_slot_addr(sys, slot, nonce, &to);
+    return send_internal(sys, &to, THI_ENV_START, &a, sizeof a, NULL, 0);
+}
+
+static int
+push_op(struct th_system *sys, thi_slot_t *target, enum thi_env_kind kind,
+        const th_addr_t *arg)
+{
     th_addr_t to;
     thi_slot_addr(sys, target, atomic_load(&target->nonce), &to);
-    return thi_deliver(sys, &to, env);
+    return send_internal(sys, &to, kind, arg, arg ? sizeof *arg : 0, NULL,
+                         0);
 }
 
 static int create_slot(struct th_system *sys, th_ctx_t *ctx, th_addr_t *out,
@@ -1245,19 +1249,11 @@ begin_exit(th_ctx_t *ctx, thi_slot_t *slot, bool recursive)
             } else {
                 /* the system adopts it: it reports its exit there */
                 push_op(ctx->sys, ctx->sys->root, THI_ENV_ADD_CHILD, &child);
-                thi_env_t *env = thi_env_alloc();
-                if (env == NULL)
-                    continue;
-                memset(env, 0, sizeof *env);
-                env->kind = THI_ENV_REPARENT;
-                env->system = 1;
-                env->msg.type = "th.internal";
-                env->msg.data = env->in.bytes;
                 th_addr_t root;
                 thi_slot_addr(ctx->sys, ctx->sys->root,
                               ctx->sys->root->live_nonce, &root);
-                memcpy(env->in.bytes, &root, sizeof root);
-                thi_deliver(ctx->sys, &child, env);
+                send_internal(ctx->sys, &child, THI_ENV_REPARENT, &root,
+                              sizeof root, NULL, 0);
             }
         }
         if (!recursive) {
@@ -1443,17 +1439,8 @@ thi_handoff(struct th_system *sys, const th_addr_t *from, const th_addr_t *to,
 {
     if (!addr_live(sys, to))
         return TH_EDEAD;
-    thi_env_t *env = thi_env_alloc();
-    if (env == NULL)
-        return TH_ENOMEM;
-    memset(env, 0, sizeof *env);
-    env->kind = THI_ENV_HANDOFF;
-    env->system = 1;
-    env->msg.type = "th.internal";
-    env->msg.data = env->in.bytes;
     thi_handoff_args_t a = {*to, requester ? *requester : (th_addr_t){{0}}};
-    memcpy(env->in.bytes, &a, sizeof a);
-    return thi_deliver(sys, from, env);
+    return send_internal(sys, from, THI_ENV_HANDOFF, &a, sizeof a, NULL, 0);
 }
 
 /* In the old holder's context, after everything queued before: export,
@@ -1654,18 +1641,7 @@ thi_send_op(struct th_system *sys, const th_addr_t *to, thi_op_fn fn,
 {
     if (len > THI_OP_ARGS)
         return TH_EINVAL;
-    thi_env_t *env = thi_env_alloc();
-    if (env == NULL)
-        return TH_ENOMEM;
-    memset(env, 0, sizeof *env);
-    env->kind = THI_ENV_OP;
-    env->system = 1;
-    env->msg.type = "th.internal";
-    env->msg.data = env->in.bytes;
-    memcpy(env->in.bytes, &fn, sizeof fn);
-    if (len)
-        memcpy(env->in.bytes + sizeof fn, args, len);
-    return thi_deliver(sys, to, env);
+    return send_internal(sys, to, THI_ENV_OP, &fn, sizeof fn, args, len);
 }
 
 bool

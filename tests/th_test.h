@@ -60,6 +60,43 @@
 /* An expression returning a th rc must equal `code` exactly. */
 #define CHECK_RC(expr, code) CHECK_EQ((expr), (code))
 
+/* The whole file as a NUL-terminated string (owned: free), its length in
+ * *len (may be NULL); NULL when it cannot be opened. */
+static inline char *
+th_slurp(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (f == NULL)
+        return NULL;
+    size_t cap = 1 << 16, n = 0;
+    char *buf = malloc(cap + 1);
+    CHECK(buf != NULL);
+    size_t got;
+    while ((got = fread(buf + n, 1, cap - n, f)) > 0) {
+        n += got;
+        if (n == cap) {
+            cap *= 2;
+            buf = realloc(buf, cap + 1);
+            CHECK(buf != NULL);
+        }
+    }
+    fclose(f);
+    buf[n] = '\0';
+    if (len)
+        *len = n;
+    return buf;
+}
+
+/* As th_slurp, "" (owned) when the file is missing. */
+static inline char *
+th_slurp_text(const char *path)
+{
+    char *s = th_slurp(path, NULL);
+    if (s == NULL)
+        CHECK((s = strdup("")) != NULL);
+    return s;
+}
+
 struct th_test_case {
     const char *name;
     void (*fn)(void);

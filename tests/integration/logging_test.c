@@ -20,27 +20,12 @@ logactors(void)
     return p;
 }
 
-static char *
-slurp(const char *path)
-{
-    FILE *f = fopen(path, "r");
-    if (f == NULL)
-        return strdup("");
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *s = calloc(1, (size_t)n + 1);
-    CHECK(fread(s, 1, (size_t)n, f) == (size_t)n);
-    fclose(f);
-    return s;
-}
-
 static bool
 await_file_has(const char *path, const char *needle, int timeout_ms)
 {
     int64_t end = hu_now_ms() + timeout_ms;
     do {
-        char *s = slurp(path);
+        char *s = th_slurp_text(path);
         bool found = strstr(s, needle) != NULL;
         free(s);
         if (found)
@@ -90,7 +75,7 @@ TH_TEST(log_config_formats_actor_records_and_sigusr1_dumps)
     CHECK_RC(th_client_addr_format(&a, as, sizeof as), 0);
     log_through(c, &a, 20, "info-through-host");
     log_through(c, &a, 10, "debug-filtered");
-    char *log = slurp(actors);
+    char *log = th_slurp_text(actors);
     snprintf(want, sizeof want, "INFO <%s> info-through-host\n", as);
     CHECK_CONTAINS(log, want);
     CHECK(strstr(log, "debug-filtered") == NULL);
@@ -125,7 +110,7 @@ TH_TEST(bad_log_config_is_refused_naming_the_file)
         const char *extra[] = {"--log-config", cfg, NULL};
         hu_spawn(&h, extra);
         CHECK_EQ(hu_wait_exit(&h, 20000), 1);
-        char *err = slurp(h.log);
+        char *err = th_slurp_text(h.log);
         CHECK_CONTAINS(err, cfg);
         CHECK_CONTAINS(err, bad[i][1]);
         free(err);
@@ -168,7 +153,7 @@ TH_TEST(internal_log_rotates_under_logfile_and_stderr_follows)
     log_through(c, &a, 30, "warning-after-rotation");
     th_client_close(c);
     CHECK(await_file_has(logfile, "warning-after-rotation", 2000));
-    char *o = slurp(old);
+    char *o = th_slurp_text(old);
     CHECK(strstr(o, "warning-after-rotation") == NULL);
     free(o);
     int rc = hu_stop(&h);

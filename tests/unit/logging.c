@@ -57,22 +57,6 @@ path_in(const char *name)
     return p[i];
 }
 
-/* The whole file as a string (owned), "" when missing. */
-static char *
-slurp(const char *path)
-{
-    FILE *f = fopen(path, "r");
-    if (f == NULL)
-        return strdup("");
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *s = calloc(1, (size_t)n + 1);
-    CHECK(fread(s, 1, (size_t)n, f) == (size_t)n);
-    fclose(f);
-    return s;
-}
-
 static int
 count(const char *hay, const char *needle)
 {
@@ -130,7 +114,7 @@ TH_TEST(actor_records_carry_the_address_in_the_format)
         th_log_record(TH_LOG_ERROR, "outside %d", sync);
         char as[TH_ADDR_STRLEN], want[256];
         th_addr_to_string(&a, as, sizeof as);
-        char *log = slurp(path_in("actors.log"));
+        char *log = th_slurp_text(path_in("actors.log"));
         snprintf(want, sizeof want, "INFO|20|%s|%s|%%\n", as,
                  sync ? "hello-sync" : "hello");
         CHECK_CONTAINS(log, want);
@@ -138,7 +122,7 @@ TH_TEST(actor_records_carry_the_address_in_the_format)
         snprintf(want, sizeof want, "\nERROR|40||outside %d|%%\n", sync);
         CHECK_CONTAINS(log, want);
         /* the actor log is not the internal log */
-        char *internal = slurp(path_in("internal.log"));
+        char *internal = th_slurp_text(path_in("internal.log"));
         CHECK(strstr(internal, "hello") == NULL);
         free(internal);
         free(log);
@@ -163,7 +147,7 @@ TH_TEST(level_threshold_filters)
     actor_log(sys, in, &a, TH_LOG_WARNING, "wrn", 1);
     actor_log(sys, in, &a, TH_LOG_CRITICAL, "crit", 1);
     th_log_record(TH_LOG_INFO, "outside-info");
-    char *log = slurp(path_in("a.log"));
+    char *log = th_slurp_text(path_in("a.log"));
     CHECK(strstr(log, "dbg") == NULL);
     CHECK(strstr(log, "inf") == NULL);
     CHECK(strstr(log, "outside-info") == NULL);
@@ -175,7 +159,7 @@ TH_TEST(level_threshold_filters)
               "\"%%(levelname)s %%(message)s\"}",
               path_in("a.log"));
     actor_log(sys, in, &a, TH_LOG_DEBUG, "dbg2", 1);
-    log = slurp(path_in("a.log"));
+    log = th_slurp_text(path_in("a.log"));
     CHECK_CONTAINS(log, "DEBUG dbg2\n");
     free(log);
     th_inbox_destroy(in);
@@ -195,7 +179,7 @@ TH_TEST(default_is_warning_to_stderr)
     th_log_record(TH_LOG_WARNING, "loud-warning");
     dup2(saved, 2);
     close(saved);
-    char *err = slurp(path_in("stderr"));
+    char *err = th_slurp_text(path_in("stderr"));
     CHECK(strstr(err, "quiet-info") == NULL);
     CHECK_CONTAINS(err, " WARNING [] loud-warning\n");
     free(err);
@@ -245,7 +229,7 @@ TH_TEST(bad_config_names_the_key_and_keeps_the_previous)
         actor_log(sys, in, &a, TH_LOG_INFO, text, 1);
         char want[64];
         snprintf(want, sizeof want, "good %s\n", text);
-        char *log = slurp(path_in("good.log"));
+        char *log = th_slurp_text(path_in("good.log"));
         CHECK_CONTAINS(log, want);
         free(log);
     }
@@ -273,7 +257,7 @@ TH_TEST(bad_config_names_the_key_and_keeps_the_previous)
     fclose(f);
     CHECK_RC(th_log_configure_file(path_in("ok.cfg"), &d), 0);
     actor_log(sys, in, &a, TH_LOG_ERROR, "from-file", 1);
-    char *log = slurp(path_in("ok.log"));
+    char *log = th_slurp_text(path_in("ok.log"));
     CHECK_STREQ(log, "from-file!\n");
     free(log);
     th_inbox_destroy(in);
@@ -312,7 +296,7 @@ TH_TEST(configure_while_logging)
         pthread_join(t[i], NULL);
     int total = 0;
     for (int k = 0; k < 2; k++) {
-        char *log = slurp(path_in(k ? "x.log" : "y.log"));
+        char *log = th_slurp_text(path_in(k ? "x.log" : "y.log"));
         int recs = count(log, "<spin "), ends = count(log, " end>\n");
         CHECK_EQ(recs, ends);
         CHECK_EQ(count(log, "\n"), recs);
@@ -330,7 +314,7 @@ TH_TEST(internal_log_default_file_and_threshold)
     setenv("THESPLOG_THRESHOLD", "ERROR", 1);
     thi_log(TH_LOG_WARNING, NULL, "below-threshold");
     thi_log(TH_LOG_ERROR, NULL, "internal-error");
-    char *log = slurp(path_in("thespian.log"));
+    char *log = th_slurp_text(path_in("thespian.log"));
     CHECK(strstr(log, "below-threshold") == NULL);
     CHECK_CONTAINS(log, " ERROR [] internal-error\n");
     free(log);
@@ -386,7 +370,7 @@ TH_TEST(internal_log_rotates_at_the_size_limit)
     CHECK(os > 0);
     CHECK(os <= 2000);
     CHECK(cs > 0 && cs < 2000);
-    char *a = slurp(old), *b = slurp(cur);
+    char *a = th_slurp_text(old), *b = th_slurp_text(cur);
     CHECK_EQ(whole_records(a) + whole_records(b), 48);
     for (long i = 0; i < 4; i++)
         for (int k = 0; k < 12; k++) {
@@ -400,11 +384,11 @@ TH_TEST(internal_log_rotates_at_the_size_limit)
     for (int i = 0; i < 200; i++)
         thi_log(TH_LOG_ERROR, NULL, "more %d end", i);
     CHECK(size_of(cur) <= 2000 && size_of(old) <= 2000);
-    b = slurp(cur);
+    b = th_slurp_text(cur);
     CHECK_CONTAINS(b, "more 199 end\n");
     whole_records(b);
     free(b);
-    a = slurp(old);
+    a = th_slurp_text(old);
     whole_records(a);
     free(a);
 }
@@ -421,7 +405,7 @@ TH_TEST(bad_maxsize_warns_and_uses_the_default)
         thi_log(TH_LOG_ERROR, NULL, "filler %d end", i);
     dup2(saved, 2);
     close(saved);
-    char *err = slurp(path_in("stderr"));
+    char *err = th_slurp_text(path_in("stderr"));
     CHECK_CONTAINS(err, "THESPLOG_FILE_MAXSIZE=\"2k\"");
     CHECK_EQ(count(err, "THESPLOG_FILE_MAXSIZE"), 1);
     free(err);
@@ -434,7 +418,7 @@ static bool
 await_internal(const char *needle)
 {
     for (int i = 0; i < 500; i++) {
-        char *log = slurp(path_in("internal.log"));
+        char *log = th_slurp_text(path_in("internal.log"));
         bool found = strstr(log, needle) != NULL;
         free(log);
         if (found)

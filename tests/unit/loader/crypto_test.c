@@ -79,30 +79,13 @@ need_openssl(void)
                     "installs it)");
 }
 
+/* A file the openssl CLI wrote, which must be there. */
 static char *
-slurp(const char *path, size_t *len)
+th_slurp_checked(const char *path, size_t *len)
 {
-    FILE *f = fopen(path, "rb");
-    CHECK(f != NULL);
-    size_t cap = 1 << 16, n = 0;
-    char *buf = malloc(cap + 1);
-    CHECK(buf != NULL);
-    for (;;) {
-        size_t got = fread(buf + n, 1, cap - n, f);
-        n += got;
-        if (got == 0)
-            break;
-        if (n == cap) {
-            cap *= 2;
-            buf = realloc(buf, cap + 1);
-            CHECK(buf != NULL);
-        }
-    }
-    CHECK(!ferror(f));
-    fclose(f);
-    buf[n] = '\0';
-    *len = n;
-    return buf;
+    char *s = th_slurp(path, len);
+    CHECK(s != NULL);
+    return s;
 }
 
 static void
@@ -546,7 +529,7 @@ TH_TEST(openssl_interop)
     CHECK_EQ(sh("openssl pkey -pubin -in '%s' -outform DER -out '%s'", y, der),
              0);
     size_t der_len = 0;
-    char *der_bytes = slurp(der, &der_len);
+    char *der_bytes = th_slurp_checked(der, &der_len);
     CHECK_RC(thi_sha256(fder, der_bytes, der_len), 0);
     CHECK(memcmp(fder, fpub, sizeof fpub) == 0);
 
@@ -570,7 +553,7 @@ TH_TEST(openssl_interop)
     CHECK_EQ(
         sh("openssl dgst -sha256 -sign '%s' -out '%s' '%s'", x, osig, data), 0);
     size_t olen = 0;
-    char *theirs = slurp(osig, &olen);
+    char *theirs = th_slurp_checked(osig, &olen);
     CHECK_EQ(olen, sig_len);
     CHECK(memcmp(theirs, sig, sig_len) == 0);
     CHECK_RC(thi_verify(pub, hash, (const uint8_t *)theirs, olen, &d), 0);
@@ -590,7 +573,7 @@ TH_TEST(openssl_interop)
     /* The traditional PKCS#1 private format loads too, same key. */
     CHECK_EQ(sh("openssl rsa -in '%s' -traditional -out '%s'", x, trad), 0);
     size_t tlen = 0;
-    char *ttext = slurp(trad, &tlen);
+    char *ttext = th_slurp_checked(trad, &tlen);
     CHECK_CONTAINS(ttext, "-----BEGIN RSA PRIVATE KEY-----");
     thi_key_t *tkey = NULL;
     if (thi_key_load_private(&tkey, ttext, tlen, trad, &d) != 0)
@@ -718,7 +701,7 @@ openssl_make(const char *dir, const char *file, const char *cmd_fmt,
     snprintf(cmd, sizeof cmd, cmd_fmt, p);
     if (sh("%s", cmd) != 0)
         TH_FAIL_AT_("command failed: %s", cmd);
-    char *text = slurp(p, len);
+    char *text = th_slurp_checked(p, len);
     free(p);
     return text;
 }
