@@ -163,6 +163,38 @@ thi_caps_fini(struct th_system *sys)
     sys->caps = NULL;
 }
 
+static const char *
+type_name(const json_t *v)
+{
+    switch (json_typeof(v)) {
+    case JSON_OBJECT: return "an object";
+    case JSON_ARRAY: return "an array";
+    case JSON_STRING: return "a string";
+    case JSON_INTEGER:
+    case JSON_REAL: return "a number";
+    case JSON_TRUE:
+    case JSON_FALSE: return "a boolean";
+    default: return "null";
+    }
+}
+
+/* Why `have` is not the `want`ed value: name the JSON types when they
+ * differ (a requirement of the wrong type can never match). */
+static int
+not_equal(th_diag_t *d, const char *who, const char *name, const json_t *have,
+          const json_t *want)
+{
+    if (strcmp(type_name(have), type_name(want)) != 0)
+        return thi_diag_set(d, TH_ENOCOMPAT,
+                            "%s: capability \"%s\" is %s here, the "
+                            "requirement is %s",
+                            who, name, type_name(have), type_name(want));
+    return thi_diag_set(d, TH_ENOCOMPAT,
+                        "%s: capability \"%s\" does not have the required "
+                        "value",
+                        who, name);
+}
+
 /* One declared requirement of the class against the capabilities. */
 static int
 check_require(const json_t *caps, const thi_class_t *cls,
@@ -186,13 +218,14 @@ check_require(const json_t *caps, const thi_class_t *cls,
     if (want == NULL) /* the loader validated it: only ENOMEM is left */
         return thi_diag_set(d, TH_ENOMEM, "class %s: requirement \"%s\"",
                             cls->qname, r->name);
-    bool ok = cap_equal(have, want);
+    int rc = 0;
+    if (!cap_equal(have, want)) {
+        char who[sizeof cls->qname + 16];
+        snprintf(who, sizeof who, "class %s", cls->qname);
+        rc = not_equal(d, who, r->name, have, want);
+    }
     json_decref(want);
-    if (!ok)
-        return thi_diag_set(d, TH_ENOCOMPAT,
-                            "class %s requires capability \"%s\" = %s",
-                            cls->qname, r->name, r->value_json);
-    return 0;
+    return rc;
 }
 
 /* The createActor requirements (a parsed object) against the capabilities. */
@@ -209,12 +242,13 @@ check_requirements(const json_t *caps, const json_t *reqs, th_diag_t *d)
                                 "requirements: capability \"%s\" is not "
                                 "present on this system",
                                 key);
-        bool ok = json_is_true(want) ? truthy(have) : cap_equal(have, want);
-        if (!ok)
-            return thi_diag_set(d, TH_ENOCOMPAT,
-                                "requirements: capability \"%s\" does not "
-                                "have the required value",
-                                key);
+        if (json_is_true(want) ? !truthy(have) : !cap_equal(have, want))
+            return json_is_true(want)
+                       ? thi_diag_set(d, TH_ENOCOMPAT,
+                                      "requirements: capability \"%s\" is "
+                                      "not true",
+                                      key)
+                       : not_equal(d, "requirements", key, have, want);
     }
     return 0;
 }

@@ -182,6 +182,9 @@ create_refused(bool sync)
              TH_ENOCOMPAT);
     CHECK_RC(create_req(sys, &a, "capactors.Plain", "{\"Nowhere\":1}"),
              TH_ENOCOMPAT);
+    /* a requirement of the wrong JSON type: named with both types */
+    CHECK_RC(create_req(sys, &a, "capactors.Plain", "{\"Mem\":\"16\"}"),
+             TH_ENOCOMPAT);
     CHECK_RC(create_req(sys, &a, "capactors.Plain", "[1]"), TH_EINVAL);
     CHECK_RC(create_req(sys, &a, "capactors.Plain", "{nope"), TH_EINVAL);
     /* matching requirements: equal value, true for truthy, 16.0 == 16 */
@@ -195,6 +198,9 @@ create_refused(bool sync)
     CHECK_CONTAINS(log, "requires capability \"GPU\" to be true");
     CHECK_CONTAINS(log, "capability \"Color\" does not have the required");
     CHECK_CONTAINS(log, "capability \"Nowhere\" is not present");
+    CHECK_CONTAINS(log, "capability \"Mem\" is a number here, the "
+                        "requirement is a string");
+    CHECK_CONTAINS(log, "capability \"GPU\" is not true");
     CHECK_CONTAINS(log, "requirements: not a JSON object");
     th_inbox_destroy(in);
     th_system_destroy(sys);
