@@ -761,7 +761,7 @@ static int create_slot(struct th_system *sys, th_ctx_t *ctx, th_addr_t *out,
 static int
 create_extra(struct th_system *sys, th_ctx_t *ctx, thi_slot_t *parent_slot,
              const char *class_name, const th_create_opts_t *opts,
-             thi_start_extra_t **x)
+             thi_start_extra_t **x, th_diag_t *d)
 {
     *x = NULL;
     const char *reqs = NULL;
@@ -778,18 +778,19 @@ create_extra(struct th_system *sys, th_ctx_t *ctx, thi_slot_t *parent_slot,
         return 0;
     thi_start_extra_t *e = calloc(1, sizeof *e);
     if (e == NULL)
-        return TH_ENOMEM;
-    th_diag_t d = {0};
+        return thi_diag_set(d, TH_ENOMEM, "create %s: out of memory",
+                            class_name);
     int rc = 0;
     if (reqs && (e->requirements = strdup(reqs)) == NULL)
         rc = TH_ENOMEM;
     if (rc == 0 && sup)
-        rc = thi_sup_copy(sys, ctx, sup, &e->sup_children, &d);
+        rc = thi_sup_copy(sys, ctx, sup, &e->sup_children, d);
     if (rc == 0 && inherit)
         rc = thi_sup_inherit(parent_slot, e);
     if (rc != 0) {
-        thi_log(TH_LOG_WARNING, NULL, "create %s: %s", class_name,
-                d.msg[0] ? d.msg : th_strerror(rc));
+        if (d->msg[0] == '\0')
+            thi_diag_set(d, rc, "%s", th_strerror(rc));
+        thi_log(TH_LOG_WARNING, NULL, "create %s: %s", class_name, d->msg);
         thi_start_extra_free(e);
         return rc;
     }
@@ -799,47 +800,54 @@ create_extra(struct th_system *sys, th_ctx_t *ctx, thi_slot_t *parent_slot,
 
 int
 thi_create(struct th_system *sys, th_ctx_t *ctx, th_addr_t *out,
-           const char *class_name, const th_create_opts_t *opts)
+           const char *class_name, const th_create_opts_t *opts,
+           th_diag_t *dout)
 {
+    th_diag_t local;
+    th_diag_t *d = dout ? dout : &local;
+    thi_diag_clear(d);
     if (class_name == NULL || out == NULL)
-        return TH_EINVAL;
+        return thi_diag_set(d, TH_EINVAL, "create: no class name or address");
     if (atomic_load(&sys->stopping))
-        return TH_ECLOSED;
+        return thi_diag_set(d, TH_ECLOSED, "create %s: the system is "
+                            "shutting down", class_name);
     const char *gname = NULL, *hash = NULL;
     if (opts) {
         if (opts->size < sizeof(uint32_t) * 2 + sizeof(void *))
-            return TH_EINVAL;
+            return thi_diag_set(d, TH_EINVAL, "create %s: opts->size %u is "
+                                "too small", class_name, opts->size);
         gname = opts->global_name;
         if (opts->size >= offsetof(th_create_opts_t, source_hash) +
                               sizeof(void *))
             hash = opts->source_hash;
     }
     if (gname && !valid_global_name(gname))
-        return TH_EINVAL;
+        return thi_diag_set(d, TH_EINVAL, "create %s: global name is empty, "
+                            "over 255 bytes or has control characters",
+                            class_name);
     thi_slot_t *parent_slot =
         (ctx && ctx->slot && !gname) ? ctx->slot : sys->root;
     if (parent_slot != sys->root && (parent_slot->flags & THI_SLOT_EXITING))
-        return TH_ECLOSED;
+        return thi_diag_set(d, TH_ECLOSED, "create %s: the parent is "
+                            "exiting", class_name);
     /* inside an actor, PLUGIN.CLASS means its own source's first */
     const thi_class_t *own =
         (ctx && ctx->slot && ctx->slot->kind == THI_SLOT_ACTOR)
             ? atomic_load_explicit(&ctx->slot->cls, memory_order_relaxed)
             : NULL;
     const thi_class_t *cls;
-    th_diag_t d = {0};
     int rc = thi_class_resolve(sys, class_name, own ? own->source : NULL, hash,
-                               &cls, &d);
+                               &cls, d);
     if (rc != 0) {
-        thi_log(TH_LOG_INFO, NULL, "create %s: %s", class_name, d.msg);
+        thi_log(TH_LOG_INFO, NULL, "create %s: %s", class_name, d->msg);
         return rc;
     }
     thi_start_extra_t *x = NULL;
-    rc = create_extra(sys, ctx, parent_slot, class_name, opts, &x);
-    if (rc == 0)
-        rc = thi_caps_admit(sys, cls, x ? x->requirements : NULL, &d);
+    rc = create_extra(sys, ctx, parent_slot, class_name, opts, &x, d);
+    if (rc == 0 && (rc = thi_caps_admit(sys, cls, x ? x->requirements : NULL,
+                                        d)) != 0)
+        thi_log(TH_LOG_INFO, NULL, "create %s: %s", class_name, d->msg);
     if (rc != 0) {
-        if (d.msg[0])
-            thi_log(TH_LOG_INFO, NULL, "create %s: %s", class_name, d.msg);
         thi_start_extra_free(x);
         thi_source_put(sys, cls->source);
         return rc;

@@ -828,11 +828,12 @@ op_create(req_t *r)
     opts.source_hash = hash;
     opts.requirements_json = req_text;
     th_addr_t addr;
+    th_diag_t d = {0};
     /* Thespian's createActor returns once the actor is created or failed:
      * wait for its init (briefly: an init still running after that is
      * reported as created, which it is) */
     int rc = th_system_create_actor_wait(r->a->sys, &addr, cls, &opts,
-                                         CREATE_WAIT_MS);
+                                         CREATE_WAIT_MS, &d);
     free(req_text);
     switch (rc) {
     case TH_ETIMEDOUT:
@@ -851,16 +852,13 @@ op_create(req_t *r)
                cls);
         return;
     case TH_ENOCOMPAT:
-        refuse(r, rc,
-               "this system's capabilities do not meet the requirements of "
-               "%s (the host log names the capability)",
-               cls);
+        refuse(r, rc, "%s", d.msg);
         return;
     case TH_ESOURCE:
         refuse(r, rc, "no loaded source has hash %.80s", hash ? hash : "");
         return;
     case TH_EINVAL:
-        refuse(r, rc, "invalid global name or options for %s", cls);
+        refuse(r, rc, "%s", d.msg[0] ? d.msg : "invalid options");
         return;
     case TH_EFAIL:
         refuse(r, TH_ESTARTUP,

@@ -150,7 +150,7 @@ api_create(th_ctx_t *ctx, th_addr_t *out, const char *class_name,
            const th_create_opts_t *opts)
 {
     checked(ctx);
-    return thi_create(ctx->sys, ctx, out, class_name, opts);
+    return thi_create(ctx->sys, ctx, out, class_name, opts, NULL);
 }
 
 static int

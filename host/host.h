@@ -90,11 +90,14 @@ int th_system_create_actor(th_system_t *sys, th_addr_t *out,
  * has run its init: Thespian's createActor, which returns once the actor
  * is created or has failed. Returns 0, or TH_EFAIL when its init refused
  * to start (the actor is gone), TH_ETIMEDOUT (its init is still running;
- * the actor exists), or the create's own codes. Thread-safe, blocking; not
- * from a worker of this system. */
+ * the actor exists), or the create's own codes (TH_ENOENT, TH_EINVAL,
+ * TH_ENOCOMPAT naming the capability, ...); d (may be NULL) gets the
+ * reason of a refusal. Thread-safe, blocking; not from a worker of this
+ * system. */
 int th_system_create_actor_wait(th_system_t *sys, th_addr_t *out,
                                 const char *class_name,
-                                const th_create_opts_t *opts, int timeout_ms);
+                                const th_create_opts_t *opts, int timeout_ms,
+                                th_diag_t *d);
 
 /* Send from outside the actor system (sender is the null address).
  * Same returns as th_send. Thread-safe, does not block. */

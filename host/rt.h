@@ -336,8 +336,11 @@ int thi_send_user(struct th_system *sys, const th_addr_t *from,
 int thi_send_system(struct th_system *sys, const th_addr_t *from,
                     const th_addr_t *to, const char *type, const void *data,
                     size_t len);
+/* createActor from an actor (ctx) or from outside (ctx NULL); d (may be
+ * NULL) says why a refusal was made. */
 int thi_create(struct th_system *sys, th_ctx_t *ctx, th_addr_t *out,
-               const char *class_name, const th_create_opts_t *opts);
+               const char *class_name, const th_create_opts_t *opts,
+               th_diag_t *d);
 /* Resolve `name` and queue `env` to its holder as one step (names_lock).
  * Consumes env except on TH_EFULL. */
 int thi_send_name(struct th_system *sys, const char *name, thi_env_t *env);

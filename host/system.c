@@ -202,7 +202,7 @@ int
 th_system_create_actor(th_system_t *sys, th_addr_t *out,
                        const char *class_name, const th_create_opts_t *opts)
 {
-    return thi_create(sys, NULL, out, class_name, opts);
+    return thi_create(sys, NULL, out, class_name, opts, NULL);
 }
 
 static bool
@@ -218,9 +218,10 @@ start_answered(void *arg)
 int
 th_system_create_actor_wait(th_system_t *sys, th_addr_t *out,
                             const char *class_name,
-                            const th_create_opts_t *opts, int timeout_ms)
+                            const th_create_opts_t *opts, int timeout_ms,
+                            th_diag_t *d)
 {
-    int rc = thi_create(sys, NULL, out, class_name, opts);
+    int rc = thi_create(sys, NULL, out, class_name, opts, d);
     if (rc != 0)
         return rc;
     thi_start_wait_t *w = calloc(1, sizeof *w);
@@ -259,6 +260,9 @@ th_system_create_actor_wait(th_system_t *sys, th_addr_t *out,
     rc = !w->done ? TH_ETIMEDOUT : w->started ? 0 : TH_EFAIL;
     pthread_mutex_unlock(&w->lock);
     thi_start_wait_put(w);
+    if (rc == TH_EFAIL)
+        thi_diag_set(d, rc, "%s failed to start: its init refused (the "
+                     "internal log says why)", class_name);
     return rc;
 }
 

@@ -77,8 +77,11 @@ TH_TEST(update_through_the_client_exits_the_rejected_actor)
                                  .requirements_json = "{\"Zone\":\"us\"}"};
     CHECK_RC(th_client_create(c, &a, "capactors.Plain", &o), TH_ENOCOMPAT);
     CHECK_CONTAINS(th_client_errmsg(c), "NoCompatibleSystemForActor");
+    /* the client hears which capability, not only the host log */
+    CHECK_CONTAINS(th_client_errmsg(c), "\"Zone\"");
     o.requirements_json = "{\"Rack\":1}";
     CHECK_RC(th_client_create(c, &a, "capactors.Plain", &o), TH_ENOCOMPAT);
+    CHECK_CONTAINS(th_client_errmsg(c), "\"Rack\" is not present");
 
     /* refused updates return their code; nothing changes */
     CHECK_RC(th_client_update_capability(c, "Thespian Version", "\"9\""),

@@ -768,14 +768,22 @@ static void
 create_and_wait(th_system_t *sys)
 {
     th_addr_t a;
-    CHECK_RC(th_system_create_actor_wait(sys, &a, "hello.Greeter", NULL, 5000),
+    th_diag_t d = {0};
+    CHECK_RC(th_system_create_actor_wait(sys, &a, "hello.Greeter", NULL, 5000,
+                                         &d),
              0);
     CHECK_RC(th_system_create_actor_wait(sys, &a, "rtactors.FailInit", NULL,
-                                         5000),
+                                         5000, &d),
              TH_EFAIL);
+    CHECK_CONTAINS(d.msg, "rtactors.FailInit failed to start");
     CHECK_RC(th_system_tell(sys, &a, "Hello", "", 0), TH_EDEAD);
-    CHECK_RC(th_system_create_actor_wait(sys, &a, "hello.Nobody", NULL, 5000),
+    CHECK_RC(th_system_create_actor_wait(sys, &a, "hello.Nobody", NULL, 5000,
+                                         &d),
              TH_ENOENT);
+    CHECK_CONTAINS(d.msg, "hello.Nobody");
+    CHECK_RC(th_system_create_actor_wait(sys, &a, "hello.Greeter", NULL, 5000,
+                                         NULL),
+             0);
 }
 
 TH_TEST(create_waits_until_started_or_failed)
