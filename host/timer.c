@@ -243,6 +243,17 @@ timer_env(const tnode_t *n)
     return env;
 }
 
+/* A wakeup whose actor has exited ends with it (Thespian drops it): no
+ * dead letter. An exit racing this check still gives a dead letter. */
+static bool
+target_alive(struct th_system *sys, const th_addr_t *a)
+{
+    thi_slot_t *slot = thi_slot_get(sys, a->opaque[1]);
+    return slot && a->opaque[2] != 0 &&
+           atomic_load_explicit(&slot->nonce, memory_order_acquire) ==
+               a->opaque[2];
+}
+
 int
 thi_timers_fire_due(thi_timers_t *t)
 {
@@ -276,7 +287,7 @@ thi_timers_fire_due(thi_timers_t *t)
             /* outside the lock: delivery may take others */
             if (n->call)
                 n->call(t->sys, n->data);
-            else
+            else if (target_alive(t->sys, &n->target))
                 thi_send_system(t->sys, &n->target, &n->target,
                                 TH_MSG_WAKEUP, n->data, n->len);
             free(n);

@@ -359,6 +359,40 @@ wakeups_in_order(th_system_t *sys)
     th_inbox_destroy(in);
 }
 
+/* A wakeup pending when its actor exits ends with it: no dead letter. */
+static void
+wakeup_ends_with_actor(th_system_t *sys)
+{
+    th_inbox_t *in;
+    CHECK_RC(th_inbox_create(sys, &in), 0);
+    th_addr_t s = rt_create(sys, "testactors.Sleeper");
+    CHECK_RC(th_inbox_send(in, &s, "Wake", "{\"ms\":30}", 9), 0);
+    json_t *st = rt_ask(in, &s, TH_MSG_STATUS_REQ, "", TH_MSG_ACTOR_STATUS);
+    CHECK_EQ(rt_int(st, "wakeups"), 1);
+    json_decref(st);
+    CHECK_RC(th_system_tell(sys, &s, TH_MSG_EXIT_REQUEST, "{}", 2), 0);
+    th_system_stats_t before, after;
+    th_system_run(sys, 0);
+    th_system_stats(sys, &before);
+    struct timespec ts = {0, 80000000};
+    nanosleep(&ts, NULL);
+    th_system_run(sys, 0); /* synchronous: fires the due wakeup */
+    th_system_stats(sys, &after);
+    CHECK_EQ(after.pending_timers, 0);
+    CHECK_EQ(after.dead_letters, before.dead_letters);
+    rt_expect_nothing(in, 50);
+    th_inbox_destroy(in);
+}
+
+TH_TEST(wakeup_of_an_exited_actor_is_dropped)
+{
+    th_system_t *a = threaded(), *b = synchronous();
+    wakeup_ends_with_actor(a);
+    wakeup_ends_with_actor(b);
+    th_system_destroy(a);
+    th_system_destroy(b);
+}
+
 TH_TEST(wakeups_arrive_in_due_order)
 {
     th_system_t *a = threaded(), *b = synchronous();
@@ -806,6 +840,7 @@ TH_TEST_MAIN(TH_CASE(same_plugin_threaded_and_synchronous),
              TH_CASE(dead_letters_go_to_registered_handlers),
              TH_CASE(named_actor_unique_under_concurrent_creates),
              TH_CASE(wakeups_arrive_in_due_order),
+             TH_CASE(wakeup_of_an_exited_actor_is_dropped),
              TH_CASE(status_of_system_and_actor),
              TH_CASE(shutdown_requested_by_an_actor),
              TH_CASE(order_preserved_per_sender),
