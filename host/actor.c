@@ -82,16 +82,6 @@ thi_slots_init(struct th_system *sys)
     return 0;
 }
 
-thi_slot_t *
-thi_slot_get(struct th_system *sys, uint64_t id)
-{
-    if (id >= atomic_load_explicit(&sys->n_slots, memory_order_acquire))
-        return NULL;
-    thi_slot_t *chunk = atomic_load_explicit(
-        &sys->chunks[id >> THI_CHUNK_SHIFT], memory_order_acquire);
-    return chunk ? &chunk[id & (CHUNK_SLOTS - 1)] : NULL;
-}
-
 static void
 slot_init_fresh(thi_slot_t *slot, uint32_t id)
 {
@@ -154,15 +144,6 @@ thi_slot_release(struct th_system *sys, thi_slot_t *slot)
     slot->u.free_next = sys->free_slots;
     sys->free_slots = slot;
     pthread_mutex_unlock(&sys->slots_lock);
-}
-
-void
-thi_slot_addr(struct th_system *sys, const thi_slot_t *slot, uint64_t nonce,
-              th_addr_t *out)
-{
-    out->opaque[0] = sys->id;
-    out->opaque[1] = slot->id;
-    out->opaque[2] = nonce;
 }
 
 void
@@ -457,8 +438,11 @@ thi_dead_letter(struct th_system *sys, thi_env_t *env,
 
 /* ---- Delivery ------------------------------------------------------------------------ */
 
-int
-thi_deliver(struct th_system *sys, const th_addr_t *to, thi_env_t *env)
+/* thi_deliver's body, inlined into thi_send_user (every send): built with
+ * -fPIC, GCC never inlines a function with external linkage, since it
+ * could be interposed. */
+static inline int
+deliver(struct th_system *sys, const th_addr_t *to, thi_env_t *env)
 {
     if (to->opaque[0] != sys->id) {
         thi_dead_letter(sys, env, to,
@@ -493,6 +477,12 @@ thi_deliver(struct th_system *sys, const th_addr_t *to, thi_env_t *env)
     if (mq_push(slot, &env->node))
         thi_sched_push(sys, slot);
     return 0;
+}
+
+int
+thi_deliver(struct th_system *sys, const th_addr_t *to, thi_env_t *env)
+{
+    return deliver(sys, to, env);
 }
 
 int
@@ -532,7 +522,7 @@ thi_send_user(struct th_system *sys, const th_addr_t *from,
         return rc;
     if (from)
         env->msg.sender = *from;
-    rc = to ? thi_deliver(sys, to, env) : thi_send_name(sys, name, env);
+    rc = to ? deliver(sys, to, env) : thi_send_name(sys, name, env);
     if (rc == TH_EFULL)
         thi_env_free(env); /* not sent: the caller still has its bytes */
     return rc;
@@ -1144,13 +1134,12 @@ thi_actor_exit(th_ctx_t *ctx, thi_slot_t *slot, bool recursive)
 }
 
 /* Thespian's rule: a failing message restarts the actor and is retried
- * once; failing again, it goes back to its sender as PoisonMessage. */
-static void
-deliver_user(th_ctx_t *ctx, thi_slot_t *slot, thi_env_t *env)
+ * once; failing again, it goes back to its sender as PoisonMessage. Out
+ * of line (and its 300-byte buffer with it), so that the path of every
+ * message, deliver_user, stays small enough to inline. */
+static __attribute__((noinline, cold)) void
+user_failed(th_ctx_t *ctx, thi_slot_t *slot, thi_env_t *env, int rc)
 {
-    int rc = invoke(ctx, slot, env);
-    if (rc >= 0)
-        return;
     const thi_class_t *cls = atomic_load_explicit(&slot->cls,
                                                   memory_order_relaxed);
     th_addr_t self;
@@ -1174,6 +1163,14 @@ deliver_user(th_ctx_t *ctx, thi_slot_t *slot, thi_env_t *env)
             "actor %s failed on %s again: %s; returned as PoisonMessage",
             cls->qname, env->msg.type, why);
     send_poison(ctx, slot, env, why);
+}
+
+static inline void
+deliver_user(th_ctx_t *ctx, thi_slot_t *slot, thi_env_t *env)
+{
+    int rc = invoke(ctx, slot, env);
+    if (__builtin_expect(rc < 0, 0))
+        user_failed(ctx, slot, env, rc);
 }
 
 static void
@@ -1541,13 +1538,15 @@ process(th_ctx_t *ctx, thi_slot_t *slot, thi_env_t *env)
         thi_env_free(env);
         return;
     }
+    /* the address it was sent to: made only for a dead letter, not on
+     * every message */
     th_addr_t self;
-    thi_slot_addr(sys, slot, env->target_nonce, &self);
     if (slot->live_nonce == 0 || env->target_nonce != slot->live_nonce) {
         if (env->system && env->msg.type == t_timer->name) {
             thi_env_free(env); /* its timer ended with the actor */
             return;
         }
+        thi_slot_addr(sys, slot, env->target_nonce, &self);
         thi_dead_letter(sys, env, &self, "actor has exited");
         return;
     }
@@ -1617,6 +1616,7 @@ process(th_ctx_t *ctx, thi_slot_t *slot, thi_env_t *env)
         thi_env_free(env);
         return;
     } else if (slot->flags & THI_SLOT_EXITING) {
+        thi_slot_addr(sys, slot, env->target_nonce, &self);
         thi_dead_letter(sys, env, &self, "actor is exiting");
         return;
     } else if (type == t_status_req->name) {

@@ -319,11 +319,31 @@ int64_t thi_now_ns(void);
 /* actor.c: slots, delivery, lifecycle */
 int thi_slots_init(struct th_system *sys);
 void thi_slots_fini(struct th_system *sys);
-thi_slot_t *thi_slot_get(struct th_system *sys, uint64_t id);
+
+/* thi_slot_get and thi_slot_addr run on every send and every message
+ * handled: inline here, since in this -fPIC library GCC does not inline a
+ * function with external linkage even within its own file. */
+static inline thi_slot_t *
+thi_slot_get(struct th_system *sys, uint64_t id)
+{
+    if (id >= atomic_load_explicit(&sys->n_slots, memory_order_acquire))
+        return NULL;
+    thi_slot_t *chunk = atomic_load_explicit(
+        &sys->chunks[id >> THI_CHUNK_SHIFT], memory_order_acquire);
+    return chunk ? &chunk[id & ((1u << THI_CHUNK_SHIFT) - 1)] : NULL;
+}
+
+static inline void
+thi_slot_addr(struct th_system *sys, const thi_slot_t *slot, uint64_t nonce,
+              th_addr_t *out)
+{
+    out->opaque[0] = sys->id;
+    out->opaque[1] = slot->id;
+    out->opaque[2] = nonce;
+}
+
 int thi_slot_alloc(struct th_system *sys, thi_slot_t **out, uint16_t kind);
 void thi_slot_release(struct th_system *sys, thi_slot_t *slot);
-void thi_slot_addr(struct th_system *sys, const thi_slot_t *slot,
-                   uint64_t nonce, th_addr_t *out);
 int thi_deliver(struct th_system *sys, const th_addr_t *to, thi_env_t *env);
 void thi_dead_letter(struct th_system *sys, thi_env_t *env,
                      const th_addr_t *target, const char *why);
