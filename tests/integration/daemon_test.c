@@ -90,7 +90,9 @@ static bool
 file_has(const char *path, const char *needle)
 {
     hu_host_t h = {0};
-    snprintf(h.log, sizeof h.log, "%s", path);
+    if (strlen(path) >= sizeof h.log)
+        return false;
+    memcpy(h.log, path, strlen(path) + 1);
     return hu_log_has(&h, needle);
 }
 
