@@ -5,10 +5,10 @@
  * Start message (bench_msgs.h); the plugin keeps no globals.
  *
  *   Producer  Start -> N items to the consumer, a chunk per call, then
- *             More to itself, meant to let others run between chunks (the
- *             runtime runs it in the same turn: RESULTS.md, problem 2);
- *             TH_EFULL ends the chunk, retried on the next More. Then
- *             Produced.
+ *             More to itself, so others run between chunks (threaded, the
+ *             More can still come in the same turn; synchronous turns take
+ *             only what was queued before them); TH_EFULL ends the chunk,
+ *             retried on the next More. Then Produced.
  *   Consumer  Start -> counts items; the Nth sends Done.
  *   Pinger    Start -> N Ping/Pong round trips, one in flight; then Done.
  *   Ponger    Ping -> Pong to the sender.
