@@ -23,10 +23,6 @@
 #define CLIENTS 2
 #define MAX_SAMPLES 400000
 
-
-
-
-
 typedef struct sample {
     double start, rtt;
     int version;

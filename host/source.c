@@ -687,12 +687,10 @@ load_verified(struct th_system *sys, thi_pending_t *p, const char *key,
         thi_registry_remove_source(sys, s);
         goto out_free;
     }
-    if (b->version && (!best || thi_version_cmp(b->version, best) > 0)) {
+    bool record = b->version && (!best ||
+                                 thi_version_cmp(b->version, best) > 0);
+    if (record) /* later loads are checked against this at once */
         json_object_set_new(sys->versions, b->group, json_string(b->version));
-        th_diag_t vd = {0};
-        if (versions_save(sys, &vd) != 0)
-            thi_log(TH_LOG_ERROR, NULL, "%s", vd.msg);
-    }
     pthread_mutex_lock(&sys->classes_lock);
     s->next = sys->sources;
     sys->sources = s;
@@ -701,6 +699,14 @@ load_verified(struct th_system *sys, thi_pending_t *p, const char *key,
             s->hash, s->group, s->version ? s->version : "(none)", s->key);
     thi_bundle_free(b);
     notify_watchers(sys, s, TH_MSG_LOADED_SOURCE);
+    /* made durable after the watchers were told, so the Director's
+     * activation overlaps the fsync; the load's caller is answered only
+     * once it is done */
+    if (record) {
+        th_diag_t vd = {0};
+        if (versions_save(sys, &vd) != 0)
+            thi_log(TH_LOG_ERROR, NULL, "%s", vd.msg);
+    }
     return 0;
 
 out_free:
