@@ -681,9 +681,11 @@ th_capabilities(th_ctx_t *ctx, char *buf, size_t size, size_t *needed)
  * next callback; when some are readable the actor gets a WatchMessage
  * whose payload is {"ready": [fd, ...]}. Called again (or with n = 0)
  * replaces the set; a callback that does not call it ends the watch. An fd
- * closed while watched is dropped. Returns 0, or TH_EINVAL (a negative fd)
- * / TH_EIO (an fd that is not open) naming it in the log; the valid ones
- * are watched anyway. */
+ * closed while watched is dropped; an fd is watched by one actor at a
+ * time. Returns 0, or the first of TH_EINVAL (a negative fd), TH_EIO (an
+ * fd that is not open, or one epoll cannot watch, such as a regular
+ * file), TH_EEXIST (another actor watches it), each logged naming the fd;
+ * the valid ones are watched anyway. docs/timers.md. */
 static inline int
 th_watch_fds(th_ctx_t *ctx, const int *fds, size_t n)
 {
@@ -695,7 +697,10 @@ th_watch_fds(th_ctx_t *ctx, const int *fds, size_t n)
 /* Start a timer: a TimerMessage carrying a copy of `data` arrives after
  * delay_ms, then every period_ms (0: once). *id_out (may be NULL) gets
  * its id, never 0; th_timer_id tells it while the TimerMessage is handled.
- * Timers end with the actor. TH_EINVAL for a negative delay or period. */
+ * At most one TimerMessage of a timer is queued at a time; periodic ticks
+ * keep their phase. Timers end with the actor. TH_EINVAL for a negative
+ * (or absurdly large) delay or period, TH_ETOOBIG for data over the
+ * payload limit. docs/timers.md. */
 static inline int
 th_timer_start(th_ctx_t *ctx, uint64_t *id_out, int64_t delay_ms,
                int64_t period_ms, const void *data, size_t len)
