@@ -556,12 +556,43 @@ looks_public(const char *text, size_t len)
     return ret == 0;
 }
 
-int
-thi_key_load_public(thi_key_t **out, const char *pem, size_t len,
-                    const char *name, th_diag_t *d)
+/* Why a key did not parse, said as what the input is when we can tell:
+ * a key of the other kind here is an operator mix-up worth naming. */
+static int
+parse_failure(int ret, bool private, const char *text, size_t text_len,
+              const char *name, th_diag_t *d)
 {
-    static const char what[] = "public key";
     char t[160];
+    int hi = err_high(ret);
+    if (is_alloc_failure(ret))
+        return thi_diag_set(d, TH_ENOMEM, "%s: out of memory", name);
+    if (private && (hi == MBEDTLS_ERR_PK_PASSWORD_REQUIRED ||
+                    hi == MBEDTLS_ERR_PK_PASSWORD_MISMATCH))
+        return thi_diag_set(d, TH_EINVAL,
+                            "%s: private key is encrypted, only unencrypted "
+                            "keys are supported",
+                            name);
+    if (private ? looks_public(text, text_len)
+                : looks_private(text, text_len))
+        return thi_diag_set(d, TH_EINVAL,
+                            "%s: contains a %s key, expected a %s key", name,
+                            private ? "public" : "private",
+                            private ? "private" : "public");
+    if (hi == MBEDTLS_ERR_PK_UNKNOWN_PK_ALG)
+        return thi_diag_set(d, TH_EINVAL, "%s: not an RSA key (%s)", name,
+                            mbed_text(t, sizeof t, ret));
+    return thi_diag_set(d, TH_EFORMAT, "%s: not a valid PEM %s key (%s)",
+                        name, private ? "private" : "public",
+                        mbed_text(t, sizeof t, ret));
+}
+
+/* Both loaders: copy the PEM text, parse it as the kind asked for, check
+ * the key (key_finish). */
+static int
+key_load(thi_key_t **out, const char *pem, size_t len, const char *name,
+         bool private, th_diag_t *d)
+{
+    const char *what = private ? "private key" : "public key";
     char *text = NULL;
     size_t text_len = 0;
     thi_key_t *key = NULL;
@@ -578,28 +609,14 @@ thi_key_load_public(thi_key_t **out, const char *pem, size_t len,
     if ((rc = key_alloc(&key, d, name)) != 0)
         goto out_free_text;
 
-    int ret = mbedtls_pk_parse_public_key(&key->pk, (const unsigned char *)text,
-                                          text_len);
+    int ret = private ? parse_private(&key->pk, text, text_len)
+                      : mbedtls_pk_parse_public_key(
+                            &key->pk, (const unsigned char *)text, text_len);
     if (ret != 0) {
-        /* Say what the input is rather than how the parse failed, when we
-         * can tell: a private key here is an operator mix-up worth naming. */
-        if (is_alloc_failure(ret))
-            rc = thi_diag_set(d, TH_ENOMEM, "%s: out of memory", name);
-        else if (looks_private(text, text_len))
-            rc = thi_diag_set(d, TH_EINVAL,
-                              "%s: contains a private key, expected a public "
-                              "key",
-                              name);
-        else if (err_high(ret) == MBEDTLS_ERR_PK_UNKNOWN_PK_ALG)
-            rc = thi_diag_set(d, TH_EINVAL, "%s: not an RSA key (%s)", name,
-                              mbed_text(t, sizeof t, ret));
-        else
-            rc = thi_diag_set(d, TH_EFORMAT,
-                              "%s: not a valid PEM public key (%s)", name,
-                              mbed_text(t, sizeof t, ret));
+        rc = parse_failure(ret, private, text, text_len, name, d);
         goto out_destroy_key;
     }
-    if ((rc = key_finish(key, false, name, d)) != 0)
+    if ((rc = key_finish(key, private, name, d)) != 0)
         goto out_destroy_key;
 
     pem_free(text, text_len);
@@ -614,64 +631,17 @@ out_free_text:
 }
 
 int
+thi_key_load_public(thi_key_t **out, const char *pem, size_t len,
+                    const char *name, th_diag_t *d)
+{
+    return key_load(out, pem, len, name, false, d);
+}
+
+int
 thi_key_load_private(thi_key_t **out, const char *pem, size_t len,
                      const char *name, th_diag_t *d)
 {
-    static const char what[] = "private key";
-    char t[160];
-    char *text = NULL;
-    size_t text_len = 0;
-    thi_key_t *key = NULL;
-    int rc;
-
-    assert(out != NULL && (pem != NULL || len == 0));
-    *out = NULL;
-    if (name == NULL)
-        name = what;
-    if ((rc = psa_ready(d)) != 0)
-        return rc;
-    if ((rc = pem_copy(&text, &text_len, pem, len, name, what, d)) != 0)
-        return rc;
-    if ((rc = key_alloc(&key, d, name)) != 0)
-        goto out_free_text;
-
-    int ret = parse_private(&key->pk, text, text_len);
-    if (ret != 0) {
-        int hi = err_high(ret);
-        if (is_alloc_failure(ret))
-            rc = thi_diag_set(d, TH_ENOMEM, "%s: out of memory", name);
-        else if (hi == MBEDTLS_ERR_PK_PASSWORD_REQUIRED ||
-                 hi == MBEDTLS_ERR_PK_PASSWORD_MISMATCH)
-            rc = thi_diag_set(d, TH_EINVAL,
-                              "%s: private key is encrypted, only unencrypted "
-                              "keys are supported",
-                              name);
-        else if (looks_public(text, text_len))
-            rc = thi_diag_set(d, TH_EINVAL,
-                              "%s: contains a public key, expected a private "
-                              "key",
-                              name);
-        else if (hi == MBEDTLS_ERR_PK_UNKNOWN_PK_ALG)
-            rc = thi_diag_set(d, TH_EINVAL, "%s: not an RSA key (%s)", name,
-                              mbed_text(t, sizeof t, ret));
-        else
-            rc = thi_diag_set(d, TH_EFORMAT,
-                              "%s: not a valid PEM private key (%s)", name,
-                              mbed_text(t, sizeof t, ret));
-        goto out_destroy_key;
-    }
-    if ((rc = key_finish(key, true, name, d)) != 0)
-        goto out_destroy_key;
-
-    pem_free(text, text_len);
-    *out = key;
-    return 0;
-
-out_destroy_key:
-    thi_key_destroy(key);
-out_free_text:
-    pem_free(text, text_len);
-    return rc;
+    return key_load(out, pem, len, name, true, d);
 }
 
 static const char *
