@@ -699,10 +699,8 @@ thi_ctx_init(th_ctx_t *ctx, struct th_system *sys, thi_worker_t *w)
     ctx->worker = w;
 }
 
-/* Queue a runtime operation of `kind` to `to`, its arguments (a then b,
- * at most THI_ENV_INLINE bytes in all) copied inline. */
-static int
-send_internal(struct th_system *sys, const th_addr_t *to,
+int
+thi_send_internal(struct th_system *sys, const th_addr_t *to,
               enum thi_env_kind kind, const void *a, size_t alen,
               const void *b, size_t blen)
 {
@@ -729,7 +727,7 @@ push_start(struct th_system *sys, thi_slot_t *slot, uint64_t nonce,
     thi_start_args_t a = {cls, *parent, name, x};
     th_addr_t to;
     thi_slot_addr(sys, slot, nonce, &to);
-    return send_internal(sys, &to, THI_ENV_START, &a, sizeof a, NULL, 0);
+    return thi_send_internal(sys, &to, THI_ENV_START, &a, sizeof a, NULL, 0);
 }
 
 static int
@@ -738,7 +736,7 @@ push_op(struct th_system *sys, thi_slot_t *target, enum thi_env_kind kind,
 {
     th_addr_t to;
     thi_slot_addr(sys, target, atomic_load(&target->nonce), &to);
-    return send_internal(sys, &to, kind, arg, arg ? sizeof *arg : 0, NULL,
+    return thi_send_internal(sys, &to, kind, arg, arg ? sizeof *arg : 0, NULL,
                          0);
 }
 
@@ -1257,7 +1255,7 @@ begin_exit(th_ctx_t *ctx, thi_slot_t *slot, bool recursive)
                 th_addr_t root;
                 thi_slot_addr(ctx->sys, ctx->sys->root,
                               ctx->sys->root->live_nonce, &root);
-                send_internal(ctx->sys, &child, THI_ENV_REPARENT, &root,
+                thi_send_internal(ctx->sys, &child, THI_ENV_REPARENT, &root,
                               sizeof root, NULL, 0);
             }
         }
@@ -1445,7 +1443,7 @@ thi_handoff(struct th_system *sys, const th_addr_t *from, const th_addr_t *to,
     if (!addr_live(sys, to))
         return TH_EDEAD;
     thi_handoff_args_t a = {*to, requester ? *requester : (th_addr_t){{0}}};
-    return send_internal(sys, from, THI_ENV_HANDOFF, &a, sizeof a, NULL, 0);
+    return thi_send_internal(sys, from, THI_ENV_HANDOFF, &a, sizeof a, NULL, 0);
 }
 
 /* In the old holder's context, after everything queued before: export,
@@ -1649,7 +1647,7 @@ thi_send_op(struct th_system *sys, const th_addr_t *to, thi_op_fn fn,
 {
     if (len > THI_OP_ARGS)
         return TH_EINVAL;
-    return send_internal(sys, to, THI_ENV_OP, &fn, sizeof fn, args, len);
+    return thi_send_internal(sys, to, THI_ENV_OP, &fn, sizeof fn, args, len);
 }
 
 bool

@@ -493,6 +493,16 @@ thi_random64(void)
     return v ? v : 1;
 }
 
+void
+thi_cond_init(pthread_cond_t *c)
+{
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(c, &ca);
+    pthread_condattr_destroy(&ca);
+}
+
 int64_t
 thi_now_ns(void)
 {

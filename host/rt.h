@@ -315,6 +315,9 @@ char *thi_wrap_message_json(const thi_env_t *env, const char *details,
                             const th_addr_t *target);
 uint64_t thi_random64(void);
 int64_t thi_now_ns(void);
+/* A condition variable whose timed waits use CLOCK_MONOTONIC, as
+ * thi_now_ns does. */
+void thi_cond_init(pthread_cond_t *c);
 
 /* actor.c: slots, delivery, lifecycle */
 int thi_slots_init(struct th_system *sys);
@@ -353,6 +356,12 @@ void thi_dead_letter(struct th_system *sys, thi_env_t *env,
 int thi_send_user(struct th_system *sys, const th_addr_t *from,
                   const th_addr_t *to, const char *name, const char *type,
                   const void *data, size_t len);
+/* Queue a runtime operation of `kind` to `to`, its arguments (a then b,
+ * at most THI_ENV_INLINE bytes in all) copied inline. Returns as
+ * thi_deliver (an undeliverable one is released as a dead letter). */
+int thi_send_internal(struct th_system *sys, const th_addr_t *to,
+                      enum thi_env_kind kind, const void *a, size_t alen,
+                      const void *b, size_t blen);
 int thi_send_system(struct th_system *sys, const th_addr_t *from,
                     const th_addr_t *to, const char *type, const void *data,
                     size_t len);

@@ -53,11 +53,7 @@ th_system_create(th_system_t **out, const th_system_opts_t *opts)
     pthread_mutex_init(&sys->names_lock, NULL);
     pthread_mutex_init(&sys->dl_lock, NULL);
     pthread_mutex_init(&sys->state_lock, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&sys->state_cond, &ca);
-    pthread_condattr_destroy(&ca);
+    thi_cond_init(&sys->state_cond);
     thi_slots_init(sys);
     thi_root_init(sys);
     th_diag_t d = {0};
@@ -225,27 +221,20 @@ th_system_create_actor_wait(th_system_t *sys, th_addr_t *out,
     if (rc != 0)
         return rc;
     thi_start_wait_t *w = calloc(1, sizeof *w);
-    thi_env_t *env = w ? thi_env_alloc() : NULL;
-    if (env == NULL) {
-        free(w);
+    if (w == NULL)
         return 0; /* created; only the wait is not possible */
-    }
     atomic_init(&w->refs, 2); /* this caller and the probe */
     pthread_mutex_init(&w->lock, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&w->cond, &ca);
-    pthread_condattr_destroy(&ca);
-    memset(env, 0, sizeof *env);
-    env->kind = THI_ENV_START_PROBE;
-    env->system = 1;
-    env->msg.type = "th.internal";
-    env->msg.data = env->in.bytes;
-    memcpy(env->in.bytes, &w, sizeof w);
+    thi_cond_init(&w->cond);
     /* queued behind START: when it is handled, init has run; when it
-     * cannot be queued, the actor is already gone (answered inside) */
-    thi_deliver(sys, out, env);
+     * cannot be queued, the actor is already gone (answered as a dead
+     * letter) */
+    if (thi_send_internal(sys, out, THI_ENV_START_PROBE, &w, sizeof w, NULL,
+                          0) == TH_ENOMEM) {
+        thi_start_wait_put(w);
+        thi_start_wait_put(w);
+        return 0;
+    }
     if (sys->opts.synchronous)
         thi_sched_run_sync(sys, timeout_ms, start_answered, w);
     struct timespec ts;
@@ -379,11 +368,7 @@ th_inbox_create(th_system_t *sys, th_inbox_t **out)
         in->sys = sys;
         in->slot = slot;
         pthread_mutex_init(&in->lock, NULL);
-        pthread_condattr_t ca;
-        pthread_condattr_init(&ca);
-        pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-        pthread_cond_init(&in->cond, &ca);
-        pthread_condattr_destroy(&ca);
+        thi_cond_init(&in->cond);
         slot->inbox = in;
     }
     pthread_mutex_lock(&in->lock);

@@ -352,11 +352,7 @@ thi_timers_create(struct th_system *sys, thi_timers_t **out)
     t->sys = sys;
     t->id_free = UINT32_MAX;
     pthread_mutex_init(&t->lock, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&t->cond, &ca);
-    pthread_condattr_destroy(&ca);
+    thi_cond_init(&t->cond);
     if (!sys->opts.synchronous) {
         if (pthread_create(&t->thread, NULL, timer_main, t) != 0) {
             pthread_cond_destroy(&t->cond);
