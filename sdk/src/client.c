@@ -807,17 +807,11 @@ tell_header(th_client_t *c, const th_addr_t *to, const char *type)
     return 0;
 }
 
-TH_API int
-th_client_tell(th_client_t *c, const th_addr_t *to, const char *type,
-               const void *data, size_t len)
+/* What every tell checks before anything is sent: the type, reserved
+ * types, the payload. */
+static int
+check_message(th_client_t *c, const char *type, const void *data, size_t len)
 {
-    check(c);
-    if ((c->tells_unchecked++ % MONITOR_EVERY) == 0)
-        monitor_poll(c);
-    if (c->broken)
-        return c->broken;
-    if (to == NULL || th_addr_is_null(to))
-        return fail(c, TH_EADDR, "tell: InvalidActorAddress: no address");
     if (!thi_wire_type_valid(type))
         return fail(c, TH_EINVAL,
                     "tell: message type \"%.80s\" is not 1..%d characters of "
@@ -833,7 +827,24 @@ th_client_tell(th_client_t *c, const th_addr_t *to, const char *type,
                     "tell %s: payload of %zu bytes is over the host's limit "
                     "of %zu",
                     type, len, c->max_payload);
-    int rc = tell_header(c, to, type);
+    return 0;
+}
+
+TH_API int
+th_client_tell(th_client_t *c, const th_addr_t *to, const char *type,
+               const void *data, size_t len)
+{
+    check(c);
+    if ((c->tells_unchecked++ % MONITOR_EVERY) == 0)
+        monitor_poll(c);
+    if (c->broken)
+        return c->broken;
+    if (to == NULL || th_addr_is_null(to))
+        return fail(c, TH_EADDR, "tell: InvalidActorAddress: no address");
+    int rc = check_message(c, type, data, len);
+    if (rc != 0)
+        return rc;
+    rc = tell_header(c, to, type);
     if (rc != 0)
         return fail(c, rc, "tell %s: cannot build the header", type);
     return send_frame(c, c->tell_hdr, c->tell_hdr_len, data, len);
@@ -870,19 +881,9 @@ th_client_tell_name(th_client_t *c, const char *name, const char *type,
         return c->broken;
     if (name == NULL || name[0] == '\0' || strlen(name) > 255)
         return fail(c, TH_EINVAL, "tell: a global name of 1..255 bytes");
-    if (!thi_wire_type_valid(type))
-        return fail(c, TH_EINVAL,
-                    "tell: message type \"%.80s\" is not 1..%d characters of "
-                    "[A-Za-z0-9_.:-]",
-                    type ? type : "(null)", TH_NAME_MAX - 1);
-    if (thi_wire_type_reserved(type))
-        return fail(c, TH_ERESERVED,
-                    "tell: message type %s is reserved for the runtime", type);
-    if (data == NULL && len > 0)
-        return fail(c, TH_EINVAL, "tell: NULL data with length %zu", len);
-    if (len > c->max_payload)
-        return fail(c, TH_ETOOBIG, "tell %s: payload over the host's limit",
-                    type);
+    int rc = check_message(c, type, data, len);
+    if (rc != 0)
+        return rc;
     /* the name is JSON-escaped by jansson: any bytes are safe here */
     json_t *h = json_pack("{s:s, s:s, s:s}", "op", "tell", "name", name,
                           "type", type);
@@ -890,7 +891,7 @@ th_client_tell_name(th_client_t *c, const char *name, const char *type,
     json_decref(h);
     if (text == NULL)
         return fail(c, TH_ENOMEM, "tell: out of memory");
-    int rc = send_frame(c, text, strlen(text), data, len);
+    rc = send_frame(c, text, strlen(text), data, len);
     free(text);
     return rc;
 }

@@ -331,37 +331,36 @@ endpoint_from_cfg(char *buf, const char *dir, char *source, char *why)
     return rc;
 }
 
+/* An endpoint named by an option or a variable (`label`): used when it is
+ * well formed. */
+static int
+take_endpoint(char *buf, const char *value, const char *label, char *source,
+              char *why)
+{
+    if (!thi_wire_endpoint_valid(value)) {
+        if (why)
+            snprintf(why, 512,
+                     "%s \"%.300s\": not a tcp://HOST:PORT or ipc://PATH "
+                     "endpoint",
+                     label, value);
+        return TH_EINVAL;
+    }
+    snprintf(buf, TH_WIRE_ENDPOINT_MAX, "%s", value);
+    put(source, 300, "%s%s", label, NULL);
+    return 0;
+}
+
 int
 thi_wire_endpoint_resolve(char *buf, const char *explicit_ep, char *source,
                           char *why)
 {
     if (why)
         why[0] = '\0';
-    if (explicit_ep && *explicit_ep) {
-        if (!thi_wire_endpoint_valid(explicit_ep)) {
-            put(why, 512,
-                "--endpoint \"%.300s\": not a tcp://HOST:PORT or ipc://PATH "
-                "endpoint%s",
-                explicit_ep, NULL);
-            return TH_EINVAL;
-        }
-        snprintf(buf, TH_WIRE_ENDPOINT_MAX, "%s", explicit_ep);
-        put(source, 300, "--endpoint%s%s", "", NULL);
-        return 0;
-    }
+    if (explicit_ep && *explicit_ep)
+        return take_endpoint(buf, explicit_ep, "--endpoint", source, why);
     const char *env = getenv("THESPIAN_ENDPOINT");
-    if (env && *env) {
-        if (!thi_wire_endpoint_valid(env)) {
-            put(why, 512,
-                "$THESPIAN_ENDPOINT \"%.300s\": not a tcp://HOST:PORT or "
-                "ipc://PATH endpoint%s",
-                env, NULL);
-            return TH_EINVAL;
-        }
-        snprintf(buf, TH_WIRE_ENDPOINT_MAX, "%s", env);
-        put(source, 300, "$THESPIAN_ENDPOINT%s%s", "", NULL);
-        return 0;
-    }
+    if (env && *env)
+        return take_endpoint(buf, env, "$THESPIAN_ENDPOINT", source, why);
     const char *dir = getenv("THESPIAN_DIRECTOR_DIR");
     if (dir && *dir) {
         int rc = endpoint_from_cfg(buf, dir, source, why);
