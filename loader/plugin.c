@@ -15,8 +15,9 @@
 #define PLUGIN_V1_0_SIZE 32u
 #define CLASS_V1_0_SIZE 80u
 
-int
-thi_plugin_valid_name(const char *s)
+/* 1..TH_NAME_MAX-1 of [A-Za-z0-9_] and the bytes in `extra`. */
+static int
+name_of(const char *s, const char *extra)
 {
     size_t n = 0;
     for (; s[n]; n++) {
@@ -24,26 +25,23 @@ thi_plugin_valid_name(const char *s)
         if (n >= TH_NAME_MAX)
             return 0;
         if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-              (c >= '0' && c <= '9') || c == '_'))
+              (c >= '0' && c <= '9') || c == '_' || strchr(extra, c)))
             return 0;
     }
     return n > 0;
 }
 
+int
+thi_plugin_valid_name(const char *s)
+{
+    return name_of(s, "");
+}
+
+/* Message type names of a dispatch table ("*" is checked by the caller). */
 static int
 check_type_name(const char *s)
 {
-    size_t n = 0;
-    for (; s[n]; n++) {
-        unsigned char c = (unsigned char)s[n];
-        if (n >= TH_NAME_MAX)
-            return 0;
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-              (c >= '0' && c <= '9') || c == '_' || c == '.' || c == ':' ||
-              c == '-' || c == '*'))
-            return 0;
-    }
-    return n > 0;
+    return name_of(s, ".:-*");
 }
 
 #define THI_MAX_REQUIRES 64
