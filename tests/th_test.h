@@ -16,6 +16,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "th_clock.h"
+
 #define TH_TEST(name) static void name(void)
 
 #define TH_FAIL_AT_(...)                                                      \

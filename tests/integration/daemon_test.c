@@ -99,8 +99,8 @@ file_has(const char *path, const char *needle)
 static void
 wait_gone(long pid)
 {
-    int64_t end = hu_now_ms() + 20000;
-    while (alive(pid) && hu_now_ms() < end)
+    int64_t end = th_now_ms() + 20000;
+    while (alive(pid) && th_now_ms() < end)
         hu_sleep_ms(20);
     CHECK(!alive(pid));
 }
@@ -112,9 +112,9 @@ TH_TEST(second_start_uses_the_existing_system)
     hu_start(&h, extra);
     char out[4096];
     const char *args[] = {"--foreground", "--endpoint", h.endpoint, NULL};
-    int64_t t0 = hu_now_ms();
+    int64_t t0 = th_now_ms();
     CHECK_EQ(run_thespiand(args, out, sizeof out, 20000), 0);
-    CHECK(hu_now_ms() - t0 < 10000);
+    CHECK(th_now_ms() - t0 < 10000);
     CHECK_CONTAINS(out, "already running");
     CHECK_CONTAINS(out, h.endpoint);
     char pid[32];

@@ -42,8 +42,8 @@ expect_text(int fd, const char *want)
 {
     char buf[256];
     size_t n = 0, len = strlen(want);
-    int64_t end = hu_now_ms() + 5000;
-    while (n < len && hu_now_ms() < end) {
+    int64_t end = th_now_ms() + 5000;
+    while (n < len && th_now_ms() < end) {
         struct pollfd p = {.fd = fd, .events = POLLIN};
         if (poll(&p, 1, 100) <= 0)
             continue;

@@ -25,6 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "tests/th_clock.h"
 #include "thespian/client.h"
 
 typedef struct hu_host {
@@ -34,14 +35,6 @@ typedef struct hu_host {
     char dir[256]; /* scratch directory of this host */
     char log[300]; /* its stderr */
 } hu_host_t;
-
-static inline int64_t
-hu_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static inline void
 hu_sleep_ms(int ms)
@@ -135,8 +128,8 @@ hu_spawn(hu_host_t *h, const char *const *extra)
 static inline bool
 hu_wait_ready(hu_host_t *h, int timeout_ms)
 {
-    int64_t end = hu_now_ms() + timeout_ms;
-    while (hu_now_ms() < end) {
+    int64_t end = th_now_ms() + timeout_ms;
+    while (th_now_ms() < end) {
         th_client_opts_t o = {.size = sizeof o,
                               .endpoint = h->endpoint,
                               .connect_timeout_ms = 500};
@@ -172,7 +165,7 @@ hu_start(hu_host_t *h, const char *const *extra)
 static inline int
 hu_wait_exit(hu_host_t *h, int timeout_ms)
 {
-    int64_t end = hu_now_ms() + timeout_ms;
+    int64_t end = th_now_ms() + timeout_ms;
     int st = 0;
     while (h->pid > 0) {
         pid_t w = waitpid(h->pid, &st, WNOHANG);
@@ -180,7 +173,7 @@ hu_wait_exit(hu_host_t *h, int timeout_ms)
             h->pid = 0;
             return WIFEXITED(st) ? WEXITSTATUS(st) : -WTERMSIG(st);
         }
-        if (hu_now_ms() >= end)
+        if (th_now_ms() >= end)
             return -1000;
         hu_sleep_ms(10);
     }

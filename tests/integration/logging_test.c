@@ -23,7 +23,7 @@ logactors(void)
 static bool
 await_file_has(const char *path, const char *needle, int timeout_ms)
 {
-    int64_t end = hu_now_ms() + timeout_ms;
+    int64_t end = th_now_ms() + timeout_ms;
     do {
         char *s = th_slurp_text(path);
         bool found = strstr(s, needle) != NULL;
@@ -31,7 +31,7 @@ await_file_has(const char *path, const char *needle, int timeout_ms)
         if (found)
             return true;
         hu_sleep_ms(20);
-    } while (hu_now_ms() < end);
+    } while (th_now_ms() < end);
     return false;
 }
 

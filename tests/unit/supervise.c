@@ -22,14 +22,6 @@ make_system(bool sync)
     return rt_system(&o, plugins);
 }
 
-static int64_t
-now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void
 send_json(th_inbox_t *in, const th_addr_t *to, const char *type,
           const char *fmt, ...)
@@ -282,7 +274,7 @@ escalate_top_level(bool sync)
     CHECK_EQ(make(e.in, &e.p, 2, "\"sup\": {\"directive\": 3}"), 0);
     fwd(e.in, &e.p, 0, "boom", NULL);
     /* the parent (top-level: its parent is the system) restarts */
-    int64_t until = now_ms() + 5000;
+    int64_t until = th_now_ms() + 5000;
     for (;;) {
         json_t *st = rt_ask(e.in, &e.p, "Status", "", "ParentStatus");
         long long restarts = rt_int(st, "restarts"), n = rt_int(st, "n");
@@ -291,7 +283,7 @@ escalate_top_level(bool sync)
             CHECK_EQ(n, 0); /* its state was reset */
             break;
         }
-        CHECK(now_ms() < until);
+        CHECK(th_now_ms() < until);
         struct timespec ts = {0, 10000000};
         nanosleep(&ts, NULL);
     }
@@ -439,7 +431,7 @@ backoff(bool sync)
     int seq = 0;
     for (int k = 1; k <= 4; k++) {
         inc(e.in, &e.p, 0, 1);
-        int64_t t0 = now_ms();
+        int64_t t0 = th_now_ms();
         fwd(e.in, &e.p, 0, "boom", NULL);
         for (int j = 0; j < 3; j++) {
             char b[32];
@@ -450,7 +442,7 @@ backoff(bool sync)
         for (int j = 0; j < 3; j++) {
             json_t *g = relayed(e.in, "Got", 0);
             if (j == 0) {
-                int64_t took = now_ms() - t0;
+                int64_t took = th_now_ms() - t0;
                 if (took < wait[k - 1])
                     TH_FAIL_AT_("restart %d answered after %lld ms, "
                                 "backoff is %lld ms",
@@ -480,9 +472,9 @@ TH_TEST(shutdown_while_backing_off)
              0);
     fwd(e.in, &e.p, 0, "boom", NULL);
     expect_poison(e.in, 0, "boom", "supervisor: restart");
-    int64_t t0 = now_ms();
+    int64_t t0 = th_now_ms();
     teardown(&e); /* waits for the park to end, then for the exits */
-    CHECK(now_ms() - t0 < 5000);
+    CHECK(th_now_ms() - t0 < 5000);
 }
 
 /* ---- decider ---- */
@@ -564,9 +556,9 @@ TH_TEST(decider_source_stays_mapped)
     CHECK_CONTAINS(rt_str(p, "details"), "supervisor: resume");
     json_decref(p);
     CHECK_RC(th_system_tell(sys, &c, TH_MSG_EXIT_REQUEST, "", 0), 0);
-    int64_t until = now_ms() + 5000;
+    int64_t until = th_now_ms() + 5000;
     while (count_sources(sys) != 0) { /* its last holder gone: unmapped */
-        CHECK(now_ms() < until);
+        CHECK(th_now_ms() < until);
         nanosleep(&ts, NULL);
     }
     th_inbox_destroy(in);

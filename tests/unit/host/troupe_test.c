@@ -12,14 +12,6 @@
 
 static const char *const plugins[] = {"troupeactors", NULL};
 
-static int64_t
-now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void
 sleep_ms(int ms)
 {
@@ -354,7 +346,7 @@ live(th_system_t *sys, bool sync)
 static uint64_t
 live_at(th_system_t *sys, bool sync, int64_t until)
 {
-    int64_t left = until - now_ms();
+    int64_t left = until - th_now_ms();
     if (left > 0)
         sleep_ms((int)left);
     return live(sys, sync);
@@ -368,7 +360,7 @@ check_alive_before(th_system_t *sys, bool sync, int64_t until,
                    int64_t deadline, uint64_t n)
 {
     uint64_t got = live_at(sys, sync, until);
-    int64_t late = now_ms();
+    int64_t late = th_now_ms();
     if (got != n && late >= deadline)
         printf("# woke %lld ms late: alive check skipped\n",
                (long long)(late - until));
@@ -380,12 +372,12 @@ check_alive_before(th_system_t *sys, bool sync, int64_t until,
 static int64_t
 gone_by(th_system_t *sys, bool sync, int64_t limit)
 {
-    while (now_ms() < limit) {
+    while (th_now_ms() < limit) {
         if (live(sys, sync) == 0)
-            return now_ms();
+            return th_now_ms();
         sleep_ms(5);
     }
-    return live(sys, sync) == 0 ? now_ms() : -1;
+    return live(sys, sync) == 0 ? th_now_ms() : -1;
 }
 
 /* transient 200 ms: never messaged, it stays (2x the delay); after its
@@ -399,8 +391,8 @@ transient(bool sync)
     th_addr_t a = rt_create(sys, "troupeactors.Trans");
     if (sync)
         th_system_run(sys, 0);
-    CHECK_EQ(live_at(sys, sync, now_ms() + 400), 1); /* never messaged */
-    int64_t t0 = now_ms();
+    CHECK_EQ(live_at(sys, sync, th_now_ms() + 400), 1); /* never messaged */
+    int64_t t0 = th_now_ms();
     json_t *p = rt_ask(in, &a, "Ping", "{}", "Pong");
     json_decref(p);
     check_alive_before(sys, sync, t0 + 100, t0 + 200, 1);
@@ -420,7 +412,7 @@ transient_troupe(bool sync)
     th_inbox_t *in;
     CHECK_RC(th_inbox_create(sys, &in), 0);
     th_addr_t a = rt_create(sys, "troupeactors.TransTroupe");
-    int64_t t0 = now_ms();
+    int64_t t0 = th_now_ms();
     json_t *p = rt_ask(in, &a, "Ping", "{}", "Pong");
     json_decref(p);
     check_alive_before(sys, sync, t0 + 100, t0 + 200, 2); /* + member */
@@ -446,9 +438,9 @@ transient_idle(bool sync)
     th_inbox_t *in;
     CHECK_RC(th_inbox_create(sys, &in), 0);
     th_addr_t a = rt_create(sys, "troupeactors.TransIdle");
-    int64_t start = now_ms(), last = start;
-    while (now_ms() - start < 600) {
-        last = now_ms();
+    int64_t start = th_now_ms(), last = start;
+    while (th_now_ms() - start < 600) {
+        last = th_now_ms();
         json_t *p = rt_ask(in, &a, "Ping", "{}", "Pong");
         json_decref(p);
         sleep_ms(80);
