@@ -740,8 +740,8 @@ out_close:
     return rc;
 }
 
-int
-thi_key_load_public_file(thi_key_t **out, const char *path, th_diag_t *d)
+static int
+key_load_file(thi_key_t **out, const char *path, bool private, th_diag_t *d)
 {
     char *buf = NULL;
     size_t len = 0, cap = 0;
@@ -750,24 +750,21 @@ thi_key_load_public_file(thi_key_t **out, const char *path, th_diag_t *d)
     int rc = read_key_file(&buf, &len, &cap, path, d);
     if (rc != 0)
         return rc;
-    rc = thi_key_load_public(out, buf, len, path, d);
+    rc = key_load(out, buf, len, path, private, d);
     pem_free(buf, cap);
     return rc;
 }
 
 int
+thi_key_load_public_file(thi_key_t **out, const char *path, th_diag_t *d)
+{
+    return key_load_file(out, path, false, d);
+}
+
+int
 thi_key_load_private_file(thi_key_t **out, const char *path, th_diag_t *d)
 {
-    char *buf = NULL;
-    size_t len = 0, cap = 0;
-    assert(out != NULL && path != NULL);
-    *out = NULL;
-    int rc = read_key_file(&buf, &len, &cap, path, d);
-    if (rc != 0)
-        return rc;
-    rc = thi_key_load_private(out, buf, len, path, d);
-    pem_free(buf, cap);
-    return rc;
+    return key_load_file(out, path, true, d);
 }
 
 unsigned
