@@ -14,6 +14,7 @@
 
 #include "host/rt.h"
 #include "loader/crypto.h"
+#include "sdk/src/wire.h"
 
 /* ---- Envelope pool -------------------------------------------------------- */
 
@@ -297,22 +298,6 @@ name_hash(const char *s)
     return h;
 }
 
-static bool
-valid_type_name(const char *s)
-{
-    size_t n = 0;
-    for (; s[n]; n++) {
-        unsigned char c = (unsigned char)s[n];
-        if (n >= TH_NAME_MAX)
-            return false;
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-              (c >= '0' && c <= '9') || c == '_' || c == '.' || c == ':' ||
-              c == '-'))
-            return false;
-    }
-    return n > 0;
-}
-
 static int
 intern_locked(const thi_type_t **out, const char *name, uint32_t flags)
 {
@@ -373,7 +358,7 @@ static __attribute__((noinline)) int
 intern_miss(const thi_type_t **out, const char *name,
             intern_cache_ent_t *ce)
 {
-    if (!valid_type_name(name))
+    if (!thi_wire_type_valid(name)) /* the rule outside programs meet too */
         return TH_EINVAL;
     uint32_t h = name_hash(name);
     const thi_type_t *t = NULL;
