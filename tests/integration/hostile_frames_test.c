@@ -208,6 +208,48 @@ TH_TEST(malformed_frames_are_dropped_with_a_log_line)
     r = raw_recv_hdr(s, 5000);
     CHECK_EQ(json_integer_value(json_object_get(r, "code")), TH_EINVAL);
     json_decref(r);
+    /* update_capability: bad shapes and read-only names are refused with
+     * their reason, and the capabilities stay as they were */
+    static const struct {
+        const char *hdr;
+        int code;
+        const char *why;
+    } caps[] = {
+        {"{\"op\":\"update_capability\",\"id\":6,\"value\":1}", TH_EINVAL,
+         "wants \"name\""},
+        {"{\"op\":\"update_capability\",\"id\":7,\"name\":[\"x\"],"
+         "\"value\":1}",
+         TH_EINVAL, "name"},
+        {"{\"op\":\"update_capability\",\"id\":8,\"name\":\"x\"}", TH_EINVAL,
+         "\"value\""},
+        {"{\"op\":\"update_capability\",\"id\":9,\"name\":\"\","
+         "\"value\":1}",
+         TH_EINVAL, "1..255"},
+        {"{\"op\":\"update_capability\",\"id\":10,"
+         "\"name\":\"Thespian Watch Supported\",\"value\":\"no\"}",
+         TH_EPERM, "read-only"},
+    };
+    for (size_t i = 0; i < sizeof caps / sizeof caps[0]; i++) {
+        raw_send_hdr(s, caps[i].hdr);
+        r = raw_recv_hdr(s, 5000);
+        CHECK(r != NULL);
+        CHECK_EQ(json_integer_value(json_object_get(r, "code")), caps[i].code);
+        CHECK_CONTAINS(json_string_value(json_object_get(r, "message")),
+                       caps[i].why);
+        json_decref(r);
+    }
+    {
+        th_client_t *c = hu_connect(&h);
+        char *text = NULL;
+        CHECK_RC(th_client_status(c, &text), 0);
+        json_t *st = json_loads(text, 0, NULL);
+        json_t *cp = json_object_get(st, "capabilities");
+        CHECK(json_object_get(cp, "x") == NULL);
+        CHECK(json_is_true(json_object_get(cp, "Thespian Watch Supported")));
+        json_decref(st);
+        th_client_free(text);
+        th_client_close(c);
+    }
     /* tells are never answered: bad ones are logged */
     raw_send_hdr(s, "{\"op\":\"tell\",\"to\":\"th1:nope\",\"type\":\"Greet\"}");
     raw_send_hdr(s, "{\"op\":\"tell\",\"to\":\"th1:0000000000000001:1:"
