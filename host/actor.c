@@ -940,16 +940,10 @@ create_slot(struct th_system *sys, th_ctx_t *ctx, th_addr_t *out,
 /* ---- Running an actor ------------------------------------------------------------------- */
 
 
-static void
-self_addr(th_ctx_t *ctx, thi_slot_t *slot, th_addr_t *out)
-{
-    thi_slot_addr(ctx->sys, slot, slot->live_nonce, out);
-}
-
 void
 thi_self_addr(th_ctx_t *ctx, thi_slot_t *slot, th_addr_t *out)
 {
-    self_addr(ctx, slot, out);
+    thi_slot_addr(ctx->sys, slot, slot->live_nonce, out);
 }
 
 static int
@@ -1064,7 +1058,7 @@ handle_start(th_ctx_t *ctx, thi_slot_t *slot, thi_env_t *env)
         rc = thi_troupe_start(ctx, slot);
     if (rc != 0) {
         th_addr_t self;
-        self_addr(ctx, slot, &self);
+        thi_self_addr(ctx, slot, &self);
         thi_log(TH_LOG_ERROR, &self, "actor %s failed to start: %s",
                 a.cls->qname, th_strerror(rc));
         /* init cleans up after itself when it fails: no teardown; children
@@ -1074,12 +1068,12 @@ handle_start(th_ctx_t *ctx, thi_slot_t *slot, thi_env_t *env)
     }
 }
 
-static void
-send_poison(th_ctx_t *ctx, thi_slot_t *slot, thi_env_t *env,
-            const char *details)
+void
+thi_send_poison(th_ctx_t *ctx, thi_slot_t *slot, thi_env_t *env,
+                const char *details)
 {
     th_addr_t self;
-    self_addr(ctx, slot, &self);
+    thi_self_addr(ctx, slot, &self);
     char *body = thi_wrap_message_json(env, details, &self);
     if (body == NULL)
         return;
@@ -1090,13 +1084,6 @@ send_poison(th_ctx_t *ctx, thi_slot_t *slot, thi_env_t *env,
         thi_send_system(ctx->sys, &self, &env->msg.sender, TH_MSG_POISON,
                         body, strlen(body));
     free(body);
-}
-
-void
-thi_send_poison(th_ctx_t *ctx, thi_slot_t *slot, thi_env_t *env,
-                const char *details)
-{
-    send_poison(ctx, slot, env, details);
 }
 
 static const char *
@@ -1116,7 +1103,7 @@ thi_actor_restart(th_ctx_t *ctx, thi_slot_t *slot)
     int rc = start_instance(ctx, slot);
     if (rc != 0) {
         th_addr_t self;
-        self_addr(ctx, slot, &self);
+        thi_self_addr(ctx, slot, &self);
         thi_log(TH_LOG_ERROR, &self, "actor %s failed to restart: %s",
                 cls->qname, th_strerror(rc));
         slot->flags |= THI_SLOT_NOTEARDOWN;
@@ -1141,7 +1128,7 @@ user_failed(th_ctx_t *ctx, thi_slot_t *slot, thi_env_t *env, int rc)
     const thi_class_t *cls = atomic_load_explicit(&slot->cls,
                                                   memory_order_relaxed);
     th_addr_t self;
-    self_addr(ctx, slot, &self);
+    thi_self_addr(ctx, slot, &self);
     char why[300];
     snprintf(why, sizeof why, "%s", fail_text(ctx, rc));
     if (slot->ext && slot->ext->sup && thi_sup_failed(ctx, slot, env, why))
@@ -1150,7 +1137,7 @@ user_failed(th_ctx_t *ctx, thi_slot_t *slot, thi_env_t *env, int rc)
             "actor %s failed on %s: %s; restarting and retrying once",
             cls->qname, env->msg.type, why);
     if (thi_actor_restart(ctx, slot) != 0) {
-        send_poison(ctx, slot, env, "actor failed to restart");
+        thi_send_poison(ctx, slot, env, "actor failed to restart");
         return;
     }
     rc = invoke(ctx, slot, env);
@@ -1160,7 +1147,7 @@ user_failed(th_ctx_t *ctx, thi_slot_t *slot, thi_env_t *env, int rc)
     thi_log(TH_LOG_WARNING, &self,
             "actor %s failed on %s again: %s; returned as PoisonMessage",
             cls->qname, env->msg.type, why);
-    send_poison(ctx, slot, env, why);
+    thi_send_poison(ctx, slot, env, why);
 }
 
 static inline void
@@ -1175,7 +1162,7 @@ static void
 send_child_exited(th_ctx_t *ctx, thi_slot_t *slot)
 {
     th_addr_t self;
-    self_addr(ctx, slot, &self);
+    thi_self_addr(ctx, slot, &self);
     char body[TH_ADDR_STRLEN + 32], a[TH_ADDR_STRLEN];
     th_addr_to_string(&self, a, sizeof a);
     int n = snprintf(body, sizeof body, "{\"childAddress\":\"%s\"}", a);
@@ -1190,7 +1177,7 @@ finalize(th_ctx_t *ctx, thi_slot_t *slot)
     const thi_class_t *cls = atomic_load_explicit(&slot->cls,
                                                   memory_order_relaxed);
     th_addr_t self;
-    self_addr(ctx, slot, &self);
+    thi_self_addr(ctx, slot, &self);
     if (cls->teardown && !(slot->flags & THI_SLOT_NOTEARDOWN))
         cls->teardown(ctx, slot->state);
     free(slot->state);
@@ -1239,7 +1226,7 @@ begin_exit(th_ctx_t *ctx, thi_slot_t *slot, bool recursive)
         return;
     slot->flags |= THI_SLOT_EXITING;
     th_addr_t self;
-    self_addr(ctx, slot, &self);
+    thi_self_addr(ctx, slot, &self);
     uint32_t n = 0;
     struct child_ent *v = children_sorted(slot->children, &n);
     if (n) {
@@ -1323,7 +1310,7 @@ reply_actor_status(th_ctx_t *ctx, thi_slot_t *slot, thi_env_t *env)
     json_decref(o);
     if (text) {
         th_addr_t self;
-        self_addr(ctx, slot, &self);
+        thi_self_addr(ctx, slot, &self);
         thi_send_system(ctx->sys, &self, &env->msg.sender,
                         TH_MSG_ACTOR_STATUS, text, strlen(text));
         free(text);
@@ -1348,7 +1335,7 @@ root_handle(th_ctx_t *ctx, thi_slot_t *root, thi_env_t *env)
 {
     struct th_system *sys = ctx->sys;
     th_addr_t self;
-    self_addr(ctx, root, &self);
+    thi_self_addr(ctx, root, &self);
     switch (env->kind) {
     case THI_ENV_ADD_CHILD: {
         th_addr_t child;
@@ -1457,7 +1444,7 @@ handle_handoff(th_ctx_t *ctx, thi_slot_t *slot, thi_env_t *env)
     const thi_class_t *cls = atomic_load_explicit(&slot->cls,
                                                   memory_order_relaxed);
     th_addr_t self;
-    self_addr(ctx, slot, &self);
+    thi_self_addr(ctx, slot, &self);
     bool exported = false;
     bool forwarding = slot->ext && slot->ext->forwarding;
     bool leader = slot->ext && slot->ext->troupe; /* has no state */
@@ -1514,7 +1501,7 @@ handle_import(th_ctx_t *ctx, thi_slot_t *slot, thi_env_t *env)
     int rc = cls->import_state(ctx, slot->state, env->msg.data, env->msg.len);
     if (rc < 0) {
         th_addr_t self;
-        self_addr(ctx, slot, &self);
+        thi_self_addr(ctx, slot, &self);
         thi_log(TH_LOG_WARNING, &self,
                 "import_state of %s refused the handed-over state: %s",
                 cls->qname, th_strerror(rc));
