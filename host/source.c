@@ -1078,7 +1078,9 @@ keys_read(struct th_system *sys, const char *why, th_diag_t *d)
     thi_keyring_destroy(old);
     size_t n = thi_keyring_count(kr);
     if (n == 0) {
-        thi_log(TH_LOG_WARNING, NULL,
+        /* an embedder that never loads sources configures no directory:
+         * say so quietly; a directory that yields no key is a warning */
+        thi_log(sys->key_dir[0] ? TH_LOG_WARNING : TH_LOG_INFO, NULL,
                 "%s: no trusted key: %s; every load will be refused", why,
                 thi_keyring_problem(kr));
         return 0;

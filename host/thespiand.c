@@ -809,6 +809,10 @@ serve(const options_t *o, startup_t *st)
         report(false, "cannot create the actor system: %s", th_strerror(rc));
         goto out_close_signals;
     }
+    if (st->key_dir == NULL)
+        thi_log(TH_LOG_WARNING, NULL,
+                "thespiand: no director directory: no key is trusted and "
+                "every load of a signed source will be refused");
     for (size_t i = 0; i < o->n_plugins; i++) {
         th_diag_t d;
         thi_diag_clear(&d);
