@@ -11,6 +11,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include <jansson.h>
+#include <stdio.h>
+
 #include "thespian/client.h"
 
 /* Exit codes of every command (docs/cli.md). */
@@ -44,6 +47,7 @@ extern const cli_cmd_t cli_cmd_config;
 extern const cli_cmd_t cli_cmd_avail;
 extern const cli_cmd_t cli_cmd_refresh;
 extern const cli_cmd_t cli_cmd_bootstart;
+extern const cli_cmd_t cli_cmd_keys;
 
 /* Set by `thespian --endpoint E CMD ...`; a command's own --endpoint
  * overrides it. NULL: the discovery rule. */
@@ -158,5 +162,14 @@ const cli_tls_t *cli_tls_newest(const cli_tls_scan_t *s, const char *group);
  * prints and returns CLI_FAIL (no such bundle, directory unreadable). */
 int cli_tls_pick(const cli_cmd_t *cmd, const char *group, char *path,
                  size_t n);
+
+/* ---- Trusted keys (cli_keys.c) ---------------------------------------- */
+
+/* The director directory's keys as a host reads them (thi_keyring_json);
+ * NULL on ENOMEM. Returned owned (json_decref). */
+json_t *cli_local_keys(void);
+
+/* Print a key listing (thi_keyring_json's shape) for people. */
+void cli_print_keys(FILE *f, const json_t *keys);
 
 #endif /* TH_DIRECTOR_CLI_H */

@@ -322,16 +322,21 @@ run_config(int argc, char **argv)
     int rc = read_configs(cmd, dir, cfg);
     if (rc == CLI_OK)
         rc = cli_endpoint(cmd, NULL, ep);
+    json_t *keys = rc == CLI_OK ? cli_local_keys() : NULL;
+    if (rc == CLI_OK && keys == NULL)
+        rc = cli_fail(cmd, "out of memory");
     if (rc == CLI_OK && as_json) {
-        json_t *all = json_pack("{s:s, s:s, s:O}", "directorDir", dir,
-                                "endpoint", ep, "config", cfg);
+        json_t *all = json_pack("{s:s, s:s, s:O, s:O}", "directorDir", dir,
+                                "endpoint", ep, "config", cfg, "keys", keys);
         char *text = json_dumps(all, JSON_INDENT(2) | JSON_ENCODE_ANY);
         puts(text ? text : "{}");
         free(text);
         json_decref(all);
     } else if (rc == CLI_OK) {
         print_config(dir, ep, cfg);
+        cli_print_keys(stdout, keys);
     }
+    json_decref(keys);
     json_decref(cfg);
     return rc;
 }
@@ -347,7 +352,10 @@ const cli_cmd_t cli_cmd_config = {
     "adminendpoint.cfg (an endpoint string or a port) and any other. A file\n"
     "that is not a regular file, is over 64 KiB, is not JSON or has the\n"
     "wrong type is an error naming it (exit 1). Nothing in a file is run.\n"
-    "--json prints {\"directorDir\", \"endpoint\", \"config\": {FILE: VALUE}}.\n",
+    "Then the trusted keys, as `thespian keys` lists them: each *_tls.key\n"
+    "with its fingerprint, or SKIPPED with the reason.\n"
+    "--json prints {\"directorDir\", \"endpoint\", \"config\": {FILE: VALUE},\n"
+    "\"keys\": {\"dir\", \"problem\"?, \"trusted\": [...], \"skipped\": [...]}}.\n",
     run_config,
 };
 

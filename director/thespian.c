@@ -18,7 +18,7 @@ static const cli_cmd_t *const commands[] = {
     &cli_cmd_load,   &cli_cmd_unload,   &cli_cmd_list,
     &cli_cmd_role,
     &cli_cmd_avail,  &cli_cmd_refresh,  &cli_cmd_config,
-    &cli_cmd_bootstart, &cli_cmd_help,
+    &cli_cmd_keys,   &cli_cmd_bootstart, &cli_cmd_help,
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 

@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <signal.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -1119,6 +1120,23 @@ op_sources(req_t *r)
     free(text);
 }
 
+/* The operator's reload of the trusted keys: the host reads its key
+ * directory again; the request carries no key, path or policy. */
+static void
+op_reload_keys(req_t *r)
+{
+    char *text = NULL;
+    th_diag_t d = {0};
+    int rc = th_system_reload_keys(r->a->sys, &text, &d);
+    if (rc != 0) {
+        refuse(r, rc, "reload_keys: %s", d.msg[0] ? d.msg : th_strerror(rc));
+        return;
+    }
+    send_result(r->a, r->rid, r->rid_len, r->id,
+                json_pack("{s:i}", "code", 0), text, strlen(text));
+    free(text);
+}
+
 /* One frame from a peer: checked, then acted on. */
 static void
 handle_frame(struct thi_admin *a, const unsigned char *rid, size_t rid_len,
@@ -1223,6 +1241,8 @@ handle_frame(struct thi_admin *a, const unsigned char *rid, size_t rid_len,
         op_unload(&r);
     else if (strcmp(op, "sources") == 0)
         op_sources(&r);
+    else if (strcmp(op, "reload_keys") == 0)
+        op_reload_keys(&r);
     else
         refuse(&r, TH_EINVAL, "unknown op \"%.40s\"", op);
 out:
@@ -1531,12 +1551,20 @@ thi_admin_run(thi_admin_t *a, int stop_fd)
         if (stop_fd >= 0 && (items[2].revents & ZMQ_POLLIN)) {
             struct signalfd_siginfo si;
             char why[64] = "stop requested";
-            if (read(stop_fd, &si, sizeof si) == (ssize_t)sizeof si)
-                snprintf(why, sizeof why, "signal %s",
-                         si.ssi_signo == 15  ? "SIGTERM"
-                         : si.ssi_signo == 2 ? "SIGINT"
-                                             : "other");
-            begin_stop(a, why);
+            bool got = read(stop_fd, &si, sizeof si) == (ssize_t)sizeof si;
+            if (got && si.ssi_signo == SIGHUP) {
+                /* the operator's reload of the trusted keys */
+                th_diag_t kd = {0};
+                if (th_system_reload_keys(a->sys, NULL, &kd) != 0)
+                    thi_log(TH_LOG_ERROR, NULL, "SIGHUP: %s", kd.msg);
+            } else {
+                if (got)
+                    snprintf(why, sizeof why, "signal %s",
+                             si.ssi_signo == SIGTERM  ? "SIGTERM"
+                             : si.ssi_signo == SIGINT ? "SIGINT"
+                                                      : "other");
+                begin_stop(a, why);
+            }
         }
         if (items[0].revents & ZMQ_POLLIN)
             serve_socket(a);

@@ -277,7 +277,8 @@ api_register_source_authority(th_ctx_t *ctx)
     checked(ctx);
     th_addr_t self;
     thi_slot_addr(ctx->sys, ctx->slot, ctx->slot->live_nonce, &self);
-    return thi_source_register_authority(ctx->sys, &self);
+    return thi_source_register_authority(ctx->sys, &self,
+                                         atomic_load(&ctx->slot->cls));
 }
 
 static int

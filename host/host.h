@@ -37,6 +37,16 @@ typedef struct th_system_opts {
                                (versions.json); NULL = a private temporary
                                directory, removed at destroy */
     int authority_timeout_ms; /* Source Authority answer; 0 = 10,000 */
+    const char *key_dir;    /* trusted keys: the *_tls.key files of this
+                               directory (path copied), read at create and
+                               by th_system_reload_keys under the policy of
+                               loader/keyring.h; NULL = $THESPIAN_DIRECTOR_DIR
+                               if set, else none (every load refused) */
+    const char *authority_class; /* the one class (PLUGIN.CLASS, copied)
+                               whose actor may register as Source Authority,
+                               from a plugin loaded by th_system_load_plugin
+                               only, first registration only; NULL =
+                               "director.SourceAuthority", "" = none */
     const char *capabilities_json; /* JSON object of this system's own
                                capabilities (copied); NULL = none. Not an
                                object, or setting a common capability:
@@ -137,20 +147,39 @@ int th_system_update_capability(th_system_t *sys, const char *name,
 int th_system_capabilities_json(th_system_t *sys, char **out);
 
 /* ---- Sources: signed bundles ------------------------------------------------
- * Load a .tls bundle (bytes borrowed; `what` names it in diags). The bytes
- * go to the registered Source Authority as ValidateSource; on its
- * ValidatedSource the runtime checks the archive against the signed
- * manifest, unpacks it into its own directory and namespace and registers
- * its classes. Blocks until loaded or refused (authority timeout:
- * opts.authority_timeout_ms). Loading a loaded bundle again is a no-op.
- * Returns 0 with the source hash (SHA-256 of the bytes, hex) in hash_out,
- * or TH_EPERM (no authority registered), TH_EBADSIG (authority refused),
- * TH_ETIMEDOUT, TH_EFORMAT/TH_EHASH/TH_ETOOBIG (archive), TH_EABI,
- * TH_EPERM (older version than accepted before, unless allow_rollback).
+ * Load a .tls bundle (bytes borrowed and copied; `what` names it in
+ * diags). The runtime first verifies the copy against its trusted keys
+ * (opts.key_dir): nothing parses a bundle that did not verify. When an
+ * authority is registered, the bundle then goes to it as ValidateSource and
+ * its ValidatedSource may still refuse it; with none, the verification
+ * alone decides. Then the archive is checked against the signed manifest,
+ * unpacked into its own directory and namespace and its classes
+ * registered. Blocks until loaded or refused (opts.authority_timeout_ms).
+ * Loading a loaded bundle again is a no-op. Returns 0 with the source hash
+ * (SHA-256 of the bytes, hex) in hash_out, or TH_EPERM ("no trusted key:
+ * ..." when none is trusted), TH_EBADSIG (unsigned, unknown key, bad
+ * signature, or refused by the authority), TH_ETIMEDOUT,
+ * TH_EFORMAT/TH_EHASH/TH_ETOOBIG (archive), TH_EABI, TH_EPERM (older
+ * version than accepted before, unless allow_rollback).
  * Thread-safe; not from a worker thread of this system. */
 int th_system_load_source(th_system_t *sys, const uint8_t *bundle, size_t len,
                           const char *what, bool allow_rollback,
                           char hash_out[65], th_diag_t *d);
+
+/* Read the key directory again (the operator's explicit reload: the
+ * admin op "reload_keys", SIGHUP to thespiand): keys added there are
+ * trusted from now on, removed or now-failing ones no longer; sources
+ * already loaded stay. Each skipped file is logged as a warning naming it.
+ * *out (may be NULL; returned owned, free()) gets the listing of
+ * th_system_keys_json. Returns 0 or TH_ENOMEM. Thread-safe, blocks on file
+ * I/O and until running verifications end. */
+int th_system_reload_keys(th_system_t *sys, char **out, th_diag_t *d);
+
+/* The trusted keys as JSON text: {"dir", "problem"?, "trusted": [{"file",
+ * "fingerprint", "bits"}], "skipped": [{"file", "reason"}]}; fingerprint
+ * is the hex SHA-256 of the key's DER SubjectPublicKeyInfo. *out returned
+ * owned: free(). Returns 0 or TH_ENOMEM. Thread-safe. */
+int th_system_keys_json(th_system_t *sys, char **out);
 
 /* Unload the source whose hash starts with `prefix` (unique). New
  * creations from it stop at once; its code is unmapped when its last actor

@@ -265,6 +265,13 @@ struct th_system {
     thi_source_t *sources;
     struct thi_pending_load *pending;  /* loads waiting for the authority */
     th_addr_t authority;               /* registered Source Authority */
+    char authority_class[2 * TH_NAME_MAX + 2]; /* the one class that may
+                                          register as authority; "" none */
+    /* trusted keys (source.c): swapped whole by a reload under the write
+     * lock; every verification holds the read lock */
+    pthread_rwlock_t keys_lock;
+    struct thi_keyring *keyring;       /* NULL: no key directory */
+    char key_dir[4096];                /* "" when none */
     th_addr_t *src_watchers;
     size_t n_src_watchers, cap_src_watchers;
     struct json_t *versions;           /* group -> highest accepted version */
@@ -558,7 +565,11 @@ int thi_source_request(struct th_system *sys, const th_addr_t *requester,
                        th_diag_t *d);
 int thi_source_unload(struct th_system *sys, const char *prefix,
                       char hash_out[65], th_diag_t *d);
-int thi_source_register_authority(struct th_system *sys, const th_addr_t *a);
+/* Register `a`, an actor of class `cls`, as the Source Authority: only
+ * an actor of the system's authority class from a plugin the embedder
+ * loaded by path, and only while no other is registered (TH_EPERM). */
+int thi_source_register_authority(struct th_system *sys, const th_addr_t *a,
+                                  const thi_class_t *cls);
 int thi_source_watch(struct th_system *sys, const th_addr_t *a, bool on);
 
 /* inbox (system.c) */

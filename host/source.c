@@ -1,12 +1,16 @@
 /*
  * host/source.c — sources: signed bundles loaded into a running system.
- * A load goes to the registered Source Authority first (ValidateSource);
- * only on its ValidatedSource does the runtime read the archive against the
- * signed manifest, unpack it into a 0700 directory named after the source
- * hash, re-hash every file through the descriptor it maps, and dlmopen it
- * into a link-map namespace of its own, so two versions of a group never
- * bind to each other's libraries. Unloading stops creations at once and
- * unmaps when the last actor of the source is gone.
+ * The runtime verifies every bundle itself first, on its own copy of the
+ * bytes, against the keyring it read from the operator's key directory
+ * (loader/keyring.h; at create and on th_system_reload_keys, never from a
+ * message). A Source Authority, when the system registered one, is an
+ * additional gate (ValidateSource): it may refuse what the keyring
+ * accepted, never accept what it refused. Then the runtime reads the
+ * archive against the signed manifest, unpacks it into a 0700 directory
+ * named after the source hash, re-hashes every file through the descriptor
+ * it maps, and dlmopens it into a link-map namespace of its own, so two
+ * versions of a group never bind to each other's libraries. Unloading stops
+ * creations at once and unmaps when the last actor of the source is gone.
  */
 #include <dirent.h>
 #include <dlfcn.h>
@@ -46,6 +50,9 @@ typedef struct thi_pending_load {
     char hash[65];
     thi_payload_t *bytes;        /* the exact bytes verified and unpacked */
     bool allow_rollback;
+    size_t signed_len;           /* from the keyring's verification */
+    char key[256];               /* the trusted key that verified it */
+    bool direct;                 /* no authority: the system vouches */
     th_addr_t requester;         /* actor to tell, or null (outside) */
     bool done;
     int rc;
@@ -56,6 +63,8 @@ typedef struct thi_pending_load {
                                     the same bytes sees it until the source
                                     itself is listed */
 } thi_pending_t;
+
+static int keys_init(struct th_system *sys);
 
 /* ---- small helpers ----------------------------------------------------------- */
 
@@ -207,6 +216,9 @@ versions_save(struct th_system *sys, th_diag_t *d)
 int
 thi_sources_init(struct th_system *sys)
 {
+    int krc = keys_init(sys);
+    if (krc != 0)
+        return krc;
     if (sys->opts.state_dir && sys->opts.state_dir[0]) {
         snprintf(sys->state_dir, sizeof sys->state_dir, "%s",
                  sys->opts.state_dir);
@@ -258,6 +270,9 @@ thi_sources_fini(struct th_system *sys)
     sys->pending = NULL;
     free(sys->src_watchers);
     json_decref(sys->versions);
+    thi_keyring_destroy(sys->keyring);
+    sys->keyring = NULL;
+    pthread_rwlock_destroy(&sys->keys_lock);
     if (sys->own_state_dir)
         rm_tree(sys->state_dir);
 }
@@ -574,28 +589,18 @@ platform_ok(const thi_bundle_t *b, const char *what, th_diag_t *d)
     return true;
 }
 
-/* Everything after the authority said yes. On failure nothing remains:
- * no directory, no mapping, no class, no version record. */
+/* Everything after the keyring (and the authority, if any) said yes. On
+ * failure nothing remains: no directory, no mapping, no class, no version
+ * record. */
 static int
-load_verified(struct th_system *sys, thi_pending_t *p, const char *key,
-              th_diag_t *d)
+load_verified(struct th_system *sys, thi_pending_t *p, th_diag_t *d)
 {
     const uint8_t *bytes = p->bytes->data;
-    size_t len = p->bytes->len;
     char what[80];
     snprintf(what, sizeof what, "source %.12s", p->hash);
-    /* the authority vouched for the signature; the archive is read only up
-     * to where the signed part ends */
-    size_t tlen = len >= 4 ? (size_t)bytes[len - 4] |
-                                 (size_t)bytes[len - 3] << 8 |
-                                 (size_t)bytes[len - 2] << 16 |
-                                 (size_t)bytes[len - 1] << 24
-                           : 0;
-    if (tlen < 52 + 256 || tlen + 22 > len)
-        return thi_diag_set(d, TH_EBADSIG, "%s: no signature trailer", what);
-    size_t signed_len = len - tlen;
+    /* the archive is read only up to where the verified signature ends */
     thi_bundle_t *b = NULL;
-    int rc = thi_bundle_read(&b, bytes, signed_len, what, d);
+    int rc = thi_bundle_read(&b, bytes, p->signed_len, what, d);
     if (rc)
         return rc;
     thi_source_t *s = calloc(1, sizeof *s);
@@ -604,7 +609,7 @@ load_verified(struct th_system *sys, thi_pending_t *p, const char *key,
         return thi_diag_set(d, TH_ENOMEM, "out of memory");
     }
     memcpy(s->hash, p->hash, 65);
-    snprintf(s->key, sizeof s->key, "%s", key ? key : "");
+    snprintf(s->key, sizeof s->key, "%s", p->key);
     s->group = strdup(b->group);
     s->version = b->version ? strdup(b->version) : NULL;
     s->info = strdup(b->info ? b->info : "");
@@ -728,7 +733,8 @@ pending_take(struct th_system *sys, const char *hash)
 }
 
 /* The system actor got ValidatedSource: only the registered authority's
- * answer counts. */
+ * answer counts, or, for a load made while no authority was registered,
+ * the system's own (sent to itself by thi_source_request). */
 void
 thi_source_validated(struct th_system *sys, thi_env_t *env)
 {
@@ -736,12 +742,15 @@ thi_source_validated(struct th_system *sys, thi_env_t *env)
                            NULL);
     const char *hash = json_string_value(json_object_get(o, "sourceHash"));
     pthread_mutex_lock(&sys->classes_lock);
+    th_addr_t root;
+    th_system_address_of(sys, &root);
     bool from_authority = th_addr_eq(&env->msg.sender, &sys->authority) &&
                           !th_addr_is_null(&sys->authority);
+    bool from_system = env->system && th_addr_eq(&env->msg.sender, &root);
     thi_pending_t *p = NULL;
-    for (thi_pending_t *q = sys->pending; from_authority && hash && q;
-         q = q->next)
-        if (!strcmp(q->hash, hash) && !q->processing)
+    for (thi_pending_t *q = sys->pending; hash && q; q = q->next)
+        if (!strcmp(q->hash, hash) && !q->processing &&
+            (q->direct ? from_system : from_authority))
             p = q;
     if (p)
         p->processing = true;
@@ -751,16 +760,16 @@ thi_source_validated(struct th_system *sys, thi_env_t *env)
         th_addr_to_string(&env->msg.sender, a, sizeof a);
         thi_log(TH_LOG_WARNING, NULL,
                 "ValidatedSource from %s ignored (%s)", a,
-                !from_authority ? "not the registered Source Authority"
-                                : "no pending load with that hash");
+                !from_authority && !from_system
+                    ? "not the registered Source Authority"
+                    : "no pending load with that hash");
         json_decref(o);
         return;
     }
     th_diag_t d = {0};
     int rc;
     if (json_is_true(json_object_get(o, "valid"))) {
-        rc = load_verified(sys, p, json_string_value(json_object_get(o, "key")),
-                           &d);
+        rc = load_verified(sys, p, &d);
     } else {
         const char *why = json_string_value(json_object_get(o, "reason"));
         rc = thi_diag_set(&d, TH_EBADSIG,
@@ -787,6 +796,25 @@ thi_source_validated(struct th_system *sys, thi_env_t *env)
     }
 }
 
+/* Verify `p`'s bytes against the system's keyring (read-locked: a reload
+ * swaps the ring, never changes one in use). */
+static int
+verify_pending(struct th_system *sys, thi_pending_t *p, th_diag_t *d)
+{
+    char what[80];
+    snprintf(what, sizeof what, "source %.12s", p->hash);
+    thi_verified_t v;
+    pthread_rwlock_rdlock(&sys->keys_lock);
+    int rc = thi_bundle_verify(&v, p->bytes->data, p->bytes->len,
+                               sys->keyring, what, d);
+    pthread_rwlock_unlock(&sys->keys_lock);
+    if (rc == 0) {
+        p->signed_len = v.signed_len;
+        snprintf(p->key, sizeof p->key, "%s", v.key_name);
+    }
+    return rc;
+}
+
 int
 thi_source_request(struct th_system *sys, const th_addr_t *requester,
                    const void *bundle, size_t len, bool allow_rollback,
@@ -799,36 +827,11 @@ thi_source_request(struct th_system *sys, const th_addr_t *requester,
     uint8_t h[32];
     thi_sha256(h, bundle, len);
     thi_hex(hash_out, h, 32);
-    pthread_mutex_lock(&sys->classes_lock);
-    for (thi_source_t *s = sys->sources; s; s = s->next)
-        if (!strcmp(s->hash, hash_out)) {
-            bool unloading = s->unloading;
-            pthread_mutex_unlock(&sys->classes_lock);
-            if (unloading)
-                return thi_diag_set(d, TH_ESOURCE,
-                                    "source %.12s is being unloaded; load "
-                                    "it again once it is gone",
-                                    hash_out);
-            return 1; /* loaded already: a no-op */
-        }
-    for (thi_pending_t *p = sys->pending; p; p = p->next)
-        if (!strcmp(p->hash, hash_out)) {
-            pthread_mutex_unlock(&sys->classes_lock);
-            return thi_diag_set(d, TH_EEXIST,
-                                "source %.12s is already being loaded",
-                                hash_out);
-        }
-    th_addr_t authority = sys->authority;
-    if (th_addr_is_null(&authority)) {
-        pthread_mutex_unlock(&sys->classes_lock);
-        return thi_diag_set(d, TH_EPERM,
-                            "no Source Authority is registered: loads are "
-                            "refused");
-    }
+    /* our own copy first: what is verified is what is later read and
+     * mapped, whatever the caller does with its buffer */
     thi_pending_t *p = calloc(1, sizeof *p);
     int rc = p ? thi_payload_alloc(&p->bytes, len) : TH_ENOMEM;
     if (rc) {
-        pthread_mutex_unlock(&sys->classes_lock);
         free(p);
         return thi_diag_set(d, TH_ENOMEM, "out of memory");
     }
@@ -837,12 +840,56 @@ thi_source_request(struct th_system *sys, const th_addr_t *requester,
     p->allow_rollback = allow_rollback;
     if (requester)
         p->requester = *requester;
+    rc = verify_pending(sys, p, d);
+    if (rc) {
+        thi_log(TH_LOG_WARNING, NULL, "%s", d ? d->msg : "load refused");
+        goto out_free;
+    }
+    pthread_mutex_lock(&sys->classes_lock);
+    for (thi_source_t *s = sys->sources; s; s = s->next)
+        if (!strcmp(s->hash, hash_out)) {
+            bool unloading = s->unloading;
+            pthread_mutex_unlock(&sys->classes_lock);
+            if (unloading) {
+                rc = thi_diag_set(d, TH_ESOURCE,
+                                  "source %.12s is being unloaded; load it "
+                                  "again once it is gone",
+                                  hash_out);
+                goto out_free;
+            }
+            rc = 1; /* loaded already: a no-op */
+            goto out_free;
+        }
+    for (thi_pending_t *q = sys->pending; q; q = q->next)
+        if (!strcmp(q->hash, hash_out)) {
+            pthread_mutex_unlock(&sys->classes_lock);
+            rc = thi_diag_set(d, TH_EEXIST,
+                              "source %.12s is already being loaded",
+                              hash_out);
+            goto out_free;
+        }
+    th_addr_t root, authority = sys->authority;
+    th_system_address_of(sys, &root);
+    p->direct = th_addr_is_null(&authority);
     p->next = sys->pending;
     sys->pending = p;
-    atomic_fetch_add(&p->bytes->refs, 1); /* one for the message */
+    if (!p->direct)
+        atomic_fetch_add(&p->bytes->refs, 1); /* one for the message */
     pthread_mutex_unlock(&sys->classes_lock);
     if (out)
         *out = p;
+    if (p->direct) {
+        /* no authority: the system actor, which serialises every load,
+         * loads it on its own word */
+        char body[120];
+        snprintf(body, sizeof body, "{\"sourceHash\":\"%s\",\"valid\":true}",
+                 hash_out);
+        rc = thi_send_system(sys, &root, &root, TH_MSG_VALIDATED_SOURCE, body,
+                             strlen(body));
+        return rc ? thi_diag_set(d, rc, "the system cannot be reached: %s",
+                                 th_strerror(rc))
+                  : 0;
+    }
     const thi_type_t *t = thi_type_builtin(TH_MSG_VALIDATE_SOURCE);
     thi_env_t *env;
     rc = thi_env_from_payload(&env, t, p->bytes);
@@ -851,13 +898,18 @@ thi_source_request(struct th_system *sys, const th_addr_t *requester,
         return thi_diag_set(d, rc, "out of memory");
     }
     env->system = 1;
-    th_system_address_of(sys, &env->msg.sender);
+    env->msg.sender = root;
     rc = thi_deliver(sys, &authority, env);
     if (rc)
         return thi_diag_set(d, TH_EPERM,
                             "the Source Authority cannot be reached: %s",
                             th_strerror(rc));
     return 0;
+
+out_free:
+    thi_payload_release(p->bytes);
+    free(p);
+    return rc;
 }
 
 static bool
@@ -962,15 +1014,138 @@ th_system_sources_json(th_system_t *sys, char **out)
 }
 
 int
-thi_source_register_authority(struct th_system *sys, const th_addr_t *a)
+thi_source_register_authority(struct th_system *sys, const th_addr_t *a,
+                              const thi_class_t *cls)
 {
     char text[TH_ADDR_STRLEN];
     th_addr_to_string(a, text, sizeof text);
+    const char *why = NULL;
     pthread_mutex_lock(&sys->classes_lock);
-    sys->authority = *a; /* the last registration wins */
+    if (sys->authority_class[0] == '\0')
+        why = "this system admits no Source Authority";
+    else if (cls == NULL || strcmp(cls->qname, sys->authority_class) != 0)
+        why = "only the system's own authority class may register";
+    else if (cls->source != NULL)
+        why = "a class from a loaded bundle may not be the authority";
+    else if (!th_addr_is_null(&sys->authority) &&
+             !th_addr_eq(&sys->authority, a))
+        why = "a Source Authority is registered already";
+    else
+        sys->authority = *a; /* the first registration is the only one */
     pthread_mutex_unlock(&sys->classes_lock);
-    thi_log(TH_LOG_INFO, NULL, "Source Authority registered: %s", text);
+    if (why) {
+        thi_log(TH_LOG_WARNING, a,
+                "Source Authority registration refused (%s): %s",
+                cls ? cls->qname : "?", why);
+        return TH_EPERM;
+    }
+    thi_log(TH_LOG_INFO, NULL, "Source Authority registered: %s (%s)", text,
+            cls->qname);
     return 0;
+}
+
+/* ---- trusted keys ------------------------------------------------------------ */
+
+static void
+log_lines(int level, const char *text)
+{
+    while (text && *text) {
+        const char *nl = strchr(text, '\n');
+        int n = nl ? (int)(nl - text) : (int)strlen(text);
+        thi_log(level, NULL, "%.*s", n, text);
+        text = nl ? nl + 1 : NULL;
+    }
+}
+
+/* Read the key directory into a new keyring and swap it in. The old ring
+ * is freed once no verification uses it (the write lock waits for them). */
+static int
+keys_read(struct th_system *sys, const char *why, th_diag_t *d)
+{
+    thi_keyring_t *kr = NULL;
+    char *warnings = NULL;
+    if (sys->key_dir[0]) {
+        int rc = thi_keyring_load_dir(&kr, sys->key_dir, &warnings, d);
+        log_lines(TH_LOG_WARNING, warnings);
+        free(warnings);
+        if (rc != 0)
+            return rc;
+    }
+    pthread_rwlock_wrlock(&sys->keys_lock);
+    thi_keyring_t *old = sys->keyring;
+    sys->keyring = kr;
+    pthread_rwlock_unlock(&sys->keys_lock);
+    thi_keyring_destroy(old);
+    size_t n = thi_keyring_count(kr);
+    if (n == 0) {
+        /* an embedder that never loads sources configures no directory:
+         * say so quietly; a directory that yields no key is a warning */
+        thi_log(sys->key_dir[0] ? TH_LOG_WARNING : TH_LOG_INFO, NULL,
+                "%s: no trusted key: %s; every load will be refused", why,
+                thi_keyring_problem(kr));
+        return 0;
+    }
+    json_t *list = thi_keyring_json(kr);
+    size_t i;
+    json_t *k;
+    json_array_foreach(json_object_get(list, "trusted"), i, k)
+        thi_log(TH_LOG_INFO, NULL, "%s: trusted key %s sha256:%s", why,
+                json_string_value(json_object_get(k, "file")),
+                json_string_value(json_object_get(k, "fingerprint")));
+    /* what the host trusts changed: worth a line at the default level */
+    if (strcmp(why, "keys at start") != 0)
+        thi_log(TH_LOG_WARNING, NULL, "%s from %s: %zu trusted, %zu skipped",
+                why, sys->key_dir, n,
+                json_array_size(json_object_get(list, "skipped")));
+    json_decref(list);
+    return 0;
+}
+
+static int
+keys_init(struct th_system *sys)
+{
+    pthread_rwlock_init(&sys->keys_lock, NULL);
+    const char *dir = sys->opts.key_dir;
+    if (dir == NULL)
+        dir = getenv("THESPIAN_DIRECTOR_DIR");
+    if (dir && strlen(dir) >= sizeof sys->key_dir)
+        return TH_EINVAL;
+    snprintf(sys->key_dir, sizeof sys->key_dir, "%s", dir ? dir : "");
+    sys->opts.key_dir = NULL; /* copied */
+    const char *ac = sys->opts.authority_class;
+    if (ac == NULL)
+        ac = "director.SourceAuthority";
+    if (strlen(ac) >= sizeof sys->authority_class)
+        return TH_EINVAL;
+    snprintf(sys->authority_class, sizeof sys->authority_class, "%s", ac);
+    sys->opts.authority_class = NULL;
+    th_diag_t d = {0};
+    return keys_read(sys, "keys at start", &d);
+}
+
+int
+th_system_reload_keys(th_system_t *sys, char **out, th_diag_t *d)
+{
+    if (out)
+        *out = NULL;
+    int rc = keys_read(sys, "keys reloaded", d);
+    if (rc == 0 && out)
+        rc = th_system_keys_json(sys, out);
+    return rc;
+}
+
+int
+th_system_keys_json(th_system_t *sys, char **out)
+{
+    pthread_rwlock_rdlock(&sys->keys_lock);
+    json_t *o = thi_keyring_json(sys->keyring);
+    pthread_rwlock_unlock(&sys->keys_lock);
+    if (o && sys->key_dir[0] == '\0')
+        json_object_set_new(o, "problem",
+                            json_string(thi_keyring_problem(NULL)));
+    *out = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
+    return *out ? 0 : TH_ENOMEM;
 }
 
 int

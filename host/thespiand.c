@@ -2,7 +2,8 @@
  * host/thespiand.c — the host daemon: one actor system behind one admin
  * endpoint. A thin main around libthespian-host and host/admin.c: options,
  * capabilities, the "existing system is used" check, daemon mode with an
- * atomically written pid file, SIGTERM/SIGINT as orderly shutdown.
+ * atomically written pid file, SIGTERM/SIGINT as orderly shutdown, SIGHUP
+ * to reload the trusted keys of the director directory.
  * Usage and exit codes: docs/cli.md.
  */
 #include <errno.h>
@@ -563,6 +564,8 @@ typedef struct startup {
     int logfd;
     char *logpath;              /* absolute --logfile: the internal log */
     char *director_dir;         /* absolute, or NULL: no authority */
+    char *key_dir;              /* the same, links not resolved: the key
+                                   policy must see a symlinked directory */
     char *authority;            /* the authority plugin, absolute */
     char state_dir[PATH_MAX];   /* sources and version record */
 } startup_t;
@@ -575,6 +578,7 @@ startup_fini(startup_t *st, size_t n_plugins)
         free(st->plugin_paths[i]);
     free(st->pidfile);
     free(st->director_dir);
+    free(st->key_dir);
     free(st->authority);
     free(st->logpath);
     if (st->logfd >= 0)
@@ -648,6 +652,16 @@ prepare(options_t *o, startup_t *st)
             !S_ISDIR(dst.st_mode)) {
             report(false, "director directory %s: %s", dd,
                    st->director_dir ? "not a directory" : strerror(errno));
+            return EXIT_FAIL;
+        }
+        char cwd[PATH_MAX];
+        if (dd[0] == '/')
+            st->key_dir = strdup(dd);
+        else if (getcwd(cwd, sizeof cwd) == NULL ||
+                 asprintf(&st->key_dir, "%s/%s", cwd, dd) < 0)
+            st->key_dir = NULL;
+        if (st->key_dir == NULL) {
+            report(false, "director directory %s: %s", dd, strerror(errno));
             return EXIT_FAIL;
         }
         const char *ap = o->authority ? o->authority
@@ -768,6 +782,7 @@ serve(const options_t *o, startup_t *st)
     sigemptyset(&sigs);
     sigaddset(&sigs, SIGTERM);
     sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGHUP); /* reload the trusted keys */
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
     int sfd = signalfd(-1, &sigs, SFD_CLOEXEC | SFD_NONBLOCK);
@@ -781,7 +796,11 @@ serve(const options_t *o, startup_t *st)
     th_system_opts_t sopts = {
         .workers = o->workers, .name = o->name, .max_payload = o->max_payload,
         .state_dir = st->state_dir[0] ? st->state_dir : NULL,
-        .capabilities_json = st->caps};
+        .capabilities_json = st->caps,
+        /* trusted keys come from the director directory only; without
+         * one, none (never from the environment of a later embedder) */
+        .key_dir = st->key_dir ? st->key_dir : "",
+        .authority_class = st->authority ? "director.SourceAuthority" : ""};
     th_system_t *sys = NULL;
     thi_admin_t *admin = NULL;
     bool pid_written = false;
@@ -790,6 +809,10 @@ serve(const options_t *o, startup_t *st)
         report(false, "cannot create the actor system: %s", th_strerror(rc));
         goto out_close_signals;
     }
+    if (st->key_dir == NULL)
+        thi_log(TH_LOG_WARNING, NULL,
+                "thespiand: no director directory: no key is trusted and "
+                "every load of a signed source will be refused");
     for (size_t i = 0; i < o->n_plugins; i++) {
         th_diag_t d;
         thi_diag_clear(&d);
@@ -810,16 +833,6 @@ serve(const options_t *o, startup_t *st)
         if (rc == 0)
             rc = th_system_create_actor(sys, &auth, "director.SourceAuthority",
                                         &co);
-        if (rc == 0) {
-            json_t *cfg = json_pack("{s:s}", "directorDir", st->director_dir);
-            char *text = json_dumps(cfg, JSON_COMPACT);
-            json_decref(cfg);
-            /* queued before any load can reach it */
-            rc = text ? th_system_tell(sys, &auth, "Configure", text,
-                                       strlen(text))
-                      : TH_ENOMEM;
-            free(text);
-        }
         /* the Director runs each group's TLI as sources come and go */
         th_addr_t dir_addr;
         th_create_opts_t dopts = {.size = sizeof dopts,

@@ -138,137 +138,6 @@ thi_write_file_atomic(const char *path, const uint8_t *data, size_t len,
     return 0;
 }
 
-/* ---- Keyring -------------------------------------------------------------------- */
-
-typedef struct kr_ent {
-    thi_key_t *key;
-    uint8_t fp[32];
-    char name[256];
-} kr_ent_t;
-
-struct thi_keyring {
-    kr_ent_t *e;
-    size_t n, cap;
-};
-
-int
-thi_keyring_create(thi_keyring_t **out)
-{
-    *out = calloc(1, sizeof **out);
-    return *out ? 0 : TH_ENOMEM;
-}
-
-int
-thi_keyring_add(thi_keyring_t *kr, thi_key_t **key, const char *name)
-{
-    if (kr->n == kr->cap) {
-        size_t cap = kr->cap ? kr->cap * 2 : 8;
-        kr_ent_t *e = realloc(kr->e, cap * sizeof *e);
-        if (e == NULL)
-            return TH_ENOMEM;
-        kr->e = e;
-        kr->cap = cap;
-    }
-    kr_ent_t *e = &kr->e[kr->n++];
-    e->key = *key;
-    *key = NULL;
-    thi_key_fingerprint(e->fp, e->key);
-    snprintf(e->name, sizeof e->name, "%s", name);
-    return 0;
-}
-
-size_t
-thi_keyring_count(const thi_keyring_t *kr)
-{
-    return kr ? kr->n : 0;
-}
-
-void
-thi_keyring_destroy(thi_keyring_t *kr)
-{
-    if (kr == NULL)
-        return;
-    for (size_t i = 0; i < kr->n; i++)
-        thi_key_destroy(kr->e[i].key);
-    free(kr->e);
-    free(kr);
-}
-
-static void
-append_line(char **acc, const char *line)
-{
-    if (acc == NULL)
-        return;
-    size_t old = *acc ? strlen(*acc) : 0, add = strlen(line);
-    char *n = realloc(*acc, old + add + 2);
-    if (n == NULL)
-        return;
-    memcpy(n + old, line, add);
-    n[old + add] = '\n';
-    n[old + add + 1] = '\0';
-    *acc = n;
-}
-
-static int
-by_name(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-int
-thi_keyring_load_dir(thi_keyring_t **out, const char *dir, char **warnings,
-                     th_diag_t *d)
-{
-    DIR *dh = opendir(dir);
-    if (dh == NULL)
-        return thi_diag_set(d, TH_EIO, "%s: cannot read key directory: %s",
-                            dir, strerror(errno));
-    thi_keyring_t *kr;
-    if (thi_keyring_create(&kr) != 0) {
-        closedir(dh);
-        return thi_diag_set(d, TH_ENOMEM, "out of memory");
-    }
-    /* sorted, so the key that verifies is the same one every time */
-    char **names = NULL;
-    size_t n = 0, cap = 0;
-    struct dirent *de;
-    while ((de = readdir(dh)) != NULL) {
-        size_t l = strlen(de->d_name);
-        if (l <= 8 || strcmp(de->d_name + l - 8, "_tls.key") != 0)
-            continue;
-        if (n == cap) {
-            cap = cap ? cap * 2 : 16;
-            char **nn = realloc(names, cap * sizeof *nn);
-            if (nn == NULL)
-                break;
-            names = nn;
-        }
-        names[n] = strdup(de->d_name);
-        if (names[n])
-            n++;
-    }
-    closedir(dh);
-    if (n)
-        qsort(names, n, sizeof *names, by_name);
-    for (size_t i = 0; i < n; i++) {
-        char path[4096];
-        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
-        th_diag_t kd = {0};
-        thi_key_t *key = NULL;
-        if (thi_key_load_public_file(&key, path, &kd) != 0) {
-            char line[700];
-            snprintf(line, sizeof line, "key file skipped: %s", kd.msg);
-            append_line(warnings, line);
-        } else if (thi_keyring_add(kr, &key, names[i]) != 0) {
-            thi_key_destroy(key);
-        }
-        free(names[i]);
-    }
-    free(names);
-    *out = kr;
-    return 0;
-}
-
 /* ---- Verification ------------------------------------------------------------------ */
 
 int
@@ -276,6 +145,11 @@ thi_bundle_verify(thi_verified_t *out, const uint8_t *buf, size_t len,
                   const thi_keyring_t *kr, const char *what, th_diag_t *d)
 {
     memset(out, 0, sizeof *out);
+    /* secure by default: with no key there is nothing to verify against,
+     * and the reason is the operator's to fix, not the bundle's */
+    if (thi_keyring_count(kr) == 0)
+        return thi_diag_set(d, TH_EPERM, "%s: no trusted key: %s", what,
+                            thi_keyring_problem(kr));
     if (len > THI_BUNDLE_MAX_BYTES)
         return thi_diag_set(d, TH_ETOOBIG,
                             "%s: %zu bytes is over the bundle limit of %zu",
@@ -315,10 +189,8 @@ thi_bundle_verify(thi_verified_t *out, const uint8_t *buf, size_t len,
                             "%s: the archive's end record does not enclose "
                             "the signature trailer",
                             what);
-    const kr_ent_t *key = NULL;
-    for (size_t i = 0; kr && i < kr->n; i++)
-        if (memcmp(kr->e[i].fp, t + 12, 32) == 0)
-            key = &kr->e[i];
+    const char *key_name = NULL;
+    const thi_key_t *key = thi_keyring_find(kr, t + 12, &key_name);
     if (key == NULL) {
         char hex[65];
         thi_hex(hex, t + 12, 32);
@@ -342,13 +214,13 @@ thi_bundle_verify(thi_verified_t *out, const uint8_t *buf, size_t len,
     if (rc != 0)
         return thi_diag_set(d, TH_EIO, "%s: hashing failed", what);
     th_diag_t vd = {0};
-    if (thi_verify(key->key, digest, t + 48, slen, &vd) != 0)
+    if (thi_verify(key, digest, t + 48, slen, &vd) != 0)
         return thi_diag_set(d, TH_EBADSIG,
                             "%s: signature does not verify with key %s: %s",
-                            what, key->name, vd.msg);
+                            what, key_name, vd.msg);
     out->signed_len = start;
-    memcpy(out->fingerprint, key->fp, 32);
-    snprintf(out->key_name, sizeof out->key_name, "%s", key->name);
+    memcpy(out->fingerprint, t + 12, 32);
+    snprintf(out->key_name, sizeof out->key_name, "%s", key_name);
     thi_hex(out->source_hex, out->source_hash, 32);
     return 0;
 }

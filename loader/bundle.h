@@ -26,6 +26,7 @@
 
 #include "loader/crypto.h"
 #include "loader/diag.h"
+#include "loader/keyring.h"
 
 #define THI_BUNDLE_MAGIC "THSPSIG1"
 #define THI_BUNDLE_FORMAT 1
@@ -40,27 +41,6 @@
 #define THI_BUNDLE_MAX_RATIO 200
 #define THI_MANIFEST_MAX ((size_t)1 << 20)
 
-/* ---- Keyring: the public keys a verifier trusts ------------------------- */
-
-typedef struct thi_keyring thi_keyring_t;
-
-/* Load every "*_tls.key" file of `dir`. Unusable files (malformed PEM, a
- * private key, non-RSA, < 2048 bits, empty) are skipped: each adds one line
- * to `warnings` (may be NULL; appended, caller frees) naming the file and
- * why. Returns 0 with *out owned (thi_keyring_destroy), or TH_EIO when the
- * directory cannot be read. Thread-safe. */
-int thi_keyring_load_dir(thi_keyring_t **out, const char *dir,
-                         char **warnings, th_diag_t *d);
-
-/* An empty keyring to add keys to. */
-int thi_keyring_create(thi_keyring_t **out);
-
-/* Add a key (taken on success) under a display name (copied). */
-int thi_keyring_add(thi_keyring_t *kr, thi_key_t **key, const char *name);
-
-size_t thi_keyring_count(const thi_keyring_t *kr);
-void thi_keyring_destroy(thi_keyring_t *kr);
-
 /* ---- Verification: raw bytes only ---------------------------------------- */
 
 typedef struct thi_verified {
@@ -71,11 +51,13 @@ typedef struct thi_verified {
     char source_hex[65];
 } thi_verified_t;
 
-/* Check the trailer strictly (exact lengths, bounds, known key) and the
- * signature on the raw bytes. Nothing parses the archive before this
- * returns 0. Returns TH_EBADSIG (unsigned, malformed trailer, unknown key,
- * bad signature), TH_ETOOBIG. `what` names the bundle in the diag. Pure:
- * thread-safe. */
+/* The one trailer parser (host, CLI and tests all use it): check the
+ * trailer strictly (exact lengths, bounds, known key) and the signature on
+ * the raw bytes. Nothing parses the archive before this returns 0; read it
+ * only up to out->signed_len. Returns TH_EPERM "no trusted key: ..." when
+ * `kr` holds no key (NULL included), TH_EBADSIG (unsigned, malformed
+ * trailer, unknown key, bad signature), TH_ETOOBIG. `what` names the
+ * bundle in the diag. Pure: thread-safe. */
 int thi_bundle_verify(thi_verified_t *out, const uint8_t *buf, size_t len,
                       const thi_keyring_t *kr, const char *what,
                       th_diag_t *d);

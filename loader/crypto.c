@@ -297,6 +297,18 @@ key_finish(thi_key_t *key, bool has_private, const char *name, th_diag_t *d)
                             name, bits, THI_KEY_MAX_BITS);
 
     mbedtls_rsa_context *rsa = key_rsa(key);
+    /* e = 3 and other small exponents invite signature forgeries when a
+     * verifier is lax; one exponent keeps the policy simple to audit */
+    mbedtls_mpi e;
+    mbedtls_mpi_init(&e);
+    ret = mbedtls_rsa_export(rsa, NULL, NULL, NULL, NULL, &e);
+    int e_ok = ret == 0 ? mbedtls_mpi_cmp_int(&e, THI_KEY_EXPONENT) : -1;
+    mbedtls_mpi_free(&e);
+    if (e_ok != 0)
+        return thi_diag_set(d, TH_EINVAL,
+                            "%s: RSA public exponent is not %u (weak or "
+                            "unusual exponent refused)",
+                            name, THI_KEY_EXPONENT);
     ret = has_private ? mbedtls_rsa_check_privkey(rsa)
                       : mbedtls_rsa_check_pubkey(rsa);
     if (ret != 0)
@@ -363,7 +375,7 @@ thi_key_generate(thi_key_t **out, unsigned bits, th_diag_t *d)
     ret = mbedtls_pk_setup(&key->pk, mbedtls_pk_info_from_type(MBEDTLS_PK_RSA));
     if (ret == 0)
         ret = mbedtls_rsa_gen_key(key_rsa(key), mbedtls_ctr_drbg_random,
-                                  &rng.drbg, bits, 65537);
+                                  &rng.drbg, bits, THI_KEY_EXPONENT);
     if (ret != 0) {
         rc = thi_diag_set(d, is_alloc_failure(ret) ? TH_ENOMEM : TH_EIO,
                           "%s: generating a %u-bit RSA key failed (%s)", name,

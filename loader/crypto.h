@@ -24,6 +24,9 @@
 #define THI_KEY_MIN_BITS 2048u
 #define THI_KEY_MAX_BITS 8192u
 
+/* The only RSA public exponent accepted or generated. */
+#define THI_KEY_EXPONENT 65537u
+
 /* Largest signature any accepted key makes: modulus bytes at the maximum. */
 #define THI_SIG_MAX_LEN (THI_KEY_MAX_BITS / 8u)
 
@@ -115,8 +118,9 @@ int thi_key_write_public_pem(const thi_key_t *key, char **out_pem,
  * `name` (may be NULL) names the input in the diag, e.g. the file path.
  * Returns 0 with *out set (returned owned: thi_key_destroy), or
  *   TH_EFORMAT  empty, not PEM, malformed or truncated PEM / DER;
- *   TH_EINVAL   a private key, a non-RSA key, or a key outside
- *               THI_KEY_MIN_BITS..THI_KEY_MAX_BITS bits;
+ *   TH_EINVAL   a private key, a non-RSA key, a key outside
+ *               THI_KEY_MIN_BITS..THI_KEY_MAX_BITS bits, or a public
+ *               exponent other than THI_KEY_EXPONENT;
  *   TH_ENOMEM   out of memory.
  * On failure *out is NULL and `d` names `name` and the reason. Pointers
  * borrowed. Thread-safe, does not block. */

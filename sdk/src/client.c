@@ -1100,6 +1100,12 @@ th_client_sources(th_client_t *c, char **out)
 }
 
 TH_API int
+th_client_reload_keys(th_client_t *c, char **out)
+{
+    return request_text(c, "reload_keys", "key listing", out);
+}
+
+TH_API int
 th_client_unload(th_client_t *c, const char *source_hash)
 {
     check(c);

@@ -333,15 +333,16 @@ TH_TEST(tell_by_name_refuses_bad_input)
     CHECK(hu_finish(&h));
 }
 
-TH_TEST(load_without_authority_is_refused_clearly)
+TH_TEST(load_without_trusted_keys_is_refused_clearly)
 {
     hu_host_t h = {0};
     start_hello(&h);
     th_client_t *c = hu_connect(&h);
     char hash[65];
-    /* a host without a director directory has no Source Authority */
+    /* a host without a director directory trusts no key: secure by
+     * default, whatever the bytes are */
     CHECK_RC(th_client_load(c, hash, hello_so()), TH_EPERM);
-    CHECK_CONTAINS(th_client_errmsg(c), "no Source Authority");
+    CHECK_CONTAINS(th_client_errmsg(c), "no trusted key");
     CHECK_RC(th_client_unload(c, "00"), TH_ESOURCE);
     CHECK_CONTAINS(th_client_errmsg(c), "no loaded source");
     CHECK_RC(th_client_load(c, hash, "/nonexistent/x.tls"), TH_EIO);
@@ -634,7 +635,7 @@ TH_TEST_MAIN(TH_CASE(create_ask_and_global_names),
              TH_CASE(poison_and_status_pass_the_filter),
              TH_CASE(other_runtime_messages_are_filtered),
              TH_CASE(status_and_capabilities),
-             TH_CASE(load_without_authority_is_refused_clearly),
+             TH_CASE(load_without_trusted_keys_is_refused_clearly),
              TH_CASE(create_reports_an_init_that_fails),
              TH_CASE(tell_by_name_refuses_bad_input),
              TH_CASE(private_contexts_get_only_their_replies),

@@ -134,7 +134,7 @@ def exceptions_follow_thespian():
             assert e.name == "ReservedMessageType" or e.code == -7
             e = expect(tc.ActorSystemException, asys.loadActorSource,
                        os.environ["HELLO_SO"])
-            assert "no Source Authority" in str(e), e
+            assert "no trusted key" in str(e), e
     finally:
         assert h.stop() == 0
     e = expect(tc.ActorSystemFailure, tc.ActorSystem,

@@ -2,7 +2,7 @@
 """tests/integration/sources_test.py — signed bundles through real
 processes: keys made here, bundles signed by `thespian gensrc` from real
 plugin builds, a real thespiand (started by `thespian start`) whose Source
-Authority reads the director directory, loads through the CLI, actors
+host reads the trusted keys of the director directory, loads through the CLI, actors
 created from the source and asked. Hostile loads check the exit code, the
 message, that the host keeps answering (I3) and that nothing was loaded
 (I6). TAP output."""
@@ -12,6 +12,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import time
 
 import taplib  # the shared TAP runner, beside this file
 
@@ -195,7 +196,7 @@ def rollback_needs_the_operator():
 
 
 @case
-def key_added_without_restart():
+def keys_are_read_at_start_and_on_reload_only():
     h = Host()
     try:
         h.run(["keygen", "later", "--bits", "2048", "--dir", h.root])
@@ -204,8 +205,25 @@ def key_added_without_restart():
         h.run(["load", b], expect=1, contains="unknown key")
         os.rename(os.path.join(h.root, "later_tls.key"),
                   os.path.join(h.dd, "later_tls.key"))
-        h.run(["load", b])  # read at each validation: no restart needed
+        # a key added to the directory counts only once the operator says
+        h.run(["load", b], expect=1, contains="unknown key")
+        out = h.run(["keys", "reload"])
+        assert "later_tls.key" in out and "dev_tls.key" in out, out
+        h.run(["load", b])
         assert h.sources()[0]["key"] == "later_tls.key"
+        # a removed key is dropped by the next reload (SIGHUP here)
+        _, b2 = h.gensrc("examples", "2.0", "*.so")
+        os.unlink(os.path.join(h.dd, "dev_tls.key"))
+        pid = int(open(os.path.join(h.root, "pid")).read().split()[0])
+        os.kill(pid, 1)  # SIGHUP
+        for _ in range(100):
+            log = open(os.path.join(h.root, "log")).read()
+            if "keys reloaded" in log:
+                break
+            time.sleep(0.05)
+        h.run(["load", b2], expect=1, contains="unknown key")
+        assert all(s["version"] != "2.0" for s in h.sources())
+        h.probe()
     finally:
         h.close()
 
@@ -318,7 +336,7 @@ def no_director_directory_refuses_loads():
     h = Host(authority=False)
     try:
         _, b = h.gensrc("examples", "1.0", "*.so")
-        h.run(["load", b], expect=1, contains="no Source Authority")
+        h.run(["load", b], expect=1, contains="no trusted key")
         h.probe()
     finally:
         h.close()

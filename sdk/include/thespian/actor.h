@@ -579,9 +579,10 @@ th_restart_count(th_ctx_t *ctx)
 
 /* ---- Sources (signed bundles) --------------------------------------------
  * Thespian's loadActorSource: hand the bytes of a .tls bundle (copied) to
- * the registered Source Authority. Returns at once with the source hash
+ * the system, which verifies them against its trusted keys and then asks
+ * the registered Source Authority, if any. Returns with the source hash
  * (SHA-256 hex) in hash_out; the outcome reaches watchers as LoadedSource.
- * TH_EPERM when no authority is registered. */
+ * TH_EPERM "no trusted key" / TH_EBADSIG when the verification fails. */
 static inline int
 th_load_source(th_ctx_t *ctx, const void *bundle, size_t len,
                char hash_out[65])
@@ -598,8 +599,12 @@ th_unload_source(th_ctx_t *ctx, const char *hash)
 }
 
 /* registerSourceAuthority: this actor receives ValidateSource (payload: the
- * bundle bytes) and answers the system with ValidatedSource {"sourceHash":
- * H, "valid": B, "reason": S, "key": S}. The last registration wins. */
+ * bundle bytes, already verified by the host against its trusted keys) and
+ * answers the system with ValidatedSource {"sourceHash": H, "valid": B,
+ * "reason": S}: an additional gate that can refuse, never accept, a
+ * bundle. Only the system's configured authority class, from a plugin the
+ * host loaded by path, may register, and only the first time: anyone else
+ * gets TH_EPERM and nothing changes. */
 static inline int
 th_register_source_authority(th_ctx_t *ctx)
 {

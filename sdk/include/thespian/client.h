@@ -243,6 +243,14 @@ TH_API int th_client_unload(th_client_t *c, const char *source_hash);
  * owned: th_client_free. Blocks for one request. */
 TH_API int th_client_sources(th_client_t *c, char **out);
 
+/* Have the host read the trusted keys of its director directory again
+ * (the operator's reload: keys added there are trusted from now on,
+ * removed ones no longer). *out (returned owned: th_client_free) gets what
+ * the host now trusts as JSON text: {"dir", "problem"?, "trusted":
+ * [{"file", "fingerprint", "bits"}], "skipped": [{"file", "reason"}]}.
+ * Blocks for one request. */
+TH_API int th_client_reload_keys(th_client_t *c, char **out);
+
 /* Print / parse addresses ("th1:..."). format needs TH_ADDR_STRLEN bytes;
  * returns 0 or TH_EINVAL. parse returns 0 or TH_EADDR. Thread-safe. */
 TH_API int th_client_addr_format(const th_addr_t *addr, char *buf, size_t size);

@@ -1,7 +1,8 @@
 /*
  * tests/unit/host/source_test.c — signed bundles loaded into a running
  * system through the Director's Source Authority plugin: load and use,
- * no-op reload, no authority / silent authority, unknown key with a
+ * no-op reload, no authority (the keyring alone) / no trusted key /
+ * silent authority, unknown key with a
  * constructor probe (nothing runs), rollback protection persisted, two
  * versions side by side with colliding private libraries, unload with
  * live actors and pending timers, availability notifications.
@@ -107,7 +108,8 @@ TH_TEST(load_create_and_talk)
     fixture_fini(&f);
 }
 
-TH_TEST(no_authority_refuses_loads)
+/* No authority registered: the keyring's verification alone decides. */
+TH_TEST(no_authority_loads_on_the_keyring_alone)
 {
     fixture_t f;
     fixture_init(&f);
@@ -116,8 +118,42 @@ TH_TEST(no_authority_refuses_loads)
     uint8_t *b = testactors_bundle(f.key, "1.0", &len);
     char hash[65];
     th_diag_t d = {0};
+    if (load(sys, b, len, false, hash, &d) != 0)
+        TH_FAIL_AT_("load: %s", d.msg);
+    CHECK_EQ(count_sources(sys), 1);
+    /* and an unknown key is refused the same way */
+    thi_key_t *other = NULL;
+    CHECK_RC(thi_key_generate(&other, 2048, &d), 0);
+    size_t len2;
+    uint8_t *b2 = testactors_bundle(other, "2.0", &len2);
+    thi_diag_clear(&d);
+    CHECK_RC(load(sys, b2, len2, false, hash, &d), TH_EBADSIG);
+    CHECK_CONTAINS(d.msg, "unknown key");
+    CHECK_EQ(count_sources(sys), 1);
+    thi_key_destroy(other);
+    th_system_destroy(sys);
+    free(b2);
+    free(b);
+    fixture_fini(&f);
+}
+
+/* A system given no key directory trusts nothing: every load is refused
+ * with the reason, before anything reads the archive. */
+TH_TEST(no_trusted_key_refuses_loads)
+{
+    fixture_t f;
+    fixture_init(&f);
+    th_system_opts_t o = {.workers = 2, .state_dir = f.state,
+                          .authority_timeout_ms = 5000, .key_dir = ""};
+    static const char *const plugins[] = {"authority", NULL};
+    th_system_t *sys = rt_system(&o, plugins);
+    rt_create(sys, "director.SourceAuthority");
+    size_t len;
+    uint8_t *b = testactors_bundle(f.key, "1.0", &len);
+    char hash[65];
+    th_diag_t d = {0};
     CHECK_RC(load(sys, b, len, false, hash, &d), TH_EPERM);
-    CHECK_CONTAINS(d.msg, "no Source Authority");
+    CHECK_CONTAINS(d.msg, "no trusted key: no key directory is configured");
     CHECK_EQ(count_sources(sys), 0);
     th_system_destroy(sys);
     free(b);
@@ -129,7 +165,8 @@ TH_TEST(silent_authority_times_out)
     fixture_t f;
     fixture_init(&f);
     th_system_opts_t o = {.workers = 2, .state_dir = f.state,
-                          .authority_timeout_ms = 300};
+                          .authority_timeout_ms = 300,
+                          .authority_class = "rtactors.SilentAuthority"};
     static const char *const plugins[] = {"rtactors", NULL};
     th_system_t *sys = rt_system(&o, plugins);
     rt_create(sys, "rtactors.SilentAuthority");
@@ -523,23 +560,33 @@ bg_load_main(void *arg)
     return NULL;
 }
 
-/* The last registration wins, and only the registered authority's
- * ValidatedSource counts: a forged one is ignored. */
-TH_TEST(last_authority_wins_and_forgeries_are_ignored)
+/* Only the system's authority class registers, and only once: a second
+ * actor of it, or one of another class, gets TH_EPERM (its init fails);
+ * only the registered authority's ValidatedSource counts: a forged one is
+ * ignored. */
+TH_TEST(one_authority_and_forgeries_are_ignored)
 {
     fixture_t f;
     fixture_init(&f);
     th_system_opts_t o = {.workers = 2, .state_dir = f.state,
-                          .authority_timeout_ms = 600};
+                          .authority_timeout_ms = 600,
+                          .authority_class = "rtactors.SilentAuthority"};
     static const char *const plugins[] = {"rtactors", "authority", NULL};
     th_system_t *sys = rt_system(&o, plugins);
     th_inbox_t *in;
     CHECK_RC(th_inbox_create(sys, &in), 0);
-    th_addr_t a = rt_create(sys, "director.SourceAuthority");
-    json_decref(rt_ask(in, &a, "Status", "", "AuthorityStatus"));
-    rt_create(sys, "rtactors.SilentAuthority"); /* registers last: wins */
+    th_addr_t a;
+    th_diag_t d = {0};
+    CHECK_RC(th_system_create_actor_wait(sys, &a, "rtactors.SilentAuthority",
+                                         NULL, 5000, &d),
+             0);
+    CHECK_RC(th_system_create_actor_wait(sys, &a, "rtactors.SilentAuthority",
+                                         NULL, 5000, &d),
+             TH_EFAIL); /* a second one */
+    CHECK_RC(th_system_create_actor_wait(sys, &a, "director.SourceAuthority",
+                                         NULL, 5000, &d),
+             TH_EFAIL); /* not the configured class */
     th_addr_t fake = rt_create(sys, "rtactors.FakeValidator");
-    usleep(50000);
     size_t len;
     uint8_t *b = testactors_bundle(f.key, "1.0", &len);
     uint8_t h[32];
@@ -604,7 +651,8 @@ TH_TEST(bad_plugins_in_signed_bundles_are_refused)
     fixture_fini(&f);
 }
 
-TH_TEST_MAIN(TH_CASE(load_create_and_talk), TH_CASE(no_authority_refuses_loads),
+TH_TEST_MAIN(TH_CASE(load_create_and_talk), TH_CASE(no_authority_loads_on_the_keyring_alone),
+             TH_CASE(no_trusted_key_refuses_loads),
              TH_CASE(silent_authority_times_out),
              TH_CASE(unknown_key_runs_nothing),
              TH_CASE(rollback_refused_and_remembered),
@@ -615,5 +663,5 @@ TH_TEST_MAIN(TH_CASE(load_create_and_talk), TH_CASE(no_authority_refuses_loads),
              TH_CASE(load_racing_unload),
              TH_CASE(actor_creates_from_its_own_source_first),
              TH_CASE(actor_loads_and_unloads_a_source),
-             TH_CASE(last_authority_wins_and_forgeries_are_ignored),
+             TH_CASE(one_authority_and_forgeries_are_ignored),
              TH_CASE(bad_plugins_in_signed_bundles_are_refused))

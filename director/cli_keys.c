@@ -1,0 +1,123 @@
+/*
+ * director/cli_keys.c — the trusted keys: `thespian keys` lists the
+ * *_tls.key files of the director directory as a host reads them (the same
+ * loader function and policy), `thespian keys reload` has the running host
+ * read them again and prints what it now trusts.
+ */
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "director/cli.h"
+#include "loader/keyring.h"
+
+void
+cli_print_keys(FILE *f, const json_t *keys)
+{
+    const char *dir = json_string_value(json_object_get(keys, "dir"));
+    const char *problem = json_string_value(json_object_get(keys, "problem"));
+    fprintf(f, "trusted keys (%s):\n", dir && *dir ? dir : "no key directory");
+    size_t i;
+    json_t *k;
+    json_array_foreach(json_object_get(keys, "trusted"), i, k)
+        fprintf(f, "  %-24s sha256:%s (%lld bits)\n",
+                json_string_value(json_object_get(k, "file")),
+                json_string_value(json_object_get(k, "fingerprint")),
+                (long long)json_integer_value(json_object_get(k, "bits")));
+    json_array_foreach(json_object_get(keys, "skipped"), i, k)
+        fprintf(f, "  %-24s SKIPPED: %s\n",
+                json_string_value(json_object_get(k, "file")),
+                json_string_value(json_object_get(k, "reason")));
+    if (problem)
+        fprintf(f, "  no trusted key: %s (every load is refused)\n", problem);
+}
+
+json_t *
+cli_local_keys(void)
+{
+    char dir[4096];
+    cli_director_dir(dir, sizeof dir);
+    thi_keyring_t *kr = NULL;
+    th_diag_t d = {0};
+    if (thi_keyring_load_dir(&kr, dir, NULL, &d) != 0)
+        return NULL;
+    json_t *o = thi_keyring_json(kr);
+    thi_keyring_destroy(kr);
+    return o;
+}
+
+static int
+print_json(const json_t *o)
+{
+    char *text = json_dumps(o, JSON_INDENT(2));
+    puts(text ? text : "{}");
+    free(text);
+    return CLI_OK;
+}
+
+static int
+run_keys(int argc, char **argv)
+{
+    const cli_cmd_t *cmd = &cli_cmd_keys;
+    bool as_json = false;
+    const cli_opt_t opts[] = {{"json", CLI_FLAG, &as_json}, {NULL, 0, NULL}};
+    const char *pos[1];
+    size_t n;
+    int done;
+    if (!cli_parse(cmd, argc, argv, opts, pos, 0, 1, &n, &done))
+        return done;
+    if (n == 0 || strcmp(pos[0], "list") == 0) {
+        json_t *o = cli_local_keys();
+        if (o == NULL)
+            return cli_fail(cmd, "out of memory");
+        if (as_json)
+            print_json(o);
+        else
+            cli_print_keys(stdout, o);
+        json_decref(o);
+        return CLI_OK;
+    }
+    if (strcmp(pos[0], "reload") != 0)
+        return cli_usage_error(cmd, "unknown subcommand \"%.40s\"", pos[0]);
+    char ep[TH_CLIENT_ENDPOINT_MAX];
+    th_client_t *c = NULL;
+    int rc = cli_endpoint(cmd, NULL, ep);
+    if (rc == CLI_OK)
+        rc = cli_connect(cmd, ep, &c);
+    if (rc != CLI_OK)
+        return rc;
+    char *text = NULL;
+    if (th_client_reload_keys(c, &text) != 0) {
+        rc = cli_fail(cmd, "%s", th_client_errmsg(c));
+        th_client_close(c);
+        return rc;
+    }
+    th_client_close(c);
+    json_t *o = json_loads(text, 0, NULL);
+    th_client_free(text);
+    if (o == NULL)
+        return cli_fail(cmd, "the host's answer is not JSON");
+    if (as_json)
+        print_json(o);
+    else
+        cli_print_keys(stdout, o);
+    json_decref(o);
+    return CLI_OK;
+}
+
+const cli_cmd_t cli_cmd_keys = {
+    "keys", "list the trusted keys, or have the host reload them",
+    "usage: thespian keys [list | reload] [--json]\n"
+    "list (the default): the *_tls.key files of the director directory as a\n"
+    "host reads them, each trusted one with its fingerprint (SHA-256 of the\n"
+    "DER SubjectPublicKeyInfo, as `openssl pkey -pubin -outform DER |\n"
+    "sha256sum` prints it), each skipped one with the reason. A key must be\n"
+    "RSA 2048-8192 bits with e = 65537, a regular file (not a symlink), not\n"
+    "group/world-writable, owned by the host's user or root; the directory\n"
+    "likewise, or no key is trusted.\n"
+    "reload: the running host reads its key directory again (as on SIGHUP):\n"
+    "added keys are trusted from now on, removed ones no longer. Prints what\n"
+    "the host now trusts. Nothing else can change the host's keys.\n",
+    run_keys,
+};
