@@ -42,6 +42,13 @@ typedef struct th_system_opts {
                                object, or setting a common capability:
                                th_system_create fails with TH_EINVAL
                                (docs/capabilities.md) */
+    bool sync_queue_only;   /* synchronous mode: sends from outside
+                               (th_system_tell, th_inbox_send, ...) only
+                               queue, and actors run only in th_system_run
+                               / th_inbox_recv. Default false: such a send
+                               runs the system until nothing is runnable
+                               before it returns (Thespian's
+                               simpleSystemBase; docs/thespian.md) */
 } th_system_opts_t;
 
 /* Create an actor system (threaded unless opts->synchronous). opts may be
