@@ -1,7 +1,9 @@
 /*
  * host/host.h — the embeddable actor runtime (libthespian-host). thespiand
  * is a thin main around it; tests, benchmarks and the synchronous plugin
- * test runner embed it directly. Plugins never see this header: they use
+ * test runner embed it directly. Installed as <thespian/host.h>, found
+ * with `pkg-config --cflags --libs thespian-host`; it needs only the
+ * public SDK headers. Plugins never see this header: they use
  * sdk/include/thespian/actor.h.
  */
 #ifndef TH_HOST_HOST_H
@@ -12,7 +14,7 @@
 #include <stdint.h>
 
 #include "thespian/actor.h"
-#include "loader/diag.h"
+#include "thespian/error.h"
 
 #ifdef __cplusplus
 extern "C" {
