@@ -110,8 +110,9 @@ typedef struct th_msg {
 #define TH_MSG_TIMER "TimerMessage"           /* 1.1: th_timer_start */
 
 /* True when `type` is one of the runtime's message types above (a
- * fallback handler must not answer those, or two failing actors could
- * bounce a PoisonMessage between them for ever). Pure, thread-safe. */
+ * fallback handler should not answer those: their sender never asked for
+ * a reply, and the runtime, not the peer, may be the sender). Pure,
+ * thread-safe. */
 static inline bool
 th_msg_is_runtime(const char *type)
 {
