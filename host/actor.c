@@ -354,7 +354,7 @@ thi_slot_ext(thi_slot_t *slot)
 }
 
 static const thi_type_t *t_exit, *t_child_exited, *t_status_req,
-    *t_dead_envelope, *t_validated, *t_timer;
+    *t_dead_envelope, *t_validated, *t_timer, *t_poison;
 
 static void
 types_init(void)
@@ -365,6 +365,7 @@ types_init(void)
     t_dead_envelope = thi_type_builtin(TH_MSG_DEAD_ENVELOPE);
     t_validated = thi_type_builtin(TH_MSG_VALIDATED_SOURCE);
     t_timer = thi_type_builtin(TH_MSG_TIMER);
+    t_poison = thi_type_builtin(TH_MSG_POISON);
 }
 static pthread_once_t types_once = PTHREAD_ONCE_INIT;
 
@@ -414,14 +415,18 @@ thi_dead_letter(struct th_system *sys, thi_env_t *env,
     atomic_fetch_add_explicit(&sys->dead_letters, 1, memory_order_relaxed);
     /* never wrap a DeadEnvelope again: a dead handler must not loop */
     bool forward = env->msg.type != t_dead_envelope->name;
-    th_addr_t handlers[16];
+    /* every registered handler gets it (a copy of the list: sending to a
+     * handler that died meanwhile re-enters here, which takes dl_lock) */
+    th_addr_t *handlers = NULL;
     size_t n = 0;
     if (forward) {
         pthread_mutex_lock(&sys->dl_lock);
-        n = sys->n_dl_handlers < 16 ? sys->n_dl_handlers : 16;
-        if (n)
+        n = sys->n_dl_handlers;
+        if (n && (handlers = malloc(n * sizeof *handlers)) != NULL)
             memcpy(handlers, sys->dl_handlers, n * sizeof *handlers);
         pthread_mutex_unlock(&sys->dl_lock);
+        if (handlers == NULL)
+            n = 0; /* out of memory: logged instead */
     }
     if (n == 0) {
         log_dead_letter(sys, env, target, why);
@@ -433,6 +438,7 @@ thi_dead_letter(struct th_system *sys, thi_env_t *env,
         thi_send_system(sys, target, &handlers[i], TH_MSG_DEAD_ENVELOPE, body,
                         strlen(body));
     free(body);
+    free(handlers);
     thi_env_free(env);
 }
 
@@ -813,6 +819,10 @@ thi_create(struct th_system *sys, th_ctx_t *ctx, th_addr_t *out,
         return thi_diag_set(d, TH_EINVAL, "create %s: global name is empty, "
                             "over 255 bytes or has control characters",
                             class_name);
+    /* Thespian looks a global name up first: the running actor is the
+     * answer whatever class or requirements this call names */
+    if (gname && th_system_lookup_name(sys, gname, out) == 0)
+        return 0;
     thi_slot_t *parent_slot =
         (ctx && ctx->slot && !gname) ? ctx->slot : sys->root;
     if (parent_slot != sys->root && (parent_slot->flags & THI_SLOT_EXITING))
@@ -1074,15 +1084,32 @@ thi_send_poison(th_ctx_t *ctx, thi_slot_t *slot, thi_env_t *env,
 {
     th_addr_t self;
     thi_self_addr(ctx, slot, &self);
+    if (env->msg.type == t_poison->name) {
+        /* no recursion on PoisonMessage (Thespian's rule): two actors that
+         * fail on everything would otherwise bounce it for ever */
+        thi_log(TH_LOG_WARNING, &self,
+                "handling a PoisonMessage failed (%s); not returned",
+                details);
+        return;
+    }
     char *body = thi_wrap_message_json(env, details, &self);
     if (body == NULL)
         return;
-    if (th_addr_is_null(&env->msg.sender))
-        thi_log(TH_LOG_WARNING, &self,
-                "PoisonMessage for an outside sender dropped: %s", body);
-    else
+    if (th_addr_is_null(&env->msg.sender)) {
+        /* nobody to return it to: a dead letter, so dead-letter handlers
+         * see it (a DeadEnvelope wrapping the PoisonMessage) */
+        thi_env_t *pm;
+        if (thi_env_new(&pm, t_poison, body, strlen(body)) == 0) {
+            pm->system = 1;
+            pm->msg.sender = self;
+            thi_dead_letter(ctx->sys, pm, &env->msg.sender,
+                            "PoisonMessage for a message sent from outside "
+                            "the actors (no sender to return it to)");
+        }
+    } else {
         thi_send_system(ctx->sys, &self, &env->msg.sender, TH_MSG_POISON,
                         body, strlen(body));
+    }
     free(body);
 }
 
@@ -1118,9 +1145,11 @@ thi_actor_exit(th_ctx_t *ctx, thi_slot_t *slot, bool recursive)
     begin_exit(ctx, slot, recursive);
 }
 
-/* Thespian's rule: a failing message restarts the actor and is retried
- * once; failing again, it goes back to its sender as PoisonMessage. Out
- * of line (and its 300-byte buffer with it), so that the path of every
+/* Thespian's rule: a failing message is retried once on the same actor,
+ * its state as the first attempt left it; failing again, it goes back to
+ * its sender as PoisonMessage and the actor goes on with its next message.
+ * (A fresh-state restart is a supervision directive, docs/supervision.md.)
+ * Out of line (and its 300-byte buffer with it), so that the path of every
  * message, deliver_user, stays small enough to inline. */
 static __attribute__((noinline, cold)) void
 user_failed(th_ctx_t *ctx, thi_slot_t *slot, thi_env_t *env, int rc)
@@ -1134,12 +1163,8 @@ user_failed(th_ctx_t *ctx, thi_slot_t *slot, thi_env_t *env, int rc)
     if (slot->ext && slot->ext->sup && thi_sup_failed(ctx, slot, env, why))
         return; /* the parent chose a strategy */
     thi_log(TH_LOG_WARNING, &self,
-            "actor %s failed on %s: %s; restarting and retrying once",
-            cls->qname, env->msg.type, why);
-    if (thi_actor_restart(ctx, slot) != 0) {
-        thi_send_poison(ctx, slot, env, "actor failed to restart");
-        return;
-    }
+            "actor %s failed on %s: %s; retrying once", cls->qname,
+            env->msg.type, why);
     rc = invoke(ctx, slot, env);
     if (rc >= 0)
         return;

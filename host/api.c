@@ -406,6 +406,42 @@ api_supervise(th_ctx_t *ctx, const th_supervision_t *sup)
     return thi_sup_set(ctx, sup);
 }
 
+/* Copy `text` (NUL included) out to a plugin's buffer, as capabilities. */
+static int
+copy_out(const char *text, char *buf, size_t size, size_t *needed)
+{
+    size_t n = strlen(text) + 1;
+    if (needed)
+        *needed = n;
+    if (buf == NULL || size < n)
+        return TH_ELIMIT;
+    memcpy(buf, text, n);
+    return 0;
+}
+
+static int
+api_global_name(th_ctx_t *ctx, char *buf, size_t size, size_t *needed)
+{
+    checked(ctx);
+    thi_slot_t *slot = ctx->slot;
+    if (slot == NULL || slot->kind != THI_SLOT_ACTOR || slot->u.name == NULL) {
+        if (needed)
+            *needed = 0;
+        return TH_ENOENT;
+    }
+    return copy_out(slot->u.name, buf, size, needed);
+}
+
+static int
+api_requirements(th_ctx_t *ctx, char *buf, size_t size, size_t *needed)
+{
+    checked(ctx);
+    const char *r = NULL;
+    if (ctx->slot && ctx->slot->kind == THI_SLOT_ACTOR)
+        r = thi_caps_slot_requirements(ctx->slot);
+    return copy_out(r ? r : "{}", buf, size, needed);
+}
+
 const struct th_host_api thi_host_api = {
     .minor = TH_ABI_MINOR,
     .size = sizeof(struct th_host_api),
@@ -441,4 +477,6 @@ const struct th_host_api thi_host_api = {
     .timer_id = api_timer_id,
     .work_in_progress = api_work_in_progress,
     .supervise = api_supervise,
+    .global_name = api_global_name,
+    .requirements = api_requirements,
 };

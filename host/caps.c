@@ -278,7 +278,11 @@ thi_caps_admit(struct th_system *sys, const thi_class_t *cls,
     struct thi_caps *c = sys->caps;
     int rc = 0;
     pthread_rwlock_rdlock(&c->lock);
-    if (reqs)
+    /* Thespian hands the requirements to the class's check: they are its
+     * business ({"hue": "red"} need not be a capability). Only a class
+     * without a check has them matched against the capabilities here
+     * (Thespian would ignore them; docs/thespian.md says why not). */
+    if (reqs && cls->capability_check == NULL)
         rc = check_requirements(c->obj, reqs, d);
     for (uint32_t i = 0; rc == 0 && i < cls->n_requires; i++)
         rc = check_require(c->obj, cls, &cls->requires[i], d);
@@ -505,4 +509,11 @@ th_system_capabilities_json(th_system_t *sys, char **out)
     if (out == NULL)
         return TH_EINVAL;
     return thi_caps_json(sys, out);
+}
+
+const char *
+thi_caps_slot_requirements(const thi_slot_t *slot)
+{
+    const struct thi_caps_slot *cs = slot->ext ? slot->ext->caps : NULL;
+    return cs ? cs->requirements : NULL;
 }

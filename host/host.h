@@ -1,7 +1,9 @@
 /*
  * host/host.h — the embeddable actor runtime (libthespian-host). thespiand
  * is a thin main around it; tests, benchmarks and the synchronous plugin
- * test runner embed it directly. Plugins never see this header: they use
+ * test runner embed it directly. Installed as <thespian/host.h>, found
+ * with `pkg-config --cflags --libs thespian-host`; it needs only the
+ * public SDK headers. Plugins never see this header: they use
  * sdk/include/thespian/actor.h.
  */
 #ifndef TH_HOST_HOST_H
@@ -12,7 +14,7 @@
 #include <stdint.h>
 
 #include "thespian/actor.h"
-#include "loader/diag.h"
+#include "thespian/error.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -52,6 +54,13 @@ typedef struct th_system_opts {
                                object, or setting a common capability:
                                th_system_create fails with TH_EINVAL
                                (docs/capabilities.md) */
+    bool sync_queue_only;   /* synchronous mode: sends from outside
+                               (th_system_tell, th_inbox_send, ...) only
+                               queue, and actors run only in th_system_run
+                               / th_inbox_recv. Default false: such a send
+                               runs the system until nothing is runnable
+                               before it returns (Thespian's
+                               simpleSystemBase; docs/thespian.md) */
 } th_system_opts_t;
 
 /* Create an actor system (threaded unless opts->synchronous). opts may be
@@ -78,8 +87,10 @@ int th_system_wait_stopping(th_system_t *sys, int timeout_ms);
 
 /* Synchronous mode: run actors on the calling thread until nothing is
  * runnable and no timer is due within timeout_ms (< 0: wait for timers
- * without limit; 0: do not wait for timers). Returns the number of
- * messages processed, or a negative code. Deterministic: FIFO order. */
+ * without limit; 0: do not wait for timers). Due timers fire on entry and
+ * every 32 actor turns, also while actors stay busy. Returns the number
+ * of messages processed, or a negative code (0 when called from inside a
+ * run). Deterministic: FIFO order. */
 long th_system_run(th_system_t *sys, int timeout_ms);
 
 /* dlopen a plugin .so and register its classes as PLUGIN.CLASS. Refuses
@@ -110,7 +121,10 @@ int th_system_create_actor_wait(th_system_t *sys, th_addr_t *out,
                                 th_diag_t *d);
 
 /* Send from outside the actor system (sender is the null address).
- * Same returns as th_send. Thread-safe, does not block. */
+ * Same returns as th_send. Thread-safe; in a threaded system it does not
+ * block. In a synchronous one it then runs the system until nothing is
+ * runnable (Thespian's simpleSystemBase; not when sync_queue_only). A
+ * message without a sender that fails twice becomes a dead letter. */
 int th_system_tell(th_system_t *sys, const th_addr_t *to, const char *type,
                    const void *data, size_t len);
 
@@ -226,7 +240,8 @@ void th_inbox_destroy(th_inbox_t *inbox);
 /* The inbox's address, to hand out as a reply-to sender. */
 void th_inbox_address(th_inbox_t *inbox, th_addr_t *out);
 
-/* Send with the inbox as the sender. Same returns as th_send. */
+/* Send with the inbox as the sender. Same returns as th_send; runs a
+ * synchronous system as th_system_tell does. */
 int th_inbox_send(th_inbox_t *inbox, const th_addr_t *to, const char *type,
                   const void *data, size_t len);
 
@@ -235,8 +250,11 @@ int th_inbox_send_name(th_inbox_t *inbox, const char *name, const char *type,
                        const void *data, size_t len);
 
 /* Wait up to timeout_ms (< 0: forever) for the next message. In a
- * synchronous system this runs the system while waiting. Returns 0 with
- * *out owned (th_inmsg_free), or TH_ETIMEDOUT, TH_ECLOSED. */
+ * synchronous system this runs the system while waiting. An inbox gets
+ * what a client of thespiand gets: user messages, PoisonMessage and the
+ * status replies; the runtime's other messages (ActorExitRequest,
+ * ChildActorExited, WakeupMessage, ...) sent to it are dropped. Returns 0
+ * with *out owned (th_inmsg_free), or TH_ETIMEDOUT, TH_ECLOSED. */
 int th_inbox_recv(th_inbox_t *inbox, th_inmsg_t **out, int timeout_ms);
 
 /* Free a received message. NULL-safe. */

@@ -446,6 +446,9 @@ thi_caps_watched(const thi_class_t *cls, const thi_start_extra_t *x)
 int thi_caps_slot_take(struct th_system *sys, thi_slot_t *slot,
                        thi_start_extra_t *x);
 void thi_caps_slot_fini(struct th_system *sys, thi_slot_t *slot);
+/* The createActor requirements of the incarnation running in `slot` (JSON
+ * object text, owned by the slot), or NULL. Only from its own context. */
+const char *thi_caps_slot_requirements(const thi_slot_t *slot);
 
 /* watch.c: fd watches */
 int thi_watch_init(struct th_system *sys);

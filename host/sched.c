@@ -20,6 +20,7 @@
 #define RING_CAP 256u
 #define LIFO_STREAK_MAX 16   /* then let queued work run: fairness */
 #define GLOBAL_EVERY 61      /* check the global queue every N turns */
+#define TIMER_CHECK_TURNS 32 /* synchronous mode: due timers every N turns */
 
 struct thi_worker {
     struct thi_sched *sched;
@@ -42,6 +43,7 @@ struct thi_sched {
     thi_worker_t *workers;
     uint32_t batch;
     th_ctx_t sync_ctx;
+    bool sync_running;           /* synchronous: inside thi_sched_run_sync */
 
     pthread_mutex_t glock;
     thi_slot_t *ghead, *gtail;
@@ -370,9 +372,17 @@ thi_sched_run_sync(struct th_system *sys, int timeout_ms,
                    bool (*until)(void *), void *arg)
 {
     thi_sched_t *s = sys->sched;
+    if (s->sync_running)
+        return 0; /* nested (a send from inside a run): the outer run goes on */
+    s->sync_running = true;
     uint64_t before = thi_sched_messages(s);
     int64_t deadline =
         timeout_ms > 0 ? thi_now_ns() + (int64_t)timeout_ms * 1000000 : 0;
+    /* Due timers fire even while actors stay busy and while the caller's
+     * condition keeps being met (docs/timers.md): once on entry, then
+     * every TIMER_CHECK_TURNS turns, not only when nothing is runnable. */
+    (void)thi_timers_fire_due(sys->timers);
+    uint32_t turns = 0;
     for (;;) {
         if (until && until(arg))
             break;
@@ -380,6 +390,8 @@ thi_sched_run_sync(struct th_system *sys, int timeout_ms,
         if (slot) {
             if (thi_slot_run(&s->sync_ctx, slot, s->batch))
                 global_push(s, slot);
+            if (++turns % TIMER_CHECK_TURNS == 0)
+                (void)thi_timers_fire_due(sys->timers);
             continue;
         }
         int next_ms = thi_timers_fire_due(sys->timers);
@@ -407,5 +419,6 @@ thi_sched_run_sync(struct th_system *sys, int timeout_ms,
         struct timespec ts = {wait_ns / 1000000000, wait_ns % 1000000000};
         nanosleep(&ts, NULL);
     }
+    s->sync_running = false;
     return (long)(thi_sched_messages(s) - before);
 }

@@ -255,11 +255,24 @@ th_system_create_actor_wait(th_system_t *sys, th_addr_t *out,
     return rc;
 }
 
+/* Synchronous mode runs the system after a send from outside, as
+ * Thespian's simpleSystemBase does on tell: when the send returns, what it
+ * caused has happened (timers excepted). sync_queue_only keeps sends
+ * queue-only. A send from inside a run (nested) only queues. */
+static int
+ran_after_send(struct th_system *sys, int rc)
+{
+    if (rc == 0 && sys->opts.synchronous && !sys->opts.sync_queue_only)
+        (void)thi_sched_run_sync(sys, 0, NULL, NULL);
+    return rc;
+}
+
 int
 th_system_tell(th_system_t *sys, const th_addr_t *to, const char *type,
                const void *data, size_t len)
 {
-    return to ? thi_send_user(sys, NULL, to, NULL, type, data, len)
+    return to ? ran_after_send(sys, thi_send_user(sys, NULL, to, NULL, type,
+                                                  data, len))
               : TH_EINVAL;
 }
 
@@ -267,7 +280,8 @@ int
 th_system_tell_name(th_system_t *sys, const char *name, const char *type,
                     const void *data, size_t len)
 {
-    return name ? thi_send_user(sys, NULL, NULL, name, type, data, len)
+    return name ? ran_after_send(sys, thi_send_user(sys, NULL, NULL, name,
+                                                    type, data, len))
                 : TH_EINVAL;
 }
 
@@ -385,6 +399,12 @@ void
 thi_inbox_deliver(thi_slot_t *slot, thi_env_t *env)
 {
     th_inbox_t *in = slot->inbox;
+    if (!thi_wire_type_passes(env->msg.type)) {
+        /* runtime bookkeeping (ChildActorExited, WakeupMessage, ...) is for
+         * actors: an inbox sees what a client of thespiand sees */
+        thi_env_free(env);
+        return;
+    }
     pthread_mutex_lock(&in->lock);
     if (in->closed || in->nonce != env->target_nonce) {
         pthread_mutex_unlock(&in->lock);
@@ -465,7 +485,8 @@ th_inbox_send(th_inbox_t *in, const th_addr_t *to, const char *type,
 {
     th_addr_t self;
     th_inbox_address(in, &self);
-    return to ? thi_send_user(in->sys, &self, to, NULL, type, data, len)
+    return to ? ran_after_send(in->sys, thi_send_user(in->sys, &self, to,
+                                                      NULL, type, data, len))
               : TH_EINVAL;
 }
 
@@ -475,7 +496,9 @@ th_inbox_send_name(th_inbox_t *in, const char *name, const char *type,
 {
     th_addr_t self;
     th_inbox_address(in, &self);
-    return name ? thi_send_user(in->sys, &self, NULL, name, type, data, len)
+    return name ? ran_after_send(in->sys, thi_send_user(in->sys, &self, NULL,
+                                                        name, type, data,
+                                                        len))
                 : TH_EINVAL;
 }
 

@@ -7,10 +7,7 @@
 #ifndef TH_LOADER_DIAG_H
 #define TH_LOADER_DIAG_H
 
-typedef struct th_diag {
-    int code;          /* the TH_E* code that was returned */
-    char msg[512];     /* NUL-terminated line; empty when no error */
-} th_diag_t;
+#include "thespian/error.h" /* th_diag_t: public, embedders fill it too */
 
 /* Reset to "no error". NULL-safe. */
 void thi_diag_clear(th_diag_t *d);

@@ -50,7 +50,7 @@ run load "$THESPIAN_DIRECTOR_DIR/hello-1.0.tls"
 sleep 0.5
 run ask greeter Greet '{"name": "world"}'
 run ask greeter Greet '{"name": "again"}'
-step "a handler that fails twice: restarted, retried, returned as PoisonMessage"
+step "a handler that fails twice: retried once, returned as PoisonMessage; the count is kept"
 run ask greeter Crash '{}' || true
 run ask greeter Greet '{"name": "after the crash"}'
 

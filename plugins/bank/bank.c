@@ -1,8 +1,8 @@
 /*
  * plugins/bank/bank.c — a bank whose accounts are child actors. Shows
  * th_create from inside an actor, a request/answer flow between actors with
- * no blocking and no table of pending requests, refusing bad input versus
- * failing, and keeping an actor's state across a restart.
+ * no blocking and no table of pending requests, and refusing bad input
+ * versus failing.
  *
  * Client protocol ("bank.Bank"; bodies are JSON objects; every answer goes
  * to the sender of the request; amounts and balances are integers, e.g.
@@ -53,25 +53,22 @@
  * Refuse, do not fail. The account checks every value the client chose
  * (the amount is an integer > 0, funds suffice, no overflow) and answers
  * Refused without changing anything. A failing handler would make the
- * runtime restart the account, and a restart zeroes its state: the balance
- * would be gone because of a typo. A restart answers "this actor may be
- * broken", and a bad amount shows no such thing.
+ * runtime retry the request and then return it to the Bank as
+ * PoisonMessage: a failure says "this request broke the actor", and a bad
+ * amount shows no such thing.
  *
  * Impossible requests fail. A body the Bank never sends (not a JSON object,
  * no "ref", a bad Init, an unknown type) means the Bank<->Account protocol
  * itself is broken. The account then fails (th_fail) before changing
- * anything: the runtime restarts it, retries the message once and, when
- * that fails too, returns it to its sender (the Bank) as PoisonMessage. The
- * Bank logs it and answers the client the request came from, if any.
+ * anything: the runtime retries the message once on the same account and,
+ * when that fails too, returns it to its sender (the Bank) as
+ * PoisonMessage. The Bank logs it and answers the client the request came
+ * from, if any. The account keeps its balance (Thespian's rule: a failed
+ * message never costs an actor its state).
  *
- * Keeping the balance across that restart. init cannot tell a restart from
- * a first start, and the state comes back zeroed. So just before it fails,
- * an open account sends itself Init {"balance": B}. A restart keeps the
- * actor's address and mailbox, so that Init arrives after the retry and the
- * account reopens with its balance. Requests that reach it while it is
- * closed are answered "restarting" and change nothing; the Bank refuses
- * them to clients ("try again") and resends its own refunds, which then
- * arrive after the Init.
+ * An account is closed until its Init: requests that reach it then are
+ * answered "restarting" and change nothing; the Bank refuses them to
+ * clients ("try again") and resends its own refunds.
  *
  * Account protocol (internal; sent only by the Bank or the account itself):
  *   Init     {"balance": N}    no answer; acted on only while closed
@@ -100,25 +97,16 @@
 /* ======================= bank.Account ===================================== */
 
 typedef struct account {
-    bool open; /* false before Init and after every restart */
+    bool open; /* false before Init */
     int64_t balance;
 } account_t;
 
-/* Fail the current message. The restart that follows zeroes the state, so
- * an open account first mails its balance to its next incarnation. */
+/* Fail the current message: retried once, then returned to the Bank as
+ * PoisonMessage; the account keeps its state. */
 static int
 account_fail(th_ctx_t *ctx, const account_t *a, const char *why)
 {
-    if (a->open) {
-        th_addr_t me = th_my_address(ctx);
-        int rc = th_send_json_new(
-            ctx, &me, "Init",
-            json_pack("{s:I}", "balance", (json_int_t)a->balance));
-        if (rc != 0)
-            th_log(ctx, TH_LOG_CRITICAL,
-                   "bank.Account: balance %lld lost in restart: %s",
-                   (long long)a->balance, th_strerror(rc));
-    }
+    (void)a;
     return th_fail(ctx, why);
 }
 
@@ -167,7 +155,7 @@ account_request(th_ctx_t *ctx, account_t *a, const th_msg_t *msg, json_t **out)
     json_t *req = th_msg_json(msg);
     if (!json_is_object(req) || json_object_get(req, "ref") == NULL) {
         /* The Bank always sends an object with a ref: this is the broken
-         * protocol case, so fail and let the runtime restart us. */
+         * protocol case, so fail (PoisonMessage to the sender). */
         json_decref(req);
         return account_fail(ctx, a, "request is not a JSON object with a ref");
     }
@@ -203,8 +191,7 @@ account_init(th_ctx_t *ctx, void *state, const th_msg_t *msg)
         return account_fail(ctx, a, "Init needs {\"balance\": integer >= 0}");
     }
     if (a->open) {
-        /* Two self-addressed Inits (the failing message failed again before
-         * the restart) carry the same balance; the first one counts. */
+        /* only the Bank's first Init counts */
         th_log(ctx, TH_LOG_DEBUG, "bank.Account: Init while open ignored");
     } else {
         a->open = true;
@@ -566,9 +553,9 @@ refund(th_ctx_t *ctx, const bank_t *b, const json_t *ref, const char *why)
     }
 }
 
-/* A Refund met an account that is restarting. Its self-addressed Init is
- * already queued ahead of anything sent now, so one resend normally does
- * it; REFUND_TRIES bounds the loop should an account keep failing. */
+/* A Refund met an account that is not open yet. The Bank's Init is
+ * queued ahead of anything sent now, so one resend normally does it;
+ * REFUND_TRIES bounds the loop should an account never open. */
 static void
 refund_again(th_ctx_t *ctx, const bank_t *b, int i, const json_t *ref)
 {

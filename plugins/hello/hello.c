@@ -1,8 +1,8 @@
 /*
  * plugins/hello/hello.c — the smallest useful thespian-c plugin and the
  * README demo. "hello.Greeter" shows a type-dispatch table with a fallback,
- * per-actor state, and a handler that fails on purpose (restart, one retry,
- * then PoisonMessage); "hello.Toggler" shows behaviour switching (become).
+ * per-actor state, and a handler that fails on purpose (one retry, then
+ * PoisonMessage); "hello.Toggler" shows behaviour switching (become).
  *
  * Protocol (bodies are JSON; every reply goes to the sender):
  *   Greeter  Greet {"name": S}   -> Greeting {"text": "Hello, S!", "count": N}
@@ -10,10 +10,10 @@
  *            Greet without a string "name"
  *                                -> Refused {"reason": "..."}
  *            Crash (any body)    -> the handler fails ("asked to crash"): the
- *                                   runtime restarts the actor, retries
- *                                   once, then returns Crash to the sender
- *                                   as PoisonMessage. A restart zeroes the
- *                                   state, so the next Greeting counts from 1.
+ *                                   runtime retries it once on the same
+ *                                   actor, then returns Crash to the sender
+ *                                   as PoisonMessage. The state is kept:
+ *                                   the next Greeting counts on.
  *            anything else       -> Unknown {"type": T}
  *   Toggler  Ping -> On {"pings": N}; the next Ping -> Off {"pings": N};
  *            and so on, alternating. N counts all Pings.
@@ -32,8 +32,8 @@
 
 /* Reply with a JSON body (reference taken, NULL when building it failed).
  * A reply that cannot be delivered is not this actor's failure: returning
- * an error would restart the actor and retry the request for a sender that
- * is gone or full. So log it and report the message as handled. */
+ * an error would retry the request and send the sender a PoisonMessage it
+ * cannot take either. So log it and report the message as handled. */
 static int
 reply(th_ctx_t *ctx, const th_msg_t *msg, const char *type, json_t *body)
 {
@@ -83,8 +83,8 @@ greet(th_ctx_t *ctx, void *state, const th_msg_t *msg)
     json_t *body = th_msg_json(msg); /* NULL when not JSON: name stays NULL */
     const char *name = json_string_value(json_object_get(body, "name"));
     if (name == NULL) {
-        /* A client's mistake, not a broken actor: refuse and keep the
-         * count (failing would restart the Greeter and zero it). */
+        /* A client's mistake, not a broken actor: refuse (failing would
+         * retry it and send the client a PoisonMessage). */
         json_decref(body);
         return reply(
             ctx, msg, "Refused",

@@ -242,7 +242,9 @@ TH_TEST(other_runtime_messages_are_filtered)
     CHECK_RC(th_client_listen(c, &m, 200), TH_ETIMEDOUT);
     th_client_close(c);
     CHECK_EQ(hu_stop(&h), 0);
-    CHECK(hu_log_has(&h, "5 pushed, 3 filtered")); /* the context's tally */
+    /* the context's tally: the runtime's inbox dropped the three before
+     * the endpoint saw them (in-process inboxes filter the same way) */
+    CHECK(hu_log_has(&h, "5 pushed, 0 filtered"));
     CHECK(hu_finish(&h));
 }
 

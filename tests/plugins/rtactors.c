@@ -3,8 +3,9 @@
  * semantics the runtime tests assert on. Bodies are JSON; replies go to the
  * sender.
  *
- *   FailOnce  fails a message the first time (restart_count == 0), handles
- *             it after the restart: Handled {"restarts": N, "inits": 1}
+ *   FailOnce  fails every other Job (its state counts the attempts), so
+ *             a retry on the same state handles it: Handled {"restarts":
+ *             N, "inits": I, "attempts": A}
  *   FailInit  init fails: the actor never starts
  *   Sender    SendAs {"to": ADDR, "type": T, "size": N} -> SendResult
  *             {"rc": RC} after th_send of N bytes of type T to ADDR
@@ -55,7 +56,7 @@ reply(th_ctx_t *ctx, const th_addr_t *to, const char *type, json_t *body)
 }
 
 /* ---- FailOnce ---- */
-typedef struct { int inits; } failonce_t;
+typedef struct { int inits, attempts; } failonce_t;
 
 static int
 failonce_init(th_ctx_t *ctx, void *state)
@@ -69,12 +70,13 @@ failonce_receive(th_ctx_t *ctx, void *state, const th_msg_t *msg)
 {
     if (strcmp(msg->type, "Job") != 0)
         return 0;
-    if (th_restart_count(ctx) == 0)
-        return th_fail(ctx, "first attempt fails");
     failonce_t *st = state;
+    if (st->attempts++ % 2 == 0)
+        return th_fail(ctx, "first attempt fails");
     return reply(ctx, &msg->sender, "Handled",
-                 json_pack("{s:i, s:i}", "restarts", (int)th_restart_count(ctx),
-                           "inits", st->inits));
+                 json_pack("{s:i, s:i, s:i}", "restarts",
+                           (int)th_restart_count(ctx), "inits", st->inits,
+                           "attempts", st->attempts));
 }
 
 static const th_class_t failonce = {

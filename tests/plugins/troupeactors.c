@@ -9,7 +9,7 @@
  *   Ping {"id": I} -> Pong {"member", "id"}
  *   Work {"iters": N, "id": I} N rounds of xorshift (CPU-bound, a fixed
  *        amount of work whatever the clock) -> Worked {"member", "id", "x"}
- *   Fail  fails every time (restart, retry, PoisonMessage to the sender)
+ *   Fail  fails every time (retry, PoisonMessage to the sender)
  *   Hold  th_work_in_progress(true) -> Held {"member", "rc"}
  *   Release  th_work_in_progress(false) -> Released {"member", "rc"}
  *
@@ -17,8 +17,8 @@
  *   Solo       troupe, max 1, idle 1
  *   Holder     troupe, max 2, idle 2
  *   Crew       troupe, max 2, idle 2 (bench/troupe_bench.c)
- *   Fragile    troupe, max 1, idle 1, whose init fails on a restart: a
- *              member that fails a message dies
+ *   Fragile    troupe, max 1, idle 1: a member that fails a message asks
+ *              itself to exit (it dies)
  *   TransTroupe  troupe (max 2, idle 1), transient 200 ms as a whole
  *   Plain      an ordinary actor (Hold answers TH_EINVAL there)
  *   Trans      transient, 200 ms after the first message
@@ -96,31 +96,36 @@ work_receive(th_ctx_t *ctx, void *state, const th_msg_t *msg)
 }
 
 static int
-fragile_init(th_ctx_t *ctx, void *state)
+fragile_receive(th_ctx_t *ctx, void *state, const th_msg_t *msg)
 {
-    (void)state;
-    return th_restart_count(ctx) > 0 ? TH_EFAIL : 0;
+    bool *dying = state;
+    if (strcmp(msg->type, "Fail") == 0 && !*dying) { /* once: it is retried */
+        *dying = true;
+        th_addr_t self = th_my_address(ctx);
+        th_exit_request(ctx, &self, true);
+    }
+    return work_receive(ctx, state, msg);
 }
 
-#define CLASS_INIT(var, nm, fl, max, idle, ms, in)                           \
+#define CLASS_RECV(var, nm, fl, max, idle, ms, recv)                         \
     static const th_class_t var = {                                          \
         .size = sizeof(th_class_t),                                          \
         .flags = (fl),                                                       \
         .name = nm,                                                          \
-        .init = (in),                                                        \
-        .receive = work_receive,                                             \
+        .state_size = sizeof(bool),                                          \
+        .receive = (recv),                                                   \
         .troupe_max = (max),                                                 \
         .troupe_idle = (idle),                                               \
         .transient_ms = (ms),                                                \
     }
 #define CLASS(var, nm, fl, max, idle, ms)                                    \
-    CLASS_INIT(var, nm, fl, max, idle, ms, NULL)
+    CLASS_RECV(var, nm, fl, max, idle, ms, work_receive)
 
 CLASS(worker, "Worker", TH_CLASS_TROUPE, 4, 1, 0);
 CLASS(solo, "Solo", TH_CLASS_TROUPE, 1, 1, 0);
 CLASS(holder, "Holder", TH_CLASS_TROUPE, 2, 2, 0);
 CLASS(crew, "Crew", TH_CLASS_TROUPE, 2, 2, 0);
-CLASS_INIT(fragile, "Fragile", TH_CLASS_TROUPE, 1, 1, 0, fragile_init);
+CLASS_RECV(fragile, "Fragile", TH_CLASS_TROUPE, 1, 1, 0, fragile_receive);
 CLASS(trans_troupe, "TransTroupe", TH_CLASS_TROUPE | TH_CLASS_TRANSIENT, 2,
       1, 200);
 CLASS(plain, "Plain", 0, 0, 0, 0);

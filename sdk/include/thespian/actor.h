@@ -19,6 +19,8 @@
  *        th_create_opts_t.supervision; host API update_capability,
  *        capabilities, watch_fds, timer_start, timer_cancel, timer_id,
  *        work_in_progress, supervise. TimerMessage.
+ *   1.2  host API global_name, requirements (an actor reads the global
+ *        name and the createActor requirements it was created with).
  */
 #ifndef TH_SDK_ACTOR_H
 #define TH_SDK_ACTOR_H
@@ -36,7 +38,7 @@ extern "C" {
 
 /* Permanent wire/ABI numbers. */
 #define TH_ABI_MAJOR 1u
-#define TH_ABI_MINOR 1u
+#define TH_ABI_MINOR 2u
 #define TH_PLUGIN_MAGIC 0x54485031u /* "THP1": high bytes non-zero */
 #define TH_PLUGIN_SYMBOL "th_plugin_v1"
 
@@ -108,8 +110,9 @@ typedef struct th_msg {
 #define TH_MSG_TIMER "TimerMessage"           /* 1.1: th_timer_start */
 
 /* True when `type` is one of the runtime's message types above (a
- * fallback handler must not answer those, or two failing actors could
- * bounce a PoisonMessage between them for ever). Pure, thread-safe. */
+ * fallback handler should not answer those: their sender never asked for
+ * a reply, and the runtime, not the peer, may be the sender). Pure,
+ * thread-safe. */
 static inline bool
 th_msg_is_runtime(const char *type)
 {
@@ -148,13 +151,16 @@ typedef struct th_buf th_buf_t; /* payload buffer being filled for a send */
  *
  * init:     return 0, or a negative code to refuse to start (the actor is
  *           then dead and messages buffered for it become dead letters).
- * receive:  return 0 when handled, negative on failure. A failure restarts
- *           the actor (teardown, zeroed state, init; become is reset) and
- *           retries the message at once, before anything else queued; the
- *           address, the mailbox and the children stay. A second failure
- *           returns it to the sender as PoisonMessage (body: docs/
- *           messages.md) without another restart. th_restart_count tells
- *           init a restart from a first start.
+ * receive:  return 0 when handled, negative on failure. A failure retries
+ *           the message at once on the same actor, with its state as the
+ *           first attempt left it (Thespian's rule: no restart, nothing is
+ *           forgotten). A second failure returns it to the sender as
+ *           PoisonMessage (body: docs/messages.md; a message without a
+ *           sender becomes a dead letter) and the actor goes on with its
+ *           next message. A failed PoisonMessage is never returned. A
+ *           parent's supervision strategy (th_supervise) may choose a
+ *           restart with fresh state instead; th_restart_count tells init
+ *           such a restart from a first start.
  * teardown: release what init acquired; called on exit and before restart.
  */
 typedef int (*th_init_fn)(th_ctx_t *ctx, void *state);
@@ -281,7 +287,8 @@ typedef struct th_create_opts {
 
 /* Supervision (Proto.Actor's model; 1.1). A parent chooses how failures
  * of its children are handled. Without one, Thespian's rule applies:
- * restart, retry the message once, then PoisonMessage to its sender.
+ * retry the message once on the same state, then PoisonMessage to its
+ * sender; the actor keeps serving.
  * With one, a child's failed message goes back to its sender as
  * PoisonMessage at once (details name the directive) and the directive
  * is applied:
@@ -382,6 +389,10 @@ struct th_host_api {
     uint64_t (*timer_id)(th_ctx_t *ctx);
     int (*work_in_progress)(th_ctx_t *ctx, bool on);
     int (*supervise)(th_ctx_t *ctx, const th_supervision_t *sup);
+    /* -- 1.2 -- */
+    int (*global_name)(th_ctx_t *ctx, char *buf, size_t size, size_t *needed);
+    int (*requirements)(th_ctx_t *ctx, char *buf, size_t size,
+                        size_t *needed);
 };
 
 /* The public prefix of every th_ctx_t; the rest is the host's. */
@@ -568,9 +579,9 @@ th_addr_parse(th_ctx_t *ctx, th_addr_t *out, const char *text)
     return TH_API_(ctx)->addr_parse(out, text);
 }
 
-/* How many times the runtime restarted this actor after a failed message
- * since it was created (0 on first start). Lets init tell a restart from a
- * start, e.g. to back off or to log. */
+/* How many times this actor was restarted (a supervision directive, see
+ * th_supervise) since it was created (0 on first start; the default rule
+ * never restarts). Lets init tell a restart from a start. */
 static inline uint32_t
 th_restart_count(th_ctx_t *ctx)
 {
@@ -760,6 +771,31 @@ th_supervise(th_ctx_t *ctx, const th_supervision_t *sup)
     return TH_API_(ctx)->supervise(ctx, sup);
 }
 
+/* ---- 1.2: what an actor was created with -------------------------------------
+ * Each returns TH_EABI on an older host. */
+
+/* The global name this actor was created with (NUL-terminated) into buf.
+ * *needed (may be NULL) gets the size required, NUL included. Returns 0,
+ * TH_ENOENT (no global name; *needed = 0), TH_ELIMIT (buf too small). */
+static inline int
+th_global_name(th_ctx_t *ctx, char *buf, size_t size, size_t *needed)
+{
+    if (!TH_API_HAS_(ctx, global_name))
+        return TH_EABI;
+    return TH_API_(ctx)->global_name(ctx, buf, size, needed);
+}
+
+/* The createActor requirements this actor was created with, as the JSON
+ * object text its class's capability check was given ("{}" when none),
+ * into buf. Returns 0, TH_ELIMIT (buf too small; *needed says how much). */
+static inline int
+th_requirements(th_ctx_t *ctx, char *buf, size_t size, size_t *needed)
+{
+    if (!TH_API_HAS_(ctx, requirements))
+        return TH_EABI;
+    return TH_API_(ctx)->requirements(ctx, buf, size, needed);
+}
+
 /* ---- Defining a plugin -----------------------------------------------------
  *   static const th_class_t greeter = { .size = sizeof(th_class_t), ... };
  *   TH_PLUGIN_DEFINE(hello, &greeter);
@@ -811,6 +847,8 @@ _Static_assert(offsetof(struct th_host_api, handoff) == 8 + 23 * 8,
                "th_host_api 1.0 layout is ABI");
 _Static_assert(offsetof(struct th_host_api, supervise) == 8 + 31 * 8,
                "th_host_api 1.1 layout is ABI");
+_Static_assert(offsetof(struct th_host_api, requirements) == 8 + 33 * 8,
+               "th_host_api 1.2 layout is ABI");
 #endif
 
 #ifdef __cplusplus

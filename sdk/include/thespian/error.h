@@ -39,6 +39,15 @@ enum th_err {
     TH_ESTARTUP = -22,    /* actor system failed to start */
 };
 
+/* A caller-owned diagnostic: functions that can reject input write one line
+ * naming the bad input (file, archive member, key, field) and the reason.
+ * Filling one never allocates. Zero-initialise it; `code` is the TH_E*
+ * code that was returned, `msg` is empty when there was no error. */
+typedef struct th_diag {
+    int code;
+    char msg[512];     /* NUL-terminated */
+} th_diag_t;
+
 /* Result a type-dispatch handler returns to defer to the next matching
  * entry (Thespian's "super"). Only meaningful from dispatch handlers. */
 #define TH_SUPER 1

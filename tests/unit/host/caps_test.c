@@ -137,7 +137,7 @@ common_caps(bool sync)
         TH_EPERM);
     char *text = NULL;
     CHECK_RC(th_system_capabilities_json(sys, &text), 0);
-    CHECK_CONTAINS(text, "\"Thespian Generation\":[1,1]");
+    CHECK_CONTAINS(text, "\"Thespian Generation\":[1,2]");
     free(text);
 
     /* an update is visible to actors and to the host API */
