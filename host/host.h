@@ -41,9 +41,10 @@ typedef struct th_system_opts {
     int authority_timeout_ms; /* Source Authority answer; 0 = 10,000 */
     const char *key_dir;    /* trusted keys: the *_tls.key files of this
                                directory (path copied), read at create and
-                               by th_system_reload_keys under the policy of
-                               loader/keyring.h; NULL = $THESPIAN_DIRECTOR_DIR
-                               if set, else none (every load refused) */
+                               by th_system_reload_keys under the key
+                               policy of docs/security.md; NULL =
+                               $THESPIAN_DIRECTOR_DIR if set, else none
+                               (every load refused) */
     const char *authority_class; /* the one class (PLUGIN.CLASS, copied)
                                whose actor may register as Source Authority,
                                from a plugin loaded by th_system_load_plugin
