@@ -146,7 +146,7 @@ const cli_cmd_t cli_cmd_tell = {
 static void
 print_msg(const th_client_msg_t *m)
 {
-    printf("%s", m->type);
+    printf("%s", cli_safe(m->type));
     if (m->len) {
         putchar(' ');
         fwrite(m->data, 1, m->len, stdout);
