@@ -156,8 +156,8 @@ check_class(const th_class_t *c, const char *plugin, unsigned i,
     if (why) {
         char esc[ESC_NAME_MAX];
         return thi_diag_set(d, TH_EABI,
-                            "%s: plugin %s: class #%u name \"%s\" %s (1-%d "
-                            "of A-Z a-z 0-9 _)",
+                            "%s: plugin %s: class #%u has an invalid name "
+                            "\"%s\": it %s (1-%d of A-Z a-z 0-9 _)",
                             what, plugin, i, esc_name(esc, sizeof esc, c->name),
                             why, TH_NAME_MAX);
     }
@@ -230,8 +230,8 @@ thi_plugin_check(const th_plugin_t *desc, const char *what, th_diag_t *d)
     if (why) {
         char esc[ESC_NAME_MAX];
         return thi_diag_set(d, TH_EABI,
-                            "%s: plugin name \"%s\" %s (1-%d of A-Z a-z "
-                            "0-9 _)",
+                            "%s: plugin name is invalid: \"%s\" %s (1-%d of "
+                            "A-Z a-z 0-9 _)",
                             what, esc_name(esc, sizeof esc, desc->name), why,
                             TH_NAME_MAX);
     }
