@@ -11,6 +11,7 @@
  * Needs $THESPIAND, $THESPIAN_CLI, $THESPIAN_AUTHORITY, $HELLO_SO, $BANK_SO,
  * $CTL_CLASS_SO, $CTL_TYPE_SO, $CTL_UTF8_SO.
  */
+#include <dirent.h>
 #include <fcntl.h>
 #include <jansson.h>
 #include <sys/stat.h>
@@ -39,7 +40,7 @@ need(const char *var)
 }
 
 static void
-setup(env_t *e)
+setup_dirs(env_t *e)
 {
     memset(e, 0, sizeof *e);
     hu_scratch(e->h.dir, sizeof e->h.dir);
@@ -53,6 +54,12 @@ setup(env_t *e)
     snprintf(path, sizeof path, "%s/test_tls.key", e->dd);
     CHECK_RC(thi_write_file_atomic(path, (uint8_t *)pem, strlen(pem), &d), 0);
     free(pem);
+}
+
+static void
+setup(env_t *e)
+{
+    setup_dirs(e);
     const char *extra[] = {"--director-dir", e->dd, "--authority",
                            need("THESPIAN_AUTHORITY"), NULL};
     hu_start(&e->h, extra);
@@ -408,5 +415,80 @@ TH_TEST(control_characters_in_names_are_refused_and_escaped)
     teardown(&e);
 }
 
+/* ---- At signing: gensrc refuses the same names ---------------------------- */
+
+/* gensrc GROUP signer.pem src version:1 GLOB hello.so: exit 1, output with
+ * no raw control byte, the name shown escaped. */
+static void
+gensrc_refused(env_t *e, const char *group, const char *glob,
+               const char *shown)
+{
+    char key[400], src[400];
+    snprintf(key, sizeof key, "%s/signer.pem", e->h.dir);
+    snprintf(src, sizeof src, "%s/src", e->h.dir);
+    const char *args[] = {"gensrc", group,  key,  src, "version:1",
+                          glob,     "hello.so", NULL};
+    char *out = NULL, *err = NULL;
+    int rc = cli(e, args, &out, &err);
+    /* 2: a group on the command line is a usage error */
+    if (rc != (group[0] == 'g' ? 1 : 2))
+        TH_FAIL_AT_("gensrc %s: exit %d: %s%s", glob, rc, out, err);
+    CHECK(clean_text(err, strlen(err)) && clean_text(out, strlen(out)));
+    CHECK_CONTAINS(err, shown);
+    free(out);
+    free(err);
+}
+
+TH_TEST(control_characters_in_names_are_refused_at_signing)
+{
+    env_t e;
+    setup_dirs(&e);
+    th_diag_t d = {0};
+    char *pem = NULL, path[600];
+    CHECK_RC(thi_key_write_private_pem(e.key, &pem, &d), 0);
+    snprintf(path, sizeof path, "%s/signer.pem", e.h.dir);
+    CHECK_RC(thi_write_file_atomic(path, (uint8_t *)pem, strlen(pem), &d), 0);
+    free(pem);
+    char src[400];
+    snprintf(src, sizeof src, "%s/src", e.h.dir);
+    CHECK(mkdir(src, 0700) == 0);
+    static const char *const sos[][2] = {{"CTL_CLASS_SO", "ctl_class.so"},
+                                         {"CTL_TYPE_SO", "ctl_type.so"},
+                                         {"CTL_UTF8_SO", "ctl_utf8.so"},
+                                         {"HELLO_SO", "hello.so"}};
+    for (size_t i = 0; i < 4; i++) {
+        snprintf(path, sizeof path, "%s/%s", src, sos[i][1]);
+        CHECK(symlink(need(sos[i][0]), path) == 0);
+    }
+    static const char *const data[] = {"evil\x1b[31m.txt",
+                                       "lf\nFORGED line.txt", "bad\xff.txt",
+                                       "bell\a.txt"};
+    for (size_t i = 0; i < 4; i++) {
+        snprintf(path, sizeof path, "%s/%s", src, data[i]);
+        FILE *f = fopen(path, "w");
+        CHECK(f != NULL);
+        fputs("data", f);
+        fclose(f);
+    }
+    gensrc_refused(&e, "g", "ctl_class.so", "Bad\\x1b[2J\\x07\\rClass");
+    gensrc_refused(&e, "g", "ctl_type.so", "Evil\\nFORGED");
+    gensrc_refused(&e, "g", "ctl_utf8.so", "Bad\\xff\\xfe");
+    gensrc_refused(&e, "g", "evil*", "evil\\x1b[31m.txt");
+    gensrc_refused(&e, "g", "lf*", "lf\\nFORGED line.txt");
+    gensrc_refused(&e, "g", "bad*", "bad\\xff.txt");
+    gensrc_refused(&e, "g", "bell*", "bell\\x07.txt");
+    gensrc_refused(&e, "ev\x1b]0;x\ail", "bell*", "ev\\x1b]0;x\\x07il");
+    /* nothing was signed */
+    DIR *dir = opendir(e.dd);
+    CHECK(dir != NULL);
+    struct dirent *de;
+    while ((de = readdir(dir)) != NULL)
+        CHECK(strstr(de->d_name, ".tls") == NULL);
+    closedir(dir);
+    thi_key_destroy(e.key);
+    hu_rm_scratch(e.h.dir);
+}
+
 TH_TEST_MAIN(TH_CASE(type_flood_leaves_loads_and_other_clients_alone),
-             TH_CASE(control_characters_in_names_are_refused_and_escaped))
+             TH_CASE(control_characters_in_names_are_refused_and_escaped),
+             TH_CASE(control_characters_in_names_are_refused_at_signing))
