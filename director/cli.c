@@ -14,16 +14,47 @@
 #include <unistd.h>
 
 #include "director/cli.h"
+#include "sdk/src/text.h"
 
 const char *cli_global_endpoint;
 const char *cli_argv0;
 
+/* A message names files, bundles, members and host errors: whatever came
+ * from outside is shown escaped, one line. */
 static void
 vmessage(const cli_cmd_t *cmd, const char *fmt, va_list ap)
 {
-    fprintf(stderr, "thespian %s: ", cmd->name);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    char raw[4096], esc[4 * sizeof raw];
+    vsnprintf(raw, sizeof raw, fmt, ap);
+    thi_text_escape(esc, sizeof esc, raw, strlen(raw), THI_TEXT_SINK);
+    fprintf(stderr, "thespian %s: %s\n", cmd->name, esc);
+}
+
+void
+cli_put_lines(FILE *f, const char *text)
+{
+    while (text && *text) {
+        size_t l = strcspn(text, "\n");
+        char esc[4 * 1024 + 1];
+        thi_text_escape(esc, sizeof esc, text, l, THI_TEXT_SINK);
+        fprintf(f, "%s\n", esc);
+        text += l;
+        if (*text == '\n')
+            text++;
+    }
+}
+
+const char *
+cli_safe(const char *s)
+{
+    /* a ring, so one printf may take several (the CLI is one thread) */
+    static char ring[8][2048];
+    static unsigned next;
+    if (s == NULL)
+        return NULL;
+    char *buf = ring[next++ % 8];
+    thi_text_escape(buf, sizeof ring[0], s, strlen(s), THI_TEXT_SINK);
+    return buf;
 }
 
 int

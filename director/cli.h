@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #include <jansson.h>
 #include <stdio.h>
@@ -88,6 +89,16 @@ int cli_usage_error(const cli_cmd_t *cmd, const char *fmt, ...)
 /* Print "thespian CMD: MESSAGE"; returns CLI_FAIL. */
 int cli_fail(const cli_cmd_t *cmd, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+
+/* `s` (from outside: a bundle, a host, a file) with control characters
+ * and invalid UTF-8 escaped (\x1b, \n), for printing; cut at 2 KiB.
+ * Returns one of 8 static buffers used in turn (several may appear in one
+ * printf); NULL for NULL. Not thread-safe: the CLI is one thread. */
+const char *cli_safe(const char *s);
+
+/* Print `text` line by line (split at '\n'), each line escaped as by
+ * cli_safe: for multi-line texts such as key-loading warnings. */
+void cli_put_lines(FILE *f, const char *text);
 
 /* ---- Host ---------------------------------------------------------------- */
 

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "director/cli.h"
+#include "sdk/src/text.h"
 
 /* ---- create -------------------------------------------------------------- */
 
@@ -142,14 +143,23 @@ const cli_cmd_t cli_cmd_tell = {
     run_tell,
 };
 
-/* Print a reply: its type, then its body (JSON as is, other bytes raw). */
+/* Print a reply: its type, then its body on the same line: JSON as is,
+ * control bytes and invalid UTF-8 escaped (an actor's bytes must not
+ * drive the terminal or break the line). */
 static void
 print_msg(const th_client_msg_t *m)
 {
-    printf("%s", m->type);
+    printf("%s", cli_safe(m->type));
     if (m->len) {
-        putchar(' ');
-        fwrite(m->data, 1, m->len, stdout);
+        size_t cap = 4 * m->len + 1;
+        char *esc = malloc(cap);
+        if (esc == NULL) {
+            fputs(" (no memory to show the body)", stdout);
+        } else {
+            thi_text_escape(esc, cap, m->data, m->len, THI_TEXT_SINK);
+            printf(" %s", esc);
+            free(esc);
+        }
     }
     putchar('\n');
 }

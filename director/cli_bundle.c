@@ -612,7 +612,7 @@ run_tlsinfo(int argc, char **argv)
         goto out;
     }
     if (warnings)
-        fputs(warnings, stderr);
+        cli_put_lines(stderr, warnings);
     thi_verified_t v;
     if (thi_bundle_verify(&v, buf, len, kr, pos[0], &d) != 0) {
         rc = cli_fail(cmd, "%s (keys from %s: %zu usable)", d.msg, dir,
@@ -628,13 +628,15 @@ run_tlsinfo(int argc, char **argv)
         printf("bundle:      %s\ngroup:       %s\nversion:     %s\n"
                "info:        %s\nsource hash: %s\nsigned by:   %s\n"
                "files:       %zu\ntli:         %s\n",
-               pos[0], b->group, b->version ? b->version : "(unversioned)",
-               b->info, v.source_hex, v.key_name, b->n_files,
+               cli_safe(pos[0]), cli_safe(b->group),
+               b->version ? cli_safe(b->version) : "(unversioned)",
+               cli_safe(b->info), v.source_hex, cli_safe(v.key_name),
+               b->n_files,
                b->tli ? "yes" : "no");
     } else if (!strcmp(pos[1], "contents")) {
         for (size_t i = 0; i < b->n_files; i++)
-            printf("%10zu  %-7s  %s\n", b->files[i].size, b->files[i].kind,
-                   b->files[i].path);
+            printf("%10zu  %-7s  %s\n", b->files[i].size,
+                   cli_safe(b->files[i].kind), cli_safe(b->files[i].path));
     } else {
         size_t i = 0;
         while (i < b->n_files && strcmp(b->files[i].path, pos[1]))

@@ -163,8 +163,10 @@ cli_tls_pick(const cli_cmd_t *cmd, const char *group, char *path, size_t n)
     else if ((size_t)snprintf(path, n, "%s", t->path) >= n)
         rc = cli_fail(cmd, "%s: path too long", t->path);
     else
-        printf("chose %s (%s %s, the newest verified in %s)\n", t->file,
-               group, t->version ? t->version : "unversioned", s.dir);
+        printf("chose %s (%s %s, the newest verified in %s)\n",
+               cli_safe(t->file), cli_safe(group),
+               t->version ? cli_safe(t->version) : "unversioned",
+               cli_safe(s.dir));
     cli_tls_scan_fini(&s);
     return rc;
 }
@@ -372,14 +374,15 @@ avail_sources(const cli_cmd_t *cmd)
     th_client_t *c = host_connect(ep, 0, &err);
     if (c == NULL) {
         fprintf(stderr, "thespian %s: no host answers at %s (%s): "
-                "loaded/active not shown\n", cmd->name, ep, err.message);
+                "loaded/active not shown\n", cmd->name, cli_safe(ep),
+                cli_safe(err.message));
         return NULL;
     }
     json_t *s = host_sources(c, why, sizeof why);
     th_client_close(c);
     if (s == NULL)
         fprintf(stderr, "thespian %s: %s: loaded/active not shown\n",
-                cmd->name, why);
+                cmd->name, cli_safe(why));
     return s;
 }
 
@@ -414,20 +417,21 @@ avail_json(const cli_tls_scan_t *s, const char *only, const json_t *src)
 static void
 avail_print(const cli_tls_scan_t *s, json_t *groups)
 {
-    printf("bundles in %s:\n", s->dir);
+    printf("bundles in %s:\n", cli_safe(s->dir));
     const char *g;
     json_t *list;
     json_object_foreach(groups, g, list)
     {
         if (strcmp(g, "unverified") == 0)
             continue;
-        printf("%s\n", g);
+        printf("%s\n", cli_safe(g));
         size_t i;
         json_t *e;
         json_array_foreach(list, i, e)
         printf("  %-14s %.12s  %s%s%s\n",
-               field(e, "version") ? field(e, "version") : "(unversioned)",
-               field(e, "hash"), field(e, "file"),
+               field(e, "version") ? cli_safe(field(e, "version"))
+                                   : "(unversioned)",
+               cli_safe(field(e, "hash")), cli_safe(field(e, "file")),
                json_is_true(json_object_get(e, "loaded")) ? "  loaded" : "",
                json_is_true(json_object_get(e, "active")) ? " active" : "");
     }
@@ -437,7 +441,7 @@ avail_print(const cli_tls_scan_t *s, json_t *groups)
     size_t i;
     json_t *e;
     json_array_foreach(bad, i, e)
-    printf("  %s\n", field(e, "reason")); /* it names the file */
+    printf("  %s\n", cli_safe(field(e, "reason"))); /* names the file */
 }
 
 static int
@@ -495,8 +499,8 @@ refresh_one(const cli_cmd_t *cmd, th_client_t *c, const json_t *src,
 {
     const char *v = t->version ? t->version : "(unversioned)";
     if (is_loaded(src, t->hash)) {
-        printf("unchanged %-16s %-14s %.12s  %s\n", t->group, v, t->hash,
-               t->file);
+        printf("unchanged %-16s %-14s %.12s  %s\n", cli_safe(t->group),
+               cli_safe(v), t->hash, cli_safe(t->file));
         return true;
     }
     char hash[65];
@@ -505,7 +509,8 @@ refresh_one(const cli_cmd_t *cmd, th_client_t *c, const json_t *src,
                  th_client_errmsg(c));
         return false;
     }
-    printf("loaded    %-16s %-14s %.12s  %s\n", t->group, v, hash, t->file);
+    printf("loaded    %-16s %-14s %.12s  %s\n", cli_safe(t->group),
+           cli_safe(v), hash, cli_safe(t->file));
     return true;
 }
 
@@ -541,7 +546,7 @@ run_refresh(int argc, char **argv)
         const cli_tls_t *t = &s.items[i];
         if (t->group == NULL)
             fprintf(stderr, "thespian %s: skipped %s\n", cmd->name,
-                    t->reason);
+                    cli_safe(t->reason));
         else if (cli_tls_newest(&s, t->group) != t)
             continue;
         else if (!refresh_one(cmd, c, src, t))

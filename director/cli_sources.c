@@ -329,12 +329,12 @@ run_list(int argc, char **argv)
         {
             const char *v = json_string_value(json_object_get(s, "version"));
             printf("%-16s %-12s %-12.12s %6lld  %s%s\n",
-                   json_string_value(json_object_get(s, "group")),
-                   v ? v : "-",
-                   json_string_value(json_object_get(s, "hash")),
+                   cli_safe(json_string_value(json_object_get(s, "group"))),
+                   v ? cli_safe(v) : "-",
+                   cli_safe(json_string_value(json_object_get(s, "hash"))),
                    (long long)json_integer_value(
                        json_object_get(s, "live_actors")),
-                   json_string_value(json_object_get(s, "info")),
+                   cli_safe(json_string_value(json_object_get(s, "info"))),
                    json_is_true(json_object_get(s, "unloading"))
                        ? " (unloading)"
                        : "");

@@ -196,7 +196,7 @@ row(const char *key, const char *fmt, json_t *v)
 {
     printf("%-14s", key);
     if (json_is_string(v))
-        printf(fmt, json_string_value(v));
+        printf(fmt, cli_safe(json_string_value(v)));
     else if (json_is_integer(v))
         printf("%" JSON_INTEGER_FORMAT, json_integer_value(v));
     else if (v) {
@@ -244,11 +244,11 @@ print_table(json_t *st)
                                                       addr) == 0) name = key;
         json_t *mb = json_object_get(v, "mailbox");
         printf("%-48s %-24s %-16s %" JSON_INTEGER_FORMAT "\n",
-               addr ? addr : "?",
+               addr ? cli_safe(addr) : "?",
                json_string_value(json_object_get(v, "class"))
-                   ? json_string_value(json_object_get(v, "class"))
+                   ? cli_safe(json_string_value(json_object_get(v, "class")))
                    : "?",
-               name, json_is_integer(mb) ? json_integer_value(mb) : 0);
+               cli_safe(name), json_is_integer(mb) ? json_integer_value(mb) : 0);
     }
     if (json_array_size(actors) == 0)
         printf("(no actors)\n");

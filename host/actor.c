@@ -510,20 +510,25 @@ thi_send_system(struct th_system *sys, const th_addr_t *from,
 int
 thi_send_user(struct th_system *sys, const th_addr_t *from,
               const th_addr_t *to, const char *name, const char *type,
-              const void *data, size_t len)
+              const void *data, size_t len, unsigned origin)
 {
     if ((to == NULL && name == NULL) || (data == NULL && len > 0))
         return TH_EINVAL;
     if (len > sys->opts.max_payload)
         return TH_ETOOBIG;
     const thi_type_t *t;
-    int rc = thi_type_intern(&t, type);
+    int rc = thi_type_for_send(&t, type, origin);
     if (rc != 0)
         return rc;
-    if (t->flags & THI_TYPE_RESERVED)
-        return TH_ERESERVED;
     thi_env_t *env;
-    rc = thi_env_new(&env, t, data ? data : "", len);
+    if (__builtin_expect(t == NULL, 0)) {
+        /* a name the table does not hold (reserved ones always are) */
+        rc = thi_env_new_named(&env, type, data ? data : "", len);
+    } else {
+        if (t->flags & THI_TYPE_RESERVED)
+            return TH_ERESERVED;
+        rc = thi_env_new(&env, t, data ? data : "", len);
+    }
     if (rc != 0)
         return rc;
     if (from)
@@ -970,9 +975,17 @@ invoke(th_ctx_t *ctx, thi_slot_t *slot, thi_env_t *env)
         rc = slot->become(ctx, slot->state, &env->msg);
     } else {
         bool handled = false;
+        const char *mt = env->msg.type;
+        if (__builtin_expect(env->type_owned, 0)) {
+            /* a carried name: a class loaded since it was sent may have
+             * interned it; dispatch compares interned pointers */
+            const thi_type_t *it;
+            if (thi_type_lookup(&it, mt) == 0)
+                mt = it->name;
+        }
         for (uint32_t i = 0; i < cls->n_dispatch; i++) {
             const thi_type_t *t = cls->dispatch_types[i];
-            if (t != NULL && t->name != env->msg.type)
+            if (t != NULL && t->name != mt)
                 continue;
             rc = cls->dispatch[i].handler(ctx, slot->state, &env->msg);
             if (rc != TH_SUPER) {

@@ -70,7 +70,8 @@ struct session {
     /* last push header built */
     char push_hdr[160];
     size_t push_hdr_len;
-    const char *push_type; /* interned by the runtime */
+    char push_type[TH_NAME_MAX + 1]; /* a copy: a type from outside is not
+                                        interned, its pointer may be reused */
     th_addr_t push_from;
     uint64_t tells, pushed, filtered, refused;
 };
@@ -397,7 +398,7 @@ push_one(struct thi_admin *a, session_t *s, th_inmsg_t *m)
                 m->type);
         return 0;
     }
-    if (s->push_hdr_len == 0 || s->push_type != m->type ||
+    if (s->push_hdr_len == 0 || strcmp(s->push_type, m->type) != 0 ||
         !th_addr_eq(&s->push_from, &m->sender)) {
         char from[TH_ADDR_STRLEN];
         th_addr_to_string(&m->sender, from, sizeof from);
@@ -407,7 +408,7 @@ push_one(struct thi_admin *a, session_t *s, th_inmsg_t *m)
         if (n < 0 || (size_t)n >= sizeof s->push_hdr)
             return 0; /* cannot happen with valid names: drop */
         s->push_hdr_len = (size_t)n;
-        s->push_type = m->type;
+        snprintf(s->push_type, sizeof s->push_type, "%s", m->type);
         s->push_from = m->sender;
     }
     int rc = send_to(a, s->rid, s->rid_len, s->push_hdr, s->push_hdr_len,

@@ -33,13 +33,15 @@ api_system_address(th_ctx_t *ctx, th_addr_t *out)
     th_system_address_of(ctx->sys, out);
 }
 
+/* *out NULL: a name the type table does not hold (see thi_type_for_send);
+ * such a name is never reserved. */
 static int
 user_type(th_ctx_t *ctx, const thi_type_t **out, const char *type)
 {
-    int rc = thi_type_intern(out, type);
+    int rc = thi_type_for_send(out, type, THI_TYPE_ACTOR);
     if (rc != 0)
         return rc;
-    if ((*out)->flags & THI_TYPE_RESERVED) {
+    if (*out && ((*out)->flags & THI_TYPE_RESERVED)) {
         th_addr_t self;
         thi_slot_addr(ctx->sys, ctx->slot, ctx->slot->live_nonce, &self);
         thi_log(TH_LOG_WARNING, &self,
@@ -57,7 +59,8 @@ actor_send(th_ctx_t *ctx, const th_addr_t *to, const char *name,
     checked(ctx);
     th_addr_t self;
     thi_slot_addr(ctx->sys, ctx->slot, ctx->slot->live_nonce, &self);
-    int rc = thi_send_user(ctx->sys, &self, to, name, type, data, len);
+    int rc = thi_send_user(ctx->sys, &self, to, name, type, data, len,
+                           THI_TYPE_ACTOR);
     if (rc == TH_ERESERVED)
         thi_log(TH_LOG_WARNING, &self,
                 "refused to send reserved message type %s", type);
@@ -110,7 +113,25 @@ api_send_buf(th_ctx_t *ctx, const th_addr_t *to, const char *type,
     if (rc != 0)
         return rc;
     thi_env_t *env;
-    rc = thi_env_from_payload(&env, t, (thi_payload_t *)(void *)*buf);
+    thi_payload_t *p = (thi_payload_t *)(void *)*buf;
+    if (t == NULL) {
+        /* the name must travel with the message: a copy that holds both
+         * (rare: only past the actors' quota of new type names) */
+        rc = thi_env_new_named(&env, type, p->data, p->len);
+        if (rc != 0)
+            return rc;
+        thi_slot_addr(ctx->sys, ctx->slot, ctx->slot->live_nonce,
+                      &env->msg.sender);
+        rc = thi_deliver(ctx->sys, to, env);
+        if (rc == TH_EFULL) {
+            thi_env_free(env); /* the caller keeps the buffer */
+            return rc;
+        }
+        thi_payload_release(p);
+        *buf = NULL;
+        return rc;
+    }
+    rc = thi_env_from_payload(&env, t, p);
     if (rc != 0)
         return rc;
     thi_slot_addr(ctx->sys, ctx->slot, ctx->slot->live_nonce, &env->msg.sender);
@@ -130,8 +151,11 @@ api_forward(th_ctx_t *ctx, const th_addr_t *to, const th_msg_t *msg)
     checked(ctx);
     if (to == NULL || ctx->cur == NULL || msg != &ctx->cur->msg)
         return TH_EINVAL; /* only the message being handled can be shared */
-    const thi_type_t *t;
-    int rc = user_type(ctx, &t, msg->type);
+    const thi_type_t *t = NULL;
+    int rc = 0;
+    /* a carried name stays carried: forwarding does not intern it */
+    if (!ctx->cur->type_owned)
+        rc = user_type(ctx, &t, msg->type);
     if (rc != 0)
         return rc;
     thi_env_t *env;

@@ -22,6 +22,7 @@
 
 #include "host/rt.h"
 #include "loader/logspec.h"
+#include "sdk/src/text.h"
 
 #define DEFAULT_MAXSIZE 51200
 
@@ -184,17 +185,34 @@ emit(const char *levelname, const th_addr_t *who, const char *body)
         th_addr_to_string(who, addr, sizeof addr);
     char when[40];
     thi_log_fmt_time(when, sizeof when);
+    /* names and texts from outside reach records: escape control bytes and
+     * invalid UTF-8 so no input forges a line or a terminal escape */
+    char esc_small[1200], *esc = NULL;
+    size_t blen = strlen(body);
+    if (!thi_text_clean(body, blen)) {
+        size_t need = 4 * blen + 1;
+        esc = need <= sizeof esc_small ? esc_small : malloc(need);
+        if (esc == NULL)
+            return;
+        thi_text_escape(esc, need, body, blen, THI_TEXT_SINK);
+        body = esc;
+    }
     char small[1200], *line = small;
     size_t cap = strlen(when) + strlen(levelname) + strlen(addr) +
                  strlen(body) + 8;
-    if (cap > sizeof small && (line = malloc(cap)) == NULL)
+    if (cap > sizeof small && (line = malloc(cap)) == NULL) {
+        if (esc != NULL && esc != esc_small)
+            free(esc);
         return;
+    }
     int n = snprintf(line, cap, "%s %s [%s] %s\n", when, levelname, addr,
                      body);
     if (n > 0)
         write_record(line, (size_t)n);
     if (line != small)
         free(line);
+    if (esc != NULL && esc != esc_small)
+        free(esc);
 }
 
 void

@@ -19,6 +19,7 @@
 #include "host/host.h"
 #include "host/rt.h"
 #include "loader/logspec.h"
+#include "sdk/src/text.h"
 
 typedef struct seg {
     enum thi_logfield f;
@@ -224,9 +225,17 @@ thi_actor_vlog(int level, const th_addr_t *who, const char *fmt, va_list ap)
 {
     if (level < atomic_load_explicit(&cur_level, memory_order_relaxed))
         return;
-    char msg[1024];
-    if (vsnprintf(msg, sizeof msg, fmt, ap) < 0)
+    char raw[1024], esc[4 * sizeof raw];
+    if (vsnprintf(raw, sizeof raw, fmt, ap) < 0)
         return;
+    /* a record is one line whatever an actor or a client put in it: control
+     * bytes and invalid UTF-8 escaped (\n, \x1b) */
+    const char *msg = raw;
+    size_t rlen = strlen(raw);
+    if (!thi_text_clean(raw, rlen)) {
+        thi_text_escape(esc, sizeof esc, raw, rlen, THI_TEXT_SINK);
+        msg = esc;
+    }
     char addr[TH_ADDR_STRLEN] = "", when[40], num[24];
     if (who && !th_addr_is_null(who))
         th_addr_to_string(who, addr, sizeof addr);
@@ -234,7 +243,7 @@ thi_actor_vlog(int level, const th_addr_t *who, const char *fmt, va_list ap)
     pthread_once(&cfg_once, cfg_init);
     pthread_rwlock_rdlock(&cfg_lock);
     if (cur && level >= cur->level) {
-        char line[2048];
+        char line[4096 + 1024];
         size_t n = 0, cap = sizeof line - 1;
         for (size_t i = 0; i < cur->n_segs; i++) {
             switch (cur->segs[i].f) {

@@ -3,7 +3,10 @@
  * per-thread free list refilled from a shared depot in batches, so the hot
  * path never takes a lock or calls malloc. Type names are interned once per
  * process so a message carries a pointer, and reserved runtime types are
- * flagged at interning time.
+ * flagged at interning time. The table is shared and never shrinks, so
+ * only names the host's own code brings are added (built-ins, dispatch
+ * tables, actor sends up to a quota); a name from outside that none of
+ * them knows travels inside its message and goes with it.
  */
 #include <errno.h>
 #include <jansson.h>
@@ -192,6 +195,8 @@ env_reset(thi_env_t *e, const thi_type_t *type)
     e->kind = THI_ENV_USER;
     e->system = 0;
     e->reserved0 = 0;
+    e->type_owned = 0;
+    e->reserved2 = 0;
     e->reserved1 = 0;
 }
 
@@ -251,12 +256,25 @@ thi_env_from_payload(thi_env_t **out, const thi_type_t *type,
 int
 thi_env_share(thi_env_t **out, const thi_type_t *type, const thi_env_t *src)
 {
+    if (type == NULL && !src->type_owned) {
+        /* src's type is interned: find its entry (always there) */
+        if (thi_type_lookup(&type, src->msg.type) != 0)
+            return TH_EINVAL;
+    }
     if (src->ext == NULL)
         return thi_env_new(out, type, src->msg.data, src->msg.len);
     thi_env_t *e = thi_env_alloc();
     if (e == NULL)
         return TH_ENOMEM;
-    env_reset(e, type);
+    if (type != NULL) {
+        env_reset(e, type);
+    } else {
+        /* a carried name lives in the shared payload: keep pointing at it */
+        static const thi_type_t none = {"", 0, 0};
+        env_reset(e, &none);
+        e->msg.type = src->msg.type;
+        e->type_owned = 1;
+    }
     atomic_fetch_add_explicit(&src->ext->refs, 1, memory_order_relaxed);
     e->ext = src->ext;
     e->msg.data = src->msg.data; /* the view: may start past a prefix */
@@ -265,14 +283,44 @@ thi_env_share(thi_env_t **out, const thi_type_t *type, const thi_env_t *src)
     return 0;
 }
 
+int
+thi_env_new_named(thi_env_t **out, const char *name, const void *data,
+                  size_t len)
+{
+    size_t nlen = strlen(name) + 1;
+    thi_payload_t *p;
+    if (thi_payload_alloc(&p, nlen + len) != 0)
+        return TH_ENOMEM;
+    memcpy(p->data, name, nlen);
+    if (len)
+        memcpy(p->data + nlen, data, len);
+    thi_env_t *e = env_alloc();
+    if (e == NULL) {
+        thi_payload_release(p);
+        return TH_ENOMEM;
+    }
+    static const thi_type_t none = {"", 0, 0};
+    env_reset(e, &none);
+    e->ext = p;
+    e->msg.type = (const char *)p->data;
+    e->type_owned = 1;
+    e->msg.data = p->data + nlen;
+    e->msg.len = len;
+    *out = e;
+    return 0;
+}
+
 /* ---- Type interning ---------------------------------------------------------- */
 
 #define INTERN_CAP (1u << 17)        /* slots; at most half used */
-#define INTERN_MAX (INTERN_CAP / 2)
+#define INTERN_MAX THI_TYPES_MAX
+_Static_assert(THI_TYPES_MAX <= INTERN_CAP / 2, "open addressing load");
+_Static_assert(THI_TYPES_SENT_MAX < THI_TYPES_MAX, "room for classes");
 
 static pthread_mutex_t intern_lock = PTHREAD_MUTEX_INITIALIZER;
 static _Atomic(const thi_type_t *) *intern_tab;
-static unsigned intern_n;
+static unsigned intern_n;    /* under intern_lock */
+static unsigned intern_sent; /* of them added by actor sends */
 
 typedef struct intern_cache_ent {
     const char *key;
@@ -298,8 +346,11 @@ name_hash(const char *s)
     return h;
 }
 
+/* `sent`: an actor's send adds it, within THI_TYPES_SENT_MAX; past the
+ * quota *out is NULL and 0 is returned (the message carries the name). */
 static int
-intern_locked(const thi_type_t **out, const char *name, uint32_t flags)
+intern_locked(const thi_type_t **out, const char *name, uint32_t flags,
+              bool sent)
 {
     uint32_t h = name_hash(name);
     for (uint32_t i = h & (INTERN_CAP - 1);;
@@ -307,6 +358,11 @@ intern_locked(const thi_type_t **out, const char *name, uint32_t flags)
         const thi_type_t *t =
             atomic_load_explicit(&intern_tab[i], memory_order_relaxed);
         if (t == NULL) {
+            if (sent && (intern_sent >= THI_TYPES_SENT_MAX ||
+                         intern_n >= INTERN_MAX)) {
+                *out = NULL;
+                return 0;
+            }
             if (intern_n >= INTERN_MAX)
                 return TH_ELIMIT;
             thi_type_t *nt = malloc(sizeof *nt);
@@ -322,6 +378,7 @@ intern_locked(const thi_type_t **out, const char *name, uint32_t flags)
             /* release: readers probing without the lock see a whole entry */
             atomic_store_explicit(&intern_tab[i], nt, memory_order_release);
             intern_n++;
+            intern_sent += sent;
             *out = nt;
             return 0;
         }
@@ -341,7 +398,7 @@ intern_init(void)
     const thi_type_t *t;
     for (size_t i = 0; i < sizeof reserved_types / sizeof *reserved_types;
          i++)
-        intern_locked(&t, reserved_types[i], THI_TYPE_RESERVED);
+        intern_locked(&t, reserved_types[i], THI_TYPE_RESERVED, false);
 }
 
 static pthread_once_t intern_once = PTHREAD_ONCE_INIT;
@@ -352,29 +409,45 @@ thi_types_init(void)
     pthread_once(&intern_once, intern_init);
 }
 
-/* A name the per-thread cache does not hold: validate, look up, intern.
- * Out of line so that the hit path of every send stays a leaf. */
+/* Lock-free: entries are never removed or changed. */
+static const thi_type_t *
+probe(const char *name, uint32_t h)
+{
+    for (uint32_t i = h & (INTERN_CAP - 1);;
+         i = (i + 1) & (INTERN_CAP - 1)) {
+        const thi_type_t *t =
+            atomic_load_explicit(&intern_tab[i], memory_order_acquire);
+        if (t == NULL || (t->hash == h && strcmp(t->name, name) == 0))
+            return t;
+    }
+}
+
+enum { HOW_CLASS = 2 }; /* besides THI_TYPE_ACTOR and THI_TYPE_OUTSIDE */
+
+/* A name the per-thread cache does not hold: validate, look up, intern
+ * as `how` allows. Out of line so that the hit path of every send stays a
+ * leaf. */
 static __attribute__((noinline)) int
 intern_miss(const thi_type_t **out, const char *name,
-            intern_cache_ent_t *ce)
+            intern_cache_ent_t *ce, unsigned how)
 {
     if (!thi_wire_type_valid(name)) /* the rule outside programs meet too */
         return TH_EINVAL;
-    uint32_t h = name_hash(name);
-    const thi_type_t *t = NULL;
-    /* lock-free probe first: entries are never removed or changed */
-    for (uint32_t i = h & (INTERN_CAP - 1);;
-         i = (i + 1) & (INTERN_CAP - 1)) {
-        t = atomic_load_explicit(&intern_tab[i], memory_order_acquire);
-        if (t == NULL || (t->hash == h && strcmp(t->name, name) == 0))
-            break;
-    }
+    const thi_type_t *t = probe(name, name_hash(name));
     if (t == NULL) {
+        if (how == THI_TYPE_OUTSIDE) {
+            *out = NULL; /* never added for outside: the message carries it */
+            return 0;
+        }
         pthread_mutex_lock(&intern_lock);
-        int rc = intern_locked(&t, name, 0);
+        int rc = intern_locked(&t, name, 0, how == THI_TYPE_ACTOR);
         pthread_mutex_unlock(&intern_lock);
         if (rc != 0)
             return rc;
+        if (t == NULL) {
+            *out = NULL; /* the actors' quota is used up */
+            return 0;
+        }
     }
     ce->key = name;
     ce->type = t;
@@ -384,8 +457,8 @@ intern_miss(const thi_type_t **out, const char *name,
 
 /* The hot path of every send: no once-check here, th_system_create ran
  * thi_types_init before any actor or caller can send. */
-int
-thi_type_intern(const thi_type_t **out, const char *name)
+static inline int
+type_get(const thi_type_t **out, const char *name, unsigned how)
 {
     if (name == NULL)
         return TH_EINVAL;
@@ -397,7 +470,49 @@ thi_type_intern(const thi_type_t **out, const char *name)
         *out = ce->type;
         return 0;
     }
-    return intern_miss(out, name, ce);
+    return intern_miss(out, name, ce, how);
+}
+
+int
+thi_type_intern(const thi_type_t **out, const char *name)
+{
+    return type_get(out, name, HOW_CLASS);
+}
+
+int
+thi_type_for_send(const thi_type_t **out, const char *name, unsigned origin)
+{
+    return type_get(out, name, origin);
+}
+
+int
+thi_type_lookup(const thi_type_t **out, const char *name)
+{
+    if (name == NULL || !thi_wire_type_valid(name))
+        return TH_ENOENT;
+    const thi_type_t *t = probe(name, name_hash(name));
+    if (t == NULL)
+        return TH_ENOENT;
+    *out = t;
+    return 0;
+}
+
+const char *
+thi_type_immortal(const char *name)
+{
+    const thi_type_t *t;
+    if (name != NULL && thi_type_lookup(&t, name) == 0)
+        return t->name;
+    return "(a message type from outside)";
+}
+
+void
+thi_types_count(unsigned *interned, unsigned *sent)
+{
+    pthread_mutex_lock(&intern_lock);
+    *interned = intern_n;
+    *sent = intern_sent;
+    pthread_mutex_unlock(&intern_lock);
 }
 
 const thi_type_t *

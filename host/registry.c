@@ -95,7 +95,12 @@ thi_registry_add_plugin(th_system_t *sys, thi_source_t *src, thi_plugin_t *p,
     int rc = 0;
     for (uint32_t i = 0; i < desc->n_classes && rc == 0; i++) {
         rc = class_build(&built[i], desc, desc->classes[i]);
-        if (rc != 0)
+        if (rc == TH_ELIMIT)
+            thi_diag_set(d, rc,
+                         "%s: class %s: the message type table is full "
+                         "(limit %u types)",
+                         p->path, desc->classes[i]->name, THI_TYPES_MAX);
+        else if (rc != 0)
             thi_diag_set(d, rc, "%s: class %s: %s", p->path,
                          desc->classes[i]->name, th_strerror(rc));
         else

@@ -23,7 +23,10 @@
 
 /* ---- Messages ------------------------------------------------------------ */
 
-/* Interned message type: one per distinct name, immortal. */
+/* Interned message type: one per distinct name, immortal. The table holds
+ * the runtime's types, the types loaded classes dispatch on, and up to a
+ * quota of types actors send; a type from outside that none of those
+ * names is never added: its message carries the name (type_owned). */
 typedef struct thi_type {
     const char *name;
     uint32_t flags;                  /* THI_TYPE_* */
@@ -95,7 +98,10 @@ typedef struct thi_env {
     uint16_t kind;         /* enum thi_env_kind */
     uint8_t system;        /* sent by the runtime (reserved types allowed) */
     uint8_t reserved0;
-    uint32_t reserved1;
+    uint8_t type_owned;    /* msg.type lives in ext, not in the type table:
+                              a name from outside no class knows (msg.c) */
+    uint8_t reserved2;
+    uint16_t reserved1;
     union {
         unsigned char bytes[THI_ENV_INLINE];
         uint64_t align_;
@@ -306,14 +312,40 @@ struct th_system {
 
 /* msg.c: interning, envelopes, payloads */
 void thi_types_init(void);  /* once per process, before any send */
+/* Permanent: built-ins and the types of classes' dispatch tables. Returns
+ * TH_EINVAL (not a type name), TH_ELIMIT (table full: THI_TYPES_MAX). */
 int thi_type_intern(const thi_type_t **out, const char *name);
+/* The send paths: *out is the interned type, or NULL when the message must
+ * carry its name (thi_env_new_named). THI_TYPE_ACTOR interns a new name
+ * within the actors' quota (THI_TYPES_SENT_MAX); THI_TYPE_OUTSIDE (clients,
+ * the embedding program) only looks up. Returns 0 or TH_EINVAL. Lock-free
+ * unless an actor adds a name; thread-safe. */
+#define THI_TYPE_ACTOR 0u
+#define THI_TYPE_OUTSIDE 1u
+int thi_type_for_send(const thi_type_t **out, const char *name,
+                      unsigned origin);
+/* Lookup only: 0 with *out, or TH_ENOENT. */
+int thi_type_lookup(const thi_type_t **out, const char *name);
+/* `name` as an immortal string: the interned copy, else a fixed
+ * placeholder (for pointers kept past a message's life). */
+const char *thi_type_immortal(const char *name);
+/* Counts for status: interned types, of them added by actor sends. */
+void thi_types_count(unsigned *interned, unsigned *sent);
+#define THI_TYPES_MAX 65536u
+#define THI_TYPES_SENT_MAX 16384u
 const thi_type_t *thi_type_builtin(const char *name);  /* pre-interned */
 thi_env_t *thi_env_alloc(void);
 void thi_env_free(thi_env_t *env);
 int thi_env_new(thi_env_t **out, const thi_type_t *type, const void *data,
                 size_t len);
+/* `type` NULL: keep src's type (also a carried one: the copy shares the
+ * payload that holds the name). */
 int thi_env_share(thi_env_t **out, const thi_type_t *type,
                   const thi_env_t *src);
+/* A message of a type that is not interned: one allocation holds the name
+ * and the payload; msg.type points into it (type_owned). TH_ENOMEM. */
+int thi_env_new_named(thi_env_t **out, const char *name, const void *data,
+                      size_t len);
 int thi_payload_alloc(thi_payload_t **out, size_t len);
 void thi_payload_release(thi_payload_t *p);
 int thi_env_from_payload(thi_env_t **out, const thi_type_t *type,
@@ -359,10 +391,11 @@ void thi_dead_letter(struct th_system *sys, thi_env_t *env,
                      const th_addr_t *target, const char *why);
 /* A copy of `data` as a user message of `type` from `from` (NULL: none) to
  * `to`, or to the holder of `name` when `to` is NULL. Reserved types are
- * refused (TH_ERESERVED). Returns as th_send. */
+ * refused (TH_ERESERVED). `origin` is THI_TYPE_ACTOR or THI_TYPE_OUTSIDE
+ * (see thi_type_for_send). Returns as th_send. */
 int thi_send_user(struct th_system *sys, const th_addr_t *from,
                   const th_addr_t *to, const char *name, const char *type,
-                  const void *data, size_t len);
+                  const void *data, size_t len, unsigned origin);
 /* Queue a runtime operation of `kind` to `to`, its arguments (a then b,
  * at most THI_ENV_INLINE bytes in all) copied inline. Returns as
  * thi_deliver (an undeliverable one is released as a dead letter). */

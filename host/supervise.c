@@ -366,7 +366,9 @@ sup_apply(th_ctx_t *ctx, thi_slot_t *slot, thi_env_t *env,
         tell_parent(ctx, slot, op_all_for_one, &a, sizeof a);
     }
     if (dir == TH_SUP_ESCALATE) {
-        struct esc_args a = {self, msg_type};
+        /* the op outlives this message: only an immortal name may go */
+        struct esc_args a = {self, msg_type ? thi_type_immortal(msg_type)
+                                            : NULL};
         tell_parent(ctx, slot, op_escalated, &a, sizeof a);
     }
     if (env) {

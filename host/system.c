@@ -272,7 +272,8 @@ th_system_tell(th_system_t *sys, const th_addr_t *to, const char *type,
                const void *data, size_t len)
 {
     return to ? ran_after_send(sys, thi_send_user(sys, NULL, to, NULL, type,
-                                                  data, len))
+                                                  data, len,
+                                                  THI_TYPE_OUTSIDE))
               : TH_EINVAL;
 }
 
@@ -281,7 +282,8 @@ th_system_tell_name(th_system_t *sys, const char *name, const char *type,
                     const void *data, size_t len)
 {
     return name ? ran_after_send(sys, thi_send_user(sys, NULL, NULL, name,
-                                                    type, data, len))
+                                                    type, data, len,
+                                                    THI_TYPE_OUTSIDE))
                 : TH_EINVAL;
 }
 
@@ -326,6 +328,15 @@ th_system_status_json(th_system_t *sys, char **out)
     json_object_set_new(o, "messages", json_integer((json_int_t)st.messages));
     json_object_set_new(o, "pending_wakeups",
                         json_integer((json_int_t)st.pending_timers));
+    /* the process-wide type table: types from outside never count here */
+    unsigned types_n, types_sent;
+    thi_types_count(&types_n, &types_sent);
+    json_object_set_new(o, "message_types",
+                        json_pack("{s:I, s:I, s:I, s:I}", "interned",
+                                  (json_int_t)types_n, "limit",
+                                  (json_int_t)THI_TYPES_MAX, "by_actor_sends",
+                                  (json_int_t)types_sent, "actor_sends_limit",
+                                  (json_int_t)THI_TYPES_SENT_MAX));
     uint32_t n = atomic_load(&sys->n_slots);
     for (uint32_t id = 0; id < n && json_array_size(list) < 10000; id++) {
         thi_slot_t *slot = thi_slot_get(sys, id);
@@ -486,7 +497,8 @@ th_inbox_send(th_inbox_t *in, const th_addr_t *to, const char *type,
     th_addr_t self;
     th_inbox_address(in, &self);
     return to ? ran_after_send(in->sys, thi_send_user(in->sys, &self, to,
-                                                      NULL, type, data, len))
+                                                      NULL, type, data, len,
+                                                      THI_TYPE_OUTSIDE))
               : TH_EINVAL;
 }
 
@@ -498,7 +510,7 @@ th_inbox_send_name(th_inbox_t *in, const char *name, const char *type,
     th_inbox_address(in, &self);
     return name ? ran_after_send(in->sys, thi_send_user(in->sys, &self, NULL,
                                                         name, type, data,
-                                                        len))
+                                                        len, THI_TYPE_OUTSIDE))
                 : TH_EINVAL;
 }
 

@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "sdk/src/text.h"
 #include "thespian/error.h"
 
 /* ---- little-endian helpers ----------------------------------------------- */
@@ -227,6 +228,16 @@ thi_bundle_verify(thi_verified_t *out, const uint8_t *buf, size_t len,
 
 /* ---- Names, versions, manifest ----------------------------------------------------- */
 
+const char *
+thi_group_name_problem(const char *s)
+{
+    const char *why = thi_text_name_problem(s, 64);
+    if (why)
+        return why;
+    return thi_group_name_ok(s) ? NULL
+                                : "has a character outside A-Z a-z 0-9 _ -";
+}
+
 bool
 thi_group_name_ok(const char *s)
 {
@@ -311,31 +322,38 @@ thi_version_cmp(const char *a, const char *b)
 }
 
 /* A path inside a bundle: relative, '/'-separated, no empty, "." or ".."
- * component, no backslash or drive letter, printable ASCII. */
-static bool
-path_ok(const char *p)
+ * component, no backslash or drive letter, printable ASCII. Returns NULL
+ * when it is one, else why not (for a diag that shows the path escaped). */
+static const char *
+path_problem(const char *p)
 {
+    const char *why = thi_text_name_problem(p, 255);
+    if (why)
+        return why; /* control characters, invalid UTF-8, empty, long */
     size_t n = strlen(p);
-    if (n == 0 || n > 255 || p[0] == '/' || p[n - 1] == '/')
-        return false;
-    if (n >= 2 && p[1] == ':')
-        return false;
+    if (p[0] == '/' || p[n - 1] == '/' || (n >= 2 && p[1] == ':'))
+        return "is absolute, a directory or a drive path";
     const char *c = p;
     while (*c) {
         size_t l = strcspn(c, "/");
         if (l == 0 || (l == 1 && c[0] == '.') ||
             (l == 2 && c[0] == '.' && c[1] == '.'))
-            return false;
+            return "has an empty, '.' or '..' component";
         for (size_t i = 0; i < l; i++)
             if ((unsigned char)c[i] <= 0x20 || (unsigned char)c[i] >= 0x7f ||
                 c[i] == '\\')
-                return false;
+                return "has a space, backslash or non-ASCII byte";
         c += l;
         if (*c == '/')
             c++;
     }
-    return strcmp(p, THI_MANIFEST_NAME) != 0;
+    if (strcmp(p, THI_MANIFEST_NAME) == 0)
+        return "is the manifest's own name";
+    return NULL;
 }
+
+/* Room for a name escaped for a diag: 255 bytes, each up to \xHH. */
+#define ESC_NAME (4 * 255 + 1)
 
 static bool
 hex64_ok(const char *s)
@@ -386,11 +404,21 @@ thi_manifest_check(const json_t *m, const char *what, th_diag_t *d)
         return thi_diag_set(d, TH_EFORMAT,
                             "%s: manifest field \"format\" must be 1", what);
     v = json_object_get(m, "group");
-    if (!json_is_string(v) || !thi_group_name_ok(json_string_value(v)))
+    if (!json_is_string(v))
         return thi_diag_set(d, TH_EFORMAT,
                             "%s: manifest field \"group\" is missing or not "
-                            "a valid name (1-64 of A-Z a-z 0-9 _ -)",
+                            "a string",
                             what);
+    const char *gwhy = thi_group_name_problem(json_string_value(v));
+    if (gwhy) {
+        char esc[ESC_NAME];
+        return thi_diag_set(d, TH_EFORMAT,
+                            "%s: manifest field \"group\" (\"%s\") %s (a "
+                            "group name is 1-64 of A-Z a-z 0-9 _ -)",
+                            what, thi_text_esc(esc, sizeof esc,
+                                               json_string_value(v)),
+                            gwhy);
+    }
     v = json_object_get(m, "version");
     if (v && !json_is_null(v) &&
         (!json_is_string(v) || !thi_version_ok(json_string_value(v))))
@@ -444,11 +472,20 @@ thi_manifest_check(const json_t *m, const char *what, th_diag_t *d)
         if (rc)
             return rc;
         const char *p = json_string_value(json_object_get(f, "path"));
-        if (p == NULL || !path_ok(p))
+        if (p == NULL)
             return thi_diag_set(d, TH_EFORMAT,
                                 "%s: manifest %s.path is missing or not a "
-                                "safe relative path",
+                                "string",
                                 what, where);
+        const char *pwhy = path_problem(p);
+        if (pwhy) {
+            char esc[ESC_NAME];
+            return thi_diag_set(d, TH_EFORMAT,
+                                "%s: manifest %s.path (\"%s\") %s: not a "
+                                "safe relative path",
+                                what, where, thi_text_esc(esc, sizeof esc, p),
+                                pwhy);
+        }
         json_t *sz = json_object_get(f, "size");
         if (!json_is_integer(sz) || json_integer_value(sz) < 0 ||
             (uint64_t)json_integer_value(sz) > THI_BUNDLE_MAX_FILE)
@@ -547,6 +584,17 @@ zip_walk(zip_name_t **names_out, size_t *n_out, const uint8_t *buf,
             rc = thi_diag_set(d, TH_EFORMAT,
                               "%s: entry %u has a NUL byte in its name", what,
                               i);
+            goto out_free;
+        }
+        /* before any message shows the name: a name that would reach a
+         * terminal or a log as control bytes is refused here, escaped */
+        const char *nwhy = thi_text_name_problem(names[i].name, 255);
+        if (nwhy) {
+            char esc[ESC_NAME];
+            rc = thi_diag_set(d, TH_EFORMAT,
+                              "%s: entry %u name \"%s\" %s", what, i,
+                              thi_text_esc(esc, sizeof esc, names[i].name),
+                              nwhy);
             goto out_free;
         }
         if (flags & 0x0041) { /* traditional or strong encryption */
@@ -741,11 +789,12 @@ thi_bundle_read(thi_bundle_t **out, const uint8_t *buf, size_t signed_len,
                 goto out;
             continue;
         }
-        if (!path_ok(name)) {
+        const char *pwhy = path_problem(name);
+        if (pwhy) {
+            char esc[ESC_NAME];
             rc = thi_diag_set(d, TH_EFORMAT,
-                              "%s: entry %s has an unsafe path (absolute, "
-                              "'..', backslash or drive)",
-                              what, name);
+                              "%s: entry \"%s\" %s: an unsafe path", what,
+                              thi_text_esc(esc, sizeof esc, name), pwhy);
             goto out;
         }
         thi_bundle_file_t *f = &b->files[b->n_files];
@@ -957,17 +1006,31 @@ thi_bundle_build(uint8_t **out, size_t *out_len, const char *group,
                  const thi_bundle_input_t *files, size_t n_files,
                  const thi_key_t *key, th_diag_t *d)
 {
-    if (!thi_group_name_ok(group))
+    char esc[ESC_NAME];
+    const char *gwhy = thi_group_name_problem(group);
+    if (gwhy)
         return thi_diag_set(d, TH_EINVAL,
-                            "group name \"%s\" is not valid (1-64 of A-Z a-z "
-                            "0-9 _ -)",
-                            group);
+                            "group name \"%s\" %s (1-64 of A-Z a-z 0-9 _ -)",
+                            thi_text_esc(esc, sizeof esc, group), gwhy);
     if (version && !thi_version_ok(version))
         return thi_diag_set(d, TH_EINVAL, "version \"%s\" is not valid",
-                            version);
+                            thi_text_esc(esc, sizeof esc, version));
     if (n_files > THI_BUNDLE_MAX_FILES)
         return thi_diag_set(d, TH_ETOOBIG, "%zu files is over the limit of %d",
                             n_files, THI_BUNDLE_MAX_FILES);
+    /* JSON cannot carry invalid UTF-8: say which input, before packing */
+    if (info && !thi_text_utf8_valid(info, strlen(info)))
+        return thi_diag_set(d, TH_EINVAL, "info \"%s\" is not valid UTF-8",
+                            thi_text_esc(esc, sizeof esc, info));
+    for (size_t i = 0; i < n_files; i++) {
+        const char *pwhy = path_problem(files[i].path);
+        if (pwhy)
+            return thi_diag_set(d, TH_EINVAL,
+                                "file path \"%s\" %s: not a safe relative "
+                                "path for a bundle entry",
+                                thi_text_esc(esc, sizeof esc, files[i].path),
+                                pwhy);
+    }
     thi_bundle_input_t *sorted = malloc((n_files ? n_files : 1) * sizeof *sorted);
     if (sorted == NULL)
         return thi_diag_set(d, TH_ENOMEM, "out of memory");
@@ -1002,7 +1065,7 @@ thi_bundle_build(uint8_t **out, size_t *out_len, const char *group,
     for (size_t i = 0; i < n_files; i++) {
         if (i > 0 && strcmp(sorted[i - 1].path, sorted[i].path) == 0) {
             rc = thi_diag_set(d, TH_EINVAL, "%s is given twice",
-                              sorted[i].path);
+                              thi_text_esc(esc, sizeof esc, sorted[i].path));
             goto out;
         }
         uint8_t h[32];

@@ -100,6 +100,9 @@ int thi_manifest_check(const json_t *m, const char *what, th_diag_t *d);
 
 /* Check a group name / version string for well-formedness. */
 bool thi_group_name_ok(const char *s);
+/* NULL when `s` is a valid group name, else why not ("contains a control
+ * character", "is not valid UTF-8", ...), for a diag. */
+const char *thi_group_name_problem(const char *s);
 bool thi_version_ok(const char *s);
 
 /* Compare versions field by field on '.': numeric fields numerically,

@@ -11,37 +11,77 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "sdk/src/text.h"
+
 /* Size of each struct as ABI 1.0 defined it: the least a plugin may give. */
 #define PLUGIN_V1_0_SIZE 32u
 #define CLASS_V1_0_SIZE 80u
 
-/* 1..TH_NAME_MAX-1 of [A-Za-z0-9_] and the bytes in `extra`. */
-static int
-name_of(const char *s, const char *extra)
+/* NULL when `s` is 1..TH_NAME_MAX of [A-Za-z0-9_] and the bytes in
+ * `extra`, else why not. The shared text rule (control characters,
+ * invalid UTF-8) is asked first so a diag says what was really wrong.
+ * Reads at most TH_NAME_MAX + 1 bytes: the name is plugin memory. */
+static const char *
+name_problem(const char *s, const char *extra)
 {
-    size_t n = 0;
-    for (; s[n]; n++) {
-        unsigned char c = (unsigned char)s[n];
-        if (n >= TH_NAME_MAX)
-            return 0;
+    if (s == NULL)
+        return "is missing";
+    size_t n = strnlen(s, TH_NAME_MAX + 1);
+    if (n > TH_NAME_MAX)
+        return "is longer than 64 bytes";
+    char copy[TH_NAME_MAX + 1];
+    memcpy(copy, s, n);
+    copy[n] = '\0';
+    const char *why = thi_text_name_problem(copy, TH_NAME_MAX);
+    if (why)
+        return why;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
         if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-              (c >= '0' && c <= '9') || c == '_' || strchr(extra, c)))
-            return 0;
+              (c >= '0' && c <= '9') || c == '_' || (c && strchr(extra, c))))
+            return "has a character outside the allowed set";
     }
-    return n > 0;
+    return NULL;
 }
+
+/* A name from plugin memory, escaped for a diag (bounded read). */
+static const char *
+esc_name(char *buf, size_t size, const char *s)
+{
+    if (s == NULL)
+        return "(null)";
+    thi_text_escape(buf, size, s, strnlen(s, TH_NAME_MAX + 1),
+                    THI_TEXT_QUOTE);
+    return buf;
+}
+
+#define ESC_NAME_MAX (4 * (TH_NAME_MAX + 1) + 1)
 
 int
 thi_plugin_valid_name(const char *s)
 {
-    return name_of(s, "");
+    return name_problem(s, "") == NULL;
+}
+
+const char *
+thi_plugin_name_problem(const char *s)
+{
+    return name_problem(s, "");
+}
+
+const char *
+thi_type_name_problem(const char *s)
+{
+    return name_problem(s, ".:-");
 }
 
 /* Message type names of a dispatch table ("*" is checked by the caller). */
-static int
-check_type_name(const char *s)
+static const char *
+type_problem(const char *s)
 {
-    return name_of(s, ".:-*");
+    if (s != NULL && strcmp(s, "*") == 0)
+        return NULL;
+    return name_problem(s, ".:-");
 }
 
 #define THI_MAX_REQUIRES 64
@@ -112,11 +152,15 @@ check_class(const th_class_t *c, const char *plugin, unsigned i,
                             "%s: plugin %s: class #%u has size %u "
                             "(this host knows %zu)",
                             what, plugin, i, c->size, sizeof(th_class_t));
-    if (c->name == NULL || !thi_plugin_valid_name(c->name))
+    const char *why = name_problem(c->name, "");
+    if (why) {
+        char esc[ESC_NAME_MAX];
         return thi_diag_set(d, TH_EABI,
                             "%s: plugin %s: class #%u has an invalid name "
-                            "(1-%d of A-Z a-z 0-9 _)",
-                            what, plugin, i, TH_NAME_MAX);
+                            "\"%s\": it %s (1-%d of A-Z a-z 0-9 _)",
+                            what, plugin, i, esc_name(esc, sizeof esc, c->name),
+                            why, TH_NAME_MAX);
+    }
     if (c->state_size > THI_MAX_STATE)
         return thi_diag_set(d, TH_EABI,
                             "%s: class %s.%s: state_size %zu over the limit "
@@ -135,12 +179,21 @@ check_class(const th_class_t *c, const char *plugin, unsigned i,
                             what, plugin, c->name, c->n_dispatch);
     for (uint32_t k = 0; k < c->n_dispatch; k++) {
         const th_dispatch_t *e = &c->dispatch[k];
-        if (e->type == NULL || !check_type_name(e->type) ||
-            e->handler == NULL ||
-            (strchr(e->type, '*') && strcmp(e->type, "*") != 0))
+        const char *twhy = type_problem(e->type);
+        if (twhy) {
+            char esc[ESC_NAME_MAX];
             return thi_diag_set(d, TH_EABI,
-                                "%s: class %s.%s: dispatch entry #%u is "
-                                "invalid (type name or handler)",
+                                "%s: class %s.%s: dispatch entry #%u: message "
+                                "type \"%s\" %s (1-%d of A-Z a-z 0-9 _ . : -, "
+                                "or \"*\")",
+                                what, plugin, c->name, k,
+                                esc_name(esc, sizeof esc, e->type), twhy,
+                                TH_NAME_MAX);
+        }
+        if (e->handler == NULL)
+            return thi_diag_set(d, TH_EABI,
+                                "%s: class %s.%s: dispatch entry #%u has no "
+                                "handler",
                                 what, plugin, c->name, k);
     }
     return c->size >= sizeof(th_class_t) ? check_class_1_1(c, plugin, what, d)
@@ -173,11 +226,15 @@ thi_plugin_check(const th_plugin_t *desc, const char *what, th_diag_t *d)
                             "%u.%u",
                             what, desc->size, desc->abi_major,
                             desc->abi_minor);
-    if (desc->name == NULL || !thi_plugin_valid_name(desc->name))
+    const char *why = name_problem(desc->name, "");
+    if (why) {
+        char esc[ESC_NAME_MAX];
         return thi_diag_set(d, TH_EABI,
-                            "%s: plugin name is invalid (1-%d of A-Z a-z "
-                            "0-9 _)",
-                            what, TH_NAME_MAX);
+                            "%s: plugin name is invalid: \"%s\" %s (1-%d of "
+                            "A-Z a-z 0-9 _)",
+                            what, esc_name(esc, sizeof esc, desc->name), why,
+                            TH_NAME_MAX);
+    }
     if (desc->n_classes == 0 || desc->n_classes > THI_MAX_CLASSES ||
         desc->classes == NULL)
         return thi_diag_set(d, TH_EABI,

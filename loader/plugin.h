@@ -39,4 +39,10 @@ int thi_plugin_check(const th_plugin_t *desc, const char *what, th_diag_t *d);
 /* True when s is a valid plugin/class name: 1..TH_NAME_MAX of [A-Za-z0-9_]. */
 int thi_plugin_valid_name(const char *s);
 
+/* NULL when `s` is a valid plugin or class name (as above) / message type
+ * name (also . : -), else why not ("contains a control character", "is not
+ * valid UTF-8", ...), for a diag that shows the name escaped. */
+const char *thi_plugin_name_problem(const char *s);
+const char *thi_type_name_problem(const char *s);
+
 #endif /* TH_LOADER_PLUGIN_H */

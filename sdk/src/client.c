@@ -21,6 +21,7 @@
 #include <unistd.h>
 #include <zmq.h>
 
+#include "sdk/src/text.h"
 #include "sdk/src/wire.h"
 #include "thespian/client.h"
 
@@ -102,10 +103,14 @@ static int fail(th_client_t *c, int code, const char *fmt, ...)
 static int
 fail(th_client_t *c, int code, const char *fmt, ...)
 {
+    /* error texts carry the host's words and names: escaped, so a program
+     * printing th_client_errmsg shows no control byte from outside */
+    char raw[sizeof c->err];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(c->err, sizeof c->err, fmt, ap);
+    vsnprintf(raw, sizeof raw, fmt, ap);
     va_end(ap);
+    thi_text_escape(c->err, sizeof c->err, raw, strlen(raw), THI_TEXT_SINK);
     return code;
 }
 

@@ -320,6 +320,28 @@ TH_TEST(internal_log_default_file_and_threshold)
     free(log);
 }
 
+/* No input forges a record or sends a terminal escape: both logs escape
+ * control bytes and invalid UTF-8 in every record. */
+TH_TEST(records_escape_control_bytes_and_invalid_utf8)
+{
+    scratch();
+    setenv("THESPLOG_THRESHOLD", "WARNING", 1);
+    thi_log(TH_LOG_WARNING, NULL, "name %s end",
+            "a\x1b[2J\r\nFORGED 2000-01-01 CRITICAL [] x\a\xff\xc2\x9b");
+    char *log = th_slurp_text(path_in("internal.log"));
+    CHECK_CONTAINS(log, "name a\\x1b[2J\\r\\nFORGED 2000-01-01 CRITICAL [] "
+                        "x\\x07\\xff\\xc2\\x9b end\n");
+    CHECK(strstr(log, "\nFORGED") == NULL && strchr(log, '\x1b') == NULL);
+    free(log);
+    configure("{\"level\": \"warning\", \"file\": \"%s\", \"format\": "
+              "\"%%(levelname)s %%(message)s\"}",
+              path_in("actor.log"));
+    th_log_record(TH_LOG_WARNING, "outside %s end", "b\nFORGED\x1b\xfe");
+    log = th_slurp_text(path_in("actor.log"));
+    CHECK_STREQ(log, "WARNING outside b\\nFORGED\\x1b\\xfe end\n");
+    free(log);
+}
+
 static void *
 internal_writer(void *arg)
 {
@@ -471,6 +493,7 @@ TH_TEST(sigusr1_handler_of_the_program_is_kept)
 }
 
 TH_TEST_MAIN(TH_CASE(actor_records_carry_the_address_in_the_format),
+             TH_CASE(records_escape_control_bytes_and_invalid_utf8),
              TH_CASE(level_threshold_filters),
              TH_CASE(default_is_warning_to_stderr),
              TH_CASE(bad_config_names_the_key_and_keeps_the_previous),

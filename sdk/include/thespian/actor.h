@@ -79,8 +79,11 @@ th_addr_hash(const th_addr_t *a)
 
 /* ---- Messages ----------------------------------------------------------
  * A message is a type name plus immutable payload bytes. The view handed to
- * receive callbacks is borrowed: valid only during the callback. `type` is
- * interned by the host (two messages of one type share the pointer). */
+ * receive callbacks is borrowed: valid only during the callback, `type`
+ * included. Compare types with strcmp: the host interns the runtime's
+ * types, those loaded classes dispatch on and those actors send, but a
+ * type from outside the host that none of these names travels inside its
+ * message (so a flood of made-up names cannot fill a shared table). */
 typedef struct th_msg {
     const char *type;  /* NUL-terminated type name */
     const void *data;  /* payload bytes, never NULL (may be zero length) */

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "bundle_gen.h"
+#include "loader/plugin.h"
 
 static thi_key_t *
 new_key(void)
@@ -190,6 +191,112 @@ TH_TEST(version_order)
           !thi_group_name_ok("../x") && !thi_group_name_ok("a b"));
 }
 
+/* Names with control characters or invalid UTF-8 are refused at signing
+ * and by the manifest check, the diag naming the field and showing the
+ * name escaped (never the raw bytes). */
+static void
+no_raw_control(const char *msg)
+{
+    for (const char *p = msg; *p; p++)
+        CHECK((unsigned char)*p >= 0x20 && (unsigned char)*p != 0x7f &&
+              (unsigned char)*p < 0x80);
+}
+
+TH_TEST(names_with_control_characters_are_refused_at_signing)
+{
+    thi_key_t *k = new_key();
+    static const struct {
+        const char *path, *shown;
+    } bad[] = {
+        {"evil\x1b[31m.so", "evil\\x1b[31m.so"},
+        {"cr\rx", "cr\\rx"},
+        {"lf\nFORGED", "lf\\nFORGED"},
+        {"bell\a", "bell\\x07"},
+        {"bad\xff\xfe", "bad\\xff\\xfe"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        thi_bundle_input_t in = {bad[i].path, "data", (const uint8_t *)"x", 1};
+        uint8_t *out = NULL;
+        size_t len = 0;
+        th_diag_t d = {0};
+        CHECK_RC(thi_bundle_build(&out, &len, "g", "1", "", NULL, &in, 1, k,
+                                  &d),
+                 TH_EINVAL);
+        CHECK(out == NULL);
+        CHECK_CONTAINS(d.msg, "file path");
+        CHECK_CONTAINS(d.msg, bad[i].shown);
+        no_raw_control(d.msg);
+    }
+    static const char *const groups[] = {"g\x1b", "g\r", "g\n", "g\a",
+                                         "g\xff"};
+    for (size_t i = 0; i < 5; i++) {
+        thi_bundle_input_t in = {"ok", "data", (const uint8_t *)"x", 1};
+        uint8_t *out = NULL;
+        size_t len = 0;
+        th_diag_t d = {0};
+        CHECK_RC(thi_bundle_build(&out, &len, groups[i], "1", "", NULL, &in,
+                                  1, k, &d),
+                 TH_EINVAL);
+        CHECK_CONTAINS(d.msg, "group name");
+        CHECK_CONTAINS(d.msg, i == 4 ? "not valid UTF-8" : "control character");
+        no_raw_control(d.msg);
+    }
+    /* info is free text, but JSON carries only UTF-8 */
+    thi_bundle_input_t in = {"ok", "data", (const uint8_t *)"x", 1};
+    uint8_t *out = NULL;
+    size_t len = 0;
+    th_diag_t d = {0};
+    CHECK_RC(thi_bundle_build(&out, &len, "g", "1", "bad\xff", NULL, &in, 1,
+                              k, &d),
+             TH_EINVAL);
+    CHECK_CONTAINS(d.msg, "info");
+    no_raw_control(d.msg);
+    thi_key_destroy(k);
+}
+
+TH_TEST(manifest_check_shows_bad_names_escaped)
+{
+    gen_entry_t f = {"lf\nFORGED", "x", 1, 0, 0};
+    char *text = gen_manifest(&f, 1, "ok", "1");
+    json_t *m = json_loads(text, 0, NULL);
+    free(text);
+    th_diag_t d = {0};
+    CHECK_RC(thi_manifest_check(m, "t.tls", &d), TH_EFORMAT);
+    CHECK_CONTAINS(d.msg, "files[0].path (\"lf\\nFORGED\")");
+    CHECK_CONTAINS(d.msg, "control character");
+    no_raw_control(d.msg);
+    json_decref(m);
+    gen_entry_t g = {"ok", "x", 1, 0, 0};
+    text = gen_manifest(&g, 1, "g\x1b[2J", "1");
+    m = json_loads(text, 0, NULL);
+    free(text);
+    thi_diag_clear(&d);
+    CHECK_RC(thi_manifest_check(m, "t.tls", &d), TH_EFORMAT);
+    CHECK_CONTAINS(d.msg, "\"group\" (\"g\\x1b[2J\")");
+    no_raw_control(d.msg);
+    json_decref(m);
+}
+
+TH_TEST(plugin_and_type_name_rules)
+{
+    CHECK(thi_plugin_name_problem("Greeter_2") == NULL);
+    CHECK_STREQ(thi_plugin_name_problem("a\x1b"),
+                "contains a control character");
+    CHECK_STREQ(thi_plugin_name_problem("a\xff"), "is not valid UTF-8");
+    CHECK_STREQ(thi_plugin_name_problem("a.b"),
+                "has a character outside the allowed set");
+    CHECK_STREQ(thi_plugin_name_problem(""), "is empty");
+    CHECK(thi_type_name_problem("th.my-type:2") == NULL);
+    CHECK_STREQ(thi_type_name_problem("T\nX"), "contains a control character");
+    CHECK_STREQ(thi_type_name_problem(
+                    "x234567890123456789012345678901234567890123456789012345678"
+                    "9012345"),
+                "is longer than 64 bytes");
+}
+
 TH_TEST_MAIN(TH_CASE(build_verify_read_round_trip),
              TH_CASE(build_is_reproducible), TH_CASE(zip_tools_list_a_bundle),
-             TH_CASE(keyring_skips_unusable_key_files), TH_CASE(version_order))
+             TH_CASE(keyring_skips_unusable_key_files), TH_CASE(version_order),
+             TH_CASE(names_with_control_characters_are_refused_at_signing),
+             TH_CASE(manifest_check_shows_bad_names_escaped),
+             TH_CASE(plugin_and_type_name_rules))
