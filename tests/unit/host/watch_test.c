@@ -236,6 +236,12 @@ TH_TEST(an_fd_has_one_watcher)
     json_t *r = watch(in, &a, &p[0], 1);
     CHECK_EQ(rt_int(r, "rc"), 0);
     json_decref(r);
+    /* "Watching" is sent from inside a's callback; the watch takes effect
+     * when that callback returns. A second callback (which renews it)
+     * answering proves the first has returned. */
+    r = rt_ask(in, &a, "Probe", "{}", "Pong");
+    CHECK_EQ(rt_int(r, "rc"), 0);
+    json_decref(r);
     r = watch(in, &b, &p[0], 1);
     CHECK_EQ(rt_int(r, "rc"), TH_EEXIST);
     json_decref(r);
