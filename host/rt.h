@@ -265,6 +265,7 @@ struct th_system {
     thi_source_t *sources;
     struct thi_pending_load *pending;  /* loads waiting for the authority */
     th_addr_t authority;               /* registered Source Authority */
+    th_addr_t director;                /* registered Director, or null */
     th_addr_t *src_watchers;
     size_t n_src_watchers, cap_src_watchers;
     struct json_t *versions;           /* group -> highest accepted version */
@@ -551,6 +552,7 @@ const char *thi_source_hash(const thi_source_t *src);
 int thi_source_find(struct th_system *sys, const char *prefix,
                     thi_source_t **out, th_diag_t *d); /* classes_lock held */
 void thi_source_validated(struct th_system *sys, thi_env_t *env);
+void thi_source_activated(struct th_system *sys, thi_env_t *env);
 void thi_source_unmap(struct th_system *sys, thi_source_t *src);
 int thi_source_request(struct th_system *sys, const th_addr_t *requester,
                        const void *bundle, size_t len, bool allow_rollback,

@@ -41,8 +41,10 @@ build(const thi_key_t *k, size_t *len)
     static const char so[] = "\x7f" "ELF pretend plugin bytes";
     static const char data[] = "some data\n";
     thi_bundle_input_t in[] = {
-        {"lib/hello.so", "plugin", (const uint8_t *)so, sizeof so},
-        {"data/readme.txt", "data", (const uint8_t *)data, sizeof data - 1},
+        {"lib/hello.so", "plugin", (const uint8_t *)so, sizeof so, "hello",
+         (const char *[]){"Greeter", NULL}},
+        {"data/readme.txt", "data", (const uint8_t *)data, sizeof data - 1,
+         NULL, NULL},
     };
     json_t *tli = json_pack("{s:{}, s:b}", "Actors", "AutoUnload", 1);
     uint8_t *out = NULL;
