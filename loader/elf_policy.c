@@ -1,9 +1,9 @@
 /*
- * loader/elf_policy.c — the ELF policy of bundles (elf_policy.h), read with libelf.
- * What the dynamic linker will use is what is checked: program headers
- * (PT_DYNAMIC, PT_LOAD) rather than section headers, which a crafted file
- * can make disagree with them, and the dynamic string table found through
- * DT_STRTAB as the linker finds it.
+ * loader/elf_policy.c — the ELF policy of bundles (elf_policy.h), read
+ * with libelf. What the dynamic linker will use is what is checked:
+ * program headers (PT_DYNAMIC, PT_LOAD) rather than section headers,
+ * which a crafted file can make disagree with them, and the dynamic
+ * string table found through DT_STRTAB as the linker finds it.
  */
 #include "loader/elf_policy.h"
 
@@ -196,7 +196,7 @@ thi_elf_trusted_lib(const char *name)
     return ok;
 }
 
-/* ---- One file ---------------------------------------------------------------- */
+/* ---- One file ---------------------------------------------------------- */
 
 typedef struct elf_info {
     const thi_bundle_input_t *f;
@@ -477,7 +477,7 @@ is_code(const thi_bundle_input_t *f)
     return strcmp(f->kind, "plugin") == 0 || strcmp(f->kind, "library") == 0;
 }
 
-/* ---- The bundle ---------------------------------------------------------------- */
+/* ---- The bundle -------------------------------------------------------- */
 
 int
 thi_elf_check_bundle(const thi_bundle_input_t *files, size_t n,

@@ -1,11 +1,12 @@
 /*
- * loader/elf_policy.h — the ELF policy a bundle's code must meet before anything
- * of it is written or mapped: every plugin and library is a shared object
- * of the host's machine, class and byte order; its RPATH/RUNPATH entries
- * are $ORIGIN-relative and stay inside the bundle; every library it names
- * (DT_NEEDED, DT_FILTER, DT_AUXILIARY) is a library of the bundle or a
- * library of the system's trusted directories. Read with elfutils' libelf
- * from the exact bytes that will be mapped; nothing is ever run.
+ * loader/elf_policy.h — the ELF policy a bundle's code must meet before
+ * anything of it is written or mapped: every plugin and library is a
+ * shared object of the host's machine, class and byte order; its
+ * RPATH/RUNPATH entries are $ORIGIN-relative and stay inside the bundle;
+ * every library it names (DT_NEEDED, DT_FILTER, DT_AUXILIARY) is a library
+ * of the bundle or a library of the system's trusted directories. Read
+ * with elfutils' libelf from the exact bytes that will be mapped; nothing
+ * is ever run.
  */
 #ifndef TH_LOADER_ELF_POLICY_H
 #define TH_LOADER_ELF_POLICY_H

@@ -575,17 +575,25 @@ TH_TEST(bad_plugins_in_signed_bundles_are_refused)
                                    &d),
              0);
     struct {
-        const char *file, *why;
+        const char *file, *desc, *why;
         int code;
-    } cases[] = {{text, "not an ELF file", TH_EFORMAT},
-                 {rt_plugin_path("bad_major"), "major version differs",
+    } cases[] = {{text, "x:X", "not an ELF file", TH_EFORMAT},
+                 {rt_plugin_path("bad_major"), "x:X", "major version differs",
                   TH_EABI},
-                 {rt_plugin_path("no_descriptor"), "descriptor", TH_EABI}};
+                 {rt_plugin_path("no_descriptor"), "x:X", "descriptor",
+                  TH_EABI},
+                 /* a descriptor unlike its signed manifest entry */
+                 {rt_plugin_path("testactors"), "other:Echo",
+                  "descriptor names plugin testactors, the manifest says "
+                  "other",
+                  TH_EABI},
+                 {rt_plugin_path("testactors"), "testactors:Echo",
+                  "classes are not those the manifest declares", TH_EABI}};
     char sources[160];
     snprintf(sources, sizeof sources, "%s/sources", f.state);
-    for (size_t i = 0; i < 3; i++) {
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         const char *const files[][4] = {
-            {"x.so", "plugin", cases[i].file, "x:X"}};
+            {"x.so", "plugin", cases[i].file, cases[i].desc}};
         size_t len;
         uint8_t *b = bundle_of(f.key, "bad", "1.0", files, 1, &len);
         char hash[65];
