@@ -518,7 +518,12 @@ const cli_cmd_t cli_cmd_gensrc = {
     "private library the plugins need. Other files are data. tli:FILE (by\n"
     "default SOURCES_DIR/GROUP.tli, if any) is checked and signed into the\n"
     "manifest. version:date stamps YYYYMMDDHHMM (UTC). The same inputs give\n"
-    "a byte-identical bundle. Prints the source hash and the path.\n",
+    "a byte-identical bundle. Prints the source hash and the path.\n"
+    "Before signing: each file is read once; plugins and libraries must\n"
+    "meet the ELF policy (this host's machine; RPATH/RUNPATH only $ORIGIN\n"
+    "inside the bundle; NEEDED libraries in the bundle or the system's\n"
+    "trusted directories); plugins are mapped in a child process that never\n"
+    "had the key, to read their names and classes into the manifest.\n",
     run_gensrc,
 };
 
