@@ -68,27 +68,31 @@ rm_staged(const char *dir)
     nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
-/* The child's work: map the libraries (in dependency order) and plugins
- * into one namespace of their own, as a host does, and describe each
- * plugin. `names` are the display names of the files. */
 #define NAME(i) (names ? names[i] : in[i].path)
 
+/* The child's work: map the libraries (in dependency order) and plugins
+ * into one namespace of their own, as a host does, and describe each
+ * plugin. `names` (or the paths) name the files in messages. */
 static json_t *
 describe_in_child(const thi_bundle_input_t *in, const char *const *names,
                   size_t n)
 {
     const char *t = getenv("TMPDIR");
     char dir[4096];
-    snprintf(dir, sizeof dir, "%s/thespian-gensrc-XXXXXX",
+    snprintf(dir, sizeof dir, "%s/thespian-describe-XXXXXX",
              t && *t ? t : "/tmp");
     if (mkdtemp(dir) == NULL)
         return json_pack("{s:s}", "error", "cannot make a staging directory");
     json_t *res = json_object();
     char why[1024] = "";
-    for (size_t i = 0; i < n && !why[0]; i++)
-        if (strcmp(in[i].kind, "data") && stage_file(dir, &in[i]) != 0)
+    for (size_t i = 0; i < n && !why[0]; i++) {
+        if (in[i].path[0] == '/' || strstr(in[i].path, ".."))
+            snprintf(why, sizeof why, "%s: not a relative bundle path",
+                     NAME(i));
+        else if (strcmp(in[i].kind, "data") && stage_file(dir, &in[i]) != 0)
             snprintf(why, sizeof why, "%s: cannot stage: %s", NAME(i),
                      strerror(errno));
+    }
     Lmid_t lmid = LM_ID_NEWLM;
     bool *done = calloc(n + 1, sizeof *done);
     bool progress = true;

@@ -18,7 +18,8 @@
  *        check and declared requirements, troupe and transient fields;
  *        th_create_opts_t.supervision; host API update_capability,
  *        capabilities, watch_fds, timer_start, timer_cancel, timer_id,
- *        work_in_progress, supervise. TimerMessage.
+ *        work_in_progress, supervise. TimerMessage; ActivatedSource (a
+ *        message type only: the Director to the system).
  */
 #ifndef TH_SDK_ACTOR_H
 #define TH_SDK_ACTOR_H
