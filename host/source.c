@@ -2,11 +2,13 @@
  * host/source.c — sources: signed bundles loaded into a running system.
  * A load goes to the registered Source Authority first (ValidateSource);
  * only on its ValidatedSource does the runtime read the archive against the
- * signed manifest, unpack it into a 0700 directory named after the source
- * hash, re-hash every file through the descriptor it maps, and dlmopen it
- * into a link-map namespace of its own, so two versions of a group never
- * bind to each other's libraries. Unloading stops creations at once and
- * unmaps when the last actor of the source is gone.
+ * signed manifest (TLI classes included) and check the ELF policy — all
+ * before a byte is written — then unpack it into a 0700 directory named
+ * after the source hash, re-hash every file just before mapping it, and
+ * dlmopen it into a link-map namespace of its own, so two versions of a
+ * group never bind to each other's libraries. Unloading stops creations at
+ * once and unmaps when the last actor of the source is gone. The group's
+ * version record (rollback protection) rises when a version runs.
  */
 #include <dirent.h>
 #include <dlfcn.h>
