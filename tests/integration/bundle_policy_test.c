@@ -132,6 +132,7 @@ TH_TEST(rpath_and_runpath_to_tmp_are_refused_before_mapping)
         free(so);
     }
     th_client_close(c);
+    unlink("/tmp/libthescape.so");
     free(lib);
     CHECK(hu_finish(&f.h));
     thi_key_destroy(f.key);
