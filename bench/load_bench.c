@@ -43,8 +43,10 @@ make_bundle(thi_key_t *key, size_t extra, const char *path, size_t *len,
         x ^= x << 17;
         data[i] = (uint8_t)x;
     }
-    thi_bundle_input_t in[2] = {{"hello.so", "plugin", so, so_len},
-                                {"data.bin", "data", data, extra}};
+    thi_bundle_input_t in[2] = {
+        {"hello.so", "plugin", so, so_len, "hello",
+         (const char *[]){"Greeter", "Toggler", NULL}},
+        {"data.bin", "data", data, extra, NULL, NULL}};
     uint8_t *b = NULL;
     double t0 = bench_now_ms();
     if (thi_bundle_build(&b, len, "bench", "1.0", "bench", NULL, in, 2, key,

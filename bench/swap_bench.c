@@ -69,7 +69,8 @@ sign(thi_key_t *key, const char *so, const char *version, size_t *len)
     json_t *tli = json_pack("{s:{s:{s:s, s:s}}, s:b}", "Actors",
                             "hello.Greeter", "Role", "greeter", "GlobalName",
                             "greeter", "AutoUnload", 1);
-    thi_bundle_input_t in = {"hello.so", "plugin", data, dl};
+    thi_bundle_input_t in = {"hello.so", "plugin", data, dl, "hello",
+                             (const char *[]){"Greeter", "Toggler", NULL}};
     uint8_t *b = NULL;
     if (thi_bundle_build(&b, len, "hello", version, "bench", tli, &in, 1, key,
                          &d))

@@ -5,7 +5,6 @@
  * or extract what it holds). None of them needs a running host.
  */
 #include <dirent.h>
-#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <fnmatch.h>
@@ -19,6 +18,8 @@
 #include "director/cli.h"
 #include "director/tli.h"
 #include "loader/bundle.h"
+#include "loader/describe.h"
+#include "loader/elf_policy.h"
 #include "loader/plugin.h"
 
 /* ---- keygen ------------------------------------------------------------------- */
@@ -222,85 +223,6 @@ is_shared_object(const char *p)
     return so && (so[3] == '\0' || so[3] == '.');
 }
 
-/* Load a would-be plugin exactly as a host will: in a namespace of its own,
- * its private libraries first, every file through /proc/self/fd so that
- * $ORIGIN finds nothing beside it, then check its descriptor. A plugin that
- * needs a library missing from the bundle fails here, not on the host.
- * Class names go into `classes` for the TLI check. */
-static int
-check_plugin(const char *path, const char *const *libs, size_t n_libs,
-             json_t *classes, th_diag_t *d)
-{
-    void *h[THI_BUNDLE_MAX_FILES + 1];
-    int fds[THI_BUNDLE_MAX_FILES + 1];
-    size_t nh = 0, nfd = 0;
-    Lmid_t lmid = LM_ID_NEWLM;
-    char fdpath[64];
-    bool *done = calloc(n_libs + 1, sizeof *done);
-    bool progress = true;
-    while (done && progress) { /* libraries in dependency order */
-        progress = false;
-        for (size_t i = 0; i < n_libs; i++) {
-            if (done[i])
-                continue;
-            int fd = open(libs[i], O_RDONLY | O_CLOEXEC);
-            if (fd < 0)
-                continue;
-            snprintf(fdpath, sizeof fdpath, "/proc/self/fd/%d", fd);
-            void *x = dlmopen(lmid, fdpath, RTLD_NOW | RTLD_LOCAL);
-            if (x == NULL) {
-                close(fd);
-                continue;
-            }
-            fds[nfd++] = fd; /* open until the end: paths must stay unique */
-            h[nh++] = x;
-            if (lmid == LM_ID_NEWLM)
-                dlinfo(x, RTLD_DI_LMID, &lmid);
-            done[i] = progress = true;
-        }
-    }
-    free(done);
-    int rc = 0;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        rc = thi_diag_set(d, TH_EIO, "%s: %s", path, strerror(errno));
-        goto out;
-    }
-    fds[nfd++] = fd;
-    snprintf(fdpath, sizeof fdpath, "/proc/self/fd/%d", fd);
-    dlerror();
-    void *p = dlmopen(lmid, fdpath, RTLD_NOW | RTLD_LOCAL);
-    if (p == NULL) {
-        const char *why = dlerror();
-        rc = thi_diag_set(d, TH_EABI,
-                          "%s: cannot be loaded: %s (a private library it "
-                          "needs must be listed in deps:)",
-                          path, why ? why : "unknown error");
-        goto out;
-    }
-    h[nh++] = p;
-    const th_plugin_t *desc = dlsym(p, TH_PLUGIN_SYMBOL);
-    if (desc == NULL) {
-        rc = thi_diag_set(d, TH_EABI,
-                          "%s: not a thespian-c plugin (no %s descriptor); if "
-                          "it is a library the plugins need, list it in deps:",
-                          path, TH_PLUGIN_SYMBOL);
-        goto out;
-    }
-    rc = thi_plugin_check(desc, path, d);
-    for (uint32_t i = 0; rc == 0 && i < desc->n_classes; i++) {
-        char q[2 * TH_NAME_MAX + 2];
-        snprintf(q, sizeof q, "%s.%s", desc->name, desc->classes[i]->name);
-        json_array_append_new(classes, json_string(q));
-    }
-out:
-    while (nh > 0)
-        dlclose(h[--nh]);
-    while (nfd > 0)
-        close(fds[--nfd]);
-    return rc;
-}
-
 static int
 read_deps(const cli_cmd_t *cmd, const char *file, const char *src,
           file_list_t *deps)
@@ -405,19 +327,15 @@ run_gensrc(int argc, char **argv)
         rc = cli_fail(cmd, "SOURCES_DIR %s is not a directory", src);
         goto out;
     }
-    thi_key_t *key = NULL;
     th_diag_t d = {0};
-    if (thi_key_load_private_file(&key, keyfile, &d) != 0) {
-        rc = cli_fail(cmd, "%s", d.msg);
-        goto out;
-    }
+    thi_key_t *key = NULL; /* read only once every check has passed */
     file_list_t all = {0};
     int e = walk(src, "", 0, &all);
     if (e != 0) {
         rc = cli_fail(cmd, "%s: %s", src,
                       e == -E2BIG ? "more files than a bundle may hold"
                                   : strerror(-e));
-        goto out_key;
+        goto out_all;
     }
     for (size_t g = 0; g < globs.n; g++) {
         size_t before = files.n;
@@ -453,65 +371,79 @@ run_gensrc(int argc, char **argv)
             goto out_tli;
         }
     }
-    /* classify and check every file; the bundle is built only if all pass */
+    /* read every file once: the checks, the hashes and the archive all use
+     * these bytes; the bundle is built only if all pass */
     thi_bundle_input_t *in = calloc(files.n + 1, sizeof *in);
     uint8_t **data = calloc(files.n + 1, sizeof *data);
-    const char **libs = calloc(deps.n + 1, sizeof *libs);
-    char (*libpaths)[4400] = calloc(deps.n + 1, sizeof *libpaths);
-    json_t *classes = json_array();
-    if (!in || !data || !libs || !libpaths) {
+    char **names = calloc(files.n + 1, sizeof *names);
+    const char ***classes = calloc(files.n + 1, sizeof *classes);
+    json_t *desc = NULL;
+    size_t n_plugins = 0;
+    if (!in || !data || !names || !classes) {
         rc = cli_fail(cmd, "out of memory");
         goto out_in;
-    }
-    for (size_t i = 0; i < deps.n; i++) {
-        snprintf(libpaths[i], sizeof libpaths[i], "%s/%s", src, deps.paths[i]);
-        libs[i] = libpaths[i];
     }
     for (size_t i = 0; i < files.n; i++) {
         char full[8800];
         snprintf(full, sizeof full, "%s/%s", src, files.paths[i]);
+        names[i] = strdup(full);
         bool is_dep = false;
         for (size_t k = 0; k < deps.n; k++)
             is_dep = is_dep || !strcmp(deps.paths[k], files.paths[i]);
-        const char *kind = is_dep ? "library" : "data";
-        if (!is_dep && is_shared_object(files.paths[i])) {
-            thi_diag_clear(&d);
-            if (check_plugin(full, libs, deps.n, classes, &d) != 0) {
-                rc = cli_fail(cmd, "%s", d.msg);
-                goto out_in;
-            }
-            kind = "plugin";
-        }
+        const char *kind = is_dep                                ? "library"
+                           : is_shared_object(files.paths[i]) ? "plugin"
+                                                                : "data";
+        n_plugins += !strcmp(kind, "plugin");
         size_t len = 0;
         thi_diag_clear(&d);
-        if (thi_read_file(&data[i], &len, full, THI_BUNDLE_MAX_FILE, &d)) {
-            rc = cli_fail(cmd, "%s", d.msg);
+        if (names[i] == NULL ||
+            thi_read_file(&data[i], &len, full, THI_BUNDLE_MAX_FILE, &d)) {
+            rc = cli_fail(cmd, "%s", names[i] ? d.msg : "out of memory");
             goto out_in;
         }
-        in[i] = (thi_bundle_input_t){files.paths[i], kind, data[i], len};
+        in[i] = (thi_bundle_input_t){.path = files.paths[i],
+                                     .kind = kind,
+                                     .data = data[i],
+                                     .size = len};
     }
-    if (json_array_size(classes) == 0) {
+    if (n_plugins == 0) {
         rc = cli_fail(cmd, "no plugin among the files: a bundle needs at "
                            "least one .so with a %s descriptor",
                       TH_PLUGIN_SYMBOL);
         goto out_in;
     }
-    /* every actor the TLI names must come from this bundle */
-    const char *cls;
-    json_t *ignored;
-    json_object_foreach(json_object_get(tli, "Actors"), cls, ignored)
-    {
-        bool found = false;
-        size_t k;
-        json_t *c;
-        json_array_foreach(classes, k, c) found =
-            found || !strcmp(json_string_value(c), cls);
-        if (!found) {
-            rc = cli_fail(cmd, "%s: class %s is in no plugin of the bundle",
-                          tlifile, cls);
+    /* what a host would refuse is not signed: the ELF policy first (read,
+     * never run), then the descriptors, mapped in a child process that
+     * never had the key */
+    thi_diag_clear(&d);
+    if (thi_elf_check_bundle(in, files.n, src, &d) != 0 ||
+        thi_plugins_describe(&desc, in, (const char *const *)names,
+                             files.n, &d) != 0) {
+        rc = cli_fail(cmd, "%s", d.msg);
+        goto out_in;
+    }
+    for (size_t i = 0; i < files.n; i++) {
+        json_t *pd = json_object_get(desc, files.paths[i]);
+        if (strcmp(in[i].kind, "plugin"))
+            continue;
+        json_t *cl = json_object_get(pd, "classes");
+        classes[i] = calloc(json_array_size(cl) + 1, sizeof *classes[i]);
+        if (classes[i] == NULL) {
+            rc = cli_fail(cmd, "out of memory");
             goto out_in;
         }
+        size_t k;
+        json_t *c;
+        json_array_foreach(cl, k, c) classes[i][k] = json_string_value(c);
+        in[i].plugin = json_string_value(json_object_get(pd, "plugin"));
+        in[i].classes = classes[i];
     }
+    thi_diag_clear(&d);
+    if (thi_key_load_private_file(&key, keyfile, &d) != 0) {
+        rc = cli_fail(cmd, "%s", d.msg);
+        goto out_in;
+    }
+    /* the manifest check refuses a TLI naming a class no plugin declares */
     uint8_t *bundle = NULL;
     size_t blen = 0;
     thi_diag_clear(&d);
@@ -548,18 +480,23 @@ run_gensrc(int argc, char **argv)
     }
     free(bundle);
 out_in:
-    for (size_t i = 0; data && i < files.n; i++)
-        free(data[i]);
+    for (size_t i = 0; i < files.n; i++) {
+        if (data)
+            free(data[i]);
+        if (names)
+            free(names[i]);
+        if (classes)
+            free(classes[i]);
+    }
     free(data);
+    free(names);
+    free(classes);
     free(in);
-    free(libs);
-    free(libpaths);
-    json_decref(classes);
+    json_decref(desc);
 out_tli:
     json_decref(tli);
 out_all:
     list_free(&all);
-out_key:
     thi_key_destroy(key);
 out:
     list_free(&globs);
@@ -581,7 +518,12 @@ const cli_cmd_t cli_cmd_gensrc = {
     "private library the plugins need. Other files are data. tli:FILE (by\n"
     "default SOURCES_DIR/GROUP.tli, if any) is checked and signed into the\n"
     "manifest. version:date stamps YYYYMMDDHHMM (UTC). The same inputs give\n"
-    "a byte-identical bundle. Prints the source hash and the path.\n",
+    "a byte-identical bundle. Prints the source hash and the path.\n"
+    "Before signing: each file is read once; plugins and libraries must\n"
+    "meet the ELF policy (this host's machine; RPATH/RUNPATH only $ORIGIN\n"
+    "inside the bundle; NEEDED libraries in the bundle or the system's\n"
+    "trusted directories); plugins are mapped in a child process that never\n"
+    "had the key, to read their names and classes into the manifest.\n",
     run_gensrc,
 };
 

@@ -234,6 +234,11 @@ commit(th_ctx_t *ctx, json_t *grp)
     json_object_set_new(grp, "active", json_string(h));
     json_object_set_new(grp, "activating", json_null());
     json_object_del(grp, "error");
+    /* the host raises the group's version record only on this word, so a
+     * version that fails to activate never becomes the rollback floor */
+    th_addr_t sys = th_system_address(ctx);
+    th_send_json_new(ctx, &sys, TH_MSG_ACTIVATED_SOURCE,
+                     json_pack("{s:s}", "sourceHash", h));
     th_log(ctx, TH_LOG_INFO, "version %.12s active (%d roles handed over)", h,
            handoffs);
 }

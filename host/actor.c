@@ -1429,6 +1429,8 @@ root_handle(th_ctx_t *ctx, thi_slot_t *root, thi_env_t *env)
         }
     } else if (env->msg.type == t_validated->name) {
         thi_source_validated(sys, env);
+    } else if (strcmp(env->msg.type, TH_MSG_ACTIVATED_SOURCE) == 0) {
+        thi_source_activated(sys, env); /* the Director's, or ignored */
     } else if (env->msg.type == t_exit->name) {
         thi_request_shutdown(sys);
     } else {

@@ -203,6 +203,15 @@ int th_system_keys_json(th_system_t *sys, char **out);
 int th_system_unload_source(th_system_t *sys, const char *prefix,
                             char hash_out[65], th_diag_t *d);
 
+/* Make the actor at `a` (borrowed) the system's Director: the one actor
+ * whose ActivatedSource {"sourceHash": H} messages to the system count.
+ * While a Director is registered, a group's version record (the rollback
+ * check's versions.json) rises only when the Director reports a version
+ * active, so a version that fails to activate moves nothing; without one
+ * it rises when a version loads. Only the embedding program (thespiand)
+ * calls this; no message or plugin can. Returns 0. Thread-safe. */
+int th_system_register_director(th_system_t *sys, const th_addr_t *a);
+
 /* The loaded sources as a JSON array text: [{"hash", "group", "version",
  * "info", "key", "live_actors", "unloading"}]. *out owned: free(). */
 int th_system_sources_json(th_system_t *sys, char **out);

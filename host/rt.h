@@ -278,6 +278,7 @@ struct th_system {
     pthread_rwlock_t keys_lock;
     struct thi_keyring *keyring;       /* NULL: no key directory */
     char key_dir[4096];                /* "" when none */
+    th_addr_t director;                /* registered Director, or null */
     th_addr_t *src_watchers;
     size_t n_src_watchers, cap_src_watchers;
     struct json_t *versions;           /* group -> highest accepted version */
@@ -594,6 +595,7 @@ const char *thi_source_hash(const thi_source_t *src);
 int thi_source_find(struct th_system *sys, const char *prefix,
                     thi_source_t **out, th_diag_t *d); /* classes_lock held */
 void thi_source_validated(struct th_system *sys, thi_env_t *env);
+void thi_source_activated(struct th_system *sys, thi_env_t *env);
 void thi_source_unmap(struct th_system *sys, thi_source_t *src);
 int thi_source_request(struct th_system *sys, const th_addr_t *requester,
                        const void *bundle, size_t len, bool allow_rollback,

@@ -6,11 +6,14 @@
  * message). A Source Authority, when the system registered one, is an
  * additional gate (ValidateSource): it may refuse what the keyring
  * accepted, never accept what it refused. Then the runtime reads the
- * archive against the signed manifest, unpacks it into a 0700 directory
- * named after the source hash, re-hashes every file through the descriptor
- * it maps, and dlmopens it into a link-map namespace of its own, so two
- * versions of a group never bind to each other's libraries. Unloading stops
- * creations at once and unmaps when the last actor of the source is gone.
+ * archive against the signed manifest (TLI classes included) and checks
+ * the ELF policy — all before a byte is written — then unpacks it into a
+ * 0700 directory named after the source hash, re-hashes every file just
+ * before mapping it, and dlmopens it into a link-map namespace of its own,
+ * so two versions of a group never bind to each other's libraries.
+ * Unloading stops creations at once and unmaps when the last actor of the
+ * source is gone. The group's version record (rollback protection) rises
+ * when a version runs.
  */
 #include <dirent.h>
 #include <dlfcn.h>
@@ -26,6 +29,7 @@
 
 #include "host/rt.h"
 #include "loader/bundle.h"
+#include "loader/elf_policy.h"
 #include "loader/plugin.h"
 
 struct thi_source {
@@ -211,6 +215,20 @@ versions_save(struct th_system *sys, th_diag_t *d)
                                    d);
     free(text);
     return rc;
+}
+
+/* Raise the group's record to `version` if it is higher (classes_lock
+ * held). True when it moved: the caller saves it. */
+static bool
+versions_raise_locked(struct th_system *sys, const char *group,
+                      const char *version)
+{
+    const char *best = json_string_value(json_object_get(sys->versions,
+                                                         group));
+    if (version == NULL || (best && thi_version_cmp(version, best) <= 0))
+        return false;
+    return json_object_set_new(sys->versions, group, json_string(version)) ==
+           0;
 }
 
 int
@@ -426,11 +444,15 @@ write_file(const char *dir, const thi_bundle_file_t *f, th_diag_t *d)
     return 0;
 }
 
-/* Map one file of the unpacked source: open it, hash what the descriptor
- * reads, and dlmopen that very descriptor, so what runs is what was
- * checked. The descriptor stays open (in *fd_out) until the whole source is
- * mapped: glibc knows objects by path, and a reused /proc/self/fd/N would
- * name an object already loaded. */
+/* Map one file of the unpacked source: open it, hash what it holds, and
+ * dlmopen it by its path in the source's directory. The path, not
+ * /proc/self/fd/N: $ORIGIN is the directory of the name given to the
+ * linker, and the ELF policy allows RPATH/RUNPATH only as $ORIGIN inside
+ * the bundle, which holds only when $ORIGIN is the bundle's directory
+ * (from /proc/self/fd, "$ORIGIN/../root/tmp" is /tmp). The directory is
+ * ours (0700) and its files were created O_EXCL, read-only: only our own
+ * user could change a file between the hash and the mapping. The
+ * descriptor stays open (in *fd_out) until the whole source is mapped. */
 static int
 map_file(thi_source_t *s, const thi_bundle_file_t *f, void **out, int *fd_out,
          th_diag_t *d)
@@ -453,11 +475,9 @@ map_file(thi_source_t *s, const thi_bundle_file_t *f, void **out, int *fd_out,
         return thi_diag_set(d, TH_EHASH,
                             "%s: unpacked file changed before mapping", path);
     }
-    char fdpath[64];
-    snprintf(fdpath, sizeof fdpath, "/proc/self/fd/%d", fd);
     dlerror();
-    void *h2 = s->has_ns ? dlmopen(s->lmid, fdpath, RTLD_NOW | RTLD_LOCAL)
-                         : dlmopen(LM_ID_NEWLM, fdpath, RTLD_NOW | RTLD_LOCAL);
+    void *h2 = s->has_ns ? dlmopen(s->lmid, path, RTLD_NOW | RTLD_LOCAL)
+                         : dlmopen(LM_ID_NEWLM, path, RTLD_NOW | RTLD_LOCAL);
     const char *why = h2 ? NULL : dlerror();
     if (h2 == NULL) {
         close(fd);
@@ -473,6 +493,35 @@ map_file(thi_source_t *s, const thi_bundle_file_t *f, void **out, int *fd_out,
         s->has_ns = true;
     }
     *out = h2;
+    return 0;
+}
+
+/* The plugin is what its signed manifest entry says: the TLI and the
+ * classes were checked against the entry before anything was mapped. */
+static int
+desc_matches(const th_plugin_t *desc, const thi_bundle_file_t *f,
+             const char *where, th_diag_t *d)
+{
+    if (f->plugin == NULL || strcmp(desc->name, f->plugin) != 0)
+        return thi_diag_set(d, TH_EABI,
+                            "%s: descriptor names plugin %s, the manifest "
+                            "says %s",
+                            where, desc->name, f->plugin ? f->plugin : "none");
+    bool same = json_array_size(f->classes) == desc->n_classes;
+    for (uint32_t i = 0; same && i < desc->n_classes; i++) {
+        bool found = false;
+        size_t k;
+        json_t *c;
+        json_array_foreach(f->classes, k, c)
+            found = found || strcmp(json_string_value(c),
+                                    desc->classes[i]->name) == 0;
+        same = found;
+    }
+    if (!same)
+        return thi_diag_set(d, TH_EABI,
+                            "%s: the descriptor's %u classes are not those "
+                            "the manifest declares",
+                            where, desc->n_classes);
     return 0;
 }
 
@@ -536,6 +585,8 @@ map_source(thi_source_t *s, const thi_bundle_t *b, const char *what,
             goto out;
         }
         rc = thi_plugin_check(desc, where, d);
+        if (rc == 0)
+            rc = desc_matches(desc, &b->files[i], where, d);
         if (rc)
             goto out;
         thi_plugin_t *p = calloc(1, sizeof *p);
@@ -589,6 +640,22 @@ platform_ok(const thi_bundle_t *b, const char *what, th_diag_t *d)
     return true;
 }
 
+static int
+elf_policy(const thi_bundle_t *b, const char *what, th_diag_t *d)
+{
+    thi_bundle_input_t *in = calloc(b->n_files + 1, sizeof *in);
+    if (in == NULL)
+        return thi_diag_set(d, TH_ENOMEM, "out of memory");
+    for (size_t i = 0; i < b->n_files; i++)
+        in[i] = (thi_bundle_input_t){.path = b->files[i].path,
+                                     .kind = b->files[i].kind,
+                                     .data = b->files[i].data,
+                                     .size = b->files[i].size};
+    int rc = thi_elf_check_bundle(in, b->n_files, what, d);
+    free(in);
+    return rc;
+}
+
 /* Everything after the keyring (and the authority, if any) said yes. On
  * failure nothing remains: no directory, no mapping, no class, no version
  * record. */
@@ -618,6 +685,12 @@ load_verified(struct th_system *sys, thi_pending_t *p, th_diag_t *d)
         rc = d ? d->code : TH_EABI;
         goto out_free;
     }
+    /* the ELF policy, on the bytes that will be written and mapped, before
+     * any of them is (the TLI's classes were checked against the signed
+     * manifest by thi_bundle_read) */
+    rc = elf_policy(b, what, d);
+    if (rc)
+        goto out_free;
     /* rollback protection and one unversioned bundle per group */
     pthread_mutex_lock(&sys->classes_lock);
     const char *best = json_string_value(json_object_get(sys->versions,
@@ -692,11 +765,12 @@ load_verified(struct th_system *sys, thi_pending_t *p, th_diag_t *d)
         thi_registry_remove_source(sys, s);
         goto out_free;
     }
-    bool record = b->version && (!best ||
-                                 thi_version_cmp(b->version, best) > 0);
-    if (record) /* later loads are checked against this at once */
-        json_object_set_new(sys->versions, b->group, json_string(b->version));
+    /* the version record moves when a version runs: here, without a
+     * Director; with one, when it reports the version active
+     * (thi_source_activated), so a failed activation moves nothing */
     pthread_mutex_lock(&sys->classes_lock);
+    bool record = th_addr_is_null(&sys->director) &&
+                  versions_raise_locked(sys, b->group, b->version);
     s->next = sys->sources;
     sys->sources = s;
     pthread_mutex_unlock(&sys->classes_lock);
@@ -1011,6 +1085,53 @@ th_system_sources_json(th_system_t *sys, char **out)
     *out = json_dumps(arr, JSON_COMPACT);
     json_decref(arr);
     return *out ? 0 : TH_ENOMEM;
+}
+
+int
+th_system_register_director(th_system_t *sys, const th_addr_t *a)
+{
+    char text[TH_ADDR_STRLEN];
+    th_addr_to_string(a, text, sizeof text);
+    pthread_mutex_lock(&sys->classes_lock);
+    sys->director = *a;
+    pthread_mutex_unlock(&sys->classes_lock);
+    thi_log(TH_LOG_INFO, NULL,
+            "Director registered: %s (it reports which versions run)", text);
+    return 0;
+}
+
+/* ActivatedSource from the registered Director: the version runs, so the
+ * group's record may rise to it. Anyone else is ignored. */
+void
+thi_source_activated(struct th_system *sys, thi_env_t *env)
+{
+    json_t *o = json_loadb(env->msg.data, env->msg.len, JSON_REJECT_DUPLICATES,
+                           NULL);
+    const char *hash = json_string_value(json_object_get(o, "sourceHash"));
+    pthread_mutex_lock(&sys->classes_lock);
+    bool from_director = !th_addr_is_null(&sys->director) &&
+                         th_addr_eq(&env->msg.sender, &sys->director);
+    thi_source_t *src = NULL;
+    for (thi_source_t *s = sys->sources; from_director && hash && s;
+         s = s->next)
+        if (strcmp(s->hash, hash) == 0 && !s->unloading)
+            src = s;
+    bool moved = src && versions_raise_locked(sys, src->group, src->version);
+    pthread_mutex_unlock(&sys->classes_lock);
+    if (!from_director || (hash && src == NULL)) {
+        char a[TH_ADDR_STRLEN];
+        th_addr_to_string(&env->msg.sender, a, sizeof a);
+        thi_log(TH_LOG_WARNING, NULL, "%s from %s ignored (%s)",
+                TH_MSG_ACTIVATED_SOURCE, a,
+                !from_director ? "not the registered Director"
+                               : "no loaded source has that hash");
+    }
+    json_decref(o);
+    if (moved) {
+        th_diag_t vd = {0};
+        if (versions_save(sys, &vd) != 0)
+            thi_log(TH_LOG_ERROR, NULL, "%s", vd.msg);
+    }
 }
 
 int

@@ -840,6 +840,8 @@ serve(const options_t *o, startup_t *st)
         if (rc == 0)
             rc = th_system_create_actor(sys, &dir_addr, "director.Director",
                                         &dopts);
+        if (rc == 0) /* it alone reports which versions run */
+            rc = th_system_register_director(sys, &dir_addr);
         if (rc != 0) {
             report(false, "the Source Authority %s: %s", st->authority,
                    ad.msg[0] ? ad.msg : th_strerror(rc));

@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "loader/plugin.h"
 #include "sdk/src/text.h"
 #include "thespian/error.h"
 
@@ -385,6 +386,96 @@ unknown_fields(const json_t *o, const char *const *known, const char *where,
     return 0;
 }
 
+/* A plugin entry names its descriptor's plugin and classes (valid names,
+ * unique classes, plugin names unique in the bundle); other kinds do not. */
+static int
+plugin_entry_check(const json_t *f, const json_t *files, size_t i,
+                   const char *kind, const char *where, const char *p,
+                   const char *what, th_diag_t *d)
+{
+    json_t *pl = json_object_get(f, "plugin");
+    json_t *cl = json_object_get(f, "classes");
+    if (strcmp(kind, "plugin") != 0) {
+        if (pl || cl)
+            return thi_diag_set(d, TH_EFORMAT,
+                                "%s: manifest %s (%s): \"plugin\" and "
+                                "\"classes\" belong to plugin entries only",
+                                what, where, p);
+        return 0;
+    }
+    const char *name = json_string_value(pl);
+    if (name == NULL || !thi_plugin_valid_name(name))
+        return thi_diag_set(d, TH_EFORMAT,
+                            "%s: manifest %s.plugin (%s) is missing or not a "
+                            "valid plugin name",
+                            what, where, p);
+    for (size_t j = 0; j < i; j++) {
+        const char *o = json_string_value(
+            json_object_get(json_array_get(files, j), "plugin"));
+        if (o && strcmp(o, name) == 0)
+            return thi_diag_set(d, TH_EFORMAT,
+                                "%s: manifest declares plugin %s twice", what,
+                                name);
+    }
+    if (!json_is_array(cl) || json_array_size(cl) == 0 ||
+        json_array_size(cl) > THI_MAX_CLASSES)
+        return thi_diag_set(d, TH_EFORMAT,
+                            "%s: manifest %s.classes (%s) must be an array of "
+                            "1 to %d class names",
+                            what, where, p, THI_MAX_CLASSES);
+    size_t k;
+    json_t *c;
+    json_array_foreach(cl, k, c)
+    {
+        const char *cn = json_string_value(c);
+        if (cn == NULL || !thi_plugin_valid_name(cn))
+            return thi_diag_set(d, TH_EFORMAT,
+                                "%s: manifest %s.classes[%zu] (%s) is not a "
+                                "valid class name",
+                                what, where, k, p);
+        for (size_t j = 0; j < k; j++)
+            if (strcmp(json_string_value(json_array_get(cl, j)), cn) == 0)
+                return thi_diag_set(d, TH_EFORMAT,
+                                    "%s: manifest %s.classes (%s) lists %s "
+                                    "twice",
+                                    what, where, p, cn);
+    }
+    return 0;
+}
+
+/* The TLI may name only classes the plugin entries declare. */
+static int
+tli_classes_check(const json_t *m, const json_t *files, const char *what,
+                  th_diag_t *d)
+{
+    json_t *actors = json_object_get(json_object_get(m, "tli"), "Actors");
+    const char *q;
+    json_t *ignored;
+    json_object_foreach(actors, q, ignored)
+    {
+        const char *dot = strchr(q, '.');
+        bool found = false;
+        size_t i, k;
+        json_t *f, *c;
+        json_array_foreach(files, i, f)
+        {
+            const char *pl = json_string_value(json_object_get(f, "plugin"));
+            if (found || dot == NULL || pl == NULL ||
+                strlen(pl) != (size_t)(dot - q) ||
+                strncmp(pl, q, (size_t)(dot - q)) != 0)
+                continue;
+            json_array_foreach(json_object_get(f, "classes"), k, c)
+                found = found || strcmp(json_string_value(c), dot + 1) == 0;
+        }
+        if (!found)
+            return thi_diag_set(d, TH_EFORMAT,
+                                "%s: the TLI names class %.130s, which no "
+                                "plugin of the bundle declares",
+                                what, q);
+    }
+    return 0;
+}
+
 int
 thi_manifest_check(const json_t *m, const char *what, th_diag_t *d)
 {
@@ -392,7 +483,7 @@ thi_manifest_check(const json_t *m, const char *what, th_diag_t *d)
                                       "abi", "platform", "tli", "files",
                                       NULL};
     static const char *const fkeys[] = {"path", "size", "sha256", "kind",
-                                        NULL};
+                                        "plugin", "classes", NULL};
     if (!json_is_object(m))
         return thi_diag_set(d, TH_EFORMAT, "%s: manifest is not an object",
                             what);
@@ -507,6 +598,9 @@ thi_manifest_check(const json_t *m, const char *what, th_diag_t *d)
                                 "%s: manifest %s.kind (%s) must be plugin, "
                                 "library or data",
                                 what, where, p);
+        rc = plugin_entry_check(f, files, i, k, where, p, what, d);
+        if (rc)
+            return rc;
         for (size_t j = 0; j < i; j++)
             if (strcmp(json_string_value(json_object_get(
                            json_array_get(files, j), "path")),
@@ -519,7 +613,7 @@ thi_manifest_check(const json_t *m, const char *what, th_diag_t *d)
                             "%s: manifest files total %zu bytes, over the "
                             "limit of %zu",
                             what, total, THI_BUNDLE_MAX_TOTAL);
-    return 0;
+    return tli_classes_check(m, files, what, d);
 }
 
 /* ---- Zip structure --------------------------------------------------------------------
@@ -880,6 +974,8 @@ thi_bundle_read(thi_bundle_t **out, const uint8_t *buf, size_t signed_len,
                               what, p);
             goto out;
         }
+        f->plugin = json_string_value(json_object_get(mf, "plugin"));
+        f->classes = json_object_get(mf, "classes");
         f->kind = strdup(json_string_value(json_object_get(mf, "kind")));
         if (f->kind == NULL) {
             rc = thi_diag_set(d, TH_ENOMEM, "%s: out of memory", what);
@@ -1072,11 +1168,21 @@ thi_bundle_build(uint8_t **out, size_t *out_len, const char *group,
         char hex[65];
         thi_sha256(h, sorted[i].data, sorted[i].size);
         thi_hex(hex, h, 32);
-        json_array_append_new(jf, json_pack("{s:s, s:I, s:s, s:s}", "path",
-                                            sorted[i].path, "size",
-                                            (json_int_t)sorted[i].size,
-                                            "sha256", hex, "kind",
-                                            sorted[i].kind));
+        json_t *e = json_pack("{s:s, s:I, s:s, s:s}", "path", sorted[i].path,
+                              "size", (json_int_t)sorted[i].size, "sha256",
+                              hex, "kind", sorted[i].kind);
+        if (e && sorted[i].plugin)
+            json_object_set_new(e, "plugin", json_string(sorted[i].plugin));
+        if (e && sorted[i].classes) {
+            json_t *cl = json_array();
+            for (size_t k = 0; sorted[i].classes[k]; k++)
+                json_array_append_new(cl, json_string(sorted[i].classes[k]));
+            json_object_set_new(e, "classes", cl);
+        }
+        if (e == NULL || json_array_append_new(jf, e) != 0) {
+            rc = thi_diag_set(d, TH_ENOMEM, "cannot build the manifest");
+            goto out;
+        }
     }
     rc = thi_manifest_check(man, group, d);
     if (rc)

@@ -70,6 +70,9 @@ typedef struct thi_bundle_file {
     uint8_t *data;              /* exact bytes, hash-checked */
     size_t size;
     uint8_t sha256[32];
+    const char *plugin;         /* plugins: the descriptor's plugin name
+                                   (borrowed from the manifest), else NULL */
+    const json_t *classes;      /* plugins: its class names (borrowed) */
 } thi_bundle_file_t;
 
 typedef struct thi_bundle {
@@ -95,7 +98,12 @@ int thi_bundle_read(thi_bundle_t **out, const uint8_t *buf, size_t signed_len,
 void thi_bundle_free(thi_bundle_t *b);
 
 /* Validate a manifest object (types, names, unknown fields, limits).
- * Exposed for tests and for gensrc. */
+ * A "plugin" file entry must carry "plugin" (the descriptor's plugin name)
+ * and "classes" (its class names, unique, at least one); other kinds must
+ * not. Plugin names are unique in a bundle, and the TLI's "Actors" may
+ * name only "PLUGIN.CLASS" pairs the entries declare, so what a bundle
+ * will run is known before anything of it is mapped. Exposed for tests
+ * and for gensrc. */
 int thi_manifest_check(const json_t *m, const char *what, th_diag_t *d);
 
 /* Check a group name / version string for well-formedness. */
@@ -117,6 +125,10 @@ typedef struct thi_bundle_input {
     const char *kind;           /* plugin | library | data */
     const uint8_t *data;        /* borrowed */
     size_t size;
+    /* plugins only: the descriptor's plugin name and its class names
+     * (NULL-terminated), recorded in the signed manifest; borrowed */
+    const char *plugin;
+    const char *const *classes;
 } thi_bundle_input_t;
 
 /* Build a signed bundle: MANIFEST.json (from the fields given plus the

@@ -91,10 +91,12 @@ gen_zip(const gen_entry_t *e, size_t n, size_t *len)
     return m.p;
 }
 
-/* A manifest text listing `files` (regular entries) with true hashes. */
-static inline char *
-gen_manifest(const gen_entry_t *files, size_t n, const char *group,
-             const char *version)
+/* A manifest object listing `files` (regular entries) with true hashes,
+ * every one of kind "data"; a test turns an entry into a plugin by setting
+ * its "kind", "plugin" and "classes". Returned owned (json_decref). */
+static inline json_t *
+gen_manifest_obj(const gen_entry_t *files, size_t n, const char *group,
+                 const char *version)
 {
     json_t *arr = json_array();
     for (size_t i = 0; i < n; i++) {
@@ -107,12 +109,19 @@ gen_manifest(const gen_entry_t *files, size_t n, const char *group,
                                              (json_int_t)files[i].len,
                                              "sha256", hex, "kind", "data"));
     }
-    json_t *m = json_pack("{s:i, s:s, s:s?, s:s, s:{s:i, s:i}, s:{s:s, s:s}, "
-                          "s:n, s:o}",
-                          "format", 1, "group", group, "version", version,
-                          "info", "generated", "abi", "major", 1, "minor", 0,
-                          "platform", "arch", "x86_64", "libc", "glibc",
-                          "tli", "files", arr);
+    return json_pack("{s:i, s:s, s:s?, s:s, s:{s:i, s:i}, s:{s:s, s:s}, "
+                     "s:n, s:o}",
+                     "format", 1, "group", group, "version", version, "info",
+                     "generated", "abi", "major", 1, "minor", 0, "platform",
+                     "arch", "x86_64", "libc", "glibc", "tli", "files", arr);
+}
+
+/* The same, as text. Returned malloc'd. */
+static inline char *
+gen_manifest(const gen_entry_t *files, size_t n, const char *group,
+             const char *version)
+{
+    json_t *m = gen_manifest_obj(files, n, group, version);
     char *t = json_dumps(m, JSON_COMPACT);
     json_decref(m);
     return t;

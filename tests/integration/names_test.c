@@ -19,6 +19,7 @@
 #include "bundle_gen.h"
 #include "host_util.h"
 #include "loader/crypto.h"
+#include "loader/describe.h"
 #include "th_test.h"
 
 #define FLOOD 70000
@@ -83,7 +84,11 @@ write_bundle(const env_t *e, char *path, size_t n, const char *name,
     CHECK_RC(thi_write_file_atomic(path, data, len, &d), 0);
 }
 
-/* A bundle of one real plugin file, built and signed by the loader. */
+/* A bundle of one real plugin file, built and signed by the loader. Its
+ * manifest entry declares what the descriptor says (read in a child), or,
+ * for a plugin whose descriptor the loader refuses, the plugin name of
+ * the file and one harmless class, so that the refusal comes from the
+ * descriptor check at loading. */
 static void
 plugin_bundle(const env_t *e, char *path, size_t n, const char *group,
               const char *so, const char *as, const char *info)
@@ -92,11 +97,32 @@ plugin_bundle(const env_t *e, char *path, size_t n, const char *group,
     size_t sz = 0, len = 0;
     th_diag_t d = {0};
     CHECK_RC(thi_read_file(&bytes, &sz, so, 64 << 20, &d), 0);
-    thi_bundle_input_t in = {as, "plugin", bytes, sz};
+    thi_bundle_input_t in = {.path = as, .kind = "plugin", .data = bytes,
+                             .size = sz};
+    json_t *desc = NULL;
+    static const char *const declared[] = {"Fine", NULL};
+    const char *classes[64] = {NULL};
+    char plugin[64];
+    if (strncmp(as, "ctl_", 4) == 0) {
+        snprintf(plugin, sizeof plugin, "%.*s", (int)(strlen(as) - 3), as);
+        in.classes = declared;
+    } else {
+        if (thi_plugins_describe(&desc, &in, NULL, 1, &d) != 0)
+            TH_FAIL_AT_("describe %s: %s", so, d.msg);
+        json_t *one = json_object_get(desc, as);
+        snprintf(plugin, sizeof plugin, "%s",
+                 json_string_value(json_object_get(one, "plugin")));
+        json_t *cls = json_object_get(one, "classes");
+        for (size_t i = 0; i < json_array_size(cls) && i < 63; i++)
+            classes[i] = json_string_value(json_array_get(cls, i));
+        in.classes = classes;
+    }
+    in.plugin = plugin;
     uint8_t *out = NULL;
     if (thi_bundle_build(&out, &len, group, "1", info, NULL, &in, 1, e->key,
                          &d) != 0)
         TH_FAIL_AT_("build %s: %s", group, d.msg);
+    json_decref(desc);
     write_bundle(e, path, n, group, out, len);
     free(out);
     free(bytes);

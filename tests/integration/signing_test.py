@@ -3,11 +3,13 @@
 the real `thespian` binary: keygen, gensrc, tlsinfo. Keys are made during
 the test (ours and openssl's), bundles from real plugin builds. Hostile
 command lines check the exit code and the message. TAP output."""
+import json
 import os
 import stat
 import subprocess
 import sys
 import tempfile
+import zipfile
 
 import taplib  # the shared TAP runner, beside this file
 
@@ -15,6 +17,9 @@ THESPIAN = os.environ["THESPIAN"]
 HELLO = os.environ["TH_PLUGIN_hello"]
 COLLIDE = os.environ["TH_PLUGIN_collide_v1"]
 LIBCOLLIDE = os.environ["TH_PLUGIN_libcollide_v1"]
+ESCAPE_RUNPATH = os.environ["TH_PLUGIN_escape_runpath"]
+ESCAPE_RPATH = os.environ["TH_PLUGIN_escape_rpath"]
+CTOR_MARKER = os.environ["TH_PLUGIN_ctor_marker"]
 
 CASES = []
 
@@ -132,9 +137,11 @@ def gensrc_refuses_a_so_that_is_not_a_plugin_unless_listed_in_deps():
     # the library alone, not in deps: not a plugin
     t.gensrc("c", t.key, t.src, "libcollide.so.1", expect=1,
              contains="not a thespian-c plugin")
-    # the plugin without its private library: cannot be loaded
+    # the plugin without its private library: the ELF policy says which
     t.gensrc("c", t.key, t.src, "collide.so", expect=1,
-             contains="cannot be loaded")
+             contains="plugin collide.so: NEEDED libcollide.so.1 is neither "
+                      "a library of the bundle nor in the system's trusted "
+                      "library directories")
     deps = os.path.join(t.root, "deps.txt")
     open(deps, "w").write("# private libraries\nlibcollide.so.1\n")
     out = t.gensrc("c", t.key, t.src, "deps:" + deps, "collide.so")
@@ -146,6 +153,38 @@ def gensrc_refuses_a_so_that_is_not_a_plugin_unless_listed_in_deps():
 
 
 @case
+def gensrc_refuses_what_a_host_would_refuse_and_runs_nothing_with_the_key():
+    t = Env()
+    out_path = os.path.join(t.root, "x.tls")
+    # a plugin with RUNPATH /tmp (or the old RPATH) and a NEEDED library
+    # outside the bundle: refused before anything of it is mapped
+    for so in (ESCAPE_RUNPATH, ESCAPE_RPATH):
+        src = os.path.join(t.root, "esc-" + os.path.basename(so))
+        os.mkdir(src)
+        os.symlink(so, os.path.join(src, "escape.so"))
+        t.gensrc("e", t.key, src, "-o", out_path, "escape.so", expect=1,
+                 contains='plugin escape.so: RPATH/RUNPATH entry "/tmp" is '
+                          'not $ORIGIN-relative')
+        assert not os.path.exists(out_path)
+    # a plugin is mapped once, in the child that reads its descriptor
+    # (forked before the key is read), and its name and classes go into
+    # the signed manifest
+    src = os.path.join(t.root, "marker")
+    os.mkdir(src)
+    os.symlink(CTOR_MARKER, os.path.join(src, "ctor_marker.so"))
+    marker = os.path.join(t.root, "marker.txt")
+    env = dict(t.env, TH_TEST_MARKER=marker)
+    out = run(["gensrc", "m", t.key, src, "-o", out_path, "ctor_marker.so"],
+              env=env)
+    assert open(marker).read() == "ctor_marker loaded\n"  # once, in the child
+    with zipfile.ZipFile(out_path) as z:
+        man = json.loads(z.read("MANIFEST.json"))
+    entry = [f for f in man["files"] if f["path"] == "ctor_marker.so"][0]
+    assert entry["plugin"] == "ctor_marker" and entry["classes"] == ["Marker"]
+    assert out.split()[1] == out_path
+
+
+@case
 def gensrc_checks_the_tli():
     t = Env()
     tli = os.path.join(t.root, "g.tli")
@@ -154,7 +193,8 @@ def gensrc_checks_the_tli():
              contains="not valid JSON")
     open(tli, "w").write('{"Actors": {"hello.Nobody": {"Role": "r"}}}')
     t.gensrc("g", t.key, t.src, "tli:" + tli, "*.so", expect=1,
-             contains="class hello.Nobody is in no plugin")
+             contains="the TLI names class hello.Nobody, which no plugin "
+                      "of the bundle declares")
     open(tli, "w").write('{"Actors": {}, "Surprise": 1}')
     t.gensrc("g", t.key, t.src, "tli:" + tli, "*.so", expect=1,
              contains='unknown field "Surprise"')

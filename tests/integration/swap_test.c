@@ -51,7 +51,8 @@ sign(fixture_t *f, const char *version, const char *so, char *path,
     json_t *tli = json_pack("{s:{s:{s:s, s:s}}, s:b}", "Actors",
                             "hello.Greeter", "Role", "greeter", "GlobalName",
                             "greeter", "AutoUnload", 1);
-    thi_bundle_input_t in = {"hello.so", "plugin", data, len};
+    thi_bundle_input_t in = {"hello.so", "plugin", data, len, "hello",
+                             (const char *[]){"Greeter", "Toggler", NULL}};
     uint8_t *b = NULL;
     if (thi_bundle_build(&b, &blen, "hello", version, "greeter", tli, &in, 1,
                          f->key, &d))

@@ -522,7 +522,7 @@ TH_TEST(decider_source_stays_mapped)
     CHECK_RC(th_inbox_create(sys, &in), 0);
     th_addr_t auth = rt_create(sys, "director.SourceAuthority");
     json_decref(rt_ask(in, &auth, "Status", "", "AuthorityStatus"));
-    const char *const files[][3] = {
+    const char *const files[][4] = {
         {"supactors.so", "plugin", rt_plugin_path("supactors")}};
     size_t len;
     uint8_t *b = bundle_of(f.key, "sup", "1.0", files, 1, &len);

@@ -20,7 +20,8 @@
  *        capabilities, watch_fds, timer_start, timer_cancel, timer_id,
  *        work_in_progress, supervise. TimerMessage.
  *   1.2  host API global_name, requirements (an actor reads the global
- *        name and the createActor requirements it was created with).
+ *        name and the createActor requirements it was created with);
+ *        ActivatedSource (a message type only: the Director to the system).
  */
 #ifndef TH_SDK_ACTOR_H
 #define TH_SDK_ACTOR_H
@@ -92,7 +93,9 @@ typedef struct th_msg {
 } th_msg_t;
 
 /* Runtime message types (Thespian's names). User code may send only
- * ActorExitRequest, Thespian_StatusReq and ValidatedSource; the rest are
+ * ActorExitRequest, Thespian_StatusReq, ValidatedSource and
+ * ActivatedSource (the system counts the last two only from the actors it
+ * registered, and clients may send neither); the rest are
  * reserved: sending them fails with TH_ERESERVED. Bodies are JSON, see
  * docs/messages.md. */
 #define TH_MSG_EXIT_REQUEST "ActorExitRequest"
@@ -111,6 +114,9 @@ typedef struct th_msg {
 #define TH_MSG_ACTOR_STATUS "Thespian_ActorStatus"
 #define TH_MSG_HANDOFF_DONE "Thespian_HandoffDone"
 #define TH_MSG_TIMER "TimerMessage"           /* 1.1: th_timer_start */
+/* The Director to the system: {"sourceHash": H} runs now. Counted only
+ * from the Director the host registered (docs/director.md). */
+#define TH_MSG_ACTIVATED_SOURCE "ActivatedSource"
 
 /* True when `type` is one of the runtime's message types above (a
  * fallback handler should not answer those: their sender never asked for
@@ -128,6 +134,7 @@ th_msg_is_runtime(const char *type)
         TH_MSG_UNLOADED_SOURCE,   TH_MSG_STATUS_REQ,
         TH_MSG_SYSTEM_STATUS,     TH_MSG_ACTOR_STATUS,
         TH_MSG_HANDOFF_DONE,      TH_MSG_TIMER,
+        TH_MSG_ACTIVATED_SOURCE,
     };
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         const char *a = type, *b = names[i];

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "loader/bundle.h"
+#include "loader/describe.h"
 #include "rt_util.h"
 
 typedef struct fx {
@@ -73,11 +74,26 @@ load_version(fx_t *f, const char *version, const char *cls, bool autounload)
     json_t *tli = json_pack("{s:{s:{s:s, s:s}}, s:b}", "Actors", cls, "Role",
                             "keeper", "GlobalName", "keeper", "AutoUnload",
                             autounload);
-    thi_bundle_input_t in = {"rtactors.so", "plugin", so, so_len};
+    thi_bundle_input_t in = {.path = "rtactors.so", .kind = "plugin",
+                             .data = so, .size = so_len};
+    /* the manifest names the plugin's classes: read them from it */
+    json_t *desc = NULL;
+    if (thi_plugins_describe(&desc, &in, NULL, 1, &d) != 0)
+        TH_FAIL_AT_("describe: %s", d.msg);
+    json_t *pd = json_object_get(desc, "rtactors.so");
+    const char *classes[64] = {0};
+    size_t k;
+    json_t *c;
+    json_array_foreach(json_object_get(pd, "classes"), k, c)
+        if (k < 63)
+            classes[k] = json_string_value(c);
+    in.plugin = json_string_value(json_object_get(pd, "plugin"));
+    in.classes = classes;
     uint8_t *b = NULL;
     if (thi_bundle_build(&b, &len, "keepers", version, "keeper group", tli,
                          &in, 1, f->key, &d))
         TH_FAIL_AT_("build: %s", d.msg);
+    json_decref(desc);
     json_decref(tli);
     free(so);
     char *hash = malloc(65);

@@ -37,7 +37,7 @@ fixture_system(fixture_t *f, bool with_authority)
 static uint8_t *
 testactors_bundle(const thi_key_t *key, const char *version, size_t *len)
 {
-    const char *const files[][3] = {
+    const char *const files[][4] = {
         {"testactors.so", "plugin", rt_plugin_path("testactors")}};
     return bundle_of(key, "tests", version, files, 1, len);
 }
@@ -197,7 +197,7 @@ TH_TEST(unknown_key_runs_nothing)
     thi_key_t *other = NULL;
     th_diag_t d = {0};
     CHECK_RC(thi_key_generate(&other, 2048, &d), 0);
-    const char *const files[][3] = {
+    const char *const files[][4] = {
         {"ctor_marker.so", "plugin", rt_plugin_path("ctor_marker")}};
     size_t len;
     uint8_t *b = bundle_of(other, "evil", "1.0", files, 1, &len);
@@ -270,7 +270,7 @@ TH_TEST(side_by_side_with_colliding_private_libraries)
         char plugin[16], lib[16];
         snprintf(plugin, sizeof plugin, "collide_v%d", v + 1);
         snprintf(lib, sizeof lib, "libcollide_v%d", v + 1);
-        const char *const files[][3] = {
+        const char *const files[][4] = {
             {"collide.so", "plugin", rt_plugin_path(plugin)},
             {"libcollide.so.1", "library", rt_plugin_path(lib)}};
         size_t len;
@@ -622,16 +622,25 @@ TH_TEST(bad_plugins_in_signed_bundles_are_refused)
                                    &d),
              0);
     struct {
-        const char *file, *why;
+        const char *file, *desc, *why;
         int code;
-    } cases[] = {{text, "cannot map", TH_EABI},
-                 {rt_plugin_path("bad_major"), "major version differs",
+    } cases[] = {{text, "x:X", "not an ELF file", TH_EFORMAT},
+                 {rt_plugin_path("bad_major"), "x:X", "major version differs",
                   TH_EABI},
-                 {rt_plugin_path("no_descriptor"), "descriptor", TH_EABI}};
+                 {rt_plugin_path("no_descriptor"), "x:X", "descriptor",
+                  TH_EABI},
+                 /* a descriptor unlike its signed manifest entry */
+                 {rt_plugin_path("testactors"), "other:Echo",
+                  "descriptor names plugin testactors, the manifest says "
+                  "other",
+                  TH_EABI},
+                 {rt_plugin_path("testactors"), "testactors:Echo",
+                  "classes are not those the manifest declares", TH_EABI}};
     char sources[160];
     snprintf(sources, sizeof sources, "%s/sources", f.state);
-    for (size_t i = 0; i < 3; i++) {
-        const char *const files[][3] = {{"x.so", "plugin", cases[i].file}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const char *const files[][4] = {
+            {"x.so", "plugin", cases[i].file, cases[i].desc}};
         size_t len;
         uint8_t *b = bundle_of(f.key, "bad", "1.0", files, 1, &len);
         char hash[65];

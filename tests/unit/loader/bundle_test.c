@@ -42,8 +42,10 @@ build(const thi_key_t *k, size_t *len)
     static const char so[] = "\x7f" "ELF pretend plugin bytes";
     static const char data[] = "some data\n";
     thi_bundle_input_t in[] = {
-        {"lib/hello.so", "plugin", (const uint8_t *)so, sizeof so},
-        {"data/readme.txt", "data", (const uint8_t *)data, sizeof data - 1},
+        {"lib/hello.so", "plugin", (const uint8_t *)so, sizeof so, "hello",
+         (const char *[]){"Greeter", NULL}},
+        {"data/readme.txt", "data", (const uint8_t *)data, sizeof data - 1,
+         NULL, NULL},
     };
     json_t *tli = json_pack("{s:{}, s:b}", "Actors", "AutoUnload", 1);
     uint8_t *out = NULL;
@@ -82,6 +84,11 @@ TH_TEST(build_verify_read_round_trip)
     CHECK_EQ(bd->files[0].size, 10);
     CHECK(memcmp(bd->files[0].data, "some data\n", 10) == 0);
     CHECK_STREQ(bd->files[1].kind, "plugin");
+    CHECK_STREQ(bd->files[1].plugin, "hello"); /* from the signed manifest */
+    CHECK_EQ(json_array_size(bd->files[1].classes), 1);
+    CHECK_STREQ(json_string_value(json_array_get(bd->files[1].classes, 0)),
+                "Greeter");
+    CHECK(bd->files[0].plugin == NULL && bd->files[0].classes == NULL);
     thi_bundle_free(bd);
     free(b);
     thi_keyring_destroy(kr);
@@ -215,7 +222,8 @@ TH_TEST(names_with_control_characters_are_refused_at_signing)
         {"bad\xff\xfe", "bad\\xff\\xfe"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
-        thi_bundle_input_t in = {bad[i].path, "data", (const uint8_t *)"x", 1};
+        thi_bundle_input_t in = {.path = bad[i].path, .kind = "data",
+                                 .data = (const uint8_t *)"x", .size = 1};
         uint8_t *out = NULL;
         size_t len = 0;
         th_diag_t d = {0};
@@ -230,7 +238,8 @@ TH_TEST(names_with_control_characters_are_refused_at_signing)
     static const char *const groups[] = {"g\x1b", "g\r", "g\n", "g\a",
                                          "g\xff"};
     for (size_t i = 0; i < 5; i++) {
-        thi_bundle_input_t in = {"ok", "data", (const uint8_t *)"x", 1};
+        thi_bundle_input_t in = {.path = "ok", .kind = "data",
+                                 .data = (const uint8_t *)"x", .size = 1};
         uint8_t *out = NULL;
         size_t len = 0;
         th_diag_t d = {0};
@@ -242,7 +251,8 @@ TH_TEST(names_with_control_characters_are_refused_at_signing)
         no_raw_control(d.msg);
     }
     /* info is free text, but JSON carries only UTF-8 */
-    thi_bundle_input_t in = {"ok", "data", (const uint8_t *)"x", 1};
+    thi_bundle_input_t in = {.path = "ok", .kind = "data",
+                             .data = (const uint8_t *)"x", .size = 1};
     uint8_t *out = NULL;
     size_t len = 0;
     th_diag_t d = {0};
@@ -294,9 +304,77 @@ TH_TEST(plugin_and_type_name_rules)
                 "is longer than 64 bytes");
 }
 
+/* Plugin entries name their plugin and classes; the TLI names only
+ * declared classes: each defect refused with the field it concerns. */
+TH_TEST(manifest_plugin_fields_and_tli_classes)
+{
+    const char *base =
+        "{\"format\": 1, \"group\": \"g\", \"version\": \"1\", "
+        "\"info\": \"\", \"abi\": {\"major\": 1, \"minor\": 0}, "
+        "\"platform\": {\"arch\": \"x86_64\", \"libc\": \"glibc\"}, "
+        "\"tli\": %s, \"files\": [%s]}";
+    const char *h = "\"sha256\": \"00000000000000000000000000000000"
+                    "00000000000000000000000000000000\", \"size\": 1";
+    struct {
+        const char *tli, *files, *why;
+    } cases[] = {
+        {"null", "{\"path\": \"p.so\", \"kind\": \"plugin\", %s}",
+         "files[0].plugin (p.so) is missing"},
+        {"null",
+         "{\"path\": \"p.so\", \"kind\": \"plugin\", \"plugin\": "
+         "\"p\", \"classes\": [], %s}",
+         "files[0].classes (p.so) must be an array of 1 to"},
+        {"null",
+         "{\"path\": \"p.so\", \"kind\": \"plugin\", \"plugin\": "
+         "\"p\", \"classes\": [\"A b\"], %s}",
+         "files[0].classes[0] (p.so) is not a valid class name"},
+        {"null",
+         "{\"path\": \"p.so\", \"kind\": \"plugin\", \"plugin\": "
+         "\"p\", \"classes\": [\"A\", \"A\"], %s}",
+         "lists A twice"},
+        {"null",
+         "{\"path\": \"d\", \"kind\": \"data\", \"plugin\": \"p\", "
+         "%s}",
+         "belong to plugin entries only"},
+        {"null",
+         "{\"path\": \"p.so\", \"kind\": \"plugin\", \"plugin\": "
+         "\"p\", \"classes\": [\"A\"], %s}, {\"path\": \"q.so\", "
+         "\"kind\": \"plugin\", \"plugin\": \"p\", \"classes\": "
+         "[\"B\"], %s}",
+         "declares plugin p twice"},
+        {"{\"Actors\": {\"p.B\": {}}}",
+         "{\"path\": \"p.so\", \"kind\": \"plugin\", \"plugin\": "
+         "\"p\", \"classes\": [\"A\"], %s}",
+         "the TLI names class p.B, which no plugin of the bundle declares"},
+        {"{\"Actors\": {\"p.A\": {}}}",
+         "{\"path\": \"p.so\", \"kind\": \"plugin\", \"plugin\": "
+         "\"p\", \"classes\": [\"A\"], %s}",
+         NULL},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char files[1024], text[2048];
+        snprintf(files, sizeof files, cases[i].files, h, h);
+        snprintf(text, sizeof text, base, cases[i].tli, files);
+        json_error_t je;
+        json_t *m = json_loads(text, 0, &je);
+        if (m == NULL)
+            TH_FAIL_AT_("case %zu: %s", i, je.text);
+        th_diag_t d = {0};
+        int rc = thi_manifest_check(m, "b", &d);
+        if (cases[i].why) {
+            CHECK_RC(rc, TH_EFORMAT);
+            CHECK_CONTAINS(d.msg, cases[i].why);
+        } else {
+            CHECK_RC(rc, 0);
+        }
+        json_decref(m);
+    }
+}
+
 TH_TEST_MAIN(TH_CASE(build_verify_read_round_trip),
              TH_CASE(build_is_reproducible), TH_CASE(zip_tools_list_a_bundle),
              TH_CASE(keyring_skips_unusable_key_files), TH_CASE(version_order),
              TH_CASE(names_with_control_characters_are_refused_at_signing),
              TH_CASE(manifest_check_shows_bad_names_escaped),
-             TH_CASE(plugin_and_type_name_rules))
+             TH_CASE(plugin_and_type_name_rules),
+             TH_CASE(manifest_plugin_fields_and_tli_classes))

@@ -55,7 +55,10 @@ keydir_fini(keydir_t *k)
 static void
 good_key_verifies(keydir_t *k, const thi_keyring_t *kr)
 {
-    thi_bundle_input_t in[] = {{"a.so", "plugin", (const uint8_t *)"x", 1}};
+    static const char *const classes[] = {"A", NULL};
+    thi_bundle_input_t in[] = {{.path = "a.so", .kind = "plugin",
+                                .data = (const uint8_t *)"x", .size = 1,
+                                .plugin = "a", .classes = classes}};
     size_t len;
     uint8_t *b = NULL;
     th_diag_t d = {0};

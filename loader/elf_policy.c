@@ -1,0 +1,555 @@
+/*
+ * loader/elf_policy.c — the ELF policy of bundles (elf_policy.h), read
+ * with libelf. What the dynamic linker will use is what is checked:
+ * program headers (PT_DYNAMIC, PT_LOAD) rather than section headers,
+ * which a crafted file can make disagree with them, and the dynamic
+ * string table found through DT_STRTAB as the linker finds it.
+ */
+#include "loader/elf_policy.h"
+
+#include <dlfcn.h>
+#include <gelf.h>
+#include <glob.h>
+#include <libelf.h>
+#include <link.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "thespian/error.h"
+
+#if defined(__x86_64__)
+#define HOST_MACHINE EM_X86_64
+#elif defined(__i386__)
+#define HOST_MACHINE EM_386
+#elif defined(__aarch64__)
+#define HOST_MACHINE EM_AARCH64
+#elif defined(__arm__)
+#define HOST_MACHINE EM_ARM
+#elif defined(__riscv)
+#define HOST_MACHINE EM_RISCV
+#elif defined(__powerpc64__)
+#define HOST_MACHINE EM_PPC64
+#elif defined(__powerpc__)
+#define HOST_MACHINE EM_PPC
+#elif defined(__s390__)
+#define HOST_MACHINE EM_S390
+#else
+#error "loader/elf.c: add this machine's EM_ number"
+#endif
+#define HOST_CLASS (sizeof(void *) == 8 ? ELFCLASS64 : ELFCLASS32)
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define HOST_DATA ELFDATA2LSB
+#else
+#define HOST_DATA ELFDATA2MSB
+#endif
+
+#define MAX_NAMES 128 /* library names or search directories per file */
+
+const char *
+thi_elf_machine_name(unsigned machine, char *buf, size_t n)
+{
+    switch (machine) {
+    case EM_X86_64: return "x86-64";
+    case EM_386: return "i386";
+    case EM_AARCH64: return "AArch64";
+    case EM_ARM: return "ARM";
+    case EM_RISCV: return "RISC-V";
+    case EM_PPC64: return "PowerPC64";
+    case EM_PPC: return "PowerPC";
+    case EM_S390: return "S/390";
+    case EM_MIPS: return "MIPS";
+    case EM_SPARCV9: return "SPARC V9";
+    case EM_LOONGARCH: return "LoongArch";
+    default:
+        snprintf(buf, n, "machine %u", machine);
+        return buf;
+    }
+}
+
+static const char *
+class_name(int c)
+{
+    return c == ELFCLASS64 ? "64-bit" : c == ELFCLASS32 ? "32-bit" : "invalid";
+}
+
+/* ---- Trusted system directories ------------------------------------------ */
+
+typedef struct dirlist {
+    char *v[64];
+    size_t n;
+} dirlist_t;
+
+/* Absolute, a directory, owned by root, not writable by group or others. */
+static bool
+root_only(const char *path, bool want_dir)
+{
+    struct stat st;
+    if (path[0] != '/' || stat(path, &st) != 0)
+        return false;
+    if (want_dir ? !S_ISDIR(st.st_mode) : !S_ISREG(st.st_mode))
+        return false;
+    return st.st_uid == 0 && (st.st_mode & (S_IWGRP | S_IWOTH)) == 0;
+}
+
+static void
+dir_add(dirlist_t *l, const char *path)
+{
+    if (l->n == sizeof l->v / sizeof l->v[0] || !root_only(path, true))
+        return;
+    for (size_t i = 0; i < l->n; i++)
+        if (strcmp(l->v[i], path) == 0)
+            return;
+    char *p = strdup(path);
+    if (p)
+        l->v[l->n++] = p;
+}
+
+/* ld.so.conf: one directory per line, '#' comments, "include GLOB". */
+static void
+conf_read(dirlist_t *l, const char *file, int depth)
+{
+    if (depth > 4 || !root_only(file, false))
+        return;
+    FILE *f = fopen(file, "re");
+    if (f == NULL)
+        return;
+    char line[4096];
+    while (fgets(line, sizeof line, f)) {
+        line[strcspn(line, "#\r\n")] = '\0';
+        char *s = line + strspn(line, " \t");
+        if (strncmp(s, "include", 7) == 0 && (s[7] == ' ' || s[7] == '\t')) {
+            char *pat = s + 7 + strspn(s + 7, " \t");
+            pat[strcspn(pat, " \t")] = '\0';
+            char full[4200];
+            snprintf(full, sizeof full, "%s%s", pat[0] == '/' ? "" : "/etc/",
+                     pat);
+            glob_t g;
+            if (glob(full, 0, NULL, &g) == 0)
+                for (size_t i = 0; i < g.gl_pathc; i++)
+                    conf_read(l, g.gl_pathv[i], depth + 1);
+            globfree(&g);
+            continue;
+        }
+        s[strcspn(s, " \t=")] = '\0'; /* old "DIR=TYPE" lines */
+        if (s[0] == '/')
+            dir_add(l, s);
+    }
+    fclose(f);
+}
+
+static void
+dirs_gather(dirlist_t *l)
+{
+    l->n = 0;
+    /* where the dynamic linker found the host's own libc */
+    void *h = dlopen("libc.so.6", RTLD_LAZY | RTLD_NOLOAD);
+    struct link_map *lm = NULL;
+    if (h && dlinfo(h, RTLD_DI_LINKMAP, &lm) == 0 && lm && lm->l_name) {
+        char dir[4096];
+        snprintf(dir, sizeof dir, "%s", lm->l_name);
+        char *slash = strrchr(dir, '/');
+        if (slash && slash != dir) {
+            *slash = '\0';
+            dir_add(l, dir);
+        }
+    }
+    if (h)
+        dlclose(h);
+    static const char *const defaults[] = {"/lib64", "/usr/lib64", "/lib",
+                                           "/usr/lib"};
+    for (size_t i = 0; i < sizeof defaults / sizeof *defaults; i++)
+        dir_add(l, defaults[i]);
+    conf_read(l, "/etc/ld.so.conf", 0);
+}
+
+static void
+dirs_free(dirlist_t *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        free(l->v[i]);
+    l->n = 0;
+}
+
+static bool
+in_dirs(const dirlist_t *l, const char *name)
+{
+    if (name[0] == '\0' || strchr(name, '/'))
+        return false;
+    for (size_t i = 0; i < l->n; i++) {
+        char p[8300];
+        snprintf(p, sizeof p, "%s/%s", l->v[i], name);
+        if (root_only(p, false))
+            return true;
+    }
+    return false;
+}
+
+bool
+thi_elf_trusted_lib(const char *name)
+{
+    dirlist_t l;
+    dirs_gather(&l);
+    bool ok = in_dirs(&l, name);
+    dirs_free(&l);
+    return ok;
+}
+
+/* ---- One file ---------------------------------------------------------- */
+
+typedef struct elf_info {
+    const thi_bundle_input_t *f;
+    char *soname;
+    char *needed[MAX_NAMES];  /* DT_NEEDED, DT_FILTER, DT_AUXILIARY */
+    size_t n_needed;
+    char *dirs[MAX_NAMES];    /* RPATH/RUNPATH, as bundle directories */
+    size_t n_dirs;
+} elf_info_t;
+
+static void
+info_free(elf_info_t *in)
+{
+    free(in->soname);
+    for (size_t i = 0; i < in->n_needed; i++)
+        free(in->needed[i]);
+    for (size_t i = 0; i < in->n_dirs; i++)
+        free(in->dirs[i]);
+}
+
+/* The bundle directory an RPATH/RUNPATH element names, for a file at
+ * bundle path `path`: 0 and the directory ("" is the bundle's top) in out;
+ * -1 not $ORIGIN-relative (or another $ token); -2 leaves the bundle. */
+static int
+origin_dir(char *out, size_t n, const char *elem, const char *path)
+{
+    const char *rest;
+    if (strncmp(elem, "$ORIGIN", 7) == 0)
+        rest = elem + 7;
+    else if (strncmp(elem, "${ORIGIN}", 9) == 0)
+        rest = elem + 9;
+    else
+        return -1;
+    if (*rest != '\0' && *rest != '/')
+        return -1;
+    char buf[1024];
+    snprintf(buf, sizeof buf, "%s", path);
+    char *slash = strrchr(buf, '/');
+    if (slash)
+        *slash = '\0';
+    else
+        buf[0] = '\0';
+    size_t len = strlen(buf);
+    while (*rest) {
+        rest += strspn(rest, "/");
+        size_t cl = strcspn(rest, "/");
+        if (cl == 0 || (cl == 1 && rest[0] == '.')) {
+            rest += cl;
+            continue;
+        }
+        if (cl == 2 && rest[0] == '.' && rest[1] == '.') {
+            if (len == 0)
+                return -2;
+            char *cut = memrchr(buf, '/', len);
+            len = cut ? (size_t)(cut - buf) : 0;
+            buf[len] = '\0';
+        } else {
+            if (memchr(rest, '$', cl) || len + cl + 2 > sizeof buf)
+                return -1;
+            if (len)
+                buf[len++] = '/';
+            memcpy(buf + len, rest, cl);
+            len += cl;
+            buf[len] = '\0';
+        }
+        rest += cl;
+    }
+    snprintf(out, n, "%s", buf);
+    return 0;
+}
+
+/* A dynamic string: in bounds, NUL-terminated, printable. */
+static const char *
+dyn_str(const Elf_Data *st, GElf_Xword off)
+{
+    if (st == NULL || off >= st->d_size)
+        return NULL;
+    const char *s = (const char *)st->d_buf + off;
+    const char *end = memchr(s, '\0', st->d_size - off);
+    if (end == NULL)
+        return NULL;
+    for (const char *c = s; c < end; c++)
+        if ((unsigned char)*c < 0x20 || (unsigned char)*c >= 0x7f)
+            return NULL;
+    return s;
+}
+
+#define FAIL(code, ...)                              \
+    do {                                             \
+        rc = thi_diag_set(d, code, __VA_ARGS__);     \
+        goto out;                                    \
+    } while (0)
+
+static int
+read_one(elf_info_t *info, const thi_bundle_input_t *f, const char *what,
+         th_diag_t *d)
+{
+    const char *kind = f->kind, *p = f->path;
+    int rc = 0;
+    /* libelf may write to its image: give it a copy of the bytes */
+    char *img = malloc(f->size ? f->size : 1);
+    if (img == NULL)
+        return thi_diag_set(d, TH_ENOMEM, "%s: out of memory", what);
+    memcpy(img, f->data, f->size);
+    Elf *e = elf_memory(img, f->size);
+    GElf_Xword off_needed[MAX_NAMES], off_path[MAX_NAMES], off_soname = 0;
+    size_t n_needed = 0, n_path = 0;
+    bool has_soname = false;
+    if (e == NULL || elf_kind(e) != ELF_K_ELF)
+        FAIL(TH_EFORMAT, "%s: %s %s: not an ELF file", what, kind, p);
+    int cls = gelf_getclass(e);
+    if (cls != (int)HOST_CLASS)
+        FAIL(TH_EABI, "%s: %s %s: ELF class %s, host %s", what, kind, p,
+             class_name(cls), class_name(HOST_CLASS));
+    size_t idn = 0;
+    const char *id = elf_getident(e, &idn);
+    if (id == NULL || idn <= EI_DATA || id[EI_DATA] != HOST_DATA)
+        FAIL(TH_EABI, "%s: %s %s: ELF byte order %s, host %s", what, kind, p,
+             id && idn > EI_DATA && id[EI_DATA] == ELFDATA2MSB
+                 ? "big-endian"
+                 : id && idn > EI_DATA && id[EI_DATA] == ELFDATA2LSB
+                       ? "little-endian"
+                       : "invalid",
+             HOST_DATA == ELFDATA2LSB ? "little-endian" : "big-endian");
+    GElf_Ehdr eh;
+    if (gelf_getehdr(e, &eh) == NULL)
+        FAIL(TH_EFORMAT, "%s: %s %s: unreadable ELF header: %s", what, kind,
+             p, elf_errmsg(-1));
+    if (eh.e_machine != HOST_MACHINE) {
+        char b1[32], b2[32];
+        FAIL(TH_EABI, "%s: %s %s: ELF machine %s, host %s", what, kind, p,
+             thi_elf_machine_name(eh.e_machine, b1, sizeof b1),
+             thi_elf_machine_name(HOST_MACHINE, b2, sizeof b2));
+    }
+    if (eh.e_type != ET_DYN)
+        FAIL(TH_EABI, "%s: %s %s: ELF type %u is not a shared object", what,
+             kind, p, (unsigned)eh.e_type);
+    size_t nph = 0;
+    if (elf_getphdrnum(e, &nph) != 0)
+        FAIL(TH_EFORMAT, "%s: %s %s: unreadable program headers: %s", what,
+             kind, p, elf_errmsg(-1));
+    GElf_Phdr dyn_ph = {0};
+    int n_dyn = 0;
+    for (size_t i = 0; i < nph; i++) {
+        GElf_Phdr ph;
+        if (gelf_getphdr(e, (int)i, &ph) == NULL)
+            FAIL(TH_EFORMAT, "%s: %s %s: program header %zu unreadable", what,
+                 kind, p, i);
+        if (ph.p_type == PT_DYNAMIC) {
+            dyn_ph = ph;
+            n_dyn++;
+        }
+    }
+    if (n_dyn != 1)
+        FAIL(TH_EFORMAT, "%s: %s %s: %d dynamic segments (need one)", what,
+             kind, p, n_dyn);
+    Elf_Data *dyn = elf_getdata_rawchunk(e, (int64_t)dyn_ph.p_offset,
+                                         dyn_ph.p_filesz, ELF_T_DYN);
+    size_t dsz = gelf_fsize(e, ELF_T_DYN, 1, EV_CURRENT);
+    if (dyn == NULL || dsz == 0)
+        FAIL(TH_EFORMAT, "%s: %s %s: dynamic segment out of bounds: %s", what,
+             kind, p, elf_errmsg(-1));
+    GElf_Addr strtab = 0;
+    GElf_Xword strsz = 0;
+    int n_strtab = 0;
+    for (size_t i = 0; i < dyn_ph.p_filesz / dsz; i++) {
+        GElf_Dyn de;
+        if (gelf_getdyn(dyn, (int)i, &de) == NULL || de.d_tag == DT_NULL)
+            break;
+        switch (de.d_tag) {
+        case DT_STRTAB:
+            strtab = de.d_un.d_ptr;
+            n_strtab++;
+            break;
+        case DT_STRSZ:
+            strsz = de.d_un.d_val;
+            break;
+        case DT_SONAME:
+            off_soname = de.d_un.d_val;
+            has_soname = true;
+            break;
+        case DT_NEEDED:
+        case DT_FILTER:
+        case DT_AUXILIARY:
+            if (n_needed == MAX_NAMES)
+                FAIL(TH_ETOOBIG, "%s: %s %s: over %d library names", what,
+                     kind, p, MAX_NAMES);
+            off_needed[n_needed++] = de.d_un.d_val;
+            break;
+        case DT_RPATH:
+        case DT_RUNPATH:
+            if (n_path == MAX_NAMES)
+                FAIL(TH_ETOOBIG, "%s: %s %s: over %d RPATH/RUNPATH entries",
+                     what, kind, p, MAX_NAMES);
+            off_path[n_path++] = de.d_un.d_val;
+            break;
+        default:
+            break;
+        }
+    }
+    Elf_Data *st = NULL;
+    if (n_needed || n_path || has_soname) {
+        /* DT_STRTAB is an address: find the file bytes a PT_LOAD maps there */
+        if (n_strtab != 1 || strsz == 0)
+            FAIL(TH_EFORMAT, "%s: %s %s: no single dynamic string table",
+                 what, kind, p);
+        for (size_t i = 0; st == NULL && i < nph; i++) {
+            GElf_Phdr ph;
+            gelf_getphdr(e, (int)i, &ph);
+            if (ph.p_type == PT_LOAD && strtab >= ph.p_vaddr &&
+                strtab - ph.p_vaddr <= ph.p_filesz &&
+                strsz <= ph.p_filesz - (strtab - ph.p_vaddr))
+                st = elf_getdata_rawchunk(
+                    e, (int64_t)(ph.p_offset + (strtab - ph.p_vaddr)), strsz,
+                    ELF_T_BYTE);
+        }
+        if (st == NULL)
+            FAIL(TH_EFORMAT,
+                 "%s: %s %s: dynamic string table outside the file", what,
+                 kind, p);
+    }
+    if (has_soname) {
+        const char *s = dyn_str(st, off_soname);
+        if (s == NULL || (info->soname = strdup(s)) == NULL)
+            FAIL(TH_EFORMAT, "%s: %s %s: malformed SONAME", what, kind, p);
+    }
+    for (size_t i = 0; i < n_needed; i++) {
+        const char *s = dyn_str(st, off_needed[i]);
+        if (s == NULL || s[0] == '\0')
+            FAIL(TH_EFORMAT, "%s: %s %s: malformed NEEDED entry", what, kind,
+                 p);
+        if ((info->needed[info->n_needed] = strdup(s)) == NULL)
+            FAIL(TH_ENOMEM, "%s: out of memory", what);
+        info->n_needed++;
+    }
+    for (size_t i = 0; i < n_path; i++) {
+        const char *s = dyn_str(st, off_path[i]);
+        if (s == NULL)
+            FAIL(TH_EFORMAT, "%s: %s %s: malformed RPATH/RUNPATH", what, kind,
+                 p);
+        /* each ':'-separated element; an empty one means the current
+         * directory to the linker */
+        const char *el = s;
+        for (;;) {
+            size_t l = strcspn(el, ":");
+            char elem[1024], dir[1024];
+            snprintf(elem, sizeof elem, "%.*s", (int)(l < 1000 ? l : 1000),
+                     el);
+            int r = l >= 1000 ? -1 : origin_dir(dir, sizeof dir, elem, p);
+            if (r != 0)
+                FAIL(TH_EPERM,
+                     "%s: %s %s: RPATH/RUNPATH entry \"%.200s\" %s", what,
+                     kind, p, elem,
+                     r == -2 ? "leaves the bundle"
+                             : "is not $ORIGIN-relative (only $ORIGIN inside "
+                               "the bundle is allowed)");
+            if (info->n_dirs == MAX_NAMES)
+                FAIL(TH_ETOOBIG, "%s: %s %s: over %d RPATH/RUNPATH entries",
+                     what, kind, p, MAX_NAMES);
+            if ((info->dirs[info->n_dirs] = strdup(dir)) == NULL)
+                FAIL(TH_ENOMEM, "%s: out of memory", what);
+            info->n_dirs++;
+            if (el[l] == '\0')
+                break;
+            el += l + 1;
+        }
+    }
+out:
+    if (e)
+        elf_end(e);
+    free(img);
+    return rc;
+}
+
+static bool
+is_code(const thi_bundle_input_t *f)
+{
+    return strcmp(f->kind, "plugin") == 0 || strcmp(f->kind, "library") == 0;
+}
+
+/* ---- The bundle -------------------------------------------------------- */
+
+int
+thi_elf_check_bundle(const thi_bundle_input_t *files, size_t n,
+                     const char *what, th_diag_t *d)
+{
+    if (elf_version(EV_CURRENT) == EV_NONE)
+        return thi_diag_set(d, TH_EIO, "%s: libelf is unusable: %s", what,
+                            elf_errmsg(-1));
+    elf_info_t *info = calloc(n ? n : 1, sizeof *info);
+    if (info == NULL)
+        return thi_diag_set(d, TH_ENOMEM, "%s: out of memory", what);
+    dirlist_t sys = {.n = 0};
+    bool have_sys = false;
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        info[i].f = &files[i];
+        if (is_code(&files[i]))
+            rc = read_one(&info[i], &files[i], what, d);
+    }
+    /* every library name: a bundle library's SONAME (mapped beforehand),
+     * a checked file in any RPATH/RUNPATH directory of the bundle (the
+     * linker searches the loaders' RPATH too), or a trusted system file */
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        for (size_t k = 0; k < info[i].n_needed && rc == 0; k++) {
+            const char *want = info[i].needed[k];
+            const char *fk = files[i].kind, *fp = files[i].path;
+            if (strchr(want, '/')) {
+                rc = thi_diag_set(d, TH_EPERM,
+                                  "%s: %s %s: NEEDED %.200s is a path (only "
+                                  "library names are allowed)",
+                                  what, fk, fp, want);
+                break;
+            }
+            bool ok = false;
+            for (size_t j = 0; j < n && !ok; j++)
+                ok = !strcmp(files[j].kind, "library") && info[j].soname &&
+                     !strcmp(info[j].soname, want);
+            for (size_t j = 0; j < n && !ok && rc == 0; j++)
+                for (size_t m = 0; m < info[j].n_dirs && rc == 0; m++) {
+                    char cand[2100];
+                    snprintf(cand, sizeof cand, "%s%s%s", info[j].dirs[m],
+                             info[j].dirs[m][0] ? "/" : "", want);
+                    for (size_t q = 0; q < n; q++)
+                        if (!strcmp(files[q].path, cand)) {
+                            if (is_code(&files[q]))
+                                ok = true;
+                            else
+                                rc = thi_diag_set(
+                                    d, TH_EPERM,
+                                    "%s: %s %s: NEEDED %.200s would load %s, "
+                                    "a %s file of the bundle",
+                                    what, fk, fp, want, cand, files[q].kind);
+                            break;
+                        }
+                }
+            if (ok || rc)
+                continue;
+            if (!have_sys) {
+                dirs_gather(&sys);
+                have_sys = true;
+            }
+            if (!in_dirs(&sys, want))
+                rc = thi_diag_set(d, TH_EPERM,
+                                  "%s: %s %s: NEEDED %.200s is neither a "
+                                  "library of the bundle nor in the system's "
+                                  "trusted library directories",
+                                  what, fk, fp, want);
+        }
+    }
+    for (size_t i = 0; i < n; i++)
+        info_free(&info[i]);
+    free(info);
+    dirs_free(&sys);
+    return rc;
+}

@@ -1,0 +1,156 @@
+/*
+ * tests/unit/loader/elf_policy_test.c — the ELF policy (loader/elf_policy.c)
+ * on real plugins built by meson and on copies patched to another machine
+ * or class: what is refused, with which code, and what the diag names.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "loader/bundle.h"
+#include "loader/elf_policy.h"
+#include "th_test.h"
+#include "thespian/error.h"
+
+static uint8_t *
+file_of(const char *var, size_t *len)
+{
+    const char *path = getenv(var);
+    if (path == NULL)
+        TH_FAIL_AT_("environment variable %s is not set", var);
+    uint8_t *b = NULL;
+    th_diag_t d = {0};
+    CHECK_RC(thi_read_file(&b, len, path, 64 << 20, &d), 0);
+    return b;
+}
+
+static int
+check1(const char *path, const char *kind, const uint8_t *b, size_t len,
+       th_diag_t *d)
+{
+    thi_bundle_input_t in = {.path = path, .kind = kind, .data = b,
+                             .size = len};
+    thi_diag_clear(d);
+    return thi_elf_check_bundle(&in, 1, "b", d);
+}
+
+TH_TEST(a_plain_plugin_passes)
+{
+    size_t len;
+    uint8_t *b = file_of("TH_PLUGIN_testactors", &len);
+    th_diag_t d;
+    CHECK_RC(check1("testactors.so", "plugin", b, len, &d), 0);
+    CHECK_RC(check1("deep/dir/testactors.so", "library", b, len, &d), 0);
+    free(b);
+}
+
+TH_TEST(another_machine_or_class_is_named)
+{
+    size_t len;
+    uint8_t *b = file_of("TH_PLUGIN_testactors", &len);
+    th_diag_t d;
+    uint8_t save[2] = {b[18], b[19]};
+    b[18] = 183; /* EM_AARCH64, little endian */
+    b[19] = 0;
+    CHECK_RC(check1("x.so", "plugin", b, len, &d), TH_EABI);
+    CHECK_CONTAINS(d.msg, "plugin x.so: ELF machine AArch64, host x86-64");
+    b[18] = 0x34; /* an unknown machine is named by number */
+    b[19] = 0x12;
+    CHECK_RC(check1("x.so", "plugin", b, len, &d), TH_EABI);
+    CHECK_CONTAINS(d.msg, "ELF machine machine 4660");
+    b[18] = save[0];
+    b[19] = save[1];
+    b[4] = 1; /* ELFCLASS32 */
+    CHECK_RC(check1("y.so", "library", b, len, &d), TH_EABI);
+    CHECK_CONTAINS(d.msg, "library y.so: ELF class 32-bit, host 64-bit");
+    b[4] = 2;
+    b[5] = 2; /* big endian */
+    CHECK_RC(check1("y.so", "plugin", b, len, &d), TH_EABI);
+    CHECK_CONTAINS(d.msg, "byte order big-endian");
+    free(b);
+}
+
+TH_TEST(not_elf_or_truncated_is_malformed)
+{
+    th_diag_t d;
+    const char text[] = "#!/bin/sh\necho hi\n";
+    CHECK_RC(check1("x.so", "plugin", (const uint8_t *)text, sizeof text, &d),
+             TH_EFORMAT);
+    CHECK_CONTAINS(d.msg, "plugin x.so: not an ELF file");
+    size_t len;
+    uint8_t *b = file_of("TH_PLUGIN_testactors", &len);
+    CHECK(check1("x.so", "plugin", b, 64, &d) != 0); /* header only */
+    CHECK(check1("x.so", "plugin", b, 0, &d) != 0);
+    /* data files are not ELF-checked */
+    CHECK_RC(check1("x.txt", "data", (const uint8_t *)text, sizeof text, &d),
+             0);
+    free(b);
+}
+
+TH_TEST(rpath_and_runpath_outside_the_bundle_are_refused)
+{
+    const char *vars[] = {"TH_PLUGIN_escape_runpath", "TH_PLUGIN_escape_rpath"};
+    for (int i = 0; i < 2; i++) {
+        size_t len;
+        uint8_t *b = file_of(vars[i], &len);
+        th_diag_t d;
+        CHECK_RC(check1("escape.so", "plugin", b, len, &d), TH_EPERM);
+        CHECK_CONTAINS(d.msg, "plugin escape.so: RPATH/RUNPATH entry \"/tmp\" "
+                              "is not $ORIGIN-relative");
+        free(b);
+    }
+    /* $ORIGIN/../lib leaves the bundle from its top, not from a subdir */
+    size_t len;
+    uint8_t *b = file_of("TH_PLUGIN_escape_origin", &len);
+    th_diag_t d;
+    CHECK_RC(check1("escape.so", "plugin", b, len, &d), TH_EPERM);
+    CHECK_CONTAINS(d.msg, "\"$ORIGIN/../lib\" leaves the bundle");
+    CHECK_RC(check1("plugins/escape.so", "plugin", b, len, &d), 0);
+    free(b);
+}
+
+TH_TEST(needed_libraries_come_from_the_bundle_or_the_system)
+{
+    size_t plen, llen;
+    uint8_t *p = file_of("TH_PLUGIN_collide_v1", &plen);
+    uint8_t *l = file_of("TH_PLUGIN_libcollide_v1", &llen);
+    th_diag_t d;
+    /* alone: libcollide.so.1 is nowhere trusted */
+    CHECK_RC(check1("collide.so", "plugin", p, plen, &d), TH_EPERM);
+    CHECK_CONTAINS(d.msg, "plugin collide.so: NEEDED libcollide.so.1 is "
+                          "neither a library of the bundle nor in the "
+                          "system's trusted library directories");
+    /* with the library (by SONAME, under any path): accepted */
+    thi_bundle_input_t in[2] = {
+        {.path = "collide.so", .kind = "plugin", .data = p, .size = plen},
+        {.path = "lib/x.so", .kind = "library", .data = l, .size = llen}};
+    thi_diag_clear(&d);
+    CHECK_RC(thi_elf_check_bundle(in, 2, "b", &d), 0);
+    /* a data file where the RUNPATH ($ORIGIN/) would find it: refused,
+     * data is never mapped as code */
+    in[1] = (thi_bundle_input_t){.path = "libcollide.so.1", .kind = "data",
+                                 .data = l, .size = llen};
+    thi_diag_clear(&d);
+    CHECK_RC(thi_elf_check_bundle(in, 2, "b", &d), TH_EPERM);
+    CHECK_CONTAINS(d.msg, "would load libcollide.so.1, a data file");
+    free(p);
+    free(l);
+}
+
+TH_TEST(trusted_directories)
+{
+    CHECK(thi_elf_trusted_lib("libc.so.6"));
+    CHECK(!thi_elf_trusted_lib("libthescape.so"));
+    CHECK(!thi_elf_trusted_lib("../lib/libc.so.6"));
+    CHECK(!thi_elf_trusted_lib("/lib/x86_64-linux-gnu/libc.so.6"));
+    CHECK(!thi_elf_trusted_lib(""));
+    char buf[32];
+    CHECK_STREQ(thi_elf_machine_name(62, buf, sizeof buf), "x86-64");
+    CHECK_STREQ(thi_elf_machine_name(9999, buf, sizeof buf), "machine 9999");
+}
+
+TH_TEST_MAIN(TH_CASE(a_plain_plugin_passes),
+             TH_CASE(another_machine_or_class_is_named),
+             TH_CASE(not_elf_or_truncated_is_malformed),
+             TH_CASE(rpath_and_runpath_outside_the_bundle_are_refused),
+             TH_CASE(needed_libraries_come_from_the_bundle_or_the_system),
+             TH_CASE(trusted_directories))
