@@ -48,6 +48,11 @@ typedef struct shared {
     bool curve; /* tcp://: CurveZMQ with these keys */
     thi_curve_key_t key;
     char server_pub[THI_CURVE_Z85];
+    /* a key file is missing: the keys above are throwaway ones, so that
+     * "nothing listens there" is still told apart; any host that answers
+     * gets this error instead */
+    int key_rc;
+    char key_err[THI_CURVE_WHY];
 } shared_t;
 
 typedef struct qmsg {
@@ -568,6 +573,10 @@ context_open(th_client_t **out, shared_t *sh, char *err, size_t errlen)
         c->refused = false;
     } while (rc == TH_ETIMEDOUT && refusals < 3 && !c->handshake &&
              now_ms() < deadline);
+    if (rc != 0 && sh->key_rc && (c->handshake || c->connected)) {
+        rc = fail(c, sh->key_rc, "%s", sh->key_err);
+        goto out_free;
+    }
     if (rc != 0 && c->handshake) {
         /* refused before any request was read: say which side to fix */
         if (c->handshake == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)
@@ -688,6 +697,14 @@ th_client_connect(th_client_t **out, const th_client_opts_t *opts,
         rc = thi_curve_client_keys(&sh->key, sh->server_pub,
                                    has_keys ? opts->admin_key : NULL,
                                    has_keys ? opts->server_key : NULL, why);
+        thi_curve_key_t spare;
+        if (rc == TH_ENOENT && thi_curve_keygen(&sh->key, NULL) == 0 &&
+            thi_curve_keygen(&spare, NULL) == 0) {
+            sh->key_rc = rc;
+            snprintf(sh->key_err, sizeof sh->key_err, "%s", why);
+            memcpy(sh->server_pub, spare.pub, sizeof sh->server_pub);
+            rc = 0;
+        }
         if (rc != 0) {
             snprintf(err->message, sizeof err->message, "%s", why);
             free(sh);

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zmq.h>
@@ -297,6 +298,9 @@ private_dir(const char *path, const char *what, char *why)
     return 0;
 }
 
+static int first_start(thi_curve_key_t *key, bool *created, const char *dir,
+                       char *why);
+
 int
 thi_curve_host_init(thi_curve_key_t *key, bool *created, const char *kdir,
                     char *why)
@@ -316,8 +320,27 @@ thi_curve_host_init(thi_curve_key_t *key, bool *created, const char *kdir,
     if (mkdir(path, 0700) != 0 && errno != EEXIST)
         return say(why, TH_EIO, "%.400s: cannot create: %s", path,
                    strerror(errno));
+    /* two hosts starting at once on a fresh directory: one makes the
+     * keys, the other waits and reads them */
+    snprintf(path, sizeof path, "%s/.lock", dir);
+    int lock = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (lock < 0 || flock(lock, LOCK_EX) != 0) {
+        rc = say(why, TH_EIO, "%.400s: %s", path, strerror(errno));
+        if (lock >= 0)
+            close(lock);
+        return rc;
+    }
+    rc = first_start(key, created, dir, why);
+    close(lock); /* releases the lock */
+    return rc;
+}
+
+static int
+first_start(thi_curve_key_t *key, bool *created, const char *dir, char *why)
+{
+    char path[THI_CURVE_PATH + 64];
     snprintf(path, sizeof path, "%s/" THI_CURVE_HOST_KEY, dir);
-    rc = thi_curve_load_secret(key, path, why);
+    int rc = thi_curve_load_secret(key, path, why);
     if (rc != TH_ENOENT)
         return rc;
 
