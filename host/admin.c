@@ -48,9 +48,9 @@
 #define REFUSE_QUIET_MS 10000 /* one line per kind of refusal this often */
 
 /* Kinds of refused connections, each rate-limited on its own. */
-enum { REFUSE_NO_CURVE, REFUSE_HANDSHAKE, REFUSE_KEY, N_REFUSE };
+enum { REFUSE_HANDSHAKE, REFUSE_KEY, N_REFUSE };
 static const char *const refuse_kind[N_REFUSE] = {
-    "without CurveZMQ", "with a failed CurveZMQ handshake",
+    "with a failed CurveZMQ handshake",
     "with a client key not in the allow-list"};
 
 typedef struct session session_t;
@@ -248,6 +248,24 @@ zap_event(void *arg, int kind, const char *line)
         refused(a, REFUSE_KEY, line);
     else
         thi_log(TH_LOG_WARNING, NULL, "admin: %s", line);
+}
+
+/* Make room for fd in the peer table; false when it cannot. */
+static bool
+peer_slot(struct thi_admin *a, int fd)
+{
+    if (fd < 0 || fd >= 65536)
+        return false;
+    if (fd < a->n_peers)
+        return true;
+    int n = fd + 64;
+    struct peer *p = realloc(a->peers, (size_t)n * sizeof *p);
+    if (p == NULL)
+        return false;
+    memset(p + a->n_peers, 0, (size_t)(n - a->n_peers) * sizeof *p);
+    a->peers = p;
+    a->n_peers = n;
+    return true;
 }
 
 static bool
@@ -1268,7 +1286,7 @@ handle_frame(struct thi_admin *a, const unsigned char *rid, size_t rid_len,
     if (strcmp(op, "bye") == 0) {
         if (s)
             session_destroy(a, s, "goodbye");
-        if (fd >= 0 && fd < a->n_peers)
+        if (peer_slot(a, fd))
             a->peers[fd].bye = true;
         goto out;
     }
@@ -1395,16 +1413,7 @@ serve_monitor(struct thi_admin *a)
         zmq_msg_close(&ev);
         zmq_msg_close(&ep);
         int fd = value;
-        if (event == ZMQ_EVENT_ACCEPTED && fd >= 0 && fd < 65536) {
-            if (fd >= a->n_peers) {
-                int n = fd + 64;
-                struct peer *p = realloc(a->peers, (size_t)n * sizeof *p);
-                if (p == NULL)
-                    continue;
-                memset(p + a->n_peers, 0, (size_t)(n - a->n_peers) * sizeof *p);
-                a->peers = p;
-                a->n_peers = n;
-            }
+        if (event == ZMQ_EVENT_ACCEPTED && peer_slot(a, fd)) {
             struct sockaddr_storage ss;
             socklen_t sl = sizeof ss;
             /* the connection may be gone already: then only its fd */
@@ -1429,19 +1438,26 @@ serve_monitor(struct thi_admin *a)
             else
                 snprintf(a->peers[fd].name, sizeof a->peers[fd].name,
                          "a peer already gone (fd %d)", fd);
-            a->peers[fd].bye = false;
+            /* bye is kept: a quick client's goodbye may have been read
+             * before this event (the monitor is read every 100 ms); the
+             * entry is cleared when the connection goes */
         } else if (event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL ||
                    event == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL ||
                    event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) {
             /* The value is the protocol error, not the fd; the failed
              * connection's DISCONNECTED follows (events come in order),
              * and names the peer: remember why until then. */
-            int kind = event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH ? REFUSE_KEY
-                       : event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL &&
-                               value ==
-                                   ZMQ_PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH
-                           ? REFUSE_NO_CURVE
+            /* Which side gave up first decides which event comes (a
+             * client without CurveZMQ shows as a mechanism mismatch, an
+             * unexpected command, or a closed connection), so only a
+             * ZAP refusal is told apart. */
+            int kind = event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH
+                           ? REFUSE_KEY
                            : REFUSE_HANDSHAKE;
+            thi_log(TH_LOG_DEBUG, NULL,
+                    "admin: handshake failed (ZeroMQ event 0x%x, value "
+                    "0x%x)",
+                    (unsigned)event, (unsigned)value);
             if (a->n_failed < FAILED_MAX)
                 a->failed[(a->failed_head + a->n_failed++) % FAILED_MAX] =
                     (unsigned char)kind;
@@ -1452,12 +1468,11 @@ serve_monitor(struct thi_admin *a)
             a->failed_head = (a->failed_head + 1) % FAILED_MAX;
             a->n_failed--;
             char line[200];
-            snprintf(line, sizeof line, "refused a connection from %s: %s",
-                     peer_name(a, fd),
-                     kind == REFUSE_NO_CURVE
-                         ? "it does not use CurveZMQ (no admin key)"
-                         : "CurveZMQ handshake failed (the client does not "
-                           "use this host's public key, or sent garbage)");
+            snprintf(line, sizeof line,
+                     "refused a connection from %s: CurveZMQ handshake "
+                     "failed (the client has no admin key, does not use "
+                     "this host's public key, or sent garbage)",
+                     peer_name(a, fd));
             /* an unknown key was logged by the ZAP handler, with the key */
             if (kind != REFUSE_KEY)
                 refused(a, kind, line);

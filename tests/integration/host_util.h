@@ -86,6 +86,7 @@ hu_scratch(char *buf, size_t size)
 }
 
 static char hu_key_dir[256];
+static pid_t hu_key_pid;
 
 static inline int hu_rm_one(const char *path, const struct stat *st, int flag,
                             struct FTW *f);
@@ -93,7 +94,8 @@ static inline int hu_rm_one(const char *path, const struct stat *st, int flag,
 static inline void
 hu_rm_keys(void)
 {
-    if (hu_key_dir[0])
+    /* only the process that made it: forked test cases exit too */
+    if (hu_key_dir[0] && hu_key_pid == getpid())
         nftw(hu_key_dir, hu_rm_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
@@ -115,6 +117,7 @@ hu_keys(void)
         exit(1);
     }
     setenv("THESPIAN_KEY_DIR", hu_key_dir, 1);
+    hu_key_pid = getpid();
     atexit(hu_rm_keys);
     return hu_key_dir;
 }
