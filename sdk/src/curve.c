@@ -379,6 +379,22 @@ thi_curve_allowed(const char *clients_dir, const uint8_t key[32],
     char want[THI_CURVE_Z85];
     if (zmq_z85_encode(want, key, 32) == NULL)
         return false;
+    /* a directory others may write to could hold anyone's key: then
+     * nobody is allowed until it is fixed */
+    struct stat dst;
+    if (lstat(clients_dir, &dst) != 0 || !S_ISDIR(dst.st_mode) ||
+        (dst.st_uid != geteuid() && dst.st_uid != 0) ||
+        (dst.st_mode & 022)) {
+        if (warn) {
+            char line[600];
+            snprintf(line, sizeof line,
+                     "allow-list %.400s: not a directory of this user closed "
+                     "to writes by others: every client refused",
+                     clients_dir);
+            warn(arg, line);
+        }
+        return false;
+    }
     DIR *d = opendir(clients_dir);
     if (d == NULL) {
         if (warn) {

@@ -151,6 +151,12 @@ TH_TEST(allow_list_is_read_at_every_call)
     /* a malformed file does not hide the others */
     put(bad, "garbage\n", 0644);
     CHECK(thi_curve_allowed(dir, abin, name, count_warn, NULL));
+    /* an allow-list others may write to allows nobody */
+    CHECK_RC(chmod(dir, 0777), 0);
+    warnings = 0;
+    CHECK(!thi_curve_allowed(dir, abin, name, count_warn, NULL));
+    CHECK_EQ(warnings, 1);
+    CHECK_RC(chmod(dir, 0700), 0);
     /* removed: refused at once */
     CHECK_RC(unlink(path), 0);
     CHECK(!thi_curve_allowed(dir, abin, name, count_warn, NULL));
