@@ -1446,18 +1446,14 @@ serve_monitor(struct thi_admin *a)
                    event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) {
             /* The value is the protocol error, not the fd; the failed
              * connection's DISCONNECTED follows (events come in order),
-             * and names the peer: remember why until then. */
-            /* Which side gave up first decides which event comes (a
-             * client without CurveZMQ shows as a mechanism mismatch, an
-             * unexpected command, or a closed connection), so only a
-             * ZAP refusal is told apart. */
+             * and names the peer: remember why until then. Which side
+             * gave up first decides which event comes (a client without
+             * CurveZMQ shows as a mechanism mismatch, an unexpected
+             * command, or a closed connection), so only a ZAP refusal
+             * is told apart. */
             int kind = event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH
                            ? REFUSE_KEY
                            : REFUSE_HANDSHAKE;
-            thi_log(TH_LOG_DEBUG, NULL,
-                    "admin: handshake failed (ZeroMQ event 0x%x, value "
-                    "0x%x)",
-                    (unsigned)event, (unsigned)value);
             if (a->n_failed < FAILED_MAX)
                 a->failed[(a->failed_head + a->n_failed++) % FAILED_MAX] =
                     (unsigned char)kind;
