@@ -17,9 +17,8 @@ int
 cli_admin_keygen(const cli_cmd_t *cmd, const char *name, const char *dir)
 {
     if (!thi_plugin_valid_name(name))
-        return cli_usage_error(cmd,
-                               "key name \"%s\" must be 1-64 of A-Z a-z 0-9 _",
-                               name);
+        return cli_usage_error(
+            cmd, "key name \"%s\" must be 1-64 of A-Z a-z 0-9 _", name);
     char sec[THI_CURVE_PATH + 80], pub[THI_CURVE_PATH + 80];
     snprintf(sec, sizeof sec, "%.4000s/%s.key", dir, name);
     snprintf(pub, sizeof pub, "%.4000s/%s.pub", dir, name);
@@ -96,8 +95,8 @@ run_allow(int argc, char **argv)
         return cli_fail(cmd, "%s exists already: revoke %s first", path, name);
     if (rc != 0)
         return cli_fail(cmd, "%s", why);
-    printf("allowed %s (%s): new connections with its key are accepted\n",
-           name, key);
+    printf("allowed %s (%s): new connections with its key are accepted\n", name,
+           key);
     return CLI_OK;
 }
 

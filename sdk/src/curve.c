@@ -24,8 +24,7 @@
 #define ZAP_ENDPOINT "inproc://zeromq.zap.01"
 #define MAX_KEY_FILE 4096
 
-static int
-say(char *why, int rc, const char *fmt, ...)
+static int say(char *why, int rc, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 static int
@@ -47,8 +46,8 @@ thi_curve_needed(const char *ep)
 }
 
 int
-thi_curve_key_dir(char *buf, const char *explicit_dir,
-                  const char *director_dir, char *why)
+thi_curve_key_dir(char *buf, const char *explicit_dir, const char *director_dir,
+                  char *why)
 {
     const char *env = getenv("THESPIAN_KEY_DIR");
     const char *dd = getenv("THESPIAN_DIRECTOR_DIR");
@@ -89,8 +88,8 @@ thi_curve_keygen(thi_curve_key_t *k, char *why)
 static int
 write_new(const char *path, const char *text, mode_t mode, char *why)
 {
-    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
-                  mode);
+    int fd =
+        open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
     if (fd < 0)
         return say(why, errno == EEXIST ? TH_EEXIST : TH_EIO, "%.400s: %s",
                    path, strerror(errno));
@@ -125,8 +124,9 @@ thi_curve_write_public(const char *path, const char *pub, const char *label,
                        char *why)
 {
     char text[256];
-    snprintf(text, sizeof text, "# thespian CurveZMQ public key: %.100s\n"
-                                "public %s\n",
+    snprintf(text, sizeof text,
+             "# thespian CurveZMQ public key: %.100s\n"
+             "public %s\n",
              label, pub);
     return write_new(path, text, 0644, why);
 }
@@ -146,14 +146,12 @@ z85_key(const char *s, size_t n)
 /* Read a small key file through an fd opened without following links,
  * checked with fstat (no race between the check and the read). */
 static int
-read_key_file(const char *path, bool secret, char *text, size_t size,
-              char *why)
+read_key_file(const char *path, bool secret, char *text, size_t size, char *why)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
     if (fd < 0) {
         if (errno == ELOOP)
-            return say(why, TH_EPERM, "%.400s: a symbolic link: refused",
-                       path);
+            return say(why, TH_EPERM, "%.400s: a symbolic link: refused", path);
         return say(why, errno == ENOENT ? TH_ENOENT : TH_EIO, "%.400s: %s",
                    path, strerror(errno));
     }
@@ -309,8 +307,8 @@ thi_curve_host_init(thi_curve_key_t *key, bool *created, const char *kdir,
     /* K itself may be shared (a director directory others read); only
      * K/curve must be private. K is made 0700 when we make it. */
     if (mkdir(kdir, 0700) != 0 && errno != EEXIST)
-        return say(why, TH_EIO, "key directory %.400s: cannot create: %s",
-                   kdir, strerror(errno));
+        return say(why, TH_EIO, "key directory %.400s: cannot create: %s", kdir,
+                   strerror(errno));
     char dir[THI_CURVE_PATH], path[THI_CURVE_PATH + 64];
     snprintf(dir, sizeof dir, "%.4000s/" THI_CURVE_SUBDIR, kdir);
     int rc = private_dir(dir, "key directory", why);
@@ -372,9 +370,8 @@ first_start(thi_curve_key_t *key, bool *created, const char *dir, char *why)
 }
 
 bool
-thi_curve_allowed(const char *clients_dir, const uint8_t key[32],
-                  char name[64], void (*warn)(void *arg, const char *line),
-                  void *arg)
+thi_curve_allowed(const char *clients_dir, const uint8_t key[32], char name[64],
+                  void (*warn)(void *arg, const char *line), void *arg)
 {
     char want[THI_CURVE_Z85];
     if (zmq_z85_encode(want, key, 32) == NULL)
@@ -383,8 +380,7 @@ thi_curve_allowed(const char *clients_dir, const uint8_t key[32],
      * nobody is allowed until it is fixed */
     struct stat dst;
     if (lstat(clients_dir, &dst) != 0 || !S_ISDIR(dst.st_mode) ||
-        (dst.st_uid != geteuid() && dst.st_uid != 0) ||
-        (dst.st_mode & 022)) {
+        (dst.st_uid != geteuid() && dst.st_uid != 0) || (dst.st_mode & 022)) {
         if (warn) {
             char line[600];
             snprintf(line, sizeof line,
@@ -418,8 +414,8 @@ thi_curve_allowed(const char *clients_dir, const uint8_t key[32],
         char pub[THI_CURVE_Z85];
         int rc = 0;
         if (lstat(path, &st) != 0 || !S_ISREG(st.st_mode))
-            rc = say(why, TH_EPERM, "%.400s: not a regular file: skipped",
-                     path);
+            rc =
+                say(why, TH_EPERM, "%.400s: not a regular file: skipped", path);
         else if (st.st_uid != geteuid() && st.st_uid != 0)
             rc = say(why, TH_EPERM,
                      "%.400s: owned by uid %u (neither this user nor root): "
@@ -542,8 +538,7 @@ zap_serve(struct thi_zap *z)
     char line[400], name[64] = "";
     if (n != 7 || !frame_is(&f[0], "1.0") || !frame_is(&f[5], "CURVE") ||
         zmq_msg_size(&f[6]) != 32) {
-        zap_reply(z->rep, &f[1], "400", "CURVE with a client key required",
-                  "");
+        zap_reply(z->rep, &f[1], "400", "CURVE with a client key required", "");
         snprintf(line, sizeof line,
                  "refused a connection from %s: not a CurveZMQ client", addr);
         if (z->event)
@@ -609,8 +604,7 @@ zap_main(void *arg)
 
 int
 thi_zap_start(thi_zap_t **out, void *zctx, const char *clients_dir,
-              const char *own_pub, thi_zap_event_fn event, void *arg,
-              char *why)
+              const char *own_pub, thi_zap_event_fn event, void *arg, char *why)
 {
     struct thi_zap *z = calloc(1, sizeof *z);
     if (z == NULL)
@@ -630,8 +624,7 @@ thi_zap_start(thi_zap_t **out, void *zctx, const char *clients_dir,
         zmq_setsockopt(z->rep, ZMQ_LINGER, &linger, sizeof linger) != 0 ||
         zmq_bind(z->rep, ZAP_ENDPOINT) != 0 || zmq_bind(z->ctl, ctl_ep) != 0 ||
         zmq_connect(z->ctl2, ctl_ep) != 0) {
-        int rc = say(why, TH_EIO, "ZAP handler: %s",
-                     zmq_strerror(zmq_errno()));
+        int rc = say(why, TH_EIO, "ZAP handler: %s", zmq_strerror(zmq_errno()));
         if (z->rep)
             zmq_close(z->rep);
         if (z->ctl2)
@@ -697,12 +690,11 @@ thi_curve_client(void *sock, const thi_curve_key_t *mine,
 
 int
 thi_curve_client_keys(thi_curve_key_t *mine, char server_pub[THI_CURVE_Z85],
-                      const char *key_path, const char *server_path,
-                      char *why)
+                      const char *key_path, const char *server_path, char *why)
 {
     char kdir[THI_CURVE_PATH], p[THI_CURVE_PATH + 64];
-    const char *kp = key_path && *key_path ? key_path
-                                           : getenv("THESPIAN_ADMIN_KEY");
+    const char *kp =
+        key_path && *key_path ? key_path : getenv("THESPIAN_ADMIN_KEY");
     const char *sp = server_path && *server_path
                          ? server_path
                          : getenv("THESPIAN_SERVER_KEY");
@@ -717,9 +709,8 @@ thi_curve_client_keys(thi_curve_key_t *mine, char server_pub[THI_CURVE_Z85],
     if (kp && *kp) {
         snprintf(p, sizeof p, "%s", kp);
     } else {
-        snprintf(p, sizeof p, "%.4000s/" THI_CURVE_SUBDIR
-                              "/" THI_CURVE_OPERATOR_KEY,
-                 kdir);
+        snprintf(p, sizeof p,
+                 "%.4000s/" THI_CURVE_SUBDIR "/" THI_CURVE_OPERATOR_KEY, kdir);
     }
     rc = thi_curve_load_secret(mine, p, why);
     if (rc == TH_ENOENT)
@@ -734,9 +725,8 @@ thi_curve_client_keys(thi_curve_key_t *mine, char server_pub[THI_CURVE_Z85],
     if (sp && *sp)
         snprintf(p, sizeof p, "%s", sp);
     else
-        snprintf(p, sizeof p, "%.4000s/" THI_CURVE_SUBDIR
-                              "/" THI_CURVE_HOST_PUB,
-                 kdir);
+        snprintf(p, sizeof p,
+                 "%.4000s/" THI_CURVE_SUBDIR "/" THI_CURVE_HOST_PUB, kdir);
     rc = thi_curve_load_public(server_pub, p, why);
     if (rc == TH_ENOENT)
         return say(why, rc,

@@ -18,11 +18,11 @@
 #define THI_CURVE_PATH 4096
 
 /* Files under the key directory K (see thi_curve_key_dir). */
-#define THI_CURVE_SUBDIR "curve"            /* K/curve, 0700 */
-#define THI_CURVE_HOST_KEY "host.key"       /* the host's key pair, 0600 */
-#define THI_CURVE_HOST_PUB "host.pub"       /* its public half */
+#define THI_CURVE_SUBDIR "curve"              /* K/curve, 0700 */
+#define THI_CURVE_HOST_KEY "host.key"         /* the host's key pair, 0600 */
+#define THI_CURVE_HOST_PUB "host.pub"         /* its public half */
 #define THI_CURVE_OPERATOR_KEY "operator.key" /* made at first start */
-#define THI_CURVE_CLIENTS "clients"         /* allow-list: NAME.pub */
+#define THI_CURVE_CLIENTS "clients"           /* allow-list: NAME.pub */
 
 /* A key pair or a public key, as Z85 text. sec is "" for a public key. */
 typedef struct thi_curve_key {
@@ -47,8 +47,8 @@ int thi_curve_keygen(thi_curve_key_t *k, char *why);
  * failure nothing is left at path. */
 int thi_curve_write_secret(const char *path, const thi_curve_key_t *k,
                            char *why);
-int thi_curve_write_public(const char *path, const char *pub,
-                           const char *label, char *why);
+int thi_curve_write_public(const char *path, const char *pub, const char *label,
+                           char *why);
 
 /* Read a key pair. Refused (TH_EPERM) when path is a symlink, not a
  * regular file, not owned by this user, or readable or writable by group
@@ -59,8 +59,7 @@ int thi_curve_load_secret(thi_curve_key_t *k, const char *path, char *why);
 /* Read a public key file: a line "public Z85" or a bare 40-character Z85
  * line; '#' starts a comment line. TH_ENOENT, TH_EPERM (not a regular
  * file), TH_EFORMAT (no key, or a secret key in it). */
-int thi_curve_load_public(char pub[THI_CURVE_Z85], const char *path,
-                          char *why);
+int thi_curve_load_public(char pub[THI_CURVE_Z85], const char *path, char *why);
 
 /* The host's side: make sure K/curve exists (0700, ours, not group/world
  * accessible; created with K when missing) and holds the host's key pair
@@ -80,8 +79,8 @@ int thi_curve_host_init(thi_curve_key_t *key, bool *created, const char *kdir,
  * into name (64 bytes). Reads the directory on every call, so a removed
  * file takes effect at once. */
 bool thi_curve_allowed(const char *clients_dir, const uint8_t key[32],
-                       char name[64],
-                       void (*warn)(void *arg, const char *line), void *arg);
+                       char name[64], void (*warn)(void *arg, const char *line),
+                       void *arg);
 
 /* ---- ZAP handler ------------------------------------------------------------
  * Serves inproc://zeromq.zap.01 in ZeroMQ context `zctx` on a thread of
@@ -103,7 +102,8 @@ int thi_zap_start(thi_zap_t **out, void *zctx, const char *clients_dir,
  * context is terminated. */
 void thi_zap_stop(thi_zap_t *z);
 
-/* ---- Socket options --------------------------------------------------------- */
+/* ---- Socket options ---------------------------------------------------------
+ */
 
 /* Make `sock` a CURVE server with `k` (ZMQ_CURVE_SERVER, SECRETKEY) and
  * the ZAP domain "thespian". Returns 0 or TH_EIO. */
@@ -119,8 +119,7 @@ int thi_curve_client(void *sock, const thi_curve_key_t *mine,
  * else K/curve/host.pub (K from thi_curve_key_dir(NULL, NULL)). Returns
  * 0, or the loader's code with a line naming the file and how to fix it.
  * Thread-safe. */
-int thi_curve_client_keys(thi_curve_key_t *mine,
-                          char server_pub[THI_CURVE_Z85],
+int thi_curve_client_keys(thi_curve_key_t *mine, char server_pub[THI_CURVE_Z85],
                           const char *key_path, const char *server_path,
                           char *why);
 

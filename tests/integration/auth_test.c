@@ -187,8 +187,7 @@ TH_TEST(client_library_says_why_it_was_refused)
     char keys[300], sec[400], pub[400], out[4096];
     snprintf(keys, sizeof keys, "%s/k", h.dir);
     CHECK_RC(mkdir(keys, 0700), 0);
-    const char *kg[] = {cli(), "keygen", "--admin", "bob", "--dir", keys,
-                        NULL};
+    const char *kg[] = {cli(), "keygen", "--admin", "bob", "--dir", keys, NULL};
     CHECK_RC(run(out, sizeof out, kg), 0);
     snprintf(sec, sizeof sec, "%s/bob.key", keys);
     snprintf(pub, sizeof pub, "%s/bob.pub", keys);
@@ -226,8 +225,8 @@ TH_TEST(allowed_key_works_and_revoked_key_is_refused_at_once)
     char keys[300], sec[400], pub[400], out[4096];
     snprintf(keys, sizeof keys, "%s/k", h.dir);
     CHECK_RC(mkdir(keys, 0700), 0);
-    const char *kg[] = {cli(), "keygen", "--admin", "carol", "--dir", keys,
-                        NULL};
+    const char *kg[] = {cli(),   "keygen", "--admin", "carol",
+                        "--dir", keys,     NULL};
     CHECK_RC(run(out, sizeof out, kg), 0);
     snprintf(sec, sizeof sec, "%s/carol.key", keys);
     snprintf(pub, sizeof pub, "%s/carol.pub", keys);
@@ -247,8 +246,8 @@ TH_TEST(allowed_key_works_and_revoked_key_is_refused_at_once)
     CHECK_RC(th_client_status(open_one, &text), 0);
     th_client_free(text);
     /* the CLI with the same key, through --admin-key */
-    const char *status[] = {cli(),  "--admin-key", sec, "--endpoint",
-                            h.endpoint, "status", NULL};
+    const char *status[] = {cli(),      "--admin-key", sec, "--endpoint",
+                            h.endpoint, "status",      NULL};
     CHECK_RC(run(out, sizeof out, status), 0);
 
     const char *revoke[] = {cli(), "revoke", "carol", NULL};
@@ -273,10 +272,15 @@ TH_TEST(allowed_key_works_and_revoked_key_is_refused_at_once)
 static int
 start_fails(char *out, size_t size, const char *ep, const char *kdir)
 {
-    const char *argv[] = {hu_thespiand(), "--foreground", "--endpoint", ep,
-                          "--plugin",     hello_so(),     kdir ? "--key-dir"
-                                                               : NULL,
-                          kdir,           NULL};
+    const char *argv[] = {hu_thespiand(),
+                          "--foreground",
+                          "--endpoint",
+                          ep,
+                          "--plugin",
+                          hello_so(),
+                          kdir ? "--key-dir" : NULL,
+                          kdir,
+                          NULL};
     return run(out, size, argv);
 }
 
@@ -327,9 +331,9 @@ TH_TEST(ipc_directory_is_private)
     char pidfile[450], logfile[450];
     snprintf(pidfile, sizeof pidfile, "%s/h.pid", dir);
     snprintf(logfile, sizeof logfile, "%s/h.log", dir);
-    const char *argv[] = {hu_thespiand(), "--daemon",  "--endpoint", ep,
-                          "--plugin",     hello_so(),  "--pidfile",  pidfile,
-                          "--logfile",    logfile,     NULL};
+    const char *argv[] = {hu_thespiand(), "--daemon", "--endpoint", ep,
+                          "--plugin",     hello_so(), "--pidfile",  pidfile,
+                          "--logfile",    logfile,    NULL};
     CHECK_RC(run(out, sizeof out, argv), 0);
     struct stat st;
     CHECK_RC(lstat(sub, &st), 0);
