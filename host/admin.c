@@ -1563,6 +1563,10 @@ thi_admin_create(thi_admin_t **out, th_system_t *sys,
                           zmq_strerror(zmq_errno()));
         goto out_free;
     }
+    /* CurveZMQ boxes every frame on the I/O threads: with two, one
+     * client flooding the host does not queue everyone else's frames
+     * behind its own */
+    zmq_ctx_set(a->zctx, ZMQ_IO_THREADS, 2);
     a->sock = zmq_socket(a->zctx, ZMQ_ROUTER);
     a->mon = zmq_socket(a->zctx, ZMQ_PAIR);
     if (a->sock == NULL || a->mon == NULL) {
