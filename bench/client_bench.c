@@ -5,8 +5,10 @@
  * throughput to a Counter actor counted until processed
  * (client_tell_msgs_per_s), and, in the same run, the floor: a raw ZeroMQ
  * DEALER/ROUTER round trip over the same transport to an echo process
- * (zmq_rtt_us, same frame size). Prints "RESULT NAME VALUE UNIT" lines
- * (the format bench/run collects).
+ * (zmq_rtt_us, same frame size), and the same with CurveZMQ on both ends
+ * (zmq_curve_rtt_us), the floor of the authenticated admin endpoint the
+ * client talks to (docs/security.md). Prints "RESULT NAME VALUE UNIT"
+ * lines (the format bench/run collects).
  *
  * usage: client_bench THESPIAND TESTACTORS_SO [ASKS] [TELLS]
  */
@@ -16,6 +18,7 @@
 #include <string.h>
 #include <zmq.h>
 
+#include "sdk/src/curve.h"
 #include "tests/integration/host_util.h"
 
 static int64_t
@@ -41,15 +44,18 @@ pct_us(int64_t *v, size_t n, double p)
     return (double)v[i] / 1000.0;
 }
 
-/* The floor: an echo process with a ROUTER, as thespiand has one. */
+/* The floor: an echo process with a ROUTER, as thespiand has one; a
+ * CurveZMQ server with key pair `key` when it is not NULL. */
 static pid_t
-zmq_echo_server(int port)
+zmq_echo_server(int port, const thi_curve_key_t *key)
 {
     pid_t pid = fork();
     if (pid != 0)
         return pid;
     void *ctx = zmq_ctx_new();
     void *s = zmq_socket(ctx, ZMQ_ROUTER);
+    if (key && thi_curve_server(s, key, NULL) != 0)
+        _exit(1);
     char ep[64];
     snprintf(ep, sizeof ep, "tcp://127.0.0.1:%d", port);
     if (zmq_bind(s, ep) != 0)
@@ -73,12 +79,16 @@ typedef struct raw {
 } raw_t;
 
 static void
-raw_open(raw_t *r, int port, size_t frame)
+raw_open(raw_t *r, int port, size_t frame, const char *server_pub)
 {
     r->ctx = zmq_ctx_new();
     r->sock = zmq_socket(r->ctx, ZMQ_DEALER);
     int linger = 0;
     zmq_setsockopt(r->sock, ZMQ_LINGER, &linger, sizeof linger);
+    thi_curve_key_t mine;
+    if (server_pub && (thi_curve_keygen(&mine, NULL) != 0 ||
+                       thi_curve_client(r->sock, &mine, server_pub, NULL) != 0))
+        exit(1);
     char ep[64];
     snprintf(ep, sizeof ep, "tcp://127.0.0.1:%d", port);
     zmq_connect(r->sock, ep);
@@ -132,11 +142,19 @@ main(int argc, char **argv)
      * + header + body). The two are measured in alternating rounds, so a
      * noisy neighbour on the machine weighs on both alike. */
     int zport = hu_free_port();
-    pid_t zpid = zmq_echo_server(zport);
+    pid_t zpid = zmq_echo_server(zport, NULL);
     raw_t raw;
-    raw_open(&raw, zport, 8 + 80 + sizeof body - 1);
+    raw_open(&raw, zport, 8 + 80 + sizeof body - 1, NULL);
+    thi_curve_key_t ckey;
+    if (thi_curve_keygen(&ckey, NULL) != 0)
+        return 1;
+    int cport = hu_free_port();
+    pid_t cpid = zmq_echo_server(cport, &ckey);
+    raw_t craw;
+    raw_open(&craw, cport, 8 + 80 + sizeof body - 1, ckey.pub);
     int64_t *lat = malloc(sizeof *lat * (size_t)asks);
     int64_t *zlat = malloc(sizeof *zlat * (size_t)asks);
+    int64_t *clat = malloc(sizeof *clat * (size_t)asks);
     int done = 0, round = 500;
     for (int i = 0; i < 1000; i++) { /* warm-up */
         th_client_msg_t *m = NULL;
@@ -147,6 +165,7 @@ main(int argc, char **argv)
         }
         th_client_msg_free(m);
         raw_rtt(&raw);
+        raw_rtt(&craw);
     }
     while (done < asks) {
         int n = asks - done < round ? asks - done : round;
@@ -164,11 +183,17 @@ main(int argc, char **argv)
         }
         for (int i = 0; i < n; i++)
             zlat[done + i] = raw_rtt(&raw);
+        for (int i = 0; i < n; i++)
+            clat[done + i] = raw_rtt(&craw);
         done += n;
     }
     raw_close(&raw);
+    raw_close(&craw);
     kill(zpid, SIGKILL);
     waitpid(zpid, NULL, 0);
+    kill(cpid, SIGKILL);
+    waitpid(cpid, NULL, 0);
+    double crtt = pct_us(clat, (size_t)asks, 0.5);
     double p50 = pct_us(lat, (size_t)asks, 0.5);
     double p99 = pct_us(lat, (size_t)asks, 0.99);
     double zrtt = pct_us(zlat, (size_t)asks, 0.5);
@@ -204,9 +229,12 @@ main(int argc, char **argv)
     printf("RESULT client_ask_rtt_p99_us %.1f us\n", p99);
     printf("RESULT client_tell_msgs_per_s %.0f msgs/s\n", (double)tells / secs);
     printf("RESULT zmq_rtt_us %.1f us\n", zrtt);
-    printf("# ask/zmq %.2f (target <= 1.3), p99/median %.2f (target <= 3)\n",
-           p50 / zrtt, p99 / p50);
+    printf("RESULT zmq_curve_rtt_us %.1f us\n", crtt);
+    printf("# ask/zmq %.2f, ask/zmq_curve %.2f (target <= 1.5), p99/median "
+           "%.2f (target <= 3)\n",
+           p50 / zrtt, p50 / crtt, p99 / p50);
     free(lat);
     free(zlat);
+    free(clat);
     return 0;
 }

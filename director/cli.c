@@ -124,6 +124,13 @@ cli_parse(const cli_cmd_t *cmd, int argc, char **argv, const cli_opt_t *opts,
         const cli_opt_t *o = find_opt(opts, name, len);
         if (o == NULL && len == 8 && strncmp(name, "endpoint", 8) == 0)
             o = &endpoint_opt;
+        /* ... and the admin key options */
+        const char *key_value = NULL;
+        cli_opt_t key_opt = {NULL, CLI_STRING, (void *)&key_value};
+        if (o == NULL && cli_key_option(name, len) != NULL) {
+            key_opt.name = cli_key_option(name, len);
+            o = &key_opt;
+        }
         if (o == NULL) {
             *done = cli_usage_error(cmd, "unknown option %s", a);
             return false;
@@ -143,7 +150,9 @@ cli_parse(const cli_cmd_t *cmd, int argc, char **argv, const cli_opt_t *opts,
             }
             value = argv[++i];
         }
-        if (o->kind == CLI_STRING) {
+        if (o == &key_opt) {
+            cli_set_key(key_opt.name, value);
+        } else if (o->kind == CLI_STRING) {
             *(const char **)o->out = value;
         } else {
             cli_list_t *l = o->out;
@@ -161,6 +170,26 @@ cli_parse(const cli_cmd_t *cmd, int argc, char **argv, const cli_opt_t *opts,
         return false;
     }
     return true;
+}
+
+/* --admin-key and --server-key: the client library reads the variables
+ * they set, so every connection this command makes uses them. */
+const char *
+cli_key_option(const char *name, size_t len)
+{
+    static const char *const names[] = {"admin-key", "server-key"};
+    for (size_t i = 0; i < 2; i++)
+        if (strlen(names[i]) == len && strncmp(name, names[i], len) == 0)
+            return names[i];
+    return NULL;
+}
+
+void
+cli_set_key(const char *option, const char *value)
+{
+    setenv(strcmp(option, "admin-key") == 0 ? "THESPIAN_ADMIN_KEY"
+                                            : "THESPIAN_SERVER_KEY",
+           value, 1);
 }
 
 int

@@ -49,10 +49,24 @@ extern const cli_cmd_t cli_cmd_avail;
 extern const cli_cmd_t cli_cmd_refresh;
 extern const cli_cmd_t cli_cmd_bootstart;
 extern const cli_cmd_t cli_cmd_keys;
+extern const cli_cmd_t cli_cmd_allow;
+extern const cli_cmd_t cli_cmd_revoke;
+
+/* `thespian keygen --admin NAME [--dir DIR]` (cli_clients.c): write
+ * DIR/NAME.key and DIR/NAME.pub, a CurveZMQ key pair. Exit code. */
+int cli_admin_keygen(const cli_cmd_t *cmd, const char *name, const char *dir);
 
 /* Set by `thespian --endpoint E CMD ...`; a command's own --endpoint
  * overrides it. NULL: the discovery rule. */
 extern const char *cli_global_endpoint;
+
+/* --admin-key FILE and --server-key FILE (global or on any command):
+ * cli_key_option gives the option's name when `name` (len bytes, no
+ * leading "--") is one of them, else NULL; cli_set_key applies one by
+ * setting $THESPIAN_ADMIN_KEY / $THESPIAN_SERVER_KEY, which every
+ * connection of this process then uses (docs/security.md). */
+const char *cli_key_option(const char *name, size_t len);
+void cli_set_key(const char *option, const char *value);
 
 /* Path of the running thespian binary (for finding thespiand). */
 extern const char *cli_argv0;

@@ -50,14 +50,20 @@ run_keygen(int argc, char **argv)
 {
     const cli_cmd_t *cmd = &cli_cmd_keygen;
     const char *bits_s = NULL, *dir = ".";
+    bool admin = false;
     cli_opt_t opts[] = {{"bits", CLI_STRING, &bits_s},
                         {"dir", CLI_STRING, &dir},
+                        {"admin", CLI_FLAG, &admin},
                         {NULL, CLI_FLAG, NULL}};
     const char *pos[1];
     size_t n;
     int done;
     if (!cli_parse(cmd, argc, argv, opts, pos, 1, 1, &n, &done))
         return done;
+    if (admin) /* a CurveZMQ key pair for the admin endpoint: cli_keys.c */
+        return bits_s ? cli_usage_error(cmd, "--bits is for RSA keys, not "
+                                             "--admin keys")
+                      : cli_admin_keygen(cmd, pos[0], dir);
     unsigned bits = 3072;
     if (bits_s) {
         char *end;
@@ -111,11 +117,16 @@ run_keygen(int argc, char **argv)
 const cli_cmd_t cli_cmd_keygen = {
     "keygen", "make an RSA key pair for signing bundles",
     "usage: thespian keygen NAME [--bits N] [--dir DIR]\n"
+    "       thespian keygen --admin NAME [--dir DIR]\n"
     "Write NAME.pem (the private key, mode 0600) and NAME_tls.key (the\n"
     "public key) in DIR (default: the current directory). RSA, e = 65537,\n"
     "3072 bits unless --bits says otherwise (2048-8192). Existing files are\n"
     "never overwritten. Public keys go into the director directory of every\n"
-    "host that should accept code signed with NAME.pem.\n",
+    "host that should accept code signed with NAME.pem.\n"
+    "With --admin: a CurveZMQ key pair for talking to a host's admin\n"
+    "endpoint instead, NAME.key (secret, 0600) and NAME.pub; allow NAME.pub\n"
+    "on the host with `thespian allow` and use NAME.key with --admin-key\n"
+    "or $THESPIAN_ADMIN_KEY (docs/security.md).\n",
     run_keygen,
 };
 

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "director/cli.h"
+#include "sdk/src/curve.h"
 
 /* ---- start --------------------------------------------------------------- */
 
@@ -82,6 +83,13 @@ run_start(int argc, char **argv)
         args[n++] = "--director-dir";
         args[n++] = dd;
     }
+    /* the admin keys where this user's clients look for them, so the
+     * host made here answers them at once (docs/security.md) */
+    char kdir[THI_CURVE_PATH], why[THI_CURVE_WHY];
+    if (thi_curve_key_dir(kdir, NULL, NULL, why) != 0)
+        return cli_fail(cmd, "%s", why);
+    args[n++] = "--key-dir";
+    args[n++] = kdir;
     args[n] = NULL;
 
     fflush(NULL);
@@ -142,7 +150,11 @@ const cli_cmd_t cli_cmd_start = {
     "(or in the build tree), else thespiand on $PATH. With\n"
     "the director directory ($THESPIAN_DIRECTOR_DIR, else\n"
     "~/.thespian/director) present, the host runs the Source Authority and\n"
-    "the Director on it, so `thespian load` works.\n",
+    "the Director on it, so `thespian load` works. The host's admin keys\n"
+    "are in K/curve, K being $THESPIAN_KEY_DIR, else $THESPIAN_DIRECTOR_DIR,\n"
+    "else ~/.thespian: a first start makes the host's key pair and an\n"
+    "allow-listed operator key there, which this user's commands then use\n"
+    "(docs/security.md).\n",
     run_start,
 };
 

@@ -16,9 +16,9 @@ static const cli_cmd_t *const commands[] = {
     &cli_cmd_create, &cli_cmd_tell,     &cli_cmd_ask,
     &cli_cmd_keygen, &cli_cmd_gensrc,   &cli_cmd_tlsinfo,
     &cli_cmd_load,   &cli_cmd_unload,   &cli_cmd_list,
-    &cli_cmd_role,
-    &cli_cmd_avail,  &cli_cmd_refresh,  &cli_cmd_config,
-    &cli_cmd_keys,   &cli_cmd_bootstart, &cli_cmd_help,
+    &cli_cmd_role,   &cli_cmd_avail,    &cli_cmd_refresh,
+    &cli_cmd_config, &cli_cmd_keys,     &cli_cmd_allow,
+    &cli_cmd_revoke, &cli_cmd_bootstart, &cli_cmd_help,
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 
@@ -34,7 +34,8 @@ find(const char *name)
 static void
 overview(FILE *f)
 {
-    fputs("usage: thespian [--endpoint E] COMMAND [ARGS...]\n"
+    fputs("usage: thespian [--endpoint E] [--admin-key FILE] "
+          "[--server-key FILE]\n                COMMAND [ARGS...]\n"
           "Talk to a thespian-c actor system (thespiand).\n\n"
           "Commands:\n",
           f);
@@ -43,7 +44,13 @@ overview(FILE *f)
     fputs("\nEvery command takes --help and --endpoint E. The host is found "
           "from\n--endpoint, else $THESPIAN_ENDPOINT, else "
           "$THESPIAN_DIRECTOR_DIR/adminendpoint.cfg,\nelse " TH_CLIENT_DEFAULT_ENDPOINT
-          ".\nExit status: 0 ok, 1 the operation failed, 2 usage error.\n",
+          ".\nOn tcp:// the client authenticates with CurveZMQ: its key "
+          "pair is --admin-key,\nelse $THESPIAN_ADMIN_KEY, else "
+          "K/curve/operator.key; the host's public key\nis --server-key, "
+          "else $THESPIAN_SERVER_KEY, else K/curve/host.pub, where K is\n"
+          "$THESPIAN_KEY_DIR, else $THESPIAN_DIRECTOR_DIR, else ~/.thespian "
+          "(docs/security.md).\nExit status: 0 ok, 1 the operation failed, "
+          "2 usage error.\n",
           f);
 }
 
@@ -92,6 +99,13 @@ main(int argc, char **argv)
         } else if (strncmp(a, "--endpoint=", 11) == 0) {
             cli_global_endpoint = a + 11;
             i++;
+        } else if (strncmp(a, "--", 2) == 0 &&
+                   cli_key_option(a + 2, strcspn(a + 2, "=")) != NULL &&
+                   (strchr(a, '=') || i + 1 < argc)) {
+            const char *eq = strchr(a, '=');
+            cli_set_key(cli_key_option(a + 2, strcspn(a + 2, "=")),
+                        eq ? eq + 1 : argv[i + 1]);
+            i += eq ? 1 : 2;
         } else {
             fprintf(stderr, "thespian: unknown option %s\n(see thespian "
                     "--help)\n", a);

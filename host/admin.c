@@ -6,6 +6,9 @@
  * that context's address, and pushes what arrives in those inboxes back to
  * their contexts. Inboxes wake the thread through an eventfd (see
  * th_inbox_set_notify) so it can zmq_poll them with its socket.
+ * A tcp:// endpoint is a CurveZMQ server whose ZAP handler (sdk/src/curve.c)
+ * admits only allow-listed client keys: a refused peer never gets a frame
+ * to us, and refusals are logged here at a bounded rate.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -42,6 +45,14 @@
 #define HEARTBEAT_TTL_MS 5000
 #define MONITOR_EVERY_MS 100 /* how often connection events are read */
 #define SPIN_NS 50000        /* wait for a reply on the CPU (see below) */
+#define HANDSHAKE_MS 5000    /* a peer that does not finish its handshake */
+#define REFUSE_QUIET_MS 10000 /* one line per kind of refusal this often */
+
+/* Kinds of refused connections, each rate-limited on its own. */
+enum { REFUSE_HANDSHAKE, REFUSE_KEY, N_REFUSE };
+static const char *const refuse_kind[N_REFUSE] = {
+    "with a failed CurveZMQ handshake",
+    "with a client key not in the allow-list"};
 
 typedef struct session session_t;
 
@@ -114,6 +125,10 @@ struct thi_admin {
         char name[56];
         bool bye; /* ... and closed with a goodbye */
     } * peers;
+    /* kinds of failed handshakes whose DISCONNECTED is still to come */
+#define FAILED_MAX 64
+    unsigned char failed[FAILED_MAX];
+    int failed_head, n_failed;
     int n_peers;
     bool probe_now; /* a connection dropped: probe at once */
 
@@ -128,6 +143,15 @@ struct thi_admin {
     pthread_mutex_t loads_lock;
     struct load_job *loads_done;
     atomic_int loads_running;
+
+    /* CurveZMQ: the ZAP handler, and the rate limit of refusal lines
+     * (written by the ZAP thread and the admin thread, under the lock) */
+    thi_zap_t *zap;
+    pthread_mutex_t refuse_lock;
+    struct refusals {
+        int64_t until;       /* lines of this kind are held back until */
+        uint64_t suppressed; /* ... and counted meanwhile */
+    } refuse[N_REFUSE];
 
     /* rate limit of warnings about bad input */
     int64_t log_window;
@@ -170,6 +194,80 @@ may_log(struct thi_admin *a)
         return true;
     a->suppressed_logs++;
     return false;
+}
+
+/* A refused connection: the first of a burst is logged with its detail,
+ * the rest of the next REFUSE_QUIET_MS only counted (refuse_roll reports
+ * the count), so a flood of refused peers cannot flood the log. Any
+ * thread. */
+static void
+refused(struct thi_admin *a, int kind, const char *line)
+{
+    int64_t now = now_ms();
+    pthread_mutex_lock(&a->refuse_lock);
+    struct refusals *r = &a->refuse[kind];
+    bool log = now >= r->until;
+    if (log)
+        r->until = now + REFUSE_QUIET_MS;
+    else
+        r->suppressed++;
+    pthread_mutex_unlock(&a->refuse_lock);
+    if (log)
+        thi_log(TH_LOG_WARNING, NULL,
+                "admin: %s (more connections refused %s in the next %d s are "
+                "counted, not logged)",
+                line, refuse_kind[kind], REFUSE_QUIET_MS / 1000);
+}
+
+/* Report what refused() held back once its window is over. */
+static void
+refuse_roll(struct thi_admin *a, bool all)
+{
+    int64_t now = now_ms();
+    for (int k = 0; k < N_REFUSE; k++) {
+        pthread_mutex_lock(&a->refuse_lock);
+        struct refusals *r = &a->refuse[k];
+        uint64_t n = 0;
+        if (r->suppressed && (all || now >= r->until)) {
+            n = r->suppressed;
+            r->suppressed = 0;
+        }
+        pthread_mutex_unlock(&a->refuse_lock);
+        if (n)
+            thi_log(TH_LOG_WARNING, NULL,
+                    "admin: %" PRIu64 " more connections refused %s in the "
+                    "last %d s",
+                    n, refuse_kind[k], REFUSE_QUIET_MS / 1000);
+    }
+}
+
+/* What the ZAP handler reports, from its thread. */
+static void
+zap_event(void *arg, int kind, const char *line)
+{
+    struct thi_admin *a = arg;
+    if (kind == THI_ZAP_REFUSED)
+        refused(a, REFUSE_KEY, line);
+    else
+        thi_log(TH_LOG_WARNING, NULL, "admin: %s", line);
+}
+
+/* Make room for fd in the peer table; false when it cannot. */
+static bool
+peer_slot(struct thi_admin *a, int fd)
+{
+    if (fd < 0 || fd >= 65536)
+        return false;
+    if (fd < a->n_peers)
+        return true;
+    int n = fd + 64;
+    struct peer *p = realloc(a->peers, (size_t)n * sizeof *p);
+    if (p == NULL)
+        return false;
+    memset(p + a->n_peers, 0, (size_t)(n - a->n_peers) * sizeof *p);
+    a->peers = p;
+    a->n_peers = n;
+    return true;
 }
 
 static bool
@@ -1207,7 +1305,7 @@ handle_frame(struct thi_admin *a, const unsigned char *rid, size_t rid_len,
     if (strcmp(op, "bye") == 0) {
         if (s)
             session_destroy(a, s, "goodbye");
-        if (fd >= 0 && fd < a->n_peers)
+        if (peer_slot(a, fd))
             a->peers[fd].bye = true;
         goto out;
     }
@@ -1301,6 +1399,16 @@ serve_socket(struct thi_admin *a)
     }
 }
 
+static bool
+session_on_fd(struct thi_admin *a, int fd)
+{
+    for (int b = 0; b < N_BUCKETS; b++)
+        for (session_t *s = a->buckets[b]; s; s = s->hnext)
+            if (s->fd == fd)
+                return true;
+    return false;
+}
+
 /* Socket monitor: peer names for log lines, and a warning when a peer
  * that never said goodbye goes — which is also how a frame over the size
  * limit shows: ZeroMQ drops such a connection before allocating it. */
@@ -1326,16 +1434,7 @@ serve_monitor(struct thi_admin *a)
         zmq_msg_close(&ev);
         zmq_msg_close(&ep);
         int fd = value;
-        if (event == ZMQ_EVENT_ACCEPTED && fd >= 0 && fd < 65536) {
-            if (fd >= a->n_peers) {
-                int n = fd + 64;
-                struct peer *p = realloc(a->peers, (size_t)n * sizeof *p);
-                if (p == NULL)
-                    continue;
-                memset(p + a->n_peers, 0, (size_t)(n - a->n_peers) * sizeof *p);
-                a->peers = p;
-                a->n_peers = n;
-            }
+        if (event == ZMQ_EVENT_ACCEPTED && peer_slot(a, fd)) {
             struct sockaddr_storage ss;
             socklen_t sl = sizeof ss;
             /* the connection may be gone already: then only its fd */
@@ -1354,9 +1453,48 @@ serve_monitor(struct thi_admin *a)
                     snprintf(host, sizeof host, "ipc");
                 }
             }
-            snprintf(a->peers[fd].name, sizeof a->peers[fd].name, "%s:%d fd %d",
-                     host, port, fd);
-            a->peers[fd].bye = false;
+            if (port || strcmp(host, "?") != 0)
+                snprintf(a->peers[fd].name, sizeof a->peers[fd].name,
+                         "%s:%d fd %d", host, port, fd);
+            else
+                snprintf(a->peers[fd].name, sizeof a->peers[fd].name,
+                         "a peer already gone (fd %d)", fd);
+            /* bye is kept: a quick client's goodbye may have been read
+             * before this event (the monitor is read every 100 ms); the
+             * entry is cleared when the connection goes */
+        } else if (event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL ||
+                   event == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL ||
+                   event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) {
+            /* The value is the protocol error, not the fd; the failed
+             * connection's DISCONNECTED follows (events come in order),
+             * and names the peer: remember why until then. Which side
+             * gave up first decides which event comes (a client without
+             * CurveZMQ shows as a mechanism mismatch, an unexpected
+             * command, or a closed connection), so only a ZAP refusal
+             * is told apart. */
+            int kind = event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH
+                           ? REFUSE_KEY
+                           : REFUSE_HANDSHAKE;
+            if (a->n_failed < FAILED_MAX)
+                a->failed[(a->failed_head + a->n_failed++) % FAILED_MAX] =
+                    (unsigned char)kind;
+        } else if (event == ZMQ_EVENT_DISCONNECTED && fd >= 0 &&
+                   a->n_failed > 0 && !session_on_fd(a, fd) &&
+                   !(fd < a->n_peers && a->peers[fd].bye)) {
+            int kind = a->failed[a->failed_head];
+            a->failed_head = (a->failed_head + 1) % FAILED_MAX;
+            a->n_failed--;
+            char line[200];
+            snprintf(line, sizeof line,
+                     "refused a connection from %s: CurveZMQ handshake "
+                     "failed (the client has no admin key, does not use "
+                     "this host's public key, or sent garbage)",
+                     peer_name(a, fd));
+            /* an unknown key was logged by the ZAP handler, with the key */
+            if (kind != REFUSE_KEY)
+                refused(a, kind, line);
+            if (fd < a->n_peers)
+                memset(&a->peers[fd], 0, sizeof a->peers[fd]);
         } else if (event == ZMQ_EVENT_DISCONNECTED && fd >= 0) {
             /* a session heard on this fd and still open: not a goodbye */
             session_t *found = NULL;
@@ -1421,6 +1559,20 @@ thi_admin_create(thi_admin_t **out, th_system_t *sys,
         json_array_append_new(a->plugins, json_string(opts->plugins[i]));
 
     pthread_mutex_init(&a->loads_lock, NULL);
+    pthread_mutex_init(&a->refuse_lock, NULL);
+    bool curve = thi_curve_needed(opts->endpoint);
+    char why[THI_CURVE_WHY];
+    if (curve && (opts->curve_key == NULL || opts->clients_dir == NULL)) {
+        rc = thi_diag_set(d, TH_EINVAL,
+                          "admin endpoint %s: a tcp:// endpoint needs the "
+                          "host's CurveZMQ keys",
+                          opts->endpoint);
+        goto out_free;
+    }
+    if (!curve && (rc = thi_curve_ipc_dir(opts->endpoint, why)) != 0) {
+        rc = thi_diag_set(d, rc, "admin endpoint %s: %s", opts->endpoint, why);
+        goto out_free;
+    }
     a->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (a->efd < 0) {
         rc = thi_diag_set(d, TH_EIO, "admin: eventfd: %s", strerror(errno));
@@ -1432,6 +1584,10 @@ thi_admin_create(thi_admin_t **out, th_system_t *sys,
                           zmq_strerror(zmq_errno()));
         goto out_free;
     }
+    /* CurveZMQ boxes every frame on the I/O threads: with two, one
+     * client flooding the host does not queue everyone else's frames
+     * behind its own */
+    zmq_ctx_set(a->zctx, ZMQ_IO_THREADS, 2);
     a->sock = zmq_socket(a->zctx, ZMQ_ROUTER);
     a->mon = zmq_socket(a->zctx, ZMQ_PAIR);
     if (a->sock == NULL || a->mon == NULL) {
@@ -1454,8 +1610,21 @@ thi_admin_create(thi_admin_t **out, th_system_t *sys,
     set_int(a->sock, ZMQ_HEARTBEAT_IVL, HEARTBEAT_IVL_MS);
     set_int(a->sock, ZMQ_HEARTBEAT_TIMEOUT, HEARTBEAT_TTL_MS);
     set_int(a->sock, ZMQ_HEARTBEAT_TTL, HEARTBEAT_TTL_MS);
+    set_int(a->sock, ZMQ_HANDSHAKE_IVL, HANDSHAKE_MS);
+    /* The ZAP handler is bound before the socket: a CURVE server without
+     * one would admit any key. */
+    if (curve &&
+        ((rc = thi_zap_start(&a->zap, a->zctx, opts->clients_dir,
+                             opts->curve_key->pub, zap_event, a, why)) != 0 ||
+         (rc = thi_curve_server(a->sock, opts->curve_key, why)) != 0)) {
+        rc = thi_diag_set(d, rc, "admin endpoint %s: %s", opts->endpoint, why);
+        goto out_free;
+    }
     if (zmq_socket_monitor(a->sock, "inproc://th-admin-monitor",
-                           ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED) != 0 ||
+                           ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED |
+                               ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
+                               ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
+                               ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) != 0 ||
         zmq_connect(a->mon, "inproc://th-admin-monitor") != 0) {
         rc = thi_diag_set(d, TH_EIO, "admin: cannot monitor the socket: %s",
                           zmq_strerror(zmq_errno()));
@@ -1489,6 +1658,8 @@ static void
 finish(struct thi_admin *a, int rc)
 {
     log_window_roll(a, INT64_MAX); /* the last suppressed count */
+    serve_monitor(a);
+    refuse_roll(a, true);
     /* loads still running use the system: let them end (each is bounded
      * by the authority timeout) and answer them */
     while (atomic_load(&a->loads_running) > 0) {
@@ -1577,6 +1748,7 @@ thi_admin_run(thi_admin_t *a, int stop_fd)
         if (now >= next_monitor) {
             next_monitor = now + MONITOR_EVERY_MS;
             serve_monitor(a);
+            refuse_roll(a, false);
         }
         bool probe = now >= next_probe || a->probe_now;
         if (probe) {
@@ -1616,6 +1788,7 @@ thi_admin_destroy(thi_admin_t *a)
     }
     if (a->sock)
         zmq_close(a->sock);
+    thi_zap_stop(a->zap);
     if (a->zctx)
         zmq_ctx_term(a->zctx); /* waits up to the linger for last frames */
     if (a->efd >= 0)
@@ -1630,13 +1803,15 @@ thi_admin_destroy(thi_admin_t *a)
     }
     pthread_mutex_destroy(&a->loads_lock);
     pthread_mutex_destroy(&a->ready_lock);
+    pthread_mutex_destroy(&a->refuse_lock);
     free(a);
 }
 
 /* ---- Probe --------------------------------------------------------------- */
 
 int
-thi_admin_probe(const char *endpoint, int timeout_ms, long *pid)
+thi_admin_probe(const char *endpoint, const thi_curve_key_t *key,
+                int timeout_ms, long *pid)
 {
     int rc = TH_ETIMEDOUT;
     void *ctx = zmq_ctx_new();
@@ -1652,8 +1827,17 @@ thi_admin_probe(const char *endpoint, int timeout_ms, long *pid)
     set_int(sock, ZMQ_LINGER, 0);
     int64_t maxmsg = 1 << 20;
     zmq_setsockopt(sock, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg);
+    /* the host's own key: its ZAP handler accepts it */
+    if (key && thi_curve_needed(endpoint) &&
+        thi_curve_client(sock, key, key->pub, NULL) != 0) {
+        rc = TH_EIO;
+        goto out_close;
+    }
     if (zmq_socket_monitor(sock, "inproc://th-probe-monitor",
-                           ZMQ_EVENT_CONNECTED | ZMQ_EVENT_CONNECT_RETRIED) !=
+                           ZMQ_EVENT_CONNECTED | ZMQ_EVENT_CONNECT_RETRIED |
+                               ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
+                               ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
+                               ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) !=
             0 ||
         zmq_connect(mon, "inproc://th-probe-monitor") != 0 ||
         zmq_connect(sock, endpoint) != 0) {
@@ -1686,6 +1870,11 @@ thi_admin_probe(const char *endpoint, int timeout_ms, long *pid)
                 connected = true;
             else if (event == ZMQ_EVENT_CONNECT_RETRIED && !connected) {
                 rc = TH_ECLOSED; /* nothing listens there */
+                break;
+            } else if (event == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL ||
+                       event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL ||
+                       event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) {
+                rc = TH_EPERM; /* a host with other keys, or not a host */
                 break;
             }
         }

@@ -14,6 +14,7 @@
 
 #include "host/host.h"
 #include "loader/diag.h"
+#include "sdk/src/curve.h"
 
 typedef struct thi_admin thi_admin_t;
 
@@ -25,11 +26,21 @@ typedef struct thi_admin_opts {
                                       the system's max_payload) */
     const char *const *plugins;    /* paths loaded, for status; may be NULL */
     size_t n_plugins;
+    /* tcp:// endpoints are CurveZMQ servers (docs/security.md): the
+     * host's key pair (see thi_curve_host_init) and the allow-list
+     * directory of client keys. Required for tcp://, unused for ipc://
+     * (whose directory is checked by thi_curve_ipc_dir). Borrowed. */
+    const thi_curve_key_t *curve_key;
+    const char *clients_dir;
 } thi_admin_opts_t;
 
 /* Bind the admin endpoint for `sys` (borrowed; must outlive the admin).
+ * A tcp:// endpoint accepts only CurveZMQ clients whose key is allowed
+ * (refusals are logged, at most one line per kind every 10 s); an ipc://
+ * endpoint's directory must be private (thi_curve_ipc_dir).
  * Returns 0 with *out returned owned (thi_admin_destroy); TH_EINVAL (bad
- * endpoint), TH_EEXIST (endpoint in use), TH_EIO,
+ * endpoint, or tcp:// without keys), TH_EPERM (ipc directory open to
+ * others), TH_EEXIST (endpoint in use), TH_EIO,
  * TH_ENOMEM, with a line in d naming the endpoint or setting. */
 int thi_admin_create(thi_admin_t **out, th_system_t *sys,
                      const thi_admin_opts_t *opts, th_diag_t *d);
@@ -51,10 +62,14 @@ int thi_admin_run(thi_admin_t *a, int stop_fd);
 void thi_admin_destroy(thi_admin_t *a);
 
 /* Is a thespiand serving `endpoint`? Sends a ping and waits up to
- * timeout_ms (returns early when nothing accepts connections). Returns 0
- * with the pid of the answering host in *pid (may be NULL), TH_ECLOSED
- * when nothing accepts connections, TH_ETIMEDOUT when something accepted
- * but did not answer as a thespiand. Blocking; thread-safe. */
-int thi_admin_probe(const char *endpoint, int timeout_ms, long *pid);
+ * timeout_ms (returns early when nothing accepts connections). On tcp://
+ * it connects with `key` (the host's own key pair, which its ZAP handler
+ * accepts; NULL: no CurveZMQ). Returns 0 with the pid of the answering
+ * host in *pid (may be NULL), TH_ECLOSED when nothing accepts
+ * connections, TH_EPERM when the CurveZMQ handshake failed (a host with
+ * other keys), TH_ETIMEDOUT when something accepted but did not answer
+ * as a thespiand. Blocking; thread-safe. */
+int thi_admin_probe(const char *endpoint, const thi_curve_key_t *key,
+                    int timeout_ms, long *pid);
 
 #endif /* TH_HOST_ADMIN_H */

@@ -54,6 +54,13 @@ static const char usage_text[] =
     "                          *_tls.key files, so signed bundles can be\n"
     "                          loaded (default: $THESPIAN_DIRECTOR_DIR; with\n"
     "                          neither, loads are refused)\n"
+    "  --key-dir DIR           the admin keys live in DIR/curve: the host's\n"
+    "                          CurveZMQ key pair (made at first start with\n"
+    "                          an operator key) and the allow-list\n"
+    "                          DIR/curve/clients/*.pub (default:\n"
+    "                          $THESPIAN_KEY_DIR, else the director\n"
+    "                          directory, else ~/.thespian); see\n"
+    "                          docs/security.md\n"
     "  --authority PATH        the Source Authority plugin (default:\n"
     "                          $THESPIAN_AUTHORITY, else the one installed\n"
     "                          beside thespiand)\n"
@@ -87,6 +94,7 @@ typedef struct options {
     uint32_t max_payload;
     const char *director_dir;
     const char *authority;
+    const char *key_dir;
 } options_t;
 
 /* Where start-up reports go: the terminal, or the pipe to the parent
@@ -153,6 +161,7 @@ parse_args(options_t *o, int argc, char **argv)
         O_DIRECTOR,
         O_AUTHORITY,
         O_LOGCFG,
+        O_KEYDIR,
         O_HELP
     };
     static const struct option longopts[] = {
@@ -172,6 +181,7 @@ parse_args(options_t *o, int argc, char **argv)
         {"director-dir", required_argument, NULL, O_DIRECTOR},
         {"authority", required_argument, NULL, O_AUTHORITY},
         {"log-config", required_argument, NULL, O_LOGCFG},
+        {"key-dir", required_argument, NULL, O_KEYDIR},
         {"help", no_argument, NULL, O_HELP},
         {NULL, 0, NULL, 0},
     };
@@ -203,6 +213,9 @@ parse_args(options_t *o, int argc, char **argv)
             break;
         case O_LOGCFG:
             o->log_config = optarg;
+            break;
+        case O_KEYDIR:
+            o->key_dir = optarg;
             break;
         case O_PLUGIN:
             if (o->n_plugins == MAX_PLUGINS)
@@ -568,6 +581,10 @@ typedef struct startup {
                                    policy must see a symlinked directory */
     char *authority;            /* the authority plugin, absolute */
     char state_dir[PATH_MAX];   /* sources and version record */
+    bool curve;                 /* a tcp:// endpoint: CurveZMQ */
+    thi_curve_key_t key;        /* the host's key pair */
+    bool key_created;           /* ... made by this start */
+    char clients_dir[PATH_MAX]; /* the allow-list */
 } startup_t;
 
 static void
@@ -583,6 +600,34 @@ startup_fini(startup_t *st, size_t n_plugins)
     free(st->logpath);
     if (st->logfd >= 0)
         close(st->logfd);
+    explicit_bzero(&st->key, sizeof st->key);
+}
+
+/* The admin endpoint's protection (docs/security.md): for tcp:// the
+ * host's CurveZMQ key pair and allow-list under the key directory (made
+ * at first start), for ipc:// a private socket directory. Returns 0 or
+ * -1 after reporting. */
+static int
+prepare_keys(const options_t *o, startup_t *st, const char *director_dir)
+{
+    char why[THI_CURVE_WHY];
+    if (!thi_curve_needed(st->endpoint)) {
+        if (thi_curve_ipc_dir(st->endpoint, why) != 0) {
+            report(false, "admin endpoint %s: %s", st->endpoint, why);
+            return -1;
+        }
+        return 0;
+    }
+    char kdir[THI_CURVE_PATH];
+    if (thi_curve_key_dir(kdir, o->key_dir, director_dir, why) != 0 ||
+        thi_curve_host_init(&st->key, &st->key_created, kdir, why) != 0) {
+        report(false, "admin keys: %s", why);
+        return -1;
+    }
+    st->curve = true;
+    snprintf(st->clients_dir, sizeof st->clients_dir,
+             "%.4000s/" THI_CURVE_SUBDIR "/" THI_CURVE_CLIENTS, kdir);
+    return 0;
 }
 
 /* An absolute path for `path` whose directory exists (the daemon changes
@@ -696,10 +741,14 @@ prepare(options_t *o, startup_t *st)
                  st->director_dir, slug);
     }
 
+    if (prepare_keys(o, st, dd) != 0)
+        return EXIT_FAIL;
+
     /* Thespian's rule: a system already serving the endpoint is used. */
     long other = 0;
     bool wildcard = strchr(st->endpoint, '*') != NULL;
-    if (!wildcard && thi_admin_probe(st->endpoint, PROBE_MS, &other) == 0) {
+    if (!wildcard && thi_admin_probe(st->endpoint, st->curve ? &st->key : NULL,
+                                     PROBE_MS, &other) == 0) {
         printf("thespiand: an actor system is already running at %s "
                "(pid %ld); it is used\n",
                st->endpoint, other);
@@ -858,6 +907,8 @@ serve(const options_t *o, startup_t *st)
         .max_payload = o->max_payload,
         .plugins = (const char *const *)st->plugin_paths,
         .n_plugins = o->n_plugins,
+        .curve_key = st->curve ? &st->key : NULL,
+        .clients_dir = st->curve ? st->clients_dir : NULL,
     };
     th_diag_t d;
     thi_diag_clear(&d);
@@ -880,6 +931,13 @@ serve(const options_t *o, startup_t *st)
     thi_log(TH_LOG_INFO, NULL,
             "thespiand: serving %s (pid %ld, endpoint from %s)",
             thi_admin_endpoint(admin), (long)getpid(), st->source);
+    if (st->curve)
+        thi_log(TH_LOG_INFO, NULL,
+                "thespiand: CurveZMQ on; host key %s%s; clients allowed by "
+                "%s/*.pub",
+                st->key.pub,
+                st->key_created ? " (made now, with an operator key)" : "",
+                st->clients_dir);
     report(true, "serving %s (pid %ld)", thi_admin_endpoint(admin),
            (long)getpid());
     if (report_fd >= 0) {

@@ -26,6 +26,13 @@ The library is found from $THESPIAN_CLIENT_LIB, else by the linker's
 search for libthespian-client. The host is found by the same rule as the
 thespian CLI: the endpoint argument, else $THESPIAN_ENDPOINT, else
 $THESPIAN_DIRECTOR_DIR/adminendpoint.cfg, else tcp://127.0.0.1:1900.
+
+On tcp:// the connection is authenticated with CurveZMQ (docs/security.md):
+the client's key pair is the admin_key argument (a file), else
+$THESPIAN_ADMIN_KEY, else K/curve/operator.key; the host's public key is
+server_key, else $THESPIAN_SERVER_KEY, else K/curve/host.pub, K being
+$THESPIAN_KEY_DIR, else $THESPIAN_DIRECTOR_DIR, else ~/.thespian. A refused
+key raises ActorSystemFailure (name PermissionDenied).
 """
 
 import ctypes
@@ -111,7 +118,9 @@ class _Opts(ctypes.Structure):
     _fields_ = [("size", ctypes.c_uint32), ("reserved0", ctypes.c_uint32),
                 ("endpoint", ctypes.c_char_p),
                 ("connect_timeout_ms", ctypes.c_int),
-                ("request_timeout_ms", ctypes.c_int)]
+                ("request_timeout_ms", ctypes.c_int),
+                ("admin_key", ctypes.c_char_p),
+                ("server_key", ctypes.c_char_p)]
 
 
 class _Error(ctypes.Structure):
@@ -262,13 +271,16 @@ class ActorSystem:
     """One context on a thespian-c host (see the module text)."""
 
     def __init__(self, endpoint=None, connect_timeout=5.0,
-                 request_timeout=10.0, _handle=None):
+                 request_timeout=10.0, admin_key=None, server_key=None,
+                 _handle=None):
         self._h = None
         if _handle is not None:
             self._h = _handle
             return
         opts = _Opts(ctypes.sizeof(_Opts), 0, _enc(endpoint),
-                     _ms(connect_timeout), _ms(request_timeout))
+                     _ms(connect_timeout), _ms(request_timeout),
+                     _enc(admin_key and os.fspath(admin_key)),
+                     _enc(server_key and os.fspath(server_key)))
         err = _Error()
         h = ctypes.c_void_p()
         rc = _c().th_client_connect(ctypes.byref(h), ctypes.byref(opts),

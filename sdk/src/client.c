@@ -21,6 +21,7 @@
 #include <unistd.h>
 #include <zmq.h>
 
+#include "sdk/src/curve.h"
 #include "sdk/src/text.h"
 #include "sdk/src/wire.h"
 #include "thespian/client.h"
@@ -45,6 +46,14 @@ typedef struct shared {
     char endpoint[TH_WIRE_ENDPOINT_MAX];
     int connect_timeout_ms;
     int request_timeout_ms;
+    bool curve; /* tcp://: CurveZMQ with these keys */
+    thi_curve_key_t key;
+    char server_pub[THI_CURVE_Z85];
+    /* a key file is missing: the keys above are throwaway ones, so that
+     * "nothing listens there" is still told apart; any host that answers
+     * gets this error instead */
+    int key_rc;
+    char key_err[THI_CURVE_WHY];
 } shared_t;
 
 typedef struct qmsg {
@@ -65,6 +74,8 @@ struct th_client {
     int broken;     /* 0, or the code every call now returns */
     bool connected; /* a TCP/IPC connection completed once */
     bool refused;   /* a connection attempt failed */
+    int handshake;  /* 0, or the ZMQ_EVENT_HANDSHAKE_FAILED_* seen */
+    int hs_value;   /* ... and its value (protocol error) */
     unsigned tells_unchecked;
     int rcvtimeo; /* ZMQ_RCVTIMEO currently set (-1: none) */
     /* queue of received messages */
@@ -129,6 +140,7 @@ shared_unref(shared_t *sh)
     if (sh &&
         atomic_fetch_sub_explicit(&sh->refs, 1, memory_order_acq_rel) == 1) {
         zmq_ctx_term(sh->zctx);
+        explicit_bzero(&sh->key, sizeof sh->key);
         free(sh);
     }
 }
@@ -267,6 +279,13 @@ monitor_poll(th_client_t *c)
             c->connected = true;
         } else if (event == ZMQ_EVENT_CONNECT_RETRIED) {
             c->refused = true;
+        } else if (event == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL ||
+                   event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL ||
+                   event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) {
+            int32_t value;
+            memcpy(&value, ev + 2, sizeof value);
+            c->handshake = event;
+            c->hs_value = value;
         } else if (event == ZMQ_EVENT_DISCONNECTED && c->connected &&
                    !c->broken) {
             /* the host's session (our reply address) is gone with the
@@ -514,10 +533,19 @@ context_open(th_client_t **out, shared_t *sh, char *err, size_t errlen)
     char mon_ep[64];
     snprintf(mon_ep, sizeof mon_ep, "inproc://th-client-mon-%u",
              atomic_fetch_add_explicit(&sh->seq, 1, memory_order_relaxed));
+    char why[THI_CURVE_WHY];
+    if (sh->curve && thi_curve_client(c->sock, &sh->key, sh->server_pub,
+                                      why) != 0) {
+        rc = fail(c, TH_EIO, "%s", why);
+        goto out_free;
+    }
     if (zmq_socket_monitor(c->sock, mon_ep,
                            ZMQ_EVENT_CONNECTED | ZMQ_EVENT_CONNECT_RETRIED |
                                ZMQ_EVENT_DISCONNECTED |
-                               ZMQ_EVENT_HANDSHAKE_SUCCEEDED) != 0 ||
+                               ZMQ_EVENT_HANDSHAKE_SUCCEEDED |
+                               ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
+                               ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
+                               ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) != 0 ||
         zmq_connect(c->mon, mon_ep) != 0) {
         rc = fail(c, TH_EIO, "cannot monitor the connection: %s",
                   zmq_strerror(zmq_errno()));
@@ -548,7 +576,33 @@ context_open(th_client_t **out, shared_t *sh, char *err, size_t errlen)
         if (c->refused && !c->connected)
             refusals++;
         c->refused = false;
-    } while (rc == TH_ETIMEDOUT && refusals < 3 && now_ms() < deadline);
+    } while (rc == TH_ETIMEDOUT && refusals < 3 && !c->handshake &&
+             now_ms() < deadline);
+    if (rc != 0 && sh->key_rc && (c->handshake || c->connected)) {
+        rc = fail(c, sh->key_rc, "%s", sh->key_err);
+        goto out_free;
+    }
+    if (rc != 0 && c->handshake) {
+        /* refused before any request was read: say which side to fix */
+        if (c->handshake == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)
+            rc = fail(c, TH_EPERM,
+                      "the host at %s refused this client's key %s: it is "
+                      "not in the host's allow-list (docs/security.md)",
+                      sh->endpoint, sh->key.pub);
+        else if (!sh->curve)
+            rc = fail(c, TH_EPERM,
+                      "the handshake with %s failed: the host wants "
+                      "another security mechanism (a tcp:// host needs "
+                      "CurveZMQ keys)",
+                      sh->endpoint);
+        else
+            rc = fail(c, TH_EPERM,
+                      "the CurveZMQ handshake with %s failed (ZeroMQ "
+                      "event value %d): the host's public key given is not "
+                      "this host's, or the host does not use CurveZMQ",
+                      sh->endpoint, (int)c->hs_value);
+        goto out_free;
+    }
     if (rc == TH_ETIMEDOUT) {
         if (c->connected)
             rc = fail(c, TH_ETIMEDOUT,
@@ -639,7 +693,29 @@ th_client_connect(th_client_t **out, const th_client_opts_t *opts,
         free(sh);
         return rc;
     }
-    bool has_timeouts = opts && opts->size >= sizeof(th_client_opts_t);
+    bool has_timeouts =
+        opts && opts->size >= offsetof(th_client_opts_t, admin_key);
+    bool has_keys = opts && opts->size >= sizeof(th_client_opts_t);
+    sh->curve = thi_curve_needed(sh->endpoint);
+    if (sh->curve) {
+        char why[THI_CURVE_WHY];
+        rc = thi_curve_client_keys(&sh->key, sh->server_pub,
+                                   has_keys ? opts->admin_key : NULL,
+                                   has_keys ? opts->server_key : NULL, why);
+        thi_curve_key_t spare;
+        if (rc == TH_ENOENT && thi_curve_keygen(&sh->key, NULL) == 0 &&
+            thi_curve_keygen(&spare, NULL) == 0) {
+            sh->key_rc = rc;
+            snprintf(sh->key_err, sizeof sh->key_err, "%s", why);
+            memcpy(sh->server_pub, spare.pub, sizeof sh->server_pub);
+            rc = 0;
+        }
+        if (rc != 0) {
+            snprintf(err->message, sizeof err->message, "%s", why);
+            free(sh);
+            return err->code = rc;
+        }
+    }
     sh->connect_timeout_ms = has_timeouts && opts->connect_timeout_ms > 0
                                  ? opts->connect_timeout_ms
                                  : DEFAULT_CONNECT_MS;

@@ -22,6 +22,7 @@ run_thespiand(const char *const *args, char *out, size_t size, int timeout_ms)
     CHECK(fd >= 0);
     const char *argv[32];
     int n = 0;
+    hu_keys(); /* the admin keys of tcp:// hosts */
     argv[n++] = hu_thespiand();
     for (int i = 0; args[i] && n < 31; i++)
         argv[n++] = args[i];

@@ -85,11 +85,50 @@ hu_scratch(char *buf, size_t size)
     }
 }
 
+static char hu_key_dir[256];
+static pid_t hu_key_pid;
+
+static inline int hu_rm_one(const char *path, const struct stat *st, int flag,
+                            struct FTW *f);
+
+static inline void
+hu_rm_keys(void)
+{
+    /* only the process that made it: forked test cases exit too */
+    if (hu_key_dir[0] && hu_key_pid == getpid())
+        nftw(hu_key_dir, hu_rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* The admin keys of this test process (docs/security.md): a fresh key
+ * directory, set as $THESPIAN_KEY_DIR so that every host it starts makes
+ * its CurveZMQ key pair and operator key there at first start, and every
+ * client it opens finds them. Removed at exit. Returns the directory. */
+static inline const char *
+hu_keys(void)
+{
+    const char *env = getenv("THESPIAN_KEY_DIR");
+    if (env && *env)
+        return env;
+    const char *t = getenv("TMPDIR");
+    snprintf(hu_key_dir, sizeof hu_key_dir, "%s/th-keys-XXXXXX",
+             t && *t ? t : "/tmp");
+    if (mkdtemp(hu_key_dir) == NULL) {
+        perror("mkdtemp");
+        exit(1);
+    }
+    setenv("THESPIAN_KEY_DIR", hu_key_dir, 1);
+    hu_key_pid = getpid();
+    atexit(hu_rm_keys);
+    return hu_key_dir;
+}
+
 /* Start `thespiand --foreground --endpoint tcp://127.0.0.1:PORT` plus the
- * extra arguments (NULL-terminated), stderr into h->log. Does not wait. */
+ * extra arguments (NULL-terminated), stderr into h->log. Does not wait.
+ * The host's admin keys are the test process's (hu_keys). */
 static inline void
 hu_spawn(hu_host_t *h, const char *const *extra)
 {
+    hu_keys();
     if (h->dir[0] == '\0')
         hu_scratch(h->dir, sizeof h->dir);
     if (h->port == 0)

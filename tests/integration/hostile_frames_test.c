@@ -10,6 +10,7 @@
 #include <pthread.h>
 #include <zmq.h>
 
+#include "curve_util.h"
 #include "host_util.h"
 #include "th_test.h"
 
@@ -33,6 +34,7 @@ raw_open(void *zctx, const hu_host_t *h)
     void *s = zmq_socket(zctx, ZMQ_DEALER);
     int linger = 0;
     zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger);
+    hu_curve_client(s);
     CHECK_RC(zmq_connect(s, h->endpoint), 0);
     return s;
 }
@@ -424,6 +426,7 @@ TH_TEST(context_that_never_reads_does_not_block_others)
     zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger);
     int rcvbuf = 4096;
     zmq_setsockopt(s, ZMQ_RCVBUF, &rcvbuf, sizeof rcvbuf);
+    hu_curve_client(s);
     CHECK_RC(zmq_connect(s, h.endpoint), 0);
     raw_send_hdr(s, "{\"op\":\"hello\",\"id\":1}");
     json_t *r = raw_recv_hdr(s, 5000);

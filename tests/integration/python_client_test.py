@@ -225,9 +225,36 @@ def shutdown_from_python():
     assert h.stop() == 0
 
 
+def admin_keys_from_python():
+    """admin_key / server_key: an allow-listed key works, an unknown key
+    and a wrong host key are refused (docs/security.md)."""
+    h = Host()
+    try:
+        cli = os.environ["THESPIAN_CLI"]
+        subprocess.run([cli, "keygen", "--admin", "dave", "--dir", h.dir],
+                       check=True, capture_output=True)
+        key = os.path.join(h.dir, "dave.key")
+        pub = os.path.join(h.dir, "dave.pub")
+        e = expect(tc.ActorSystemFailure, tc.ActorSystem, h.endpoint,
+                   admin_key=key)
+        assert e.name == "PermissionDenied" and "allow-list" in str(e), e
+        e = expect(tc.ActorSystemFailure, tc.ActorSystem, h.endpoint,
+                   server_key=pub)
+        assert e.name == "PermissionDenied" and "handshake" in str(e), e
+        subprocess.run([cli, "allow", pub], check=True, capture_output=True)
+        with tc.ActorSystem(h.endpoint, admin_key=key) as asys:
+            g = asys.createActor("hello.Greeter")
+            r = asys.ask(g, "Greet", {"name": "Dave"}, timeout=10)
+            assert r is not None and r.type == "Greeting", r
+        assert "not in the allow-list" in h.log()
+    finally:
+        assert h.stop() == 0
+
+
 CASES = [create_tell_ask_listen, exceptions_follow_thespian,
          private_contexts_from_threads, capabilities_and_status,
-         killed_host_raises_in_time, shutdown_from_python]
+         killed_host_raises_in_time, shutdown_from_python,
+         admin_keys_from_python]
 
 
 

@@ -56,6 +56,12 @@ typedef struct th_client_opts {
     int request_timeout_ms; /* create, status, lookup, capability and
                                shutdown requests, and a tell blocked by
                                a full send queue; 0 = 10000 */
+    /* tcp:// endpoints are authenticated with CurveZMQ (docs/security.md).
+     * NULL: $THESPIAN_ADMIN_KEY, else K/curve/operator.key, where K is
+     * $THESPIAN_KEY_DIR, else $THESPIAN_DIRECTOR_DIR, else ~/.thespian. */
+    const char *admin_key;  /* this client's key pair file (0600) */
+    const char *server_key; /* the host's public key file; NULL:
+                               $THESPIAN_SERVER_KEY, else K/curve/host.pub */
 } th_client_opts_t;
 
 /* Error detail of th_client_connect (no client exists to hold it). */
@@ -103,7 +109,10 @@ TH_API int th_client_endpoint(char *buf, const char *explicit_ep,
  * passed. Returns 0 with *out returned owned (release with
  * th_client_close); TH_ECLOSED when nothing accepts connections at the
  * endpoint (after three refused attempts, about 0.3 s), TH_ETIMEDOUT when something accepted but no thespiand
- * answered, TH_ELIMIT when the host refuses more contexts, TH_EINVAL for
+ * answered, TH_EPERM when the host refused this client's key or the
+ * CurveZMQ handshake failed (wrong host key), TH_ENOENT / TH_EFORMAT /
+ * TH_EPERM for a missing, malformed or unsafe key file (tcp:// only),
+ * TH_ELIMIT when the host refuses more contexts, TH_EINVAL for
  * a bad endpoint, TH_ENOMEM, TH_EIO. err (may be NULL) receives the
  * detail. opts and err are borrowed. Thread-safe. */
 TH_API int th_client_connect(th_client_t **out, const th_client_opts_t *opts,

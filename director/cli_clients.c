@@ -1,0 +1,149 @@
+/*
+ * director/cli_clients.c — the admin endpoint's keys from the command line:
+ * `keygen --admin NAME` (a CurveZMQ key pair for a client), `allow` (put
+ * a client's public key into this host's allow-list) and `revoke` (take
+ * it out). Keys and layout: sdk/src/curve.c, docs/security.md.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "director/cli.h"
+#include "loader/plugin.h"
+#include "sdk/src/curve.h"
+
+int
+cli_admin_keygen(const cli_cmd_t *cmd, const char *name, const char *dir)
+{
+    if (!thi_plugin_valid_name(name))
+        return cli_usage_error(
+            cmd, "key name \"%s\" must be 1-64 of A-Z a-z 0-9 _", name);
+    char sec[THI_CURVE_PATH + 80], pub[THI_CURVE_PATH + 80];
+    snprintf(sec, sizeof sec, "%.4000s/%s.key", dir, name);
+    snprintf(pub, sizeof pub, "%.4000s/%s.pub", dir, name);
+    if (access(sec, F_OK) == 0 || access(pub, F_OK) == 0)
+        return cli_fail(cmd, "%s or %s exists already: not overwritten", sec,
+                        pub);
+    thi_curve_key_t k;
+    char why[THI_CURVE_WHY];
+    int rc = thi_curve_keygen(&k, why);
+    if (rc == 0)
+        rc = thi_curve_write_secret(sec, &k, why);
+    if (rc == 0 && (rc = thi_curve_write_public(pub, k.pub, name, why)) != 0)
+        unlink(sec);
+    explicit_bzero(k.sec, sizeof k.sec);
+    if (rc != 0)
+        return cli_fail(cmd, "%s", why);
+    printf("secret key: %s (keep it secret; use it with --admin-key or "
+           "$THESPIAN_ADMIN_KEY)\npublic key: %s (allow it on the host: "
+           "thespian allow %s)\nkey:        %s\n",
+           sec, pub, pub, k.pub);
+    return CLI_OK;
+}
+
+/* K/curve/clients of this user's key directory. */
+static int
+clients_dir(const cli_cmd_t *cmd, char *buf, size_t size)
+{
+    char kdir[THI_CURVE_PATH], why[THI_CURVE_WHY];
+    if (thi_curve_key_dir(kdir, NULL, NULL, why) != 0)
+        return cli_fail(cmd, "%s", why);
+    snprintf(buf, size, "%.4000s/" THI_CURVE_SUBDIR "/" THI_CURVE_CLIENTS,
+             kdir);
+    if (access(buf, F_OK) != 0)
+        return cli_fail(cmd,
+                        "%s: %s (the host makes it at its first start on a "
+                        "tcp:// endpoint)",
+                        buf, strerror(errno));
+    return CLI_OK;
+}
+
+static int
+run_allow(int argc, char **argv)
+{
+    const cli_cmd_t *cmd = &cli_cmd_allow;
+    const char *name = NULL;
+    cli_opt_t opts[] = {{"name", CLI_STRING, &name}, {NULL, CLI_FLAG, NULL}};
+    const char *pos[1];
+    size_t n;
+    int done;
+    if (!cli_parse(cmd, argc, argv, opts, pos, 1, 1, &n, &done))
+        return done;
+    char key[THI_CURVE_Z85], why[THI_CURVE_WHY], derived[64];
+    if (thi_curve_load_public(key, pos[0], why) != 0)
+        return cli_fail(cmd, "%s", why);
+    if (name == NULL) { /* the file's name without .pub */
+        const char *base = strrchr(pos[0], '/');
+        base = base ? base + 1 : pos[0];
+        size_t len = strcspn(base, ".");
+        snprintf(derived, sizeof derived, "%.*s", (int)(len < 63 ? len : 63),
+                 base);
+        name = derived;
+    }
+    if (!thi_plugin_valid_name(name))
+        return cli_usage_error(cmd,
+                               "client name \"%s\" must be 1-64 of A-Z a-z "
+                               "0-9 _ (give --name)",
+                               name);
+    char dir[THI_CURVE_PATH + 64], path[THI_CURVE_PATH + 160];
+    if (clients_dir(cmd, dir, sizeof dir) != CLI_OK)
+        return CLI_FAIL;
+    snprintf(path, sizeof path, "%s/%s.pub", dir, name);
+    int rc = thi_curve_write_public(path, key, name, why);
+    if (rc == TH_EEXIST)
+        return cli_fail(cmd, "%s exists already: revoke %s first", path, name);
+    if (rc != 0)
+        return cli_fail(cmd, "%s", why);
+    printf("allowed %s (%s): new connections with its key are accepted\n", name,
+           key);
+    return CLI_OK;
+}
+
+const cli_cmd_t cli_cmd_allow = {
+    "allow",
+    "allow a client's admin key (CurveZMQ) on this user's host",
+    "usage: thespian allow PUBFILE [--name NAME]\n"
+    "Copy the public key in PUBFILE (made by `thespian keygen --admin`)\n"
+    "into the allow-list K/curve/clients/NAME.pub, K being\n"
+    "$THESPIAN_KEY_DIR, else $THESPIAN_DIRECTOR_DIR, else ~/.thespian.\n"
+    "NAME defaults to PUBFILE's name without its extension. The host reads\n"
+    "the allow-list at every new connection: no restart or reload.\n",
+    run_allow,
+};
+
+static int
+run_revoke(int argc, char **argv)
+{
+    const cli_cmd_t *cmd = &cli_cmd_revoke;
+    const char *pos[1];
+    size_t n;
+    int done;
+    if (!cli_parse(cmd, argc, argv, NULL, pos, 1, 1, &n, &done))
+        return done;
+    if (!thi_plugin_valid_name(pos[0]))
+        return cli_usage_error(cmd,
+                               "client name \"%s\" must be 1-64 of A-Z a-z "
+                               "0-9 _",
+                               pos[0]);
+    char dir[THI_CURVE_PATH + 64], path[THI_CURVE_PATH + 160];
+    if (clients_dir(cmd, dir, sizeof dir) != CLI_OK)
+        return CLI_FAIL;
+    snprintf(path, sizeof path, "%s/%s.pub", dir, pos[0]);
+    if (unlink(path) != 0)
+        return cli_fail(cmd, "%s: %s", path, strerror(errno));
+    printf("revoked %s: new connections with its key are refused (open "
+           "ones stay until they close)\n",
+           pos[0]);
+    return CLI_OK;
+}
+
+const cli_cmd_t cli_cmd_revoke = {
+    "revoke",
+    "take a client's admin key out of this user's host's allow-list",
+    "usage: thespian revoke NAME\n"
+    "Remove K/curve/clients/NAME.pub (see `thespian allow`). It takes\n"
+    "effect at once for new connections; connections already open stay\n"
+    "until they close (stop the client, or restart the host, to end them).\n",
+    run_revoke,
+};
