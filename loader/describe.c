@@ -11,18 +11,44 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "loader/plugin.h"
 #include "thespian/error.h"
 
 #define DESCRIBE_MAX ((size_t)4 << 20)
+
+/* How long the child may take: a plugin whose constructor never returns
+ * must not hang gensrc. $THESPIAN_CHECK_TIMEOUT_MS overrides (1..3600000). */
+#define DESCRIBE_TIMEOUT_MS 30000
+
+static int
+describe_timeout_ms(void)
+{
+    const char *v = getenv("THESPIAN_CHECK_TIMEOUT_MS");
+    char *end = NULL;
+    long ms = v ? strtol(v, &end, 10) : 0;
+    if (v == NULL || end == v || *end != '\0' || ms < 1 || ms > 3600000)
+        return DESCRIBE_TIMEOUT_MS;
+    return (int)ms;
+}
+
+static int64_t
+mono_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
 
 static int
 stage_file(const char *dir, const thi_bundle_input_t *f)
@@ -74,15 +100,9 @@ rm_staged(const char *dir)
  * into one namespace of their own, as a host does, and describe each
  * plugin. `names` (or the paths) name the files in messages. */
 static json_t *
-describe_in_child(const thi_bundle_input_t *in, const char *const *names,
-                  size_t n)
+describe_in_child(const char *dir, const thi_bundle_input_t *in,
+                  const char *const *names, size_t n)
 {
-    const char *t = getenv("TMPDIR");
-    char dir[4096];
-    snprintf(dir, sizeof dir, "%s/thespian-describe-XXXXXX",
-             t && *t ? t : "/tmp");
-    if (mkdtemp(dir) == NULL)
-        return json_pack("{s:s}", "error", "cannot make a staging directory");
     json_t *res = json_object();
     char why[1024] = "";
     for (size_t i = 0; i < n && !why[0]; i++) {
@@ -163,19 +183,30 @@ int
 thi_plugins_describe(json_t **out, const thi_bundle_input_t *in,
                      const char *const *names, size_t n, th_diag_t *d)
 {
+    /* made here, so a child killed at the bound leaves nothing behind */
+    const char *t = getenv("TMPDIR");
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s/thespian-describe-XXXXXX",
+             t && *t ? t : "/tmp");
+    if (mkdtemp(dir) == NULL)
+        return thi_diag_set(d, TH_EIO, "%s: cannot make a staging "
+                            "directory: %s", dir, strerror(errno));
     int fds[2];
-    if (pipe2(fds, O_CLOEXEC) != 0)
+    if (pipe2(fds, O_CLOEXEC) != 0) {
+        rm_staged(dir);
         return thi_diag_set(d, TH_EIO, "pipe: %s", strerror(errno));
+    }
     fflush(NULL);
     pid_t pid = fork();
     if (pid < 0) {
         close(fds[0]);
         close(fds[1]);
+        rm_staged(dir);
         return thi_diag_set(d, TH_EIO, "fork: %s", strerror(errno));
     }
     if (pid == 0) {
         close(fds[0]);
-        json_t *r = describe_in_child(in, names, n);
+        json_t *r = describe_in_child(dir, in, names, n);
         char *text = r ? json_dumps(r, JSON_COMPACT) : NULL;
         size_t len = text ? strlen(text) : 0, off = 0;
         while (off < len) {
@@ -190,12 +221,23 @@ thi_plugins_describe(json_t **out, const thi_bundle_input_t *in,
     close(fds[1]);
     char *buf = malloc(DESCRIBE_MAX + 1);
     size_t len = 0;
-    bool too_big = false;
+    bool too_big = false, late = false;
+    int timeout = describe_timeout_ms();
+    int64_t deadline = mono_ms() + timeout;
     for (;;) {
         if (buf == NULL)
             break;
         if (len == DESCRIBE_MAX) {
             too_big = true;
+            break;
+        }
+        struct pollfd pf = {.fd = fds[0], .events = POLLIN};
+        int64_t left = deadline - mono_ms();
+        int pr = left > 0 ? poll(&pf, 1, (int)left) : 0;
+        if (pr < 0 && errno == EINTR)
+            continue;
+        if (pr == 0) {
+            late = true;
             break;
         }
         ssize_t r = read(fds[0], buf + len, DESCRIBE_MAX - len);
@@ -206,13 +248,22 @@ thi_plugins_describe(json_t **out, const thi_bundle_input_t *in,
         len += (size_t)r;
     }
     close(fds[0]);
+    if (late || too_big)
+        kill(pid, SIGKILL); /* it has nothing more to say that we want */
     int st = 0;
     while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
         ;
+    rm_staged(dir);
     int rc = 0;
     json_t *o = NULL;
     if (buf == NULL) {
         rc = thi_diag_set(d, TH_ENOMEM, "out of memory");
+    } else if (late) {
+        rc = thi_diag_set(d, TH_ETIMEDOUT,
+                          "checking the plugins did not finish within %d ms "
+                          "(a plugin's code, e.g. a constructor, does not "
+                          "return; THESPIAN_CHECK_TIMEOUT_MS sets the bound)",
+                          timeout);
     } else if (WIFSIGNALED(st)) {
         rc = thi_diag_set(d, TH_EABI,
                           "checking the plugins crashed (signal %d): a "

@@ -3,8 +3,9 @@
  * that ALSO has an ELF constructor, which appends a line to the file named
  * by $TH_TEST_MARKER when the object is mapped. Tests use it to prove that
  * a refused bundle never runs any of its code: the marker file must not
- * appear. It breaks the no-constructor rule (STYLE.md §3.9) on purpose;
- * no real plugin may do this.
+ * appear. With $TH_TEST_HANG set, the constructor never returns (a probe
+ * for bounded checks). It breaks the no-constructor rule (STYLE.md §3.9)
+ * on purpose; no real plugin may do this.
  */
 #include <fcntl.h>
 #include <stdlib.h>
@@ -16,6 +17,9 @@ __attribute__((constructor)) static void
 mark_loaded(void)
 {
     static const char line[] = "ctor_marker loaded\n";
+    const char *hang = getenv("TH_TEST_HANG");
+    while (hang != NULL && hang[0] != '\0')
+        pause();
     const char *path = getenv("TH_TEST_MARKER");
     if (path == NULL || path[0] == '\0')
         return;

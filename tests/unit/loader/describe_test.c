@@ -4,9 +4,11 @@
  * classes, the constructor runs (once, in the child) and nothing of the
  * plugin is ever mapped in the caller; refusals name the file.
  */
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "loader/bundle.h"
 #include "loader/describe.h"
@@ -105,5 +107,53 @@ TH_TEST(refusals_name_the_file)
     free(so);
 }
 
+/* Is a describe staging directory left in $TMPDIR? */
+static bool
+staging_left(void)
+{
+    const char *t = getenv("TMPDIR");
+    DIR *dir = opendir(t && *t ? t : "/tmp");
+    CHECK(dir != NULL);
+    struct dirent *e;
+    bool found = false;
+    while (!found && (e = readdir(dir)) != NULL)
+        found = strncmp(e->d_name, "thespian-describe-", 18) == 0;
+    closedir(dir);
+    return found;
+}
+
+/* A plugin whose constructor never returns: the check gives up at its
+ * bound, kills the child and says why, instead of hanging gensrc. */
+TH_TEST(a_constructor_that_never_returns_is_bounded)
+{
+    char tmp[] = "/tmp/th-describe-tmp-XXXXXX";
+    CHECK(mkdtemp(tmp) != NULL);
+    setenv("TMPDIR", tmp, 1); /* a directory of its own to look into */
+    setenv("TH_TEST_HANG", "1", 1);
+    setenv("THESPIAN_CHECK_TIMEOUT_MS", "300", 1);
+    size_t len;
+    uint8_t *so = file_of("TH_PLUGIN_ctor_marker", &len);
+    thi_bundle_input_t in = {.path = "hang.so", .kind = "plugin", .data = so,
+                             .size = len};
+    json_t *out = NULL;
+    th_diag_t d = {0};
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    CHECK_RC(thi_plugins_describe(&out, &in, NULL, 1, &d), TH_ETIMEDOUT);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double s = (double)(t1.tv_sec - t0.tv_sec) +
+               (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    CHECK(s < 10.0);
+    CHECK(out == NULL);
+    CHECK_CONTAINS(d.msg, "did not finish within 300 ms");
+    CHECK(!staging_left());
+    unsetenv("TH_TEST_HANG");
+    unsetenv("THESPIAN_CHECK_TIMEOUT_MS");
+    unsetenv("TMPDIR");
+    rmdir(tmp);
+    free(so);
+}
+
 TH_TEST_MAIN(TH_CASE(describes_in_a_child_and_maps_nothing_here),
-             TH_CASE(refusals_name_the_file))
+             TH_CASE(refusals_name_the_file),
+             TH_CASE(a_constructor_that_never_returns_is_bounded))
