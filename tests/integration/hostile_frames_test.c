@@ -439,6 +439,7 @@ TH_TEST(context_that_never_reads_does_not_block_others)
              "{\"op\":\"tell\",\"to\":\"%s\",\"type\":\"Greet\"}", addr);
     unsigned char buf[512];
     size_t n = frame(buf, sizeof buf, 1, 0, hdr, "{\"name\":\"n\"}", 12);
+    int64_t flood = th_now_ms();
     for (int i = 0; i < 150000; i++)
         raw_send(s, buf, n);
     /* the others are served meanwhile */
@@ -449,7 +450,14 @@ TH_TEST(context_that_never_reads_does_not_block_others)
             0);
         th_client_msg_free(m);
     }
-    CHECK_EQ(contexts(&h), 2);
+    /* A peer that reads nothing answers no heartbeat either, so the host
+     * may drop it once the heartbeat times out (5 s); before that it must
+     * still be there: a full pipe alone never drops a context. */
+    json_int_t now_contexts = contexts(&h);
+    if (th_now_ms() - flood < 4000)
+        CHECK_EQ(now_contexts, 2);
+    else
+        CHECK(now_contexts == 1 || now_contexts == 2);
     /* gone without goodbye: reaped by the liveness probe */
     zmq_close(s);
     zmq_ctx_term(zctx);
