@@ -56,6 +56,17 @@ print_json(const json_t *o)
     return CLI_OK;
 }
 
+/* Print a key list (taken) as JSON or as the table. */
+static void
+show_keys(json_t *o, bool as_json)
+{
+    if (as_json)
+        print_json(o);
+    else
+        cli_print_keys(stdout, o);
+    json_decref(o);
+}
+
 static int
 run_keys(int argc, char **argv)
 {
@@ -71,11 +82,7 @@ run_keys(int argc, char **argv)
         json_t *o = cli_local_keys();
         if (o == NULL)
             return cli_fail(cmd, "out of memory");
-        if (as_json)
-            print_json(o);
-        else
-            cli_print_keys(stdout, o);
-        json_decref(o);
+        show_keys(o, as_json);
         return CLI_OK;
     }
     if (strcmp(pos[0], "reload") != 0)
@@ -98,11 +105,7 @@ run_keys(int argc, char **argv)
     th_client_free(text);
     if (o == NULL)
         return cli_fail(cmd, "the host's answer is not JSON");
-    if (as_json)
-        print_json(o);
-    else
-        cli_print_keys(stdout, o);
-    json_decref(o);
+    show_keys(o, as_json);
     return CLI_OK;
 }
 
