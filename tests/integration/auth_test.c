@@ -13,6 +13,7 @@
 
 #include "curve_util.h"
 #include "host_util.h"
+#include "probe.h"
 #include "th_test.h"
 
 static const char *
@@ -127,20 +128,6 @@ raw_shutdown(void *zctx, const hu_host_t *h, int kind)
     return got;
 }
 
-static void
-probe(const hu_host_t *h)
-{
-    th_client_t *c = hu_connect(h);
-    th_addr_t g;
-    CHECK_RC(th_client_create(c, &g, "hello.Greeter", NULL), 0);
-    th_client_msg_t *m = NULL;
-    CHECK_RC(th_client_ask(c, &m, &g, "Greet", "{\"name\":\"p\"}", 12, 10000),
-             0);
-    CHECK_STREQ(m->type, "Greeting");
-    th_client_msg_free(m);
-    th_client_close(c);
-}
-
 TH_TEST(unauthenticated_clients_are_refused_and_logged_once_per_burst)
 {
     hu_host_t h = {0};
@@ -163,7 +150,7 @@ TH_TEST(unauthenticated_clients_are_refused_and_logged_once_per_burst)
         CHECK_EQ(log_count(&h, "refused a connection"), kind == 0 ? 1 : 2);
         /* no request was read: the shutdown did nothing */
         CHECK(waitpid(h.pid, NULL, WNOHANG) == 0);
-        probe(&h);
+        hu_probe_greeter(&h);
     }
     CHECK_EQ(log_count(&h, "shutdown"), 0);
     /* a refused connection is a refusal, not a dropped connection (a
@@ -214,7 +201,7 @@ TH_TEST(client_library_says_why_it_was_refused)
     CHECK_RC(th_client_connect(&c, &o, &err), TH_EPERM);
     CHECK_CONTAINS(err.message, "bob.key");
     CHECK(waitpid(h.pid, NULL, WNOHANG) == 0);
-    probe(&h);
+    hu_probe_greeter(&h);
     CHECK(hu_finish(&h));
 }
 

@@ -12,6 +12,7 @@
 
 #include "curve_util.h"
 #include "host_util.h"
+#include "probe.h"
 #include "th_test.h"
 
 #define MAX_PAYLOAD 65536
@@ -89,21 +90,6 @@ raw_recv_hdr(void *s, int timeout_ms)
     json_t *h = json_loadb((const char *)p + 8, hlen, 0, NULL);
     zmq_msg_close(&m);
     return h;
-}
-
-/* I3: a normal client still gets a Greeting. */
-static void
-probe(const hu_host_t *h)
-{
-    th_client_t *c = hu_connect(h);
-    th_addr_t g;
-    CHECK_RC(th_client_create(c, &g, "hello.Greeter", NULL), 0);
-    th_client_msg_t *m = NULL;
-    CHECK_RC(th_client_ask(c, &m, &g, "Greet", "{\"name\":\"p\"}", 12, 10000),
-             0);
-    CHECK_STREQ(m->type, "Greeting");
-    th_client_msg_free(m);
-    th_client_close(c);
 }
 
 static json_int_t
@@ -272,7 +258,7 @@ TH_TEST(malformed_frames_are_dropped_with_a_log_line)
     CHECK(log_soon(&h, "tell: \"to\" is not an actor address"));
     CHECK(log_soon(&h, "tell: type PoisonMessage is reserved"));
     CHECK(log_soon(&h, "tell: \"type\" is not a message type name"));
-    probe(&h);
+    hu_probe_greeter(&h);
     zmq_close(s);
     zmq_ctx_term(zctx);
     CHECK(hu_finish(&h));
@@ -298,7 +284,7 @@ TH_TEST(multipart_messages_are_dropped)
     CHECK(r != NULL);
     CHECK(json_is_true(json_object_get(r, "thespiand")));
     json_decref(r);
-    probe(&h);
+    hu_probe_greeter(&h);
     zmq_close(s);
     zmq_ctx_term(zctx);
     CHECK(hu_finish(&h));
@@ -353,7 +339,7 @@ TH_TEST(oversized_frame_drops_only_its_connection)
     zmq_close(s);
     zmq_close(s2);
     zmq_ctx_term(zctx);
-    probe(&h);
+    hu_probe_greeter(&h);
     CHECK(hu_finish(&h));
 }
 
