@@ -348,9 +348,55 @@ TH_TEST(ipc_directory_is_private)
     hu_rm_scratch(dir);
 }
 
+/* Another local user cannot reach a host on ipc://: the socket's directory
+ * is the host's alone, so a shutdown from `nobody` never arrives and the
+ * host keeps serving. (Needs root, to run a client as another user.) */
+TH_TEST(other_users_cannot_reach_an_ipc_host)
+{
+    if (geteuid() != 0) {
+        printf("# not root: cannot run a client as another user here\n");
+        return;
+    }
+    char dir[200], sub[300], ep[400], out[4096];
+    hu_scratch(dir, sizeof dir);
+    CHECK_RC(chmod(dir, 0755), 0); /* others may pass; only sub protects */
+    snprintf(sub, sizeof sub, "%s/run", dir);
+    snprintf(ep, sizeof ep, "ipc://%s/admin.sock", sub);
+    char pidfile[450], logfile[450];
+    snprintf(pidfile, sizeof pidfile, "%s/h.pid", dir);
+    snprintf(logfile, sizeof logfile, "%s/h.log", dir);
+    const char *argv[] = {hu_thespiand(), "--daemon", "--endpoint", ep,
+                          "--plugin",     hello_so(), "--pidfile",  pidfile,
+                          "--logfile",    logfile,    NULL};
+    CHECK_RC(run(out, sizeof out, argv), 0);
+    const char *as_nobody[] = {"/usr/bin/setpriv", "--reuid=65534",
+                               "--regid=65534",    "--clear-groups",
+                               cli(),              "--endpoint",
+                               ep,                 "shutdown",
+                               NULL};
+    int rc = run(out, sizeof out, as_nobody);
+    CHECK(rc != 0);
+    CHECK(rc != 127); /* setpriv itself ran */
+    CHECK_CONTAINS(out, "nothing accepts connections");
+    /* the host is alive and serves its own user */
+    th_client_opts_t o = {.size = sizeof o, .endpoint = ep};
+    th_client_t *c = NULL;
+    th_client_error_t err;
+    CHECK_RC(th_client_connect(&c, &o, &err), 0);
+    char *text = NULL;
+    CHECK_RC(th_client_status(c, &text), 0);
+    th_client_free(text);
+    CHECK_RC(th_client_shutdown(c, 10000), 0);
+    th_client_close(c);
+    for (int i = 0; i < 500 && access(pidfile, F_OK) == 0; i++)
+        hu_sleep_ms(10);
+    hu_rm_scratch(dir);
+}
+
 TH_TEST_MAIN(
     TH_CASE(unauthenticated_clients_are_refused_and_logged_once_per_burst),
     TH_CASE(client_library_says_why_it_was_refused),
     TH_CASE(allowed_key_works_and_revoked_key_is_refused_at_once),
     TH_CASE(unsafe_secret_key_file_stops_the_start),
-    TH_CASE(ipc_directory_is_private))
+    TH_CASE(ipc_directory_is_private),
+    TH_CASE(other_users_cannot_reach_an_ipc_host))
