@@ -587,9 +587,14 @@ run_tlsinfo(int argc, char **argv)
                b->n_files,
                b->tli ? "yes" : "no");
     } else if (!strcmp(pos[1], "contents")) {
+        /* every member, as zip tools list them: the manifest too */
+        printf("%10zu  %-8s  %s\n", b->manifest_len, "manifest",
+               THI_MANIFEST_NAME);
         for (size_t i = 0; i < b->n_files; i++)
-            printf("%10zu  %-7s  %s\n", b->files[i].size,
+            printf("%10zu  %-8s  %s\n", b->files[i].size,
                    cli_safe(b->files[i].kind), cli_safe(b->files[i].path));
+    } else if (!strcmp(pos[1], THI_MANIFEST_NAME)) {
+        fwrite(b->manifest_text, 1, b->manifest_len, stdout);
     } else {
         size_t i = 0;
         while (i < b->n_files && strcmp(b->files[i].path, pos[1]))
@@ -613,6 +618,8 @@ const cli_cmd_t cli_cmd_tlsinfo = {
     "Check FILE against the *_tls.key files of the director directory\n"
     "($THESPIAN_DIRECTOR_DIR) and name the key that validates it; exit 1,\n"
     "saying why, when none does. `contents` lists the members (size, kind,\n"
-    "path); PATH writes that member to standard output.\n",
+    "path), MANIFEST.json (kind manifest) first; PATH writes that member's\n"
+    "bytes to standard output, as `unzip -p` does (MANIFEST.json too).\n"
+    "The format: docs/bundle-format.md.\n",
     run_tlsinfo,
 };

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <jansson.h>
 #include <limits.h>
+#include <pwd.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -642,20 +643,51 @@ unit_word(FILE *f, const char *s, bool exec)
 
 /* The unit text (malloc'd) into *out; false when a value cannot be put
  * into a unit (a control character). */
+/* Is path `top` itself or below it? */
+static bool
+in_dir(const char *path, const char *top)
+{
+    size_t n = strlen(top);
+    return strncmp(path, top, n) == 0 && (path[n] == '/' || path[n] == '\0');
+}
+
+/* The directory an ipc:// endpoint's socket lives in (into out), or
+ * false for tcp://. */
+static bool
+ipc_dir(const char *ep, char *out, size_t n)
+{
+    if (strncmp(ep, "ipc://", 6) != 0)
+        return false;
+    snprintf(out, n, "%s", ep + 6);
+    char *slash = strrchr(out, '/');
+    if (slash == NULL || slash == out)
+        return false;
+    *slash = '\0';
+    return true;
+}
+
 static bool
 unit_text(char **out, size_t *len, const char *name, const char *daemon,
-          const char *dir, const char *ep, const char *self)
+          const char *dir, const char *ep, const char *self, const char *user)
 {
     FILE *f = open_memstream(out, len);
     if (f == NULL)
         return false;
+    /* Type=notify: thespiand sends READY=1 once its keys, the Source
+     * Authority and the admin endpoint are in place, so ExecStartPost
+     * (refresh) and units ordered after this one start against a host
+     * that answers. Its standard error is the journal. */
     fprintf(f, "# written by `thespian bootstart %s`\n[Unit]\n"
             "Description=thespian-c actor system %s\n"
-            "After=network.target\n\n[Service]\nType=simple\nEnvironment=",
+            "Wants=network-online.target\n"
+            "After=network-online.target\n\n[Service]\nType=notify\n"
+            "NotifyAccess=main\nUser=",
             name, name);
+    bool ok = unit_word(f, user, false);
+    fputs("\nEnvironment=", f);
     char assign[PATH_MAX + 32];
     snprintf(assign, sizeof assign, "THESPIAN_DIRECTOR_DIR=%s", dir);
-    bool ok = unit_word(f, assign, false);
+    ok = ok && unit_word(f, assign, false);
     fputs("\nExecStart=", f);
     ok = ok && unit_word(f, daemon, true);
     fputs(" --foreground --director-dir ", f);
@@ -667,8 +699,39 @@ unit_text(char **out, size_t *len, const char *name, const char *daemon,
     ok = ok && unit_word(f, self, true);
     fputs(" --endpoint ", f);
     ok = ok && unit_word(f, ep, true);
-    fputs(" refresh --wait 30\nRestart=on-failure\n\n[Install]\n"
-          "WantedBy=multi-user.target\n",
+    fputs(" refresh --wait 30\nRestart=on-failure\n", f);
+    /* Hardening (systemd.exec(5)): the host writes only its director
+     * directory (keys, state, sources) and, for ipc://, the socket's
+     * directory; the rest of the file system is read-only to it. */
+    fputs("NoNewPrivileges=yes\nProtectSystem=strict\nReadWritePaths=", f);
+    ok = ok && unit_word(f, dir, false);
+    char sock[PATH_MAX];
+    bool ipc = ipc_dir(ep, sock, sizeof sock);
+    if (ipc) {
+        fputs(" -", f); /* '-': made by the host if missing */
+        ok = ok && unit_word(f, sock, false);
+    }
+    /* what the host must see where everyone sees it: its binaries, its
+     * director directory, its socket; a private /tmp or a hidden /home
+     * would take them away */
+    const char *paths[] = {dir, daemon, self, ipc ? sock : dir};
+    bool tmp = false, home = false;
+    for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) {
+        tmp = tmp || in_dir(paths[i], "/tmp") || in_dir(paths[i], "/var/tmp");
+        home = home || in_dir(paths[i], "/home") ||
+               in_dir(paths[i], "/root") || in_dir(paths[i], "/run/user");
+    }
+    fprintf(f, "\nPrivateTmp=%s\nProtectHome=%s\n", tmp ? "no" : "yes",
+            home ? "read-only" : "yes");
+    fputs("PrivateDevices=yes\nProtectKernelTunables=yes\n"
+          "ProtectKernelModules=yes\nProtectKernelLogs=yes\n"
+          "ProtectControlGroups=yes\nProtectClock=yes\n"
+          "ProtectHostname=yes\nRestrictSUIDSGID=yes\n"
+          "RestrictNamespaces=yes\nRestrictRealtime=yes\n"
+          "LockPersonality=yes\n"
+          "RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6\n"
+          "SystemCallArchitectures=native\nUMask=0077\n"
+          "\n[Install]\nWantedBy=multi-user.target\n",
           f);
     if (fclose(f) != 0 || !ok) {
         free(*out);
@@ -723,7 +786,9 @@ run_bootstart(int argc, char **argv)
     size_t n;
     int done;
     bool nostart;
-    if (!cli_parse(cmd, argc, argv, NULL, pos, 0, 2, &n, &done))
+    const char *user = NULL;
+    const cli_opt_t opts[] = {{"user", CLI_STRING, &user}, {NULL, 0, NULL}};
+    if (!cli_parse(cmd, argc, argv, opts, pos, 0, 2, &n, &done))
         return done;
     if ((done = bootstart_args(cmd, pos, n, &name, &nostart)) != CLI_OK)
         return done;
@@ -734,6 +799,27 @@ run_bootstart(int argc, char **argv)
     cli_director_dir(dd, sizeof dd);
     if (!absolute(dd, dir, sizeof dir))
         return cli_fail(cmd, "%s: cannot make the path absolute", dd);
+    /* the host runs as the director directory's owner unless told: its
+     * keys and state are there, and a key is trusted only when its owner
+     * is the host's user or root (docs/security.md) */
+    struct stat dst;
+    int serr = stat(dir, &dst) != 0 ? errno : 0;
+    if (serr || !S_ISDIR(dst.st_mode))
+        return cli_fail(cmd, "director directory %s: %s (make it and put the "
+                        "trusted keys in it first; see keys/README.md)",
+                        dir, serr ? strerror(serr) : "not a directory");
+    char owner[256];
+    if (user == NULL) {
+        struct passwd *pw = getpwuid(dst.st_uid);
+        if (pw == NULL)
+            return cli_fail(cmd, "director directory %s: its owner (uid %ld) "
+                            "has no user name; give --user NAME", dir,
+                            (long)dst.st_uid);
+        snprintf(owner, sizeof owner, "%s", pw->pw_name);
+        user = owner;
+    } else if (getpwnam(user) == NULL) {
+        return cli_fail(cmd, "--user %s: no such user", cli_safe(user));
+    }
     if (!thespiand_path(daemon, sizeof daemon))
         return cli_fail(cmd, "thespiand not found (set $THESPIAND, or put it "
                              "beside thespian or on $PATH)");
@@ -744,7 +830,7 @@ run_bootstart(int argc, char **argv)
              udir && *udir ? udir : "/etc/systemd/system", name);
     char *text = NULL;
     size_t len = 0;
-    if (!unit_text(&text, &len, name, daemon, dir, ep, self))
+    if (!unit_text(&text, &len, name, daemon, dir, ep, self, user))
         return cli_fail(cmd, "a path or the endpoint holds a control "
                              "character: it cannot go into a unit");
     th_diag_t d = {0};
@@ -767,15 +853,20 @@ run_bootstart(int argc, char **argv)
 
 const cli_cmd_t cli_cmd_bootstart = {
     "bootstart", "install a systemd unit that runs a host at boot",
-    "usage: thespian bootstart [NAME] [nostart]\n"
+    "usage: thespian bootstart [--user USER] [NAME] [nostart]\n"
     "Write the systemd unit thespian-NAME.service (NAME: 1-64 of A-Z a-z\n"
     "0-9 _ -, default \"thespian\") into $THESPIAN_SYSTEMD_DIR (default\n"
     "/etc/systemd/system). It runs `thespiand --foreground --director-dir\n"
     "DIR --endpoint E` (thespiand found as `start` finds it, DIR the\n"
-    "director directory, E the endpoint by the discovery rule, all\n"
-    "absolute), with THESPIAN_DIRECTOR_DIR=DIR, then `thespian --endpoint E\n"
-    "refresh --wait 30` (a failure there does not stop the host),\n"
-    "Restart=on-failure, WantedBy=multi-user.target. Then, unless nostart,\n"
+    "director directory, which must exist, E the endpoint by the discovery\n"
+    "rule, all absolute) as Type=notify (ready once keys and the Source\n"
+    "Authority are in place; its log goes to the journal), as User=USER\n"
+    "(default: DIR's owner), with THESPIAN_DIRECTOR_DIR=DIR, then\n"
+    "`thespian --endpoint E refresh --wait 30` (a failure there does not\n"
+    "stop the host), Restart=on-failure, hardening (NoNewPrivileges,\n"
+    "ProtectSystem=strict with ReadWritePaths=DIR, PrivateTmp,\n"
+    "ProtectHome, ...: docs/cli.md), WantedBy=multi-user.target. Then,\n"
+    "unless nostart, "
     "`systemctl daemon-reload` and `systemctl enable --now` the unit (exit\n"
     "1 when systemctl is missing or fails). Prints the unit's path.\n",
     run_bootstart,

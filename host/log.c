@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <syslog.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -36,6 +37,11 @@ static int log_fd = 2;
 static char *log_path;     /* NULL: standard error, never rotated */
 static off_t log_size;
 static off_t log_maxsize = DEFAULT_MAXSIZE;
+
+/* Standard error is the journal (a systemd service's): each record starts
+ * with its syslog priority, "<N>", which journald turns into the record's
+ * PRIORITY (sd-daemon(3)). Set once in log_init. */
+static bool log_journal;
 
 /* thi_log_set_internal, before the first record */
 static bool internal_set;
@@ -80,8 +86,32 @@ open_log(const char *path)
     return open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
 }
 
+static void log_init_fd(void);
+
+/* systemd sets JOURNAL_STREAM=DEV:INODE for the stream it connected to
+ * the journal; it counts only while fd is still that stream (systemd.exec(5)). */
+static bool
+fd_is_journal(int fd)
+{
+    const char *js = getenv("JOURNAL_STREAM");
+    unsigned long long dev, ino;
+    struct stat st;
+    if (js == NULL || sscanf(js, "%llu:%llu", &dev, &ino) != 2 ||
+        fstat(fd, &st) != 0)
+        return false;
+    return (unsigned long long)st.st_dev == dev &&
+           (unsigned long long)st.st_ino == ino;
+}
+
 static void
 log_init(void)
+{
+    log_init_fd();
+    log_journal = log_fd == 2 && fd_is_journal(2);
+}
+
+static void
+log_init_fd(void)
 {
     int t = thi_log_level_of(getenv("THESPLOG_THRESHOLD"));
     if (t >= 0)
@@ -177,8 +207,19 @@ thi_log_fmt_time(char *buf, size_t size)
 }
 
 /* One record, one write(2): concurrent records never interleave. */
+static int
+syslog_priority(int level)
+{
+    return level >= TH_LOG_CRITICAL ? LOG_CRIT
+           : level >= TH_LOG_ERROR  ? LOG_ERR
+           : level >= TH_LOG_WARNING ? LOG_WARNING
+           : level >= TH_LOG_INFO   ? LOG_INFO
+                                    : LOG_DEBUG;
+}
+
 static void
-emit(const char *levelname, const th_addr_t *who, const char *body)
+emit(int level, const char *levelname, const th_addr_t *who,
+     const char *body)
 {
     char addr[TH_ADDR_STRLEN] = "";
     if (who && !th_addr_is_null(who))
@@ -197,16 +238,19 @@ emit(const char *levelname, const th_addr_t *who, const char *body)
         thi_text_escape(esc, need, body, blen, THI_TEXT_SINK);
         body = esc;
     }
+    char prio[8] = "";
+    if (log_journal)
+        snprintf(prio, sizeof prio, "<%d>", syslog_priority(level));
     char small[1200], *line = small;
-    size_t cap = strlen(when) + strlen(levelname) + strlen(addr) +
-                 strlen(body) + 8;
+    size_t cap = strlen(prio) + strlen(when) + strlen(levelname) +
+                 strlen(addr) + strlen(body) + 8;
     if (cap > sizeof small && (line = malloc(cap)) == NULL) {
         if (esc != NULL && esc != esc_small)
             free(esc);
         return;
     }
-    int n = snprintf(line, cap, "%s %s [%s] %s\n", when, levelname, addr,
-                     body);
+    int n = snprintf(line, cap, "%s%s %s [%s] %s\n", prio, when, levelname,
+                     addr, body);
     if (n > 0)
         write_record(line, (size_t)n);
     if (line != small)
@@ -224,7 +268,7 @@ thi_vlog(int level, const th_addr_t *who, const char *fmt, va_list ap)
     char body[1024];
     if (vsnprintf(body, sizeof body, fmt, ap) < 0)
         return;
-    emit(thi_log_level_name(level), who, body);
+    emit(level, thi_log_level_name(level), who, body);
 }
 
 void
@@ -241,7 +285,7 @@ static void
 log_always(const char *text)
 {
     pthread_once(&log_once, log_init);
-    emit("STATUS", NULL, text);
+    emit(TH_LOG_INFO, "STATUS", NULL, text);
 }
 
 /* ---- SIGUSR1: status dump ------------------------------------------------ */

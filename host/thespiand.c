@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
+#include <systemd/sd-daemon.h>
 #include <unistd.h>
 
 #include "host/admin.h"
@@ -62,8 +63,8 @@ static const char usage_text[] =
     "                          directory, else ~/.thespian); see\n"
     "                          docs/security.md\n"
     "  --authority PATH        the Source Authority plugin (default:\n"
-    "                          $THESPIAN_AUTHORITY, else the one installed\n"
-    "                          beside thespiand)\n"
+    "                          $THESPIAN_AUTHORITY, else the one `meson\n"
+    "                          install` put in LIBDIR/thespian)\n"
     "  --capabilities JSON     the system's capabilities, a JSON object\n"
     "  --capabilities-file P   ... read from a file\n"
     "  --workers N             worker threads (default: one per CPU)\n"
@@ -722,9 +723,13 @@ prepare(options_t *o, startup_t *st)
                 *slash = '\0';
             snprintf(guess, sizeof guess, "%.3000s/../director/authority.so",
                      exe);
-            if (access(guess, R_OK) != 0)
-                snprintf(guess, sizeof guess,
-                         "%.3000s/../lib/thespian/authority.so", exe);
+            /* installed: LIBDIR/thespian, relative to BINDIR (meson.build) */
+            if (access(guess, R_OK) != 0 && TH_AUTHORITY_FROM_BIN[0] == '/')
+                snprintf(guess, sizeof guess, "%s/authority.so",
+                         TH_AUTHORITY_FROM_BIN);
+            else if (access(guess, R_OK) != 0)
+                snprintf(guess, sizeof guess, "%.3000s/%s/authority.so", exe,
+                         TH_AUTHORITY_FROM_BIN);
             ap = guess;
         }
         st->authority = realpath(ap, NULL);
@@ -940,6 +945,16 @@ serve(const options_t *o, startup_t *st)
                 st->clients_dir);
     report(true, "serving %s (pid %ld)", thi_admin_endpoint(admin),
            (long)getpid());
+    /* Type=notify: ready now that the keys, the Source Authority and the
+     * admin endpoint are in place. Does nothing without $NOTIFY_SOCKET;
+     * unset it so no process started later writes to the socket. */
+    int nrc = sd_notifyf(1, "READY=1\nMAINPID=%ld\nSTATUS=serving %s",
+                         (long)getpid(), thi_admin_endpoint(admin));
+    if (nrc < 0)
+        thi_log(TH_LOG_WARNING, NULL,
+                "thespiand: cannot tell the service manager it is ready "
+                "($NOTIFY_SOCKET): %s",
+                strerror(-nrc));
     if (report_fd >= 0) {
         close(report_fd); /* the waiting parent exits now */
         report_fd = -1;

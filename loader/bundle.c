@@ -745,6 +745,7 @@ thi_bundle_free(thi_bundle_t *b)
     }
     free(b->files);
     json_decref(b->manifest);
+    free(b->manifest_text);
     free(b);
 }
 
@@ -988,6 +989,9 @@ thi_bundle_read(thi_bundle_t **out, const uint8_t *buf, size_t signed_len,
     b->tli = json_object_get(b->manifest, "tli");
     if (json_is_null(b->tli))
         b->tli = NULL;
+    b->manifest_text = mtext; /* the member's bytes, for tlsinfo */
+    b->manifest_len = mlen;
+    mtext = NULL;
     *out = b;
     b = NULL;
     rc = 0;

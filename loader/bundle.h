@@ -4,6 +4,7 @@
  * over every byte before it. Building, verifying (on the raw bytes, before
  * anything parses the archive), reading against the manifest, extracting.
  *
+ * The format for people (verifying with openssl alone): docs/bundle-format.md.
  * Trailer layout (permanent, little endian), the last bytes of the file:
  *   0  8  magic "THSPSIG1"
  *   8  2  trailer format version (1)
@@ -77,6 +78,8 @@ typedef struct thi_bundle_file {
 
 typedef struct thi_bundle {
     json_t *manifest;           /* the parsed manifest (owned) */
+    uint8_t *manifest_text;     /* MANIFEST.json's bytes as stored (owned) */
+    size_t manifest_len;
     const char *group;          /* borrowed from manifest */
     const char *version;        /* NULL: unversioned */
     const char *info;

@@ -22,8 +22,11 @@ host that is gone raises ActorSystemFailure at once.
 An ActorSystem object is one context: use it from one thread at a time and
 give each thread its own with private().
 
-The library is found from $THESPIAN_CLIENT_LIB, else by the linker's
-search for libthespian-client. The host is found by the same rule as the
+The library is found from $THESPIAN_CLIENT_LIB, else in the tree `meson
+install` made (this module's prefix, LIBDIR), else by the linker's search
+for libthespian-client; when none loads, the first call raises
+ActorSystemStartupFailure (name LibraryNotFound) saying what was tried
+and what to install or set. The host is found by the same rule as the
 thespian CLI: the endpoint argument, else $THESPIAN_ENDPOINT, else
 $THESPIAN_DIRECTOR_DIR/adminendpoint.cfg, else tcp://127.0.0.1:1900.
 
@@ -139,13 +142,54 @@ class _CreateOpts(ctypes.Structure):
                 ("requirements_json", ctypes.c_char_p)]
 
 
+_LIBNAME = "libthespian-client.so.0"
+
+
+def _installed_lib():
+    """The library `meson install` put beside this module's prefix, or
+    None (not installed by meson: running from the source tree). The
+    prefix is found from this file's own path, so a moved or --destdir
+    tree works as well as the configured one."""
+    try:
+        from _thespian_install import PURELIB, LIBDIR, LIBNAME
+    except ImportError:
+        return None
+    if os.path.isabs(LIBDIR):
+        return os.path.join(LIBDIR, LIBNAME)
+    here = os.path.dirname(os.path.abspath(__file__))
+    depth = len([p for p in PURELIB.split("/") if p])
+    prefix = here
+    for _ in range(depth):
+        prefix = os.path.dirname(prefix)
+    return os.path.join(prefix, LIBDIR, LIBNAME)
+
+
 def _load():
-    path = os.environ.get("THESPIAN_CLIENT_LIB")
-    if not path:
-        path = ctypes.util.find_library("thespian-client")
-    if not path:
-        path = "libthespian-client.so.0"
-    lib = ctypes.CDLL(path)
+    env = os.environ.get("THESPIAN_CLIENT_LIB")
+    if env:
+        tries = [(env, "$THESPIAN_CLIENT_LIB")]
+    else:
+        tries = []
+        inst = _installed_lib()
+        if inst and os.path.exists(inst):
+            tries.append((inst, "the installed tree"))
+        found = ctypes.util.find_library("thespian-client")
+        tries.append((found or _LIBNAME, "the linker's search path"))
+    errors = []
+    lib = None
+    for path, where in tries:
+        try:
+            lib = ctypes.CDLL(path)
+            break
+        except OSError as e:
+            errors.append(f"{path} (from {where}): {e}")
+    if lib is None:
+        raise ActorSystemStartupFailure(
+            TH_ESTARTUP, "LibraryNotFound",
+            "thespian_client: cannot load libthespian-client: " +
+            "; ".join(errors) + ". Install thespian-c (`meson install` puts "
+            "the library in LIBDIR, found from this module's prefix), or "
+            "set THESPIAN_CLIENT_LIB to the path of " + _LIBNAME)
     P, I, S, V = ctypes.POINTER, ctypes.c_int, ctypes.c_size_t, ctypes.c_void_p
     C = ctypes.c_char_p
     sig = {

@@ -9,34 +9,19 @@ import re
 import json
 import os
 import shlex
-import shutil
 import subprocess
 import sys
-import tempfile
 
+import installtree
 import taplib
-
-STATE = {}
 
 
 def installed():
-    if "dest" not in STATE:
-        dest = tempfile.mkdtemp(prefix="th-embed-")
-        STATE["dest"] = dest
-        subprocess.run([os.environ.get("MESON", "meson"), "install", "-C", os.environ["MESON_BUILD_ROOT"],
-                        "--no-rebuild", "--quiet", "--destdir", dest],
-                       check=True, stdout=subprocess.DEVNULL)
-    return STATE["dest"]
+    return installtree.dest()
 
 
 def pc_env(dest):
-    pcs = glob.glob(os.path.join(dest, "**", "thespian-host.pc"),
-                    recursive=True)
-    assert len(pcs) == 1, f"thespian-host.pc not installed once: {pcs}"
-    env = dict(os.environ)
-    env["PKG_CONFIG_PATH"] = os.path.dirname(pcs[0])
-    env["PKG_CONFIG_SYSROOT_DIR"] = dest
-    return env, os.path.dirname(os.path.dirname(pcs[0]))
+    return installtree.pc_env("thespian-host")
 
 
 def header_and_pc_installed():
@@ -92,12 +77,8 @@ def exports_only_public_names():
 
 
 def main():
-    try:
-        return taplib.run([header_and_pc_installed, embedder_builds_and_runs,
-                           exports_only_public_names])
-    finally:
-        if "dest" in STATE:
-            shutil.rmtree(STATE["dest"], ignore_errors=True)
+    return taplib.run([header_and_pc_installed, embedder_builds_and_runs,
+                       exports_only_public_names])
 
 
 if __name__ == "__main__":

@@ -95,13 +95,68 @@ def gensrc_is_reproducible_and_tlsinfo_names_the_key():
     info = run(["tlsinfo", path], env=t.env)
     assert "signed by:   dev_tls.key" in info and h in info, info
     lst = run(["tlsinfo", path, "contents"], env=t.env)
-    assert "plugin   hello.so" in lst, lst
+    assert "plugin    hello.so" in lst, lst
     member = subprocess.run([THESPIAN, "tlsinfo", path, "hello.so"],
                             env={**os.environ, **t.env}, capture_output=True)
     assert member.returncode == 0 and member.stdout == open(HELLO, "rb").read()
     # standard zip tools can list it
     z = subprocess.run(["unzip", "-l", path], capture_output=True, text=True)
     assert z.returncode == 0 and "MANIFEST.json" in z.stdout, z.stdout
+
+
+def doc_block(path, heading):
+    """The first ```sh block under `heading` in a doc of this repo."""
+    text = open(os.path.join(os.environ["THESPIAN_DOCS"], path)).read()
+    part = text.split("\n## " + heading + "\n", 1)[1]
+    return part.split("```sh\n", 1)[1].split("```", 1)[0]
+
+
+@case
+def bundle_verifies_with_openssl_alone():
+    """docs/bundle-format.md's openssl recipe, run as written."""
+    t = Env()
+    path = t.gensrc("hello", t.key, t.src, "version:1.0", "*.so").split()[1]
+    pub = os.path.join(t.dd, "dev_tls.key")
+    recipe = doc_block("bundle-format.md", "Verifying with openssl")
+    keys = run(["keys", "list"], env=t.env)
+
+    def verify(f):
+        with tempfile.TemporaryDirectory() as w:
+            return subprocess.run(["bash", "-euc", recipe], cwd=w,
+                                  env=dict(os.environ, FILE=f, PUB=pub),
+                                  capture_output=True, text=True,
+                                  timeout=60)
+    r = verify(path)
+    assert r.returncode == 0, (r.stdout, r.stderr)
+    lines = r.stdout.split()
+    assert lines[0:2] == ["Verified", "OK"], r.stdout
+    assert len(lines) == 4 and lines[2] == lines[3], r.stdout
+    assert lines[2] in keys, (lines[2], keys)  # the fingerprint thespian shows
+    # one byte changed in the signed range: openssl refuses it
+    data = bytearray(open(path, "rb").read())
+    data[100] ^= 1
+    bad = os.path.join(t.root, "bad.tls")
+    open(bad, "wb").write(bytes(data))
+    r = verify(bad)
+    assert r.returncode != 0 and "Verified OK" not in r.stdout, r.stdout
+
+
+@case
+def tlsinfo_shows_members_as_zip_tools_do():
+    t = Env()
+    path = t.gensrc("hello", t.key, t.src, "version:1.0", "*.so").split()[1]
+    z = zipfile.ZipFile(path)
+    names = z.namelist()
+    assert "MANIFEST.json" in names, names
+    lst = run(["tlsinfo", path, "contents"], env=t.env).splitlines()
+    assert sorted(l.split()[-1] for l in lst) == sorted(names), (lst, names)
+    assert lst[0].split() == [str(z.getinfo("MANIFEST.json").file_size),
+                              "manifest", "MANIFEST.json"], lst
+    for name in names:
+        m = subprocess.run([THESPIAN, "tlsinfo", path, name],
+                           env={**os.environ, **t.env}, capture_output=True)
+        assert m.returncode == 0, (name, m.stderr)
+        assert m.stdout == z.read(name), name
 
 
 @case
@@ -146,7 +201,7 @@ def gensrc_refuses_a_so_that_is_not_a_plugin_unless_listed_in_deps():
     open(deps, "w").write("# private libraries\nlibcollide.so.1\n")
     out = t.gensrc("c", t.key, t.src, "deps:" + deps, "collide.so")
     lst = run(["tlsinfo", out.split()[1], "contents"], env=t.env)
-    assert "library  libcollide.so.1" in lst and "plugin   collide.so" in lst
+    assert "library   libcollide.so.1" in lst and "plugin    collide.so" in lst
     open(deps, "w").write("../../etc/passwd\n")
     t.gensrc("c", t.key, t.src, "deps:" + deps, "collide.so", expect=1,
              contains="deps.txt line 1")
