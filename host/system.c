@@ -379,6 +379,8 @@ th_system_status_json(th_system_t *sys, char **out)
     json_object_set_new(o, "messages", json_integer((json_int_t)st.messages));
     json_object_set_new(o, "pending_wakeups",
                         json_integer((json_int_t)st.pending_timers));
+    json_object_set_new(o, "sources",
+                        json_integer((json_int_t)thi_sources_count(sys)));
     /* the process-wide type table: types from outside never count here */
     unsigned types_n, types_sent;
     thi_types_count(&types_n, &types_sent);

@@ -313,6 +313,65 @@ TH_TEST(status_during_unload_cycles)
     fixture_fini(&f);
 }
 
+/* ---- limits are named ------------------------------------------------ */
+
+/* Loading sources (versions of one group, all kept) until the process
+ * runs out of what each source's link-map namespace takes (static TLS;
+ * about 11 sources at once today): the load that fails says TH_ELIMIT and
+ * names the resource, never ABIMismatch. A loader without that ceiling
+ * never fails here: the case then says so and passes. */
+TH_TEST(exhausted_namespaces_are_a_named_limit)
+{
+    fixture_t f;
+    fixture_init(&f);
+    th_system_t *sys = fixture_system(&f);
+    int loads = 0, rc = 0;
+    th_diag_t d = {0};
+    const char *const files[][4] = {
+        {"testactors.so", "plugin", rt_plugin_path("testactors")}};
+    /* all made first: making one describes the plugin in a child process,
+     * which would inherit the exhaustion */
+    enum { N = 24 };
+    uint8_t *b[N];
+    size_t len[N];
+    for (int i = 0; i < N; i++) {
+        char version[16];
+        snprintf(version, sizeof version, "1.%d", i);
+        b[i] = bundle_of(f.key, "tests", version, files, 1, &len[i]);
+    }
+    for (; loads < N; loads++) {
+        char hash[65];
+        thi_diag_clear(&d);
+        rc = th_system_load_source(sys, b[loads], len[loads], "t.tls", false,
+                                   hash, &d);
+        if (rc != 0)
+            break;
+    }
+    for (int i = 0; i < N; i++)
+        free(b[i]);
+    if (rc == 0) {
+        fprintf(stderr, "# no per-process limit reached in %d loads\n",
+                loads);
+    } else {
+        fprintf(stderr, "# load %d: %s: %s\n", loads + 1, th_strerror(rc),
+                d.msg);
+        CHECK_RC(rc, TH_ELIMIT);
+        CHECK(strstr(d.msg, "limit reached: ") != NULL);
+        CHECK(strstr(d.msg, "static TLS") != NULL ||
+              strstr(d.msg, "namespaces") != NULL ||
+              strstr(d.msg, "memory") != NULL);
+        CHECK_EQ(count_sources(sys), (size_t)loads); /* none half-loaded */
+    }
+    /* the host lives */
+    th_addr_t c = rt_create(sys, "testactors.Counter");
+    th_inbox_t *in;
+    CHECK_RC(th_inbox_create(sys, &in), 0);
+    json_decref(rt_ask(in, &c, "Get", "", "Count"));
+    th_inbox_destroy(in);
+    CHECK_RC(th_system_destroy(sys), 0);
+    fixture_fini(&f);
+}
+
 /* ---- bounded shutdown ----------------------------------------------- */
 
 /* A handler that never returns: destroy returns within the bound plus a
@@ -385,6 +444,7 @@ TH_TEST(destroy_in_order_returns_zero)
 TH_TEST_MAIN(TH_CASE(names_published_after_start),
              TH_CASE(failed_create_rolls_back),
              TH_CASE(status_during_unload_cycles),
+             TH_CASE(exhausted_namespaces_are_a_named_limit),
              TH_CASE(destroy_is_bounded),
              TH_CASE(destroy_bound_counts_from_shutdown),
              TH_CASE(destroy_in_order_returns_zero))
