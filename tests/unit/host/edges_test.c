@@ -362,6 +362,13 @@ TH_TEST(exhausted_namespaces_are_a_named_limit)
               strstr(d.msg, "memory") != NULL);
         CHECK_EQ(count_sources(sys), (size_t)loads); /* none half-loaded */
     }
+    /* status counts them */
+    char *text = NULL;
+    CHECK_RC(th_system_status_json(sys, &text), 0);
+    json_t *st = json_loads(text, 0, NULL);
+    free(text);
+    CHECK_EQ(rt_int(st, "sources"), loads);
+    json_decref(st);
     /* the host lives */
     th_addr_t c = rt_create(sys, "testactors.Counter");
     th_inbox_t *in;
