@@ -236,6 +236,7 @@ print_table(json_t *st)
     row("messages", "%s", json_object_get(sys, "messages"));
     row("dead letters", "%s", json_object_get(sys, "dead_letters"));
     row("wakeups", "%s", json_object_get(sys, "pending_wakeups"));
+    row("sources", "%s", json_object_get(sys, "sources"));
     row("capabilities", "%s", json_object_get(st, "capabilities"));
     json_t *plugins = json_object_get(adm, "plugins");
     size_t i;

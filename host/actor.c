@@ -11,6 +11,9 @@
 #include <string.h>
 
 #include "host/rt.h"
+#ifdef THI_FAULT_INJECTION
+#include <unistd.h>
+#endif
 
 /* ---- Mailbox: intrusive MPSC queue with a stub, after Vyukov. The low bit
  * of `head` means "empty and not scheduled": the push that clears it is the
@@ -731,17 +734,6 @@ thi_send_internal(struct th_system *sys, const th_addr_t *to,
 }
 
 static int
-push_start(struct th_system *sys, thi_slot_t *slot, uint64_t nonce,
-           const thi_class_t *cls, const th_addr_t *parent, char *name,
-           thi_start_extra_t *x)
-{
-    thi_start_args_t a = {cls, *parent, name, x};
-    th_addr_t to;
-    thi_slot_addr(sys, slot, nonce, &to);
-    return thi_send_internal(sys, &to, THI_ENV_START, &a, sizeof a, NULL, 0);
-}
-
-static int
 push_op(struct th_system *sys, thi_slot_t *target, enum thi_env_kind kind,
         const th_addr_t *arg)
 {
@@ -872,62 +864,76 @@ thi_create_resolved(struct th_system *sys, th_ctx_t *ctx, th_addr_t *out,
     return rc;
 }
 
-/* The rest of thi_create, once the class is resolved (and its source held). */
+#ifdef THI_FAULT_INJECTION
+_Atomic int thi_fault_start_fail;
+_Atomic int thi_fault_finalize_delay_ms;
+#endif
+
+static void
+internal_env_fill(thi_env_t *env, enum thi_env_kind kind, const void *a,
+                  size_t alen)
+{
+    memset(env, 0, sizeof *env);
+    env->kind = (uint16_t)kind;
+    env->system = 1;
+    env->msg.type = "th.internal";
+    env->msg.data = env->in.bytes;
+    if (alen)
+        memcpy(env->in.bytes, a, alen);
+}
+
+/* The rest of thi_create, once the class is resolved (and its source
+ * held). Everything that can fail is allocated first; the global name is
+ * published only once START is queued, so a send by name always lands
+ * behind START. On failure everything done is undone and the caller still
+ * owns the source hold (it releases it, once). */
 static int
 create_slot(struct th_system *sys, th_ctx_t *ctx, th_addr_t *out,
             const thi_class_t *cls, const char *gname, thi_slot_t *parent_slot,
             thi_start_extra_t *x)
 {
-    int rc;
-    th_addr_t parent;
+    th_addr_t parent, root;
     thi_slot_addr(sys, parent_slot, parent_slot->live_nonce, &parent);
+    thi_slot_addr(sys, sys->root, sys->root->live_nonce, &root);
+    /* the root's children belong to the root's context: from elsewhere
+     * the registration is a message to it */
+    bool via_root = parent_slot == sys->root && !(ctx && ctx->slot == sys->root);
 
+    int rc = TH_ENOMEM;
     thi_slot_t *slot = NULL;
     char *name_copy = NULL;
     thi_name_ent_t *ent = NULL;
+    thi_env_t *start = thi_env_alloc();
+    thi_env_t *add = via_root ? thi_env_alloc() : NULL;
+    if (start)
+        memset(start, 0, sizeof *start);
+    if (add)
+        memset(add, 0, sizeof *add);
     if (gname) {
         size_t nl = strlen(gname);
         name_copy = strdup(gname);
-        ent = malloc(sizeof *ent + nl + 1);
-        if (name_copy == NULL || ent == NULL) {
-            free(name_copy);
-            free(ent);
-            thi_start_extra_free(x);
-            return TH_ENOMEM;
-        }
-        memcpy(ent->name, gname, nl + 1);
-        /* the lock spans lookup and insert: one actor per name, always */
+        if ((ent = malloc(sizeof *ent + nl + 1)) != NULL)
+            memcpy(ent->name, gname, nl + 1);
+    }
+    if (start == NULL || (via_root && add == NULL) ||
+        (gname && (name_copy == NULL || ent == NULL)))
+        goto fail;
+    if (gname) {
+        /* held until the name is published: one actor per name, always */
         pthread_mutex_lock(&sys->names_lock);
-        uint32_t b = names_bucket(gname);
-        for (thi_name_ent_t *e = sys->names[b]; e; e = e->next)
+        for (thi_name_ent_t *e = sys->names[names_bucket(gname)]; e;
+             e = e->next)
             if (strcmp(e->name, gname) == 0 && addr_live(sys, &e->addr)) {
                 *out = e->addr;
                 pthread_mutex_unlock(&sys->names_lock);
-                free(name_copy);
-                free(ent);
-                thi_start_extra_free(x);
                 thi_source_put(sys, cls->source); /* no new actor */
-                return 0;
+                rc = 0;
+                goto fail;
             }
-        rc = thi_slot_alloc(sys, &slot, THI_SLOT_ACTOR);
-        if (rc != 0) {
-            pthread_mutex_unlock(&sys->names_lock);
-            free(name_copy);
-            free(ent);
-            thi_start_extra_free(x);
-            return rc;
-        }
-        thi_slot_addr(sys, slot, atomic_load(&slot->nonce), &ent->addr);
-        ent->next = sys->names[b];
-        sys->names[b] = ent;
-        pthread_mutex_unlock(&sys->names_lock);
-    } else {
-        rc = thi_slot_alloc(sys, &slot, THI_SLOT_ACTOR);
-        if (rc != 0) {
-            thi_start_extra_free(x);
-            return rc;
-        }
     }
+    rc = thi_slot_alloc(sys, &slot, THI_SLOT_ACTOR);
+    if (rc != 0)
+        goto fail_locked;
     uint64_t nonce = atomic_load(&slot->nonce);
     thi_slot_addr(sys, slot, nonce, out);
     /* visible to status from creation on; the old incarnation cleared it
@@ -937,19 +943,63 @@ create_slot(struct th_system *sys, th_ctx_t *ctx, th_addr_t *out,
 
     /* Track the child before it can start: its ChildActorExited then can
      * never overtake the registration. */
-    if (parent_slot == sys->root && !(ctx && ctx->slot == sys->root))
-        push_op(sys, sys->root, THI_ENV_ADD_CHILD, out);
+    if (via_root) {
+        internal_env_fill(add, THI_ENV_ADD_CHILD, out, sizeof *out);
+        rc = thi_deliver(sys, &root, add); /* a system message: consumed */
+        add = NULL;
+    } else {
+        rc = children_add(&parent_slot->children, slot, nonce);
+    }
+    if (rc != 0)
+        goto fail_slot;
+    thi_start_args_t a = {cls, parent, name_copy, x};
+    internal_env_fill(start, THI_ENV_START, &a, sizeof a);
+#ifdef THI_FAULT_INJECTION
+    if (atomic_exchange(&thi_fault_start_fail, 0))
+        rc = TH_ENOMEM;
     else
-        children_add(&parent_slot->children, slot, nonce);
-    rc = push_start(sys, slot, nonce, cls, &parent, name_copy, x);
-    if (rc != 0) { /* only on ENOMEM; the slot is now unusable: report */
-        free(name_copy);
-        thi_start_extra_free(x);
-        thi_log(TH_LOG_ERROR, out, "could not start actor: %s",
-                th_strerror(rc));
-        return rc;
+#endif
+        rc = thi_deliver(sys, out, start);
+    if (rc != 0) {
+        if (rc != TH_EFULL) { /* dead-lettered: its arguments went with it */
+            start = NULL;
+            name_copy = NULL;
+            x = NULL;
+        }
+        goto fail_child;
+    }
+    if (gname) {
+        uint32_t b = names_bucket(gname);
+        ent->addr = *out;
+        ent->next = sys->names[b];
+        sys->names[b] = ent;
+        pthread_mutex_unlock(&sys->names_lock);
     }
     return 0;
+
+fail_child:
+    if (via_root) /* what the root does when a child exits */
+        thi_send_system(sys, out, &root, TH_MSG_CHILD_EXITED, "{}", 2);
+    else
+        children_remove(parent_slot->children, slot, nonce);
+fail_slot:
+    atomic_store_explicit(&slot->cls, NULL, memory_order_release);
+    atomic_fetch_sub_explicit(&sys->live_actors, 1, memory_order_relaxed);
+    thi_slot_release(sys, slot);
+    thi_log(TH_LOG_ERROR, out, "could not start actor %s: %s", cls->qname,
+            th_strerror(rc));
+fail_locked:
+    if (gname)
+        pthread_mutex_unlock(&sys->names_lock);
+fail:
+    free(name_copy);
+    free(ent);
+    if (start)
+        thi_env_free(start);
+    if (add)
+        thi_env_free(add);
+    thi_start_extra_free(x);
+    return rc;
 }
 
 /* ---- Running an actor ------------------------------------------------------------------- */
@@ -970,6 +1020,16 @@ invoke(th_ctx_t *ctx, thi_slot_t *slot, thi_env_t *env)
     ctx->failed_reason_set = false;
     ctx->fail_reason[0] = '\0';
     ctx->watch_called = false;
+    /* interned names live as long as the process; a carried one is
+     * copied (rare: a type no loaded class names) */
+    const char *what = env->msg.type;
+    if (__builtin_expect(env->type_owned, 0)) {
+        size_t n = strnlen(what, sizeof ctx->busy_type - 1);
+        memcpy(ctx->busy_type, what, n);
+        ctx->busy_type[n] = '\0';
+        what = ctx->busy_type;
+    }
+    atomic_store_explicit(&ctx->busy_what, what, memory_order_release);
     int rc = 0;
     if (slot->become) {
         rc = slot->become(ctx, slot->state, &env->msg);
@@ -1002,6 +1062,7 @@ invoke(th_ctx_t *ctx, thi_slot_t *slot, thi_env_t *env)
                              (slot->ext && slot->ext->watch), 0))
         thi_watch_after(ctx, slot);
     ctx->cur = NULL;
+    atomic_store_explicit(&ctx->busy_what, NULL, memory_order_relaxed);
     return rc == TH_SUPER ? 0 : rc;
 }
 
@@ -1025,7 +1086,9 @@ start_instance(th_ctx_t *ctx, thi_slot_t *slot)
         return 0;
     ctx->cur = NULL;
     ctx->watch_called = false;
+    atomic_store_explicit(&ctx->busy_what, "init", memory_order_relaxed);
     int rc = cls->init(ctx, slot->state);
+    atomic_store_explicit(&ctx->busy_what, NULL, memory_order_relaxed);
     if (ctx->watch_called || (slot->ext && slot->ext->watch))
         thi_watch_after(ctx, slot); /* init may start a watch */
     return rc < 0 ? rc : 0;
@@ -1216,12 +1279,14 @@ finalize(th_ctx_t *ctx, thi_slot_t *slot)
                                                   memory_order_relaxed);
     th_addr_t self;
     thi_self_addr(ctx, slot, &self);
-    if (cls->teardown && !(slot->flags & THI_SLOT_NOTEARDOWN))
+    if (cls->teardown && !(slot->flags & THI_SLOT_NOTEARDOWN)) {
+        atomic_store_explicit(&ctx->busy_what, "teardown",
+                              memory_order_relaxed);
         cls->teardown(ctx, slot->state);
+        atomic_store_explicit(&ctx->busy_what, NULL, memory_order_relaxed);
+    }
     free(slot->state);
     slot->state = NULL;
-    /* the last use of this class's code: its source may be unmapped */
-    thi_source_put(sys, cls->source);
     if (slot->u.name) {
         names_remove(sys, slot->u.name, &self);
         free(slot->u.name);
@@ -1252,9 +1317,18 @@ finalize(th_ctx_t *ctx, thi_slot_t *slot)
     slot->live_nonce = 0;
     slot->become = NULL;
     slot->flags = 0;
+#ifdef THI_FAULT_INJECTION
+    /* widens the window in which a status reader could still see the
+     * class: the source must stay held through it */
+    if (atomic_load(&thi_fault_finalize_delay_ms) > 0)
+        usleep((useconds_t)atomic_load(&thi_fault_finalize_delay_ms) * 1000);
+#endif
     atomic_store_explicit(&slot->cls, NULL, memory_order_release);
     atomic_fetch_sub_explicit(&sys->live_actors, 1, memory_order_relaxed);
     thi_slot_release(sys, slot);
+    /* last: nothing of this actor refers to its class any more (status
+     * readers see cls NULL first), so its source may be unmapped now */
+    thi_source_put(sys, cls->source);
 }
 
 static void
@@ -1308,6 +1382,19 @@ exit_is_recursive(const thi_env_t *env)
     return rec;
 }
 
+/* Another thread's view of a slot's class: read under classes_lock, which
+ * unmapping a source takes to free its classes, and finalize clears cls
+ * before it releases the source. "" when the slot holds no actor. */
+void
+thi_slot_qname(struct th_system *sys, thi_slot_t *slot, char *buf,
+               size_t size)
+{
+    pthread_mutex_lock(&sys->classes_lock);
+    const thi_class_t *cls = atomic_load(&slot->cls);
+    snprintf(buf, size, "%s", cls ? cls->qname : "");
+    pthread_mutex_unlock(&sys->classes_lock);
+}
+
 void
 thi_actor_status(struct th_system *sys, thi_slot_t *slot, uint32_t in_turn,
                  json_t *into)
@@ -1317,8 +1404,9 @@ thi_actor_status(struct th_system *sys, thi_slot_t *slot, uint32_t in_turn,
     thi_slot_addr(sys, slot, atomic_load(&slot->nonce), &self);
     th_addr_to_string(&self, a, sizeof a);
     json_object_set_new(into, "address", json_string(a));
-    const thi_class_t *cls = atomic_load(&slot->cls);
-    json_object_set_new(into, "class", json_string(cls ? cls->qname : ""));
+    char qname[sizeof ((thi_class_t *)0)->qname];
+    thi_slot_qname(sys, slot, qname, sizeof qname);
+    json_object_set_new(into, "class", json_string(qname));
     /* processed is published once per turn: discount this turn's part */
     uint64_t depth = atomic_load(&slot->pushed) -
                      atomic_load(&slot->processed) - in_turn;
@@ -1455,10 +1543,52 @@ thi_request_shutdown(struct th_system *sys)
 {
     if (atomic_exchange(&sys->stopping, true))
         return;
+    atomic_store(&sys->stop_began_ns, thi_now_ns());
     pthread_mutex_lock(&sys->state_lock);
     pthread_cond_broadcast(&sys->state_cond);
     pthread_mutex_unlock(&sys->state_lock);
     push_op(sys, sys->root, THI_ENV_SHUTDOWN, NULL);
+}
+
+size_t
+thi_report_running(struct th_system *sys)
+{
+    enum { MAX_LINES = 50 };
+    size_t n_left = 0;
+    uint32_t n = atomic_load(&sys->n_slots);
+    for (uint32_t id = 0; id < n; id++) {
+        thi_slot_t *slot = thi_slot_get(sys, id);
+        if (slot->kind != THI_SLOT_ACTOR || atomic_load(&slot->cls) == NULL)
+            continue;
+        if (n_left++ >= MAX_LINES)
+            continue;
+        char a[TH_ADDR_STRLEN], qname[sizeof ((thi_class_t *)0)->qname];
+        th_addr_t self;
+        thi_slot_addr(sys, slot, atomic_load(&slot->nonce), &self);
+        th_addr_to_string(&self, a, sizeof a);
+        thi_slot_qname(sys, slot, qname, sizeof qname);
+        const char *what = thi_sched_busy(sys->sched, slot);
+        uint64_t depth = atomic_load(&slot->pushed) -
+                         atomic_load(&slot->processed);
+        bool cb = what && (!strcmp(what, "init") ||
+                           !strcmp(what, "teardown"));
+        if (what && what[0])
+            thi_log(TH_LOG_ERROR, &self,
+                    "shutdown: actor %s (%s) still running: its %s%s%s has "
+                    "not returned", a, qname, cb ? "" : "handler for ",
+                    what, cb ? " callback" : "");
+        else
+            thi_log(TH_LOG_ERROR, &self,
+                    "shutdown: actor %s (%s) still running: %s; about %llu "
+                    "message(s) queued", a, qname,
+                    what ? "a worker runs it between callbacks"
+                         : "not in a callback",
+                    (unsigned long long)depth);
+    }
+    if (n_left > MAX_LINES)
+        thi_log(TH_LOG_ERROR, NULL, "shutdown: and %zu more actor(s) still "
+                "running", n_left - MAX_LINES);
+    return n_left;
 }
 
 /* ---- Handoff (hot swap) -------------------------------------------------------- */
@@ -1681,6 +1811,7 @@ bool
 thi_slot_run(th_ctx_t *ctx, thi_slot_t *slot, uint32_t batch)
 {
     ctx->slot = slot;
+    atomic_store_explicit(&ctx->busy, slot, memory_order_release);
     uint64_t done = atomic_load_explicit(&slot->processed,
                                          memory_order_relaxed);
     if (ctx->worker == NULL) {
@@ -1717,6 +1848,7 @@ thi_slot_run(th_ctx_t *ctx, thi_slot_t *slot, uint32_t batch)
                               n,
                           memory_order_relaxed);
     atomic_store_explicit(&slot->processed, done + n, memory_order_relaxed);
+    atomic_store_explicit(&ctx->busy, NULL, memory_order_release);
     if (parked) {
         thi_sup_park(ctx, slot); /* last touch: the timer may run it now */
         ctx->slot = NULL;

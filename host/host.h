@@ -69,10 +69,26 @@ typedef struct th_system_opts {
  * returned owned: release with th_system_destroy. */
 int th_system_create(th_system_t **out, const th_system_opts_t *opts);
 
+/* th_system_destroy_within's bound: 30 s. */
+#define TH_STOP_TIMEOUT_DEFAULT_MS 30000
+
 /* Orderly shutdown (ActorExitRequest to every actor, children complete
- * before parents), then free everything. NULL-safe. Blocks until done; call
- * from a thread that is not a worker of this system. */
-void th_system_destroy(th_system_t *sys);
+ * before parents), then free everything. NULL-safe; call from a thread
+ * that is not a worker of this system. Threaded mode returns within
+ * stop_timeout_ms of when shutdown began (th_system_stop, or this call)
+ * plus a margin of about half a second:
+ *   0            every actor exited; everything is freed;
+ *   TH_ETIMEDOUT actors were still running at the bound. Each is logged
+ *                (address, class, the message or callback it is in). When
+ *                no worker is inside actor code, everything is freed
+ *                anyway; when a callback never returned, its worker is
+ *                left running and the system's memory stays allocated
+ *                (nothing it may touch is freed): the process should exit.
+ * Synchronous mode runs the shutdown on the calling thread, so a callback
+ * that never returns blocks it: the bound holds between callbacks. */
+int th_system_destroy_within(th_system_t *sys, int stop_timeout_ms);
+/* th_system_destroy_within(sys, TH_STOP_TIMEOUT_DEFAULT_MS). */
+int th_system_destroy(th_system_t *sys);
 
 /* Orderly shutdown without freeing; returns when every actor has exited or
  * timeout_ms passed (TH_ETIMEDOUT). Idempotent. Thread-safe, blocking. */

@@ -248,6 +248,15 @@ struct th_ctx {
     bool watch_called;             /* th_watch_fds during this callback */
     uint64_t timer_id;             /* TimerMessage being handled, else 0 */
     char fail_reason[256];
+    /* for the shutdown report, read by other threads: the slot this ctx
+     * runs and what its callback is doing (an interned message type or a
+     * callback's name; never freed), else NULL */
+    _Atomic(thi_slot_t *) busy;
+    _Atomic(const char *) busy_what;
+    /* a carried (uninterned) type's copy for busy_what: the message frees
+     * its own when the handler returns. The last byte stays NUL, so a
+     * reader racing a rewrite sees a bounded, maybe mixed, string */
+    char busy_type[64];
 };
 
 struct th_system {
@@ -263,6 +272,7 @@ struct th_system {
     atomic_uint_fast64_t live_actors;
 
     thi_slot_t *root;
+    _Atomic int64_t stop_began_ns; /* when shutdown was requested; 0 before */
 
     /* classes, plugins and sources (all under classes_lock) */
     pthread_mutex_t classes_lock;
@@ -426,9 +436,25 @@ bool thi_slot_run(th_ctx_t *ctx, thi_slot_t *slot, uint32_t batch);
 void thi_ctx_init(th_ctx_t *ctx, struct th_system *sys, thi_worker_t *w);
 void thi_root_init(struct th_system *sys);
 void thi_request_shutdown(struct th_system *sys);
+/* Sources mapped now (unloading ones whose code is still mapped too). */
+size_t thi_sources_count(struct th_system *sys);
+/* Log every actor still alive (address, class, what its callback is doing
+ * if a worker runs it); returns how many. For the shutdown bound. */
+size_t thi_report_running(struct th_system *sys);
 void thi_actor_status(struct th_system *sys, thi_slot_t *slot,
                       uint32_t in_turn, json_t *into);
+/* The slot's class name copied under classes_lock, for threads that do
+ * not run the slot (status, the shutdown report); "" when it holds none. */
+void thi_slot_qname(struct th_system *sys, thi_slot_t *slot, char *buf,
+                    size_t size);
 void thi_names_to_json(struct th_system *sys, json_t *into);
+#ifdef THI_FAULT_INJECTION
+/* Test builds only: when set, the next create fails to queue its START
+ * (as on out of memory) and must undo everything (cleared when used). */
+extern _Atomic int thi_fault_start_fail;
+/* ... and each finalize sleeps this long just before it clears cls */
+extern _Atomic int thi_fault_finalize_delay_ms;
+#endif
 void thi_names_fini(struct th_system *sys);
 
 /* Helpers for the feature files (troupe, supervision, capabilities). All
@@ -535,6 +561,8 @@ void thi_sup_slot_fini(thi_slot_t *slot);
 int thi_sched_create(struct th_system *sys, thi_sched_t **out);
 void thi_sched_stop(thi_sched_t *sched);
 void thi_sched_destroy(thi_sched_t *sched);
+uint32_t thi_sched_stop_within(thi_sched_t *sched, int timeout_ms);
+const char *thi_sched_busy(thi_sched_t *sched, const thi_slot_t *slot);
 void thi_sched_push(struct th_system *sys, thi_slot_t *slot);
 long thi_sched_run_sync(struct th_system *sys, int timeout_ms,
                         bool (*until)(void *), void *arg);

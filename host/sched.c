@@ -339,6 +339,49 @@ thi_sched_stop(thi_sched_t *s)
     s->started = 0;
 }
 
+/* thi_sched_stop with a bound: a worker whose actor's callback never
+ * returns is not waited for (detached; it keeps the system's memory, so
+ * the caller must not free it). Returns how many workers were left. */
+uint32_t
+thi_sched_stop_within(thi_sched_t *s, int timeout_ms)
+{
+    if (s == NULL)
+        return 0;
+    atomic_store_explicit(&s->quit, true, memory_order_release);
+    notify_all(s);
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts); /* pthread_timedjoin_np's clock */
+    ts.tv_sec += timeout_ms / 1000;
+    ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
+    if (ts.tv_nsec >= 1000000000) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000;
+    }
+    uint32_t left = 0;
+    for (uint32_t i = 0; i < s->started; i++)
+        if (pthread_timedjoin_np(s->workers[i].thread, NULL, &ts) != 0) {
+            pthread_detach(s->workers[i].thread);
+            left++;
+        }
+    s->started = 0;
+    return left;
+}
+
+/* What the callback of a worker running `slot` is doing ("" between
+ * callbacks), or NULL when no worker runs it. */
+const char *
+thi_sched_busy(thi_sched_t *s, const thi_slot_t *slot)
+{
+    for (uint32_t i = 0; s && i < s->n; i++)
+        if (atomic_load_explicit(&s->workers[i].ctx.busy,
+                                 memory_order_acquire) == slot) {
+            const char *what = atomic_load_explicit(
+                &s->workers[i].ctx.busy_what, memory_order_relaxed);
+            return what ? what : "";
+        }
+    return NULL;
+}
+
 void
 thi_sched_destroy(thi_sched_t *s)
 {

@@ -481,8 +481,20 @@ map_file(thi_source_t *s, const thi_bundle_file_t *f, void **out, int *fd_out,
     const char *why = h2 ? NULL : dlerror();
     if (h2 == NULL) {
         close(fd);
-        return thi_diag_set(d, TH_EABI, "%s: cannot map: %s", f->path,
-                            why ? why : "unknown error");
+        why = why ? why : "unknown error";
+        /* the process ran out of something, not a bad plugin: name it */
+        const char *res =
+            strstr(why, "static TLS") ? "the process's static TLS block "
+                                        "(each source's namespace takes "
+                                        "a share)"
+            : strstr(why, "no more namespaces") ? "link-map namespaces"
+            : strstr(why, "annot allocate memory") ? "memory"
+            : NULL;
+        if (res)
+            return thi_diag_set(d, TH_ELIMIT, "%s: cannot map: limit "
+                                "reached: %s is exhausted (%s)", f->path,
+                                res, why);
+        return thi_diag_set(d, TH_EABI, "%s: cannot map: %s", f->path, why);
     }
     *fd_out = fd;
     if (!s->has_ns) {
@@ -554,8 +566,8 @@ map_source(thi_source_t *s, const thi_bundle_t *b, const char *what,
                 n_fds++;
                 s->handles[s->n_handles++] = h;
                 done[i] = progress = true;
-            } else if (last.code == TH_EHASH) {
-                rc = thi_diag_set(d, TH_EHASH, "%s: %s", what, last.msg);
+            } else if (last.code == TH_EHASH || last.code == TH_ELIMIT) {
+                rc = thi_diag_set(d, last.code, "%s: %s", what, last.msg);
                 goto out;
             }
         }
@@ -1315,4 +1327,15 @@ thi_source_watch(struct th_system *sys, const th_addr_t *a, bool on)
     }
     json_decref(all);
     return 0;
+}
+
+size_t
+thi_sources_count(struct th_system *sys)
+{
+    size_t n = 0;
+    pthread_mutex_lock(&sys->classes_lock);
+    for (thi_source_t *s = sys->sources; s; s = s->next)
+        n++;
+    pthread_mutex_unlock(&sys->classes_lock);
+    return n;
 }

@@ -156,17 +156,61 @@ th_system_wait_stopping(th_system_t *sys, int timeout_ms)
     return rc;
 }
 
-void
-th_system_destroy(th_system_t *sys)
+/* Systems whose actors never returned from a callback: kept reachable
+ * (their workers still use them), never freed. */
+static pthread_mutex_t abandoned_lock = PTHREAD_MUTEX_INITIALIZER;
+static th_system_t **abandoned;
+static size_t n_abandoned;
+
+static void
+abandon(th_system_t *sys)
+{
+    pthread_mutex_lock(&abandoned_lock);
+    th_system_t **grown = realloc(abandoned,
+                                  (n_abandoned + 1) * sizeof *grown);
+    if (grown) {
+        abandoned = grown;
+        abandoned[n_abandoned++] = sys;
+    }
+    pthread_mutex_unlock(&abandoned_lock);
+}
+
+/* How long idle workers get to leave once the bound has passed. */
+#define STOP_MARGIN_MS 500
+
+int
+th_system_destroy_within(th_system_t *sys, int stop_timeout_ms)
 {
     if (sys == NULL)
-        return;
+        return 0;
     thi_log_unregister_system(sys); /* no status dump of a dying system */
-    if (th_system_stop(sys, 30000) != 0)
+    if (stop_timeout_ms < 0)
+        stop_timeout_ms = 0;
+    /* the bound counts from when shutdown began, whoever began it */
+    thi_request_shutdown(sys);
+    int64_t began = atomic_load(&sys->stop_began_ns);
+    int64_t left_ms = stop_timeout_ms - (thi_now_ns() - began) / 1000000;
+    /* (synchronous mode reads 0 as "no deadline") */
+    int rc = th_system_stop(sys, left_ms > 0 ? (int)left_ms
+                                 : sys->opts.synchronous ? 1 : 0);
+    if (rc != 0) {
+        size_t n = thi_report_running(sys);
         thi_log(TH_LOG_ERROR, NULL,
-                "system %s: actors still running 30 s after shutdown began; "
-                "stopping anyway",
-                sys->name);
+                "system %s: %zu actor(s) still running %d ms after shutdown "
+                "began; stopping anyway", sys->name, n, stop_timeout_ms);
+        rc = TH_ETIMEDOUT;
+        uint32_t stuck = thi_sched_stop_within(sys->sched, STOP_MARGIN_MS);
+        if (stuck) {
+            /* a callback that never returns still runs on those threads:
+             * nothing it may touch can be freed */
+            thi_log(TH_LOG_ERROR, NULL,
+                    "system %s: %u worker thread(s) stuck in actor code; "
+                    "the system's memory is left allocated", sys->name,
+                    stuck);
+            abandon(sys);
+            return rc;
+        }
+    }
     thi_sched_destroy(sys->sched);
     thi_watch_fini(sys);
     thi_timers_destroy(sys->timers);
@@ -182,6 +226,13 @@ th_system_destroy(th_system_t *sys)
     pthread_mutex_destroy(&sys->state_lock);
     pthread_cond_destroy(&sys->state_cond);
     free(sys);
+    return rc;
+}
+
+int
+th_system_destroy(th_system_t *sys)
+{
+    return th_system_destroy_within(sys, TH_STOP_TIMEOUT_DEFAULT_MS);
 }
 
 long
@@ -328,6 +379,8 @@ th_system_status_json(th_system_t *sys, char **out)
     json_object_set_new(o, "messages", json_integer((json_int_t)st.messages));
     json_object_set_new(o, "pending_wakeups",
                         json_integer((json_int_t)st.pending_timers));
+    json_object_set_new(o, "sources",
+                        json_integer((json_int_t)thi_sources_count(sys)));
     /* the process-wide type table: types from outside never count here */
     unsigned types_n, types_sent;
     thi_types_count(&types_n, &types_sent);

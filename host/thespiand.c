@@ -32,6 +32,8 @@
 #define EXIT_OK 0
 #define EXIT_FAIL 1
 #define EXIT_USAGE 2
+#define EXIT_STUCK 3 /* stopped at the shutdown bound, actors still running */
+#define STOP_TIMEOUT_DEFAULT_MS 10000
 #define PROBE_MS 1000
 #define MAX_PLUGINS 256
 
@@ -76,7 +78,8 @@ static const char usage_text[] =
     "  --help                  this text\n"
     "\n"
     "Exit status: 0 served and stopped in order, or an existing system\n"
-    "already serves the endpoint; 1 failed; 2 usage error.\n";
+    "already serves the endpoint; 1 failed; 2 usage error; 3 actors were\n"
+    "still running at the shutdown bound (each is logged).\n";
 
 typedef struct options {
     const char *endpoint_arg;
@@ -857,7 +860,9 @@ serve(const options_t *o, startup_t *st)
         .authority_class = st->authority ? "director.SourceAuthority" : ""};
     th_system_t *sys = NULL;
     thi_admin_t *admin = NULL;
-    bool pid_written = false;
+    bool pid_written = false, late = false;
+    int stop_bound = o->stop_timeout_ms > 0 ? o->stop_timeout_ms
+                                            : STOP_TIMEOUT_DEFAULT_MS;
     int rc = th_system_create(&sys, &sopts);
     if (rc != 0) {
         report(false, "cannot create the actor system: %s", th_strerror(rc));
@@ -963,22 +968,28 @@ serve(const options_t *o, startup_t *st)
         thi_log(TH_LOG_WARNING, NULL, "thespiand: chdir /: %s",
                 strerror(errno));
 
-    if (thi_admin_run(admin, sfd) != 0)
-        thi_log(TH_LOG_WARNING, NULL,
-                "thespiand: actors still running at the shutdown bound");
+    late = thi_admin_run(admin, sfd) != 0;
     rc = 0;
 
 out_destroy_admin:
     thi_admin_destroy(admin);
 out_destroy_system:
-    th_system_destroy(sys);
+    /* within the same bound, counted from when shutdown began: a worker
+     * stuck in actor code is not waited for (and the memory it may touch
+     * is left to the exit) */
+    if (th_system_destroy_within(sys, stop_bound) != 0)
+        late = true;
     if (pid_written)
         pidfile_remove(st->pidfile);
 out_close_signals:
     close(sfd);
-    if (rc == 0)
+    if (rc == 0 && late)
+        thi_log(TH_LOG_ERROR, NULL,
+                "thespiand: stopped with actors still running %d ms after "
+                "shutdown began (exit status %d)", stop_bound, EXIT_STUCK);
+    else if (rc == 0)
         thi_log(TH_LOG_INFO, NULL, "thespiand: stopped");
-    return rc == 0 ? EXIT_OK : EXIT_FAIL;
+    return rc != 0 ? EXIT_FAIL : late ? EXIT_STUCK : EXIT_OK;
 }
 
 int

@@ -1,0 +1,457 @@
+/*
+ * tests/unit/host/edges_test.c — the edges of an actor's life: a global
+ * name is published only once START is queued (no send by name is lost to
+ * a fresh actor), a create that cannot queue START undoes everything,
+ * status readers never see the class of an unmapped source, and shutdown
+ * is bounded even when a handler never returns.
+ *
+ * Built from the runtime's sources with THI_FAULT_INJECTION (host/rt.h):
+ * thi_fault_start_fail makes the next START fail to queue, and
+ * thi_fault_finalize_delay_ms holds each exiting actor just before it
+ * clears its class, which makes an early source release visible to ASan.
+ */
+#include <pthread.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log_capture.h"
+#include "rt_util.h"
+#include "source_fixture.h"
+
+static int64_t
+now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static uint64_t
+dead_letters(th_system_t *sys)
+{
+    th_system_stats_t st;
+    th_system_stats(sys, &st);
+    return st.dead_letters;
+}
+
+static uint64_t
+live_actors(th_system_t *sys)
+{
+    th_system_stats_t st;
+    th_system_stats(sys, &st);
+    return st.live_actors;
+}
+
+/* ---- names published after START ------------------------------------------ */
+
+#define RACE_ROUNDS 500
+#define RACE_SENDS 40 /* per round: 20,000 sends that returned 0 */
+
+typedef struct race {
+    th_system_t *sys;
+    atomic_int round;      /* the round the sender spins on */
+    atomic_int ready;      /* the sender is spinning on `ready - 1` */
+    long sent;
+    int bad_rc;
+} race_t;
+
+static void *
+race_sender(void *arg)
+{
+    race_t *r = arg;
+    for (int i = 0; i < RACE_ROUNDS; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "race-%d", i);
+        while (atomic_load(&r->round) != i)
+            sched_yield();
+        atomic_store(&r->ready, i + 1);
+        /* the first send the moment the name is bound: the lookup takes
+         * the names lock the create publishes under */
+        th_addr_t a;
+        while (th_system_lookup_name(r->sys, name, &a) != 0)
+            ;
+        int ok = 0;
+        while (ok < RACE_SENDS) {
+            int rc = th_system_tell_name(r->sys, name, "Tick", "", 0);
+            if (rc == 0)
+                ok++;
+            else
+                r->bad_rc = rc;
+        }
+        r->sent += ok;
+    }
+    return NULL;
+}
+
+/* Sends by name racing the create that names the actor, from the moment
+ * the name is bound: every send that returned 0 reaches the actor, no
+ * dead letter. */
+TH_TEST(names_published_after_start)
+{
+    th_system_opts_t o = {.workers = 2};
+    race_t r = {.sys = rt_system(&o, rt_all_plugins)};
+    pthread_t t;
+    CHECK_EQ(pthread_create(&t, NULL, race_sender, &r), 0);
+    th_addr_t addrs[RACE_ROUNDS];
+    for (int i = 0; i < RACE_ROUNDS; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "race-%d", i);
+        atomic_store(&r.round, i);
+        while (atomic_load(&r.ready) != i + 1)
+            sched_yield();
+        th_create_opts_t co = {.size = sizeof co, .global_name = name};
+        CHECK_RC(th_system_create_actor(r.sys, &addrs[i],
+                                        "testactors.Counter", &co), 0);
+    }
+    CHECK_EQ(pthread_join(t, NULL), 0);
+    CHECK_EQ(r.bad_rc, 0);
+    CHECK_EQ(r.sent, (long)RACE_ROUNDS * RACE_SENDS);
+    th_inbox_t *in;
+    CHECK_RC(th_inbox_create(r.sys, &in), 0);
+    long got = 0;
+    for (int i = 0; i < RACE_ROUNDS; i++) {
+        json_t *j = rt_ask(in, &addrs[i], "Get", "", "Count");
+        got += (long)rt_int(j, "count");
+        json_decref(j);
+    }
+    CHECK_EQ(got, (long)RACE_ROUNDS * RACE_SENDS);
+    CHECK_EQ(dead_letters(r.sys), 0);
+    th_inbox_destroy(in);
+    CHECK_RC(th_system_destroy(r.sys), 0);
+}
+
+/* ---- a create that cannot queue START ---------------------------------- */
+
+static th_system_t *
+fixture_system(fixture_t *f)
+{
+    th_system_opts_t o = {.workers = 2, .state_dir = f->state,
+                          .authority_timeout_ms = 5000};
+    static const char *const plugins[] = {"testactors", "rtactors", NULL};
+    return rt_system(&o, plugins);
+}
+
+static uint8_t *
+testactors_bundle(const thi_key_t *key, size_t *len)
+{
+    const char *const files[][4] = {
+        {"testactors.so", "plugin", rt_plugin_path("testactors")}};
+    return bundle_of(key, "tests", "1.0", files, 1, len);
+}
+
+static void
+wait_sources(th_system_t *sys, size_t n)
+{
+    for (int i = 0; i < 1000 && count_sources(sys) != n; i++)
+        usleep(5000);
+    CHECK_EQ(count_sources(sys), n);
+}
+
+static long long
+status_children(th_inbox_t *in, const th_addr_t *a)
+{
+    json_t *j = rt_ask(in, a, TH_MSG_STATUS_REQ, "", TH_MSG_ACTOR_STATUS);
+    long long n = rt_int(j, "children");
+    json_decref(j);
+    return n;
+}
+
+/* Nothing of a failed create stays: not the name, not the parent's child
+ * entry (the root's: shutdown would wait for it; an actor's: its status),
+ * not the live count, and the source hold is released exactly once (the
+ * source unmaps when its last real actor exits, not before, not never). */
+TH_TEST(failed_create_rolls_back)
+{
+    fixture_t f;
+    fixture_init(&f);
+    th_system_t *sys = fixture_system(&f);
+    size_t len;
+    uint8_t *b = testactors_bundle(f.key, &len);
+    char hash[65];
+    th_diag_t d = {0};
+    if (th_system_load_source(sys, b, len, "t.tls", false, hash, &d) != 0)
+        TH_FAIL_AT_("load: %s", d.msg);
+    th_create_opts_t so = {.size = sizeof so, .source_hash = hash};
+    th_addr_t keep, parent;
+    CHECK_RC(th_system_create_actor(sys, &keep, "testactors.Counter", &so), 0);
+    CHECK_RC(th_system_create_actor(sys, &parent, "testactors.Parent", &so),
+             0);
+    th_inbox_t *in;
+    CHECK_RC(th_inbox_create(sys, &in), 0);
+    json_decref(rt_ask(in, &keep, "Get", "", "Count")); /* both started */
+    CHECK_EQ(status_children(in, &parent), 0);
+    uint64_t live = live_actors(sys);
+
+    /* from outside, with a global name: the root is the parent */
+    th_create_opts_t no = {.size = sizeof no, .global_name = "rolled-back",
+                           .source_hash = hash};
+    th_addr_t a;
+    atomic_store(&thi_fault_start_fail, 1);
+    CHECK_RC(th_system_create_actor(sys, &a, "testactors.Counter", &no),
+             TH_ENOMEM);
+    CHECK_EQ(atomic_load(&thi_fault_start_fail), 0); /* the hook was hit */
+    CHECK_RC(th_system_lookup_name(sys, "rolled-back", &a), TH_ENOENT);
+    CHECK_EQ(live_actors(sys), live);
+    char *text = NULL;
+    CHECK_RC(th_system_status_json(sys, &text), 0);
+    CHECK(strstr(text, "rolled-back") == NULL);
+    json_t *st = json_loads(text, 0, NULL);
+    free(text);
+    CHECK_EQ(json_array_size(json_object_get(st, "actors")), live);
+    json_decref(st);
+
+    /* from inside an actor: the actor is the parent */
+    atomic_store(&thi_fault_start_fail, 1);
+    json_t *j = rt_ask(in, &parent, "Spawn",
+                       "{\"class\":\"testactors.Counter\"}", "SpawnFailed");
+    CHECK_EQ(rt_int(j, "code"), TH_ENOMEM);
+    json_decref(j);
+    CHECK_EQ(status_children(in, &parent), 0);
+    CHECK_EQ(live_actors(sys), live);
+
+    /* the name is free again */
+    th_addr_t named;
+    CHECK_RC(th_system_create_actor(sys, &named, "testactors.Counter", &no),
+             0);
+    CHECK_RC(th_system_lookup_name(sys, "rolled-back", &a), 0);
+    CHECK(th_addr_eq(&a, &named));
+    CHECK_RC(th_system_tell(sys, &named, TH_MSG_EXIT_REQUEST, "", 0), 0);
+    CHECK_RC(th_system_tell(sys, &parent, TH_MSG_EXIT_REQUEST, "", 0), 0);
+
+    /* holds: `keep` still holds the source after unload ... */
+    char full[65];
+    CHECK_RC(th_system_unload_source(sys, hash, full, &d), 0);
+    usleep(100000);
+    CHECK_EQ(count_sources(sys), 1);
+    j = rt_ask(in, &keep, "Get", "", "Count");
+    json_decref(j);
+    /* ... and its exit is the last release */
+    CHECK_RC(th_system_tell(sys, &keep, TH_MSG_EXIT_REQUEST, "", 0), 0);
+    wait_sources(sys, 0);
+    th_inbox_destroy(in);
+    /* the root holds no child entry of the failed create: in order */
+    CHECK_RC(th_system_stop(sys, 5000), 0);
+    CHECK_RC(th_system_destroy(sys), 0);
+    free(b);
+    fixture_fini(&f);
+}
+
+/* ---- status readers during unload cycles ------------------------------- */
+
+/* Load/unload cycles in one system: a host maps a bounded number of
+ * sources per lifetime while each source has a link-map namespace of its
+ * own (about 11), so the default is small; TH_EDGES_UNLOAD_CYCLES raises
+ * it where the loader has no ceiling. */
+static int
+unload_cycles(void)
+{
+    const char *e = getenv("TH_EDGES_UNLOAD_CYCLES");
+    int n = e ? atoi(e) : 8;
+    return n > 0 ? n : 8;
+}
+
+typedef struct reader {
+    th_system_t *sys;
+    atomic_bool stop;
+    long dumps;
+} reader_t;
+
+static void *
+status_reader(void *arg)
+{
+    reader_t *r = arg;
+    while (!atomic_load(&r->stop)) {
+        char *text = NULL;
+        if (th_system_status_json(r->sys, &text) == 0)
+            r->dumps++;
+        free(text);
+    }
+    return NULL;
+}
+
+/* Status dumps run all through repeated load / create / unload / exit
+ * cycles; each exiting actor lingers just before it clears its class. A
+ * source released before that (and so unmapped, its classes freed) is a
+ * heap-use-after-free for ASan in the reader. */
+TH_TEST(status_during_unload_cycles)
+{
+    fixture_t f;
+    fixture_init(&f);
+    th_system_t *sys = fixture_system(&f);
+    size_t len;
+    uint8_t *b = testactors_bundle(f.key, &len);
+    reader_t r = {.sys = sys};
+    pthread_t t;
+    CHECK_EQ(pthread_create(&t, NULL, status_reader, &r), 0);
+    int cycles = unload_cycles();
+    for (int c = 0; c < cycles; c++) {
+        char hash[65], full[65];
+        th_diag_t d = {0};
+        if (th_system_load_source(sys, b, len, "t.tls", false, hash, &d) != 0)
+            TH_FAIL_AT_("cycle %d: load: %s", c, d.msg);
+        th_create_opts_t so = {.size = sizeof so, .source_hash = hash};
+        th_addr_t a[3];
+        for (int i = 0; i < 3; i++)
+            CHECK_RC(th_system_create_actor(sys, &a[i], "testactors.Counter",
+                                            &so), 0);
+        CHECK_RC(th_system_unload_source(sys, hash, full, &d), 0);
+        atomic_store(&thi_fault_finalize_delay_ms, 20);
+        for (int i = 0; i < 3; i++)
+            CHECK_RC(th_system_tell(sys, &a[i], TH_MSG_EXIT_REQUEST, "", 0),
+                     0);
+        wait_sources(sys, 0);
+        usleep(50000); /* the last exit's tail, after the unmap */
+        atomic_store(&thi_fault_finalize_delay_ms, 0);
+    }
+    atomic_store(&r.stop, true);
+    CHECK_EQ(pthread_join(t, NULL), 0);
+    CHECK(r.dumps > 0);
+    fprintf(stderr, "# %d cycles, %ld status dumps\n", cycles, r.dumps);
+    CHECK_RC(th_system_destroy(sys), 0);
+    free(b);
+    fixture_fini(&f);
+}
+
+/* ---- limits are named ------------------------------------------------ */
+
+/* Loading sources (versions of one group, all kept) until the process
+ * runs out of what each source's link-map namespace takes (static TLS;
+ * about 11 sources at once today): the load that fails says TH_ELIMIT and
+ * names the resource, never ABIMismatch. A loader without that ceiling
+ * never fails here: the case then says so and passes. */
+TH_TEST(exhausted_namespaces_are_a_named_limit)
+{
+    fixture_t f;
+    fixture_init(&f);
+    th_system_t *sys = fixture_system(&f);
+    int loads = 0, rc = 0;
+    th_diag_t d = {0};
+    const char *const files[][4] = {
+        {"testactors.so", "plugin", rt_plugin_path("testactors")}};
+    /* all made first: making one describes the plugin in a child process,
+     * which would inherit the exhaustion */
+    enum { N = 24 };
+    uint8_t *b[N];
+    size_t len[N];
+    for (int i = 0; i < N; i++) {
+        char version[16];
+        snprintf(version, sizeof version, "1.%d", i);
+        b[i] = bundle_of(f.key, "tests", version, files, 1, &len[i]);
+    }
+    for (; loads < N; loads++) {
+        char hash[65];
+        thi_diag_clear(&d);
+        rc = th_system_load_source(sys, b[loads], len[loads], "t.tls", false,
+                                   hash, &d);
+        if (rc != 0)
+            break;
+    }
+    for (int i = 0; i < N; i++)
+        free(b[i]);
+    if (rc == 0) {
+        fprintf(stderr, "# no per-process limit reached in %d loads\n",
+                loads);
+    } else {
+        fprintf(stderr, "# load %d: %s: %s\n", loads + 1, th_strerror(rc),
+                d.msg);
+        CHECK_RC(rc, TH_ELIMIT);
+        CHECK(strstr(d.msg, "limit reached: ") != NULL);
+        CHECK(strstr(d.msg, "static TLS") != NULL ||
+              strstr(d.msg, "namespaces") != NULL ||
+              strstr(d.msg, "memory") != NULL);
+        CHECK_EQ(count_sources(sys), (size_t)loads); /* none half-loaded */
+    }
+    /* status counts them */
+    char *text = NULL;
+    CHECK_RC(th_system_status_json(sys, &text), 0);
+    json_t *st = json_loads(text, 0, NULL);
+    free(text);
+    CHECK_EQ(rt_int(st, "sources"), loads);
+    json_decref(st);
+    /* the host lives */
+    th_addr_t c = rt_create(sys, "testactors.Counter");
+    th_inbox_t *in;
+    CHECK_RC(th_inbox_create(sys, &in), 0);
+    json_decref(rt_ask(in, &c, "Get", "", "Count"));
+    th_inbox_destroy(in);
+    CHECK_RC(th_system_destroy(sys), 0);
+    fixture_fini(&f);
+}
+
+/* ---- bounded shutdown ----------------------------------------------- */
+
+/* A handler that never returns: destroy returns within the bound plus a
+ * small margin, says actors were left running, and the log names the
+ * actor, its class and the message it is stuck in. */
+TH_TEST(destroy_is_bounded)
+{
+    th_system_opts_t o = {.workers = 2};
+    static const char *const plugins[] = {"stuckactors", "testactors", NULL};
+    th_system_t *sys = rt_system(&o, plugins);
+    th_addr_t s = rt_create(sys, "stuckactors.Stuck");
+    th_addr_t c = rt_create(sys, "testactors.Counter");
+    th_inbox_t *in;
+    CHECK_RC(th_inbox_create(sys, &in), 0);
+    json_decref(rt_ask(in, &s, "Hang", "", "Hanging"));
+    json_decref(rt_ask(in, &c, "Get", "", "Count"));
+    th_inbox_destroy(in);
+    char sa[TH_ADDR_STRLEN];
+    th_addr_to_string(&s, sa, sizeof sa);
+    lc_t lc;
+    lc_begin(&lc);
+    int64_t t0 = now_ms();
+    int rc = th_system_destroy_within(sys, 1000);
+    int64_t took = now_ms() - t0;
+    char *log = lc_end(&lc);
+    CHECK_RC(rc, TH_ETIMEDOUT);
+    CHECK(took >= 1000);
+    CHECK(took < 1000 + 1500);
+    char want[300];
+    snprintf(want, sizeof want,
+             "shutdown: actor %s (stuckactors.Stuck) still running: its "
+             "handler for Hang has not returned", sa);
+    if (strstr(log, want) == NULL)
+        TH_FAIL_AT_("the log does not say \"%s\"", want);
+    CHECK(strstr(log, "testactors.Counter") == NULL); /* it exited */
+    free(log);
+}
+
+/* The bound counts from when shutdown began: a stop that already waited
+ * leaves destroy only the margin. */
+TH_TEST(destroy_bound_counts_from_shutdown)
+{
+    th_system_opts_t o = {.workers = 2};
+    static const char *const plugins[] = {"stuckactors", NULL};
+    th_system_t *sys = rt_system(&o, plugins);
+    th_addr_t s = rt_create(sys, "stuckactors.Stuck");
+    th_inbox_t *in;
+    CHECK_RC(th_inbox_create(sys, &in), 0);
+    json_decref(rt_ask(in, &s, "Hang", "", "Hanging"));
+    th_inbox_destroy(in);
+    CHECK_RC(th_system_stop(sys, 800), TH_ETIMEDOUT);
+    int64_t t0 = now_ms();
+    CHECK_RC(th_system_destroy_within(sys, 800), TH_ETIMEDOUT);
+    CHECK(now_ms() - t0 < 1500);
+}
+
+/* Every actor exits in time: 0, as before. */
+TH_TEST(destroy_in_order_returns_zero)
+{
+    th_system_opts_t o = {.workers = 2};
+    th_system_t *sys = rt_system(&o, rt_all_plugins);
+    rt_create(sys, "testactors.Counter");
+    CHECK_RC(th_system_destroy_within(sys, 5000), 0);
+    th_system_opts_t so = {.synchronous = true};
+    sys = rt_system(&so, rt_all_plugins);
+    rt_create(sys, "testactors.Counter");
+    CHECK_RC(th_system_destroy(sys), 0);
+}
+
+TH_TEST_MAIN(TH_CASE(names_published_after_start),
+             TH_CASE(failed_create_rolls_back),
+             TH_CASE(status_during_unload_cycles),
+             TH_CASE(exhausted_namespaces_are_a_named_limit),
+             TH_CASE(destroy_is_bounded),
+             TH_CASE(destroy_bound_counts_from_shutdown),
+             TH_CASE(destroy_in_order_returns_zero))
