@@ -18,6 +18,7 @@
 
 const char *cli_global_endpoint;
 const char *cli_argv0;
+bool cli_json_out;
 
 /* A message names files, bundles, members and host errors: whatever came
  * from outside is shown escaped, one line. */

@@ -220,8 +220,29 @@ row(const char *key, const char *fmt, json_t *v)
     putchar('\n');
 }
 
+/* "GROUP VERSION HASH12" of the source `hash` names, from the host's
+ * source list; the short hash alone when the list lacks it. */
 static void
-print_table(json_t *st)
+source_text(const json_t *sources, const char *hash, char *buf, size_t n)
+{
+    size_t i;
+    json_t *s;
+    json_array_foreach(sources, i, s)
+    {
+        const char *h = json_string_value(json_object_get(s, "hash"));
+        if (h && !strcmp(h, hash)) {
+            const char *v = json_string_value(json_object_get(s, "version"));
+            snprintf(buf, n, "%s %s %.12s",
+                     cli_safe(json_string_value(json_object_get(s, "group"))),
+                     v ? cli_safe(v) : "(unversioned)", hash);
+            return;
+        }
+    }
+    snprintf(buf, n, "%.12s", cli_safe(hash));
+}
+
+static void
+print_table(json_t *st, const json_t *sources)
 {
     json_t *sys = json_object_get(st, "system");
     json_t *adm = json_object_get(st, "admin");
@@ -245,7 +266,8 @@ print_table(json_t *st)
     /* global names by address, for the actor table */
     json_t *names = json_object_get(sys, "names");
     json_t *actors = json_object_get(sys, "actors");
-    printf("\n%-48s %-24s %-16s %s\n", "ADDRESS", "CLASS", "NAME", "MAILBOX");
+    printf("\n%-48s %-24s %-16s %-7s %s\n", "ADDRESS", "CLASS", "NAME",
+           "MAILBOX", "SOURCE (GROUP VERSION HASH)");
     json_array_foreach(actors, i, v)
     {
         const char *addr = json_string_value(json_object_get(v, "address"));
@@ -255,12 +277,17 @@ print_table(json_t *st)
                                                strcmp(json_string_value(a),
                                                       addr) == 0) name = key;
         json_t *mb = json_object_get(v, "mailbox");
-        printf("%-48s %-24s %-16s %" JSON_INTEGER_FORMAT "\n",
+        const char *hash = json_string_value(json_object_get(v, "source"));
+        char src[200] = "-"; /* a plugin loaded by path */
+        if (hash)
+            source_text(sources, hash, src, sizeof src);
+        printf("%-48s %-24s %-16s %-7" JSON_INTEGER_FORMAT " %s\n",
                addr ? cli_safe(addr) : "?",
                json_string_value(json_object_get(v, "class"))
                    ? cli_safe(json_string_value(json_object_get(v, "class")))
                    : "?",
-               cli_safe(name), json_is_integer(mb) ? json_integer_value(mb) : 0);
+               cli_safe(name), json_is_integer(mb) ? json_integer_value(mb) : 0,
+               src);
     }
     if (json_array_size(actors) == 0)
         printf("(no actors)\n");
@@ -289,10 +316,18 @@ run_status(int argc, char **argv)
         th_client_close(c);
         return CLI_FAIL;
     }
+    /* the source list names each actor's group and version */
+    char *stext = NULL;
+    json_t *sources = NULL;
+    if (!as_json && th_client_sources(c, &stext) == 0) {
+        sources = json_loads(stext, 0, NULL);
+        th_client_free(stext);
+    }
     th_client_close(c);
     json_t *st = json_loads(text, 0, NULL);
     if (st == NULL) {
         th_client_free(text);
+        json_decref(sources);
         return cli_fail(cmd, "the host sent a status that is not JSON");
     }
     if (as_json) {
@@ -300,8 +335,9 @@ run_status(int argc, char **argv)
         printf("%s\n", pretty ? pretty : text);
         free(pretty);
     } else {
-        print_table(st);
+        print_table(st, sources);
     }
+    json_decref(sources);
     json_decref(st);
     th_client_free(text);
     return CLI_OK;
@@ -312,7 +348,9 @@ const cli_cmd_t cli_cmd_status = {
     "show the actor system's state (--json for scripts)",
     "usage: thespian status [--endpoint E] [--json]\n"
     "Show the actor system: endpoint, pid, counters, capabilities, plugins\n"
-    "and a table of its actors. --json prints the whole status object (the\n"
+    "and a table of its actors, each with the source it runs from (group,\n"
+    "version, hash prefix; \"-\" for a plugin loaded by path). --json\n"
+    "prints the whole status object (the\n"
     "\"status\" reply of docs/protocol.md) for scripts.\n",
     run_status,
 };

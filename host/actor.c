@@ -1319,6 +1319,11 @@ thi_actor_status(struct th_system *sys, thi_slot_t *slot, uint32_t in_turn,
     json_object_set_new(into, "address", json_string(a));
     const thi_class_t *cls = atomic_load(&slot->cls);
     json_object_set_new(into, "class", json_string(cls ? cls->qname : ""));
+    /* the source it runs from (the actor holds it mapped): which version
+     * of a group an actor is, for status readers */
+    if (cls && cls->source)
+        json_object_set_new(into, "source",
+                            json_string(thi_source_hash(cls->source)));
     /* processed is published once per turn: discount this turn's part */
     uint64_t depth = atomic_load(&slot->pushed) -
                      atomic_load(&slot->processed) - in_turn;
