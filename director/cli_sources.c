@@ -591,9 +591,11 @@ run_role(int argc, char **argv)
 {
     const cli_cmd_t *cmd = &cli_cmd_role;
     const char *pos[2];
+    bool as_json = false;
+    cli_opt_t opts[] = {{"json", CLI_FLAG, &as_json}, {NULL, CLI_FLAG, NULL}};
     size_t n;
     int done;
-    if (!cli_parse(cmd, argc, argv, NULL, pos, 1, 2, &n, &done))
+    if (!cli_parse(cmd, argc, argv, opts, pos, 1, 2, &n, &done))
         return done;
     th_client_t *c;
     int rc = connected(cmd, NULL, &c);
@@ -605,8 +607,15 @@ run_role(int argc, char **argv)
     } else {
         char text[TH_ADDR_STRLEN];
         th_client_addr_format(&a, text, sizeof text);
-        printf("%s  %s%s%s\n", text, pos[0], n == 2 ? "  group " : "",
-               n == 2 ? pos[1] : "");
+        if (as_json) {
+            json_t *o = json_pack("{s:s, s:s, s:s?}", "address", text, "role",
+                                  pos[0], "group", n == 2 ? pos[1] : NULL);
+            cli_json_print(o);
+            json_decref(o);
+        } else {
+            printf("%s  %s%s%s\n", text, cli_safe(pos[0]),
+                   n == 2 ? "  group " : "", n == 2 ? cli_safe(pos[1]) : "");
+        }
     }
     th_client_close(c);
     return rc;
@@ -614,9 +623,10 @@ run_role(int argc, char **argv)
 
 const cli_cmd_t cli_cmd_role = {
     "role", "the address of the actor playing a role",
-    "usage: thespian role ROLE [GROUP]\n"
+    "usage: thespian role ROLE [GROUP] [--json]\n"
     "Ask the Director which actor of an active version plays ROLE (as the\n"
     "TLI names it), optionally only in GROUP. Prints the address, the role,\n"
-    "the group and the global name, if any.\n",
+    "the group and the global name, if any. --json prints {\"address\",\n"
+    "\"role\", \"group\"}.\n",
     run_role,
 };

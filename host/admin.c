@@ -954,8 +954,12 @@ op_create(req_t *r)
     case TH_ENOCOMPAT:
         refuse(r, rc, "%s", d.msg);
         return;
-    case TH_ESOURCE:
-        refuse(r, rc, "no loaded source has hash %.80s", hash ? hash : "");
+    case TH_ESOURCE: /* no such source, an unloading one, or ambiguous */
+        if (d.msg[0])
+            refuse(r, rc, "%s", d.msg);
+        else
+            refuse(r, rc, "no loaded source has hash %.80s",
+                   hash ? hash : "");
         return;
     case TH_EINVAL:
         refuse(r, rc, "%s", d.msg[0] ? d.msg : "invalid options");
