@@ -20,6 +20,51 @@
 
 /* ---- start --------------------------------------------------------------- */
 
+/* A host already answering at `ep` is used, as in Thespian — unless it
+ * works on another director directory than this command's (`dd`, "" for
+ * none): it trusts other keys and runs other bundles, so using it
+ * silently would be a surprise. Returns -1 when no host answers, else
+ * the exit code. */
+static int
+start_existing(const cli_cmd_t *cmd, const char *ep, const char *dd)
+{
+    th_client_opts_t o = {.size = sizeof o, .endpoint = ep,
+                          .connect_timeout_ms = 1000};
+    th_client_t *c = NULL;
+    if (th_client_connect(&c, &o, NULL) != 0)
+        return -1; /* thespiand says why, if it cannot start either */
+    char *text = NULL;
+    int rc = th_client_status(c, &text);
+    th_client_close(c);
+    if (rc != 0)
+        return -1;
+    json_t *st = json_loads(text, 0, NULL);
+    th_client_free(text);
+    json_t *adm = json_object_get(st, "admin");
+    const char *theirs = json_string_value(json_object_get(adm, "directorDir"));
+    char a[PATH_MAX], b[PATH_MAX];
+    bool same = (theirs == NULL && dd[0] == '\0') ||
+                (theirs && dd[0] && realpath(theirs, a) && realpath(dd, b) &&
+                 strcmp(a, b) == 0);
+    long pid = (long)json_integer_value(json_object_get(adm, "pid"));
+    if (same) {
+        printf("an actor system is already running at %s (pid %ld); it is "
+               "used\n",
+               cli_safe(ep), pid);
+        rc = CLI_OK;
+    } else {
+        rc = cli_fail(cmd,
+                      "the actor system already running at %s (pid %ld) "
+                      "works on director directory %s, not %s: it trusts "
+                      "other keys. Shut it down first, or choose another "
+                      "--endpoint",
+                      ep, pid, theirs ? theirs : "(none)",
+                      dd[0] ? dd : "(none)");
+    }
+    json_decref(st);
+    return rc;
+}
+
 static int
 run_start(int argc, char **argv)
 {
@@ -82,7 +127,12 @@ run_start(int argc, char **argv)
     if (stat(dd, &dst) == 0 && S_ISDIR(dst.st_mode)) {
         args[n++] = "--director-dir";
         args[n++] = dd;
+    } else {
+        dd[0] = '\0';
     }
+    int existing = start_existing(cmd, ep, dd);
+    if (existing != -1)
+        return existing;
     /* the admin keys where this user's clients look for them, so the
      * host made here answers them at once (docs/security.md) */
     char kdir[THI_CURVE_PATH], why[THI_CURVE_WHY];
@@ -145,7 +195,9 @@ const cli_cmd_t cli_cmd_start = {
     "                      [--timeout SECONDS]\n"
     "Start an actor system (thespiand in daemon mode) on the endpoint and\n"
     "wait until it answers (default 30 s). When a system already serves the\n"
-    "endpoint it is used, as in Thespian, and the exit status is 0.\n"
+    "endpoint it is used, as in Thespian, and the exit status is 0 — unless\n"
+    "it works on another director directory (it trusts other keys): then\n"
+    "start says which and exits 1.\n"
     "thespiand is $THESPIAND, else the one next to this thespian binary\n"
     "(or in the build tree), else thespiand on $PATH. With\n"
     "the director directory ($THESPIAN_DIRECTOR_DIR, else\n"
@@ -177,9 +229,20 @@ run_shutdown(int argc, char **argv)
         return cli_usage_error(cmd, "--timeout %s: want seconds", timeout);
     char ep[TH_CLIENT_ENDPOINT_MAX];
     th_client_t *c = NULL;
-    if (cli_endpoint(cmd, NULL, ep) != CLI_OK ||
-        cli_connect(cmd, ep, &c) != CLI_OK)
+    if (cli_endpoint(cmd, NULL, ep) != CLI_OK)
         return CLI_FAIL;
+    /* stopping is idempotent: nothing listening means nothing to stop
+     * (anything else — a refused key, a silent listener — is a failure) */
+    th_client_opts_t copts = {.size = sizeof copts, .endpoint = ep};
+    th_client_error_t err;
+    int crc = th_client_connect(&c, &copts, &err);
+    if (crc == TH_ECLOSED) {
+        printf("no actor system runs at %s: nothing to shut down\n",
+               cli_safe(ep));
+        return CLI_OK;
+    }
+    if (crc != 0)
+        return cli_fail(cmd, "%s: %s", th_errname(crc), err.message);
     int rc = th_client_shutdown(c, timeout_ms);
     if (rc != 0) {
         cli_fail(cmd, "%s", th_client_errmsg(c));
@@ -197,7 +260,8 @@ const cli_cmd_t cli_cmd_shutdown = {
     "usage: thespian shutdown [--endpoint E] [--timeout SECONDS]\n"
     "Ask the actor system to shut down in order (every actor gets\n"
     "ActorExitRequest, children before parents) and wait until it has\n"
-    "(default 30 s).\n",
+    "(default 30 s). When nothing listens at the endpoint, there is\n"
+    "nothing to stop: it says so and exits 0.\n",
     run_shutdown,
 };
 

@@ -36,6 +36,7 @@ overview(FILE *f)
 {
     fputs("usage: thespian [--endpoint E] [--admin-key FILE] "
           "[--server-key FILE]\n                COMMAND [ARGS...]\n"
+          "       thespian --version\n"
           "Talk to a thespian-c actor system (thespiand).\n\n"
           "Commands:\n",
           f);
@@ -91,6 +92,10 @@ main(int argc, char **argv)
         const char *a = argv[i];
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
             overview(stdout);
+            return CLI_OK;
+        }
+        if (strcmp(a, "--version") == 0) { /* meson.build's version */
+            printf("thespian %s\n", TH_PROJECT_VERSION);
             return CLI_OK;
         }
         if (strcmp(a, "--endpoint") == 0 && i + 1 < argc) {

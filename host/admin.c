@@ -1021,6 +1021,10 @@ op_status(req_t *r)
                   "contexts", (json_int_t)a->n_sessions, "uptime_s",
                   (json_int_t)((now_ms() - a->started_ms) / 1000), "plugins",
                   a->plugins, "dropped_frames", (json_int_t)a->dropped_frames);
+    /* whose keys it trusts: `thespian start` compares it with its own */
+    json_object_set_new(json_object_get(o, "admin"), "directorDir",
+                        a->sys->key_dir[0] ? json_string(a->sys->key_dir)
+                                           : json_null());
     char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
     json_decref(o);
     if (text == NULL) {
