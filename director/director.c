@@ -243,7 +243,8 @@ commit(th_ctx_t *ctx, json_t *grp)
      * version that fails to activate never becomes the rollback floor */
     th_addr_t sys = th_system_address(ctx);
     th_send_json_new(ctx, &sys, TH_MSG_ACTIVATED_SOURCE,
-                     json_pack("{s:s}", "sourceHash", h));
+                     json_pack("{s:s, s:s?}", "sourceHash", h, "previous",
+                               old));
     th_log(ctx, TH_LOG_INFO, "version %.12s active (%d roles handed over)", h,
            handoffs);
 }

@@ -120,11 +120,16 @@ struct thi_admin {
     unsigned spin_skip;     /* turns left without spinning */
     uint32_t n_blocked;     /* sessions with blocked set */
 
-    /* monitor: what is known of each connection, by fd, for log lines */
+    /* monitor: what is known of each connection, by fd, for log lines.
+     * Frames are served at once but monitor events every 100 ms, so
+     * several connections may have come and gone on one fd by the time
+     * their events are read: goodbyes are counted, and each DISCONNECTED
+     * of the fd takes one. */
     struct peer {
         char name[56];
-        bool bye; /* ... and closed with a goodbye */
+        uint32_t byes; /* goodbyes heard on this fd, not yet matched */
     } * peers;
+    bool in_monitor; /* serve_monitor runs (it drains the socket first) */
     /* kinds of failed handshakes whose DISCONNECTED is still to come */
 #define FAILED_MAX 64
     unsigned char failed[FAILED_MAX];
@@ -473,7 +478,8 @@ session_destroy(struct thi_admin *a, session_t *s, const char *why)
     if (s->blocked)
         a->n_blocked--;
     a->n_sessions--;
-    thi_log(TH_LOG_INFO, &s->addr,
+    /* a goodbye is routine (one per client command): DEBUG */
+    thi_log(strcmp(why, "goodbye") ? TH_LOG_INFO : TH_LOG_DEBUG, &s->addr,
             "admin: context closed (%s): %" PRIu64 " tells, %" PRIu64
             " pushed, %" PRIu64 " filtered",
             why, s->tells, s->pushed, s->filtered);
@@ -678,6 +684,8 @@ spin_for_ready(struct thi_admin *a, int64_t spin_ns)
 }
 
 static void serve_monitor(struct thi_admin *a);
+static void serve_monitor_events(struct thi_admin *a);
+static int serve_socket(struct thi_admin *a);
 
 /* ---- Requests ------------------------------------------------------------ */
 
@@ -703,8 +711,13 @@ warn_bad(req_t *r, const char *fmt, ...)
     r->a->dropped_frames++;
     if (!may_log(r->a))
         return;
-    if (!peer_known(r->a, r->fd)) /* its ACCEPTED event is not read yet */
-        serve_monitor(r->a);
+    /* its ACCEPTED event is not read yet: read the events, not frames
+     * (r->s must stay valid) */
+    if (!peer_known(r->a, r->fd) && !r->a->in_monitor) {
+        r->a->in_monitor = true;
+        serve_monitor_events(r->a);
+        r->a->in_monitor = false;
+    }
     char who[200], what[400];
     describe(r->a, r->s, r->fd, who, sizeof who);
     va_list ap;
@@ -789,7 +802,7 @@ op_hello(req_t *r)
         a->n_sessions++;
         th_inbox_set_notify(s->inbox, on_inbox, s);
         r->s = s;
-        thi_log(TH_LOG_INFO, &s->addr, "admin: context opened by pid %ld (%s)",
+        thi_log(TH_LOG_DEBUG, &s->addr, "admin: context opened by pid %ld (%s)",
                 s->pid, peer_name(a, r->fd));
     }
     th_addr_t sys;
@@ -1313,8 +1326,8 @@ handle_frame(struct thi_admin *a, const unsigned char *rid, size_t rid_len,
     if (strcmp(op, "bye") == 0) {
         if (s)
             session_destroy(a, s, "goodbye");
-        if (peer_slot(a, fd))
-            a->peers[fd].bye = true;
+        if (peer_slot(a, fd) && a->peers[fd].byes < UINT32_MAX)
+            a->peers[fd].byes++;
         goto out;
     }
     if (s == NULL) {
@@ -1356,16 +1369,18 @@ out:
     json_decref(r.hdr);
 }
 
-/* Read what the ROUTER has, up to RECV_BUDGET frames. */
-static void
+/* Read what the ROUTER has, up to RECV_BUDGET frames; returns how many
+ * were read. */
+static int
 serve_socket(struct thi_admin *a)
 {
-    for (int n = 0; n < RECV_BUDGET; n++) {
+    int n;
+    for (n = 0; n < RECV_BUDGET; n++) {
         zmq_msg_t rid, body;
         zmq_msg_init(&rid);
         if (zmq_msg_recv(&rid, a->sock, ZMQ_DONTWAIT) < 0) {
             zmq_msg_close(&rid);
-            return;
+            return n;
         }
         if (!zmq_msg_more(&rid)) { /* cannot happen with a ROUTER */
             zmq_msg_close(&rid);
@@ -1405,6 +1420,7 @@ serve_socket(struct thi_admin *a)
         zmq_msg_close(&rid);
         zmq_msg_close(&body);
     }
+    return n;
 }
 
 static bool
@@ -1422,6 +1438,22 @@ session_on_fd(struct thi_admin *a, int fd)
  * limit shows: ZeroMQ drops such a connection before allocating it. */
 static void
 serve_monitor(struct thi_admin *a)
+{
+    if (a->in_monitor) /* warn_bad while the socket is drained below */
+        return;
+    a->in_monitor = true;
+    /* Frames before events: ZeroMQ queues a peer's last frames (its
+     * goodbye) before it reports the close, so once the socket is read
+     * dry every goodbye sent before a DISCONNECTED below has been
+     * counted. Bounded, so a flood cannot hold the monitor off. */
+    for (int i = 0; i < 16 && serve_socket(a) == RECV_BUDGET; i++)
+        ;
+    serve_monitor_events(a);
+    a->in_monitor = false;
+}
+
+static void
+serve_monitor_events(struct thi_admin *a)
 {
     for (;;) {
         zmq_msg_t ev, ep;
@@ -1488,7 +1520,7 @@ serve_monitor(struct thi_admin *a)
                     (unsigned char)kind;
         } else if (event == ZMQ_EVENT_DISCONNECTED && fd >= 0 &&
                    a->n_failed > 0 && !session_on_fd(a, fd) &&
-                   !(fd < a->n_peers && a->peers[fd].bye)) {
+                   !(fd < a->n_peers && a->peers[fd].byes > 0)) {
             int kind = a->failed[a->failed_head];
             a->failed_head = (a->failed_head + 1) % FAILED_MAX;
             a->n_failed--;
@@ -1502,7 +1534,7 @@ serve_monitor(struct thi_admin *a)
             if (kind != REFUSE_KEY)
                 refused(a, kind, line);
             if (fd < a->n_peers)
-                memset(&a->peers[fd], 0, sizeof a->peers[fd]);
+                a->peers[fd].name[0] = '\0';
         } else if (event == ZMQ_EVENT_DISCONNECTED && fd >= 0) {
             /* a session heard on this fd and still open: not a goodbye */
             session_t *found = NULL;
@@ -1512,7 +1544,14 @@ serve_monitor(struct thi_admin *a)
                         found = s;
                         break;
                     }
-            bool bye = fd < a->n_peers && a->peers[fd].bye && !found;
+            /* a goodbye heard on this fd is this connection's: with the
+             * socket drained first, every goodbye sent before a close is
+             * counted by the time the close is read */
+            bool bye = fd < a->n_peers && a->peers[fd].byes > 0;
+            if (bye) {
+                a->peers[fd].byes--;
+                found = NULL; /* a session on the fd is a later connection's */
+            }
             char who[200];
             describe(a, found, fd, who, sizeof who);
             if (bye)
@@ -1526,7 +1565,7 @@ serve_monitor(struct thi_admin *a)
             if (found) /* probe now rather than at the next tick */
                 a->probe_now = true;
             if (fd < a->n_peers)
-                memset(&a->peers[fd], 0, sizeof a->peers[fd]);
+                a->peers[fd].name[0] = '\0';
         }
     }
 }
@@ -1666,7 +1705,7 @@ static void
 finish(struct thi_admin *a, int rc)
 {
     log_window_roll(a, INT64_MAX); /* the last suppressed count */
-    serve_monitor(a);
+    serve_monitor_events(a); /* no new frames are served now */
     refuse_roll(a, true);
     /* loads still running use the system: let them end (each is bounded
      * by the authority timeout) and answer them */

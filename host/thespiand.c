@@ -681,6 +681,10 @@ prepare(options_t *o, startup_t *st)
     }
     if (apply_log_config(o, cfgdir) != 0)
         return EXIT_FAIL;
+    /* A host's own default threshold is INFO, so loads, unloads and
+     * activations show; THESPLOG_THRESHOLD or a log configuration's level
+     * (set above) win (docs/logging.md). */
+    setenv("THESPLOG_THRESHOLD", "INFO", 0);
     st->caps = load_capabilities(o, capsfile[0] ? capsfile : NULL);
     if (st->caps == NULL)
         return EXIT_FAIL;
