@@ -302,7 +302,18 @@ print_config(const char *dir, const char *ep, json_t *cfg)
     json_object_foreach(cfg, name, v)
     {
         char *text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
-        printf("%-19s %s\n", name, text ? text : "?");
+        /* Thespian's own files: what they mean here */
+        const char *note = "";
+        if (!strcmp(name, "adminport.cfg"))
+            note = json_object_get(cfg, "adminendpoint.cfg")
+                       ? "  (Thespian's admin port; adminendpoint.cfg "
+                         "takes precedence)"
+                       : "  (Thespian's admin port: tcp://127.0.0.1:PORT "
+                         "when no option or variable names the endpoint)";
+        else if (!strcmp(name, "thespbase.cfg"))
+            note = "  (Thespian's system base: no effect; thespiand is "
+                   "the one kind of system)";
+        printf("%-19s %s%s\n", name, text ? cli_safe(text) : "?", note);
         free(text);
     }
 }
