@@ -224,7 +224,8 @@ cli_parse(const cli_cmd_t *cmd, int argc, char **argv, const cli_opt_t *opts,
             if (w > 0 && (size_t)w < sizeof names - used)
                 used += (size_t)w;
         }
-        *done = cli_usage_error(cmd, "missing argument %s (%zu given, %zu needed)",
+        *done = cli_usage_error(cmd,
+                                "missing argument %s (%zu given, %zu needed)",
                                 names, *n_pos, min_pos);
         return false;
     }
