@@ -163,7 +163,8 @@ cli_tls_pick(const cli_cmd_t *cmd, const char *group, char *path, size_t n)
     else if ((size_t)snprintf(path, n, "%s", t->path) >= n)
         rc = cli_fail(cmd, "%s: path too long", t->path);
     else
-        fprintf(cli_json_out ? stderr : stdout, "chose %s (%s %s, the newest verified in %s)\n",
+        fprintf(cli_json_out ? stderr : stdout,
+                "chose %s (%s %s, the newest verified in %s)\n",
                cli_safe(t->file), cli_safe(group),
                t->version ? cli_safe(t->version) : "unversioned",
                cli_safe(s.dir));
@@ -629,7 +630,8 @@ const cli_cmd_t cli_cmd_refresh = {
     "connecting to the host that long (for a host that is still starting,\n"
     "as in bootstart). --json prints {\"groups\": [{\"group\", \"version\",\n"
     "\"hash\", \"file\", \"state\": \"unchanged\"|\"active\"|\"loaded\"|\n"
-    "\"failed\"|\"refused\", \"error\"?}], \"skipped\": [{\"file\", \"reason\"}]}.\n",
+    "\"failed\"|\"refused\", \"error\"?}], \"skipped\": [{\"file\",\n"
+    "\"reason\"}]}.\n",
     run_refresh,
 };
 
