@@ -129,7 +129,16 @@ struct thi_admin {
         char name[56];
         uint32_t byes; /* goodbyes heard on this fd, not yet matched */
     } * peers;
-    bool in_monitor; /* serve_monitor runs (it drains the socket first) */
+    bool in_monitor; /* serve_monitor_events runs (warn_bad may call it) */
+    /* closes without a goodbye counted yet, judged a tick later: the
+     * goodbye may still wait in the socket's queue when ZeroMQ reports
+     * the close (the monitor and the socket are separate queues) */
+#define CLOSES_MAX 64
+    struct pending_close {
+        int fd;
+        char who[200];
+    } closes[CLOSES_MAX];
+    int n_closes;
     /* kinds of failed handshakes whose DISCONNECTED is still to come */
 #define FAILED_MAX 64
     unsigned char failed[FAILED_MAX];
@@ -685,6 +694,7 @@ spin_for_ready(struct thi_admin *a, int64_t spin_ns)
 
 static void serve_monitor(struct thi_admin *a);
 static void serve_monitor_events(struct thi_admin *a);
+static void judge_closes(struct thi_admin *a);
 static int serve_socket(struct thi_admin *a);
 
 /* ---- Requests ------------------------------------------------------------ */
@@ -1439,17 +1449,34 @@ session_on_fd(struct thi_admin *a, int fd)
 static void
 serve_monitor(struct thi_admin *a)
 {
-    if (a->in_monitor) /* warn_bad while the socket is drained below */
+    if (a->in_monitor)
         return;
     a->in_monitor = true;
-    /* Frames before events: ZeroMQ queues a peer's last frames (its
-     * goodbye) before it reports the close, so once the socket is read
-     * dry every goodbye sent before a DISCONNECTED below has been
-     * counted. Bounded, so a flood cannot hold the monitor off. */
-    for (int i = 0; i < 16 && serve_socket(a) == RECV_BUDGET; i++)
-        ;
+    /* the closes of the last tick first: the loop has read the socket
+     * since, so a goodbye sent before such a close has been counted */
+    judge_closes(a);
     serve_monitor_events(a);
     a->in_monitor = false;
+}
+
+/* Each pending close takes a goodbye counted on its fd, or was a drop. */
+static void
+judge_closes(struct thi_admin *a)
+{
+    for (int i = 0; i < a->n_closes; i++) {
+        struct pending_close *pc = &a->closes[i];
+        if (pc->fd < a->n_peers && a->peers[pc->fd].byes > 0) {
+            a->peers[pc->fd].byes--;
+            thi_log(TH_LOG_DEBUG, NULL, "admin: %s closed", pc->who);
+        } else if (may_log(a)) {
+            thi_log(TH_LOG_WARNING, NULL,
+                    "admin: connection of %s dropped without a goodbye "
+                    "(peer gone, or a frame over the %zu-byte limit)",
+                    pc->who,
+                    TH_WIRE_PREFIX + TH_WIRE_HEADER_MAX + a->max_payload);
+        }
+    }
+    a->n_closes = 0;
 }
 
 static void
@@ -1544,9 +1571,7 @@ serve_monitor_events(struct thi_admin *a)
                         found = s;
                         break;
                     }
-            /* a goodbye heard on this fd is this connection's: with the
-             * socket drained first, every goodbye sent before a close is
-             * counted by the time the close is read */
+            /* a goodbye heard on this fd is this connection's */
             bool bye = fd < a->n_peers && a->peers[fd].byes > 0;
             if (bye) {
                 a->peers[fd].byes--;
@@ -1554,14 +1579,16 @@ serve_monitor_events(struct thi_admin *a)
             }
             char who[200];
             describe(a, found, fd, who, sizeof who);
-            if (bye)
+            if (bye) {
                 thi_log(TH_LOG_DEBUG, NULL, "admin: %s closed", who);
-            else if (may_log(a))
-                thi_log(TH_LOG_WARNING, NULL,
-                        "admin: connection of %s dropped without a goodbye "
-                        "(peer gone, or a frame over the %zu-byte limit)",
-                        who,
-                        TH_WIRE_PREFIX + TH_WIRE_HEADER_MAX + a->max_payload);
+            } else {
+                /* its goodbye may not be read yet: judged next tick */
+                if (a->n_closes == CLOSES_MAX)
+                    judge_closes(a);
+                struct pending_close *pc = &a->closes[a->n_closes++];
+                pc->fd = fd;
+                snprintf(pc->who, sizeof pc->who, "%s", who);
+            }
             if (found) /* probe now rather than at the next tick */
                 a->probe_now = true;
             if (fd < a->n_peers)
@@ -1706,6 +1733,7 @@ finish(struct thi_admin *a, int rc)
 {
     log_window_roll(a, INT64_MAX); /* the last suppressed count */
     serve_monitor_events(a); /* no new frames are served now */
+    judge_closes(a);
     refuse_roll(a, true);
     /* loads still running use the system: let them end (each is bounded
      * by the authority timeout) and answer them */
