@@ -44,7 +44,8 @@ overview(FILE *f)
         fprintf(f, "  %-10s %s\n", commands[i]->name, commands[i]->summary);
     fputs("\nEvery command takes --help and --endpoint E. The host is found "
           "from\n--endpoint, else $THESPIAN_ENDPOINT, else "
-          "$THESPIAN_DIRECTOR_DIR/adminendpoint.cfg,\nelse " TH_CLIENT_DEFAULT_ENDPOINT
+          "$THESPIAN_DIRECTOR_DIR/adminendpoint.cfg\n(or Thespian's "
+          "adminport.cfg), else " TH_CLIENT_DEFAULT_ENDPOINT
           ".\nOn tcp:// the client authenticates with CurveZMQ: its key "
           "pair is --admin-key,\nelse $THESPIAN_ADMIN_KEY, else "
           "K/curve/operator.key; the host's public key\nis --server-key, "

@@ -25,7 +25,8 @@ give each thread its own with private().
 The library is found from $THESPIAN_CLIENT_LIB, else by the linker's
 search for libthespian-client. The host is found by the same rule as the
 thespian CLI: the endpoint argument, else $THESPIAN_ENDPOINT, else
-$THESPIAN_DIRECTOR_DIR/adminendpoint.cfg, else tcp://127.0.0.1:1900.
+$THESPIAN_DIRECTOR_DIR/adminendpoint.cfg, else its adminport.cfg,
+else tcp://127.0.0.1:1900.
 
 On tcp:// the connection is authenticated with CurveZMQ (docs/security.md):
 the client's key pair is the admin_key argument (a file), else
