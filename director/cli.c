@@ -18,6 +18,7 @@
 
 const char *cli_global_endpoint;
 const char *cli_argv0;
+bool cli_json_out;
 
 /* A message names files, bundles, members and host errors: whatever came
  * from outside is shown escaped, one line. */
@@ -85,6 +86,47 @@ find_opt(const cli_opt_t *opts, const char *name, size_t len)
         if (strlen(o->name) == len && strncmp(o->name, name, len) == 0)
             return o;
     return NULL;
+}
+
+/* The name of positional argument `index` (from 0) as the command's usage
+ * line writes it ("GROUP", "ADDR|NAME"), into buf; "" when not found.
+ * The usage's synopsis is its first line and the indented lines after
+ * it; words outside [...] that are not options are the positionals. */
+static void
+positional_name(const cli_cmd_t *cmd, size_t index, char *buf, size_t n)
+{
+    buf[0] = '\0';
+    const char *p = cmd->usage ? strstr(cmd->usage, cmd->name) : NULL;
+    if (p == NULL)
+        return;
+    p += strlen(cmd->name);
+    int depth = 0;
+    size_t seen = 0;
+    while (*p) {
+        if (*p == '\n') {
+            if (p[1] != ' ')
+                return; /* the synopsis ends */
+            p++;
+            continue;
+        }
+        if (*p == ' ') {
+            p++;
+            continue;
+        }
+        size_t len = strcspn(p, " \n");
+        const char *w = p;
+        p += len;
+        if (depth == 0 && w[0] != '[' && w[0] != '-' && w[0] != '|') {
+            if (seen++ == index) {
+                if (len > 3 && !strncmp(w + len - 3, "...", 3))
+                    len -= 3;
+                snprintf(buf, n, "%.*s", (int)len, w);
+                return;
+            }
+        }
+        for (size_t i = 0; i < len; i++)
+            depth += w[i] == '[' ? 1 : w[i] == ']' ? -1 : 0;
+    }
 }
 
 bool
@@ -163,10 +205,28 @@ cli_parse(const cli_cmd_t *cmd, int argc, char **argv, const cli_opt_t *opts,
             l->items[l->n++] = value;
         }
     }
+    /* a malformed --endpoint (here or before the command) is a usage
+     * error, whatever the command does with it */
+    char epbuf[TH_CLIENT_ENDPOINT_MAX];
+    th_client_error_t eperr;
+    if (cli_global_endpoint &&
+        th_client_endpoint(epbuf, cli_global_endpoint, &eperr) != 0) {
+        *done = cli_usage_error(cmd, "%s", eperr.message);
+        return false;
+    }
     if (*n_pos < min_pos) {
-        *done =
-            cli_usage_error(cmd, "missing argument%s (%zu of %zu given)",
-                            min_pos - *n_pos > 1 ? "s" : "", *n_pos, min_pos);
+        char names[512] = "", one[128];
+        size_t used = 0;
+        for (size_t i = *n_pos; i < min_pos; i++) {
+            positional_name(cmd, i, one, sizeof one);
+            int w = snprintf(names + used, sizeof names - used, "%s%s",
+                             used ? " " : "", one[0] ? one : "?");
+            if (w > 0 && (size_t)w < sizeof names - used)
+                used += (size_t)w;
+        }
+        *done = cli_usage_error(cmd,
+                                "missing argument %s (%zu given, %zu needed)",
+                                names, *n_pos, min_pos);
         return false;
     }
     return true;
@@ -197,9 +257,13 @@ cli_endpoint(const cli_cmd_t *cmd, const char *explicit_ep, char *buf)
 {
     th_client_error_t err;
     const char *ep = explicit_ep ? explicit_ep : cli_global_endpoint;
-    if (th_client_endpoint(buf, ep, &err) != 0)
-        return cli_fail(cmd, "%s", err.message);
-    return CLI_OK;
+    if (th_client_endpoint(buf, ep, &err) == 0)
+        return CLI_OK;
+    /* a malformed --endpoint is the command line's fault; a bad
+     * $THESPIAN_ENDPOINT or adminendpoint.cfg is the setting's */
+    if (ep != NULL)
+        return cli_usage_error(cmd, "--endpoint: %s", err.message);
+    return cli_fail(cmd, "%s", err.message);
 }
 
 int

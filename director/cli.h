@@ -68,6 +68,31 @@ extern const char *cli_global_endpoint;
 const char *cli_key_option(const char *name, size_t len);
 void cli_set_key(const char *option, const char *value);
 
+/* Set by a command's --json: what would go to standard output besides
+ * the JSON document (progress lines) goes to standard error instead. */
+extern bool cli_json_out;
+
+/* Print a JSON value indented, one document, on standard output. */
+void cli_json_print(const json_t *o);
+
+/* ---- The Director's verdict on a load (cli_sources.c) ------------------ */
+
+/* The Director's {"DirectorOp": "RetrieveAll"} "groups" object; NULL when
+ * the host runs no Director (or it did not answer in 5 s). Returned owned
+ * (json_decref). Blocks on the host. */
+json_t *cli_director_view(th_client_t *c);
+
+/* After the host loaded `hash`: wait up to 10 s for the Director to
+ * activate it (or to say a newer version runs, or that it failed to
+ * start). `before` is cli_director_view from before the load (NULL: no
+ * Director; then loaded is the verdict). Fills `res` (borrowed) with
+ * "hash", "state" ("active", "loaded", "failed", "unknown"), "group",
+ * "activeHash" when another version is active, "error" when it failed.
+ * Returns CLI_OK, or CLI_FAIL when the version did not start; prints
+ * nothing. */
+int cli_load_verdict(th_client_t *c, const json_t *before, const char *hash,
+                     json_t *res);
+
 /* Path of the running thespian binary (for finding thespiand). */
 extern const char *cli_argv0;
 

@@ -13,14 +13,45 @@
 
 /* ---- create -------------------------------------------------------------- */
 
+/* After "class X is ambiguous: ... (H1, H2)": the candidates' groups and
+ * versions, so the user can choose a --source. */
+static void
+print_candidates(th_client_t *c, const char *errmsg)
+{
+    char msg[1024]; /* errmsg is the context's, which the next call clears */
+    snprintf(msg, sizeof msg, "%s", errmsg);
+    char *text = NULL;
+    if (th_client_sources(c, &text) != 0)
+        return;
+    json_t *all = json_loads(text, 0, NULL);
+    th_client_free(text);
+    size_t i;
+    json_t *s;
+    json_array_foreach(all, i, s)
+    {
+        const char *h = json_string_value(json_object_get(s, "hash"));
+        char short_hash[13];
+        snprintf(short_hash, sizeof short_hash, "%.12s", h ? h : "");
+        if (h == NULL || strlen(h) < 12 || !strstr(msg, short_hash))
+            continue;
+        const char *v = json_string_value(json_object_get(s, "version"));
+        fprintf(stderr, "  --source %s  (group %s version %s)\n", short_hash,
+                cli_safe(json_string_value(json_object_get(s, "group"))),
+                v ? cli_safe(v) : "(unversioned)");
+    }
+    json_decref(all);
+}
+
 static int
 run_create(int argc, char **argv)
 {
     const cli_cmd_t *cmd = &cli_cmd_create;
     const char *name = NULL, *source = NULL, *req = NULL;
+    bool as_json = false;
     const cli_opt_t opts[] = {{"name", CLI_STRING, &name},
                               {"source", CLI_STRING, &source},
                               {"req", CLI_STRING, &req},
+                              {"json", CLI_FLAG, &as_json},
                               {NULL, 0, NULL}};
     const char *pos[1];
     size_t n_pos;
@@ -49,12 +80,20 @@ run_create(int argc, char **argv)
     int rc = th_client_create(c, &addr, pos[0], &copts);
     if (rc != 0) {
         cli_fail(cmd, "%s", th_client_errmsg(c));
+        if (rc == TH_ESOURCE && strstr(th_client_errmsg(c), "is ambiguous"))
+            print_candidates(c, th_client_errmsg(c));
         th_client_close(c);
         return CLI_FAIL;
     }
     char text[TH_ADDR_STRLEN];
     th_client_addr_format(&addr, text, sizeof text);
-    printf("%s\n", text);
+    if (as_json) {
+        json_t *o = json_pack("{s:s}", "address", text);
+        cli_json_print(o);
+        json_decref(o);
+    } else {
+        printf("%s\n", text);
+    }
     th_client_close(c);
     return CLI_OK;
 }
@@ -63,13 +102,16 @@ const cli_cmd_t cli_cmd_create = {
     "create",
     "create a top-level actor and print its address",
     "usage: thespian create CLASS [--name GLOBALNAME] [--source HASH]\n"
-    "                       [--req JSON] [--endpoint E]\n"
+    "                       [--req JSON] [--endpoint E] [--json]\n"
     "Create a top-level actor of CLASS (PLUGIN.CLASS) and print its address.\n"
     "--name gives it a global name (an existing live actor of that name is\n"
     "returned instead); --source names the loaded source to take the class\n"
-    "from; --req is a JSON object of required capabilities.\n"
+    "from; --req is a JSON object of required capabilities. --json prints\n"
+    "{\"address\"}.\n"
     "Errors: InvalidActorSpecification (unknown class), \n"
-    "NoCompatibleSystemForActor, InvalidActorSourceHash.\n",
+    "NoCompatibleSystemForActor, InvalidActorSourceHash (no such source, or\n"
+    "CLASS is in several loaded sources: they are listed; choose one with\n"
+    "--source).\n",
     run_create,
 };
 
@@ -164,12 +206,45 @@ print_msg(const th_client_msg_t *m)
     putchar('\n');
 }
 
+/* The reply as {"type", "sender", "body"}: a JSON body as JSON; any
+ * other body as "text" (a string when it is UTF-8) or, failing that,
+ * "textEscaped" (escaped as print_msg shows it). */
+static void
+print_msg_json(const th_client_msg_t *m)
+{
+    char sender[TH_ADDR_STRLEN];
+    th_client_addr_format(&m->sender, sender, sizeof sender);
+    json_t *o = json_pack("{s:s, s:s}", "type", m->type, "sender", sender);
+    json_t *body = m->len ? json_loadb(m->data, m->len,
+                                       JSON_DECODE_ANY |
+                                           JSON_REJECT_DUPLICATES,
+                                       NULL)
+                          : json_null();
+    if (body) {
+        json_object_set_new(o, "body", body);
+    } else if ((body = json_stringn(m->data, m->len)) != NULL) {
+        json_object_set_new(o, "text", body);
+    } else {
+        size_t cap = 4 * m->len + 1;
+        char *esc = malloc(cap);
+        if (esc) {
+            thi_text_escape(esc, cap, m->data, m->len, THI_TEXT_SINK);
+            json_object_set_new(o, "textEscaped", json_string(esc));
+            free(esc);
+        }
+    }
+    cli_json_print(o);
+    json_decref(o);
+}
+
 static int
 run_ask(int argc, char **argv)
 {
     const cli_cmd_t *cmd = &cli_cmd_ask;
     const char *timeout = NULL;
+    bool as_json = false;
     const cli_opt_t opts[] = {{"timeout", CLI_STRING, &timeout},
+                              {"json", CLI_FLAG, &as_json},
                               {NULL, 0, NULL}};
     const char *pos[3];
     size_t n_pos;
@@ -195,7 +270,10 @@ run_ask(int argc, char **argv)
         th_client_close(c);
         return CLI_FAIL;
     }
-    print_msg(m);
+    if (as_json)
+        print_msg_json(m);
+    else
+        print_msg(m);
     th_client_msg_free(m);
     th_client_close(c);
     return CLI_OK;
@@ -205,7 +283,7 @@ const cli_cmd_t cli_cmd_ask = {
     "ask",
     "send a message to an actor and print the reply",
     "usage: thespian ask ADDR|NAME TYPE [JSON] [--timeout SECONDS]\n"
-    "                    [--endpoint E]\n"
+    "                    [--endpoint E] [--json]\n"
     "Send a message of TYPE with the JSON body (default: empty) to the actor\n"
     "at ADDR (th1:...) or with the global name NAME and print the reply as\n"
     "\"TYPE BODY\". Waits up to --timeout (default 10 s); no reply in time is\n"

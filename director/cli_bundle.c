@@ -279,8 +279,10 @@ run_gensrc(int argc, char **argv)
 {
     const cli_cmd_t *cmd = &cli_cmd_gensrc;
     const char *outpath = NULL, *info = NULL;
+    bool as_json = false;
     cli_opt_t opts[] = {{"o", CLI_STRING, &outpath},
                         {"info", CLI_STRING, &info},
+                        {"json", CLI_FLAG, &as_json},
                         {NULL, CLI_FLAG, NULL}};
     const char *pos[64];
     size_t n;
@@ -487,7 +489,15 @@ run_gensrc(int argc, char **argv)
         char hex[65];
         thi_sha256(h, bundle, blen);
         thi_hex(hex, h, 32);
-        printf("%s  %s\n", hex, target);
+        if (as_json) {
+            json_t *o = json_pack("{s:s, s:s, s:s, s:s?}", "hash", hex,
+                                  "path", target, "group", group, "version",
+                                  version);
+            cli_json_print(o);
+            json_decref(o);
+        } else {
+            printf("%s  %s\n", hex, target);
+        }
     }
     free(bundle);
 out_in:
@@ -520,7 +530,8 @@ const cli_cmd_t cli_cmd_gensrc = {
     "gensrc", "build and sign a .tls bundle",
     "usage: thespian gensrc GROUP PRIVKEY SOURCES_DIR [version:V] "
     "[deps:FILE]\n"
-    "                       [tli:FILE] [--info TEXT] [-o PATH] GLOB...\n"
+    "                       [tli:FILE] [--info TEXT] [-o PATH] [--json] "
+    "GLOB...\n"
     "Bundle the files under SOURCES_DIR that the GLOBs match (relative to\n"
     "SOURCES_DIR; '**' spans directories), sign with PRIVKEY and write\n"
     "GROUP-V.tls (GROUP.tls without a version) into $THESPIAN_DIRECTOR_DIR,\n"
@@ -529,7 +540,8 @@ const cli_cmd_t cli_cmd_gensrc = {
     "private library the plugins need. Other files are data. tli:FILE (by\n"
     "default SOURCES_DIR/GROUP.tli, if any) is checked and signed into the\n"
     "manifest. version:date stamps YYYYMMDDHHMM (UTC). The same inputs give\n"
-    "a byte-identical bundle. Prints the source hash and the path.\n"
+    "a byte-identical bundle. Prints the source hash and the path (--json:\n"
+    "{\"hash\", \"path\", \"group\", \"version\"}).\n"
     "Before signing: each file is read once; plugins and libraries must\n"
     "meet the ELF policy (this host's machine; RPATH/RUNPATH only $ORIGIN\n"
     "inside the bundle; NEEDED libraries in the bundle or the system's\n"
@@ -546,10 +558,15 @@ run_tlsinfo(int argc, char **argv)
 {
     const cli_cmd_t *cmd = &cli_cmd_tlsinfo;
     const char *pos[2];
+    bool as_json = false;
+    cli_opt_t opts[] = {{"json", CLI_FLAG, &as_json}, {NULL, CLI_FLAG, NULL}};
     size_t n;
     int done;
-    if (!cli_parse(cmd, argc, argv, NULL, pos, 1, 2, &n, &done))
+    if (!cli_parse(cmd, argc, argv, opts, pos, 1, 2, &n, &done))
         return done;
+    if (as_json && n == 2 && strcmp(pos[1], "contents") != 0)
+        return cli_usage_error(cmd, "--json: a member's bytes are not JSON "
+                                    "(use it with no PATH, or contents)");
     char dir[4096];
     cli_director_dir(dir, sizeof dir);
     uint8_t *buf = NULL;
@@ -577,7 +594,25 @@ run_tlsinfo(int argc, char **argv)
         rc = cli_fail(cmd, "%s", d.msg);
         goto out;
     }
-    if (n == 1) {
+    if (as_json) {
+        json_t *o;
+        if (n == 1) {
+            o = json_pack("{s:s, s:s, s:s?, s:s, s:s, s:s, s:I, s:b}",
+                          "bundle", pos[0], "group", b->group, "version",
+                          b->version, "info", b->info, "hash", v.source_hex,
+                          "signedBy", v.key_name, "files",
+                          (json_int_t)b->n_files, "tli", b->tli != NULL);
+        } else {
+            o = json_array();
+            for (size_t i = 0; i < b->n_files; i++)
+                json_array_append_new(
+                    o, json_pack("{s:s, s:I, s:s}", "path", b->files[i].path,
+                                 "size", (json_int_t)b->files[i].size, "kind",
+                                 b->files[i].kind));
+        }
+        cli_json_print(o);
+        json_decref(o);
+    } else if (n == 1) {
         printf("bundle:      %s\ngroup:       %s\nversion:     %s\n"
                "info:        %s\nsource hash: %s\nsigned by:   %s\n"
                "files:       %zu\ntli:         %s\n",
@@ -614,12 +649,14 @@ out:
 
 const cli_cmd_t cli_cmd_tlsinfo = {
     "tlsinfo", "verify a bundle and show what it holds",
-    "usage: thespian tlsinfo FILE [contents | PATH]\n"
+    "usage: thespian tlsinfo FILE [contents | PATH] [--json]\n"
     "Check FILE against the *_tls.key files of the director directory\n"
     "($THESPIAN_DIRECTOR_DIR) and name the key that validates it; exit 1,\n"
     "saying why, when none does. `contents` lists the members (size, kind,\n"
     "path), MANIFEST.json (kind manifest) first; PATH writes that member's\n"
     "bytes to standard output, as `unzip -p` does (MANIFEST.json too).\n"
-    "The format: docs/bundle-format.md.\n",
+    "--json: {\"bundle\", \"group\", \"version\", \"info\", \"hash\",\n"
+    "\"signedBy\", \"files\": N, \"tli\": bool}, or with contents\n"
+    "[{\"path\", \"size\", \"kind\"}]. The format: docs/bundle-format.md.\n",
     run_tlsinfo,
 };

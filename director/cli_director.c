@@ -164,7 +164,8 @@ cli_tls_pick(const cli_cmd_t *cmd, const char *group, char *path, size_t n)
     else if ((size_t)snprintf(path, n, "%s", t->path) >= n)
         rc = cli_fail(cmd, "%s: path too long", t->path);
     else
-        printf("chose %s (%s %s, the newest verified in %s)\n",
+        fprintf(cli_json_out ? stderr : stdout,
+                "chose %s (%s %s, the newest verified in %s)\n",
                cli_safe(t->file), cli_safe(group),
                t->version ? cli_safe(t->version) : "unversioned",
                cli_safe(s.dir));
@@ -303,7 +304,18 @@ print_config(const char *dir, const char *ep, json_t *cfg)
     json_object_foreach(cfg, name, v)
     {
         char *text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
-        printf("%-19s %s\n", name, text ? text : "?");
+        /* Thespian's own files: what they mean here */
+        const char *note = "";
+        if (!strcmp(name, "adminport.cfg"))
+            note = json_object_get(cfg, "adminendpoint.cfg")
+                       ? "  (Thespian's admin port; adminendpoint.cfg "
+                         "takes precedence)"
+                       : "  (Thespian's admin port: tcp://127.0.0.1:PORT "
+                         "when no option or variable names the endpoint)";
+        else if (!strcmp(name, "thespbase.cfg"))
+            note = "  (Thespian's system base: no effect; thespiand is "
+                   "the one kind of system)";
+        printf("%-19s %s%s\n", name, text ? cli_safe(text) : "?", note);
         free(text);
     }
 }
@@ -493,26 +505,54 @@ const cli_cmd_t cli_cmd_avail = {
 
 /* ---- refresh --------------------------------------------------------------- */
 
-/* Load `t` unless the host has it; false when the load failed. */
+/* Load `t` unless the host has it, and wait for the Director's verdict;
+ * false when the load failed or the version did not start. The outcome
+ * goes into `out` (an array) as {"group", "version", "hash", "file",
+ * "state", "error"?}. */
 static bool
 refresh_one(const cli_cmd_t *cmd, th_client_t *c, const json_t *src,
-            const cli_tls_t *t)
+            const cli_tls_t *t, json_t *out, bool quiet)
 {
     const char *v = t->version ? t->version : "(unversioned)";
+    json_t *res = json_pack("{s:s, s:s?, s:s, s:s}", "group", t->group,
+                            "version", t->version, "hash", t->hash, "file",
+                            t->file);
+    json_array_append_new(out, res);
     if (is_loaded(src, t->hash)) {
-        printf("unchanged %-16s %-14s %.12s  %s\n", cli_safe(t->group),
-               cli_safe(v), t->hash, cli_safe(t->file));
+        json_object_set_new(res, "state", json_string("unchanged"));
+        if (!quiet)
+            printf("unchanged %-16s %-14s %.12s  %s\n", cli_safe(t->group),
+                   cli_safe(v), t->hash, cli_safe(t->file));
         return true;
     }
+    json_t *before = cli_director_view(c);
     char hash[65];
+    bool ok = true;
     if (th_client_load(c, hash, t->path) != 0) {
-        cli_fail(cmd, "group %s: %s: %s", t->group, t->file,
-                 th_client_errmsg(c));
-        return false;
+        json_object_set_new(res, "state", json_string("refused"));
+        json_object_set_new(res, "error",
+                            json_string(th_client_errmsg(c)));
+        ok = false;
+    } else {
+        ok = cli_load_verdict(c, before, hash, res) == CLI_OK;
     }
-    printf("loaded    %-16s %-14s %.12s  %s\n", cli_safe(t->group),
-           cli_safe(v), hash, cli_safe(t->file));
-    return true;
+    json_decref(before);
+    const char *state = json_string_value(json_object_get(res, "state"));
+    if (!ok) {
+        cli_fail(cmd, "group %s: %s: %s%s", t->group, t->file,
+                 json_string_value(json_object_get(res, "error")),
+                 strcmp(state, "refused") ? " (did not start; the previous "
+                                            "version stays active)"
+                                          : "");
+    } else if (!quiet) {
+        printf("loaded    %-16s %-14s %.12s  %s%s\n", cli_safe(t->group),
+               cli_safe(v), t->hash, cli_safe(t->file),
+               !strcmp(state, "active") ? "  active"
+               : json_object_get(res, "activeHash")
+                   ? "  (not active: a newer version runs)"
+                   : "");
+    }
+    return ok;
 }
 
 static int
@@ -520,13 +560,17 @@ run_refresh(int argc, char **argv)
 {
     const cli_cmd_t *cmd = &cli_cmd_refresh;
     const char *wait = NULL;
-    const cli_opt_t opts[] = {{"wait", CLI_STRING, &wait}, {NULL, 0, NULL}};
+    bool as_json = false;
+    const cli_opt_t opts[] = {{"wait", CLI_STRING, &wait},
+                              {"json", CLI_FLAG, &as_json},
+                              {NULL, 0, NULL}};
     const char *pos[1];
     size_t n;
     int done, wait_ms = 0;
     bool failed = false;
     if (!cli_parse(cmd, argc, argv, opts, pos, 0, 0, &n, &done))
         return done;
+    cli_json_out = as_json;
     if (wait && !cli_seconds(wait, &wait_ms))
         return cli_usage_error(cmd, "--wait %s: want seconds", wait);
     char ep[TH_CLIENT_ENDPOINT_MAX], why[600];
@@ -543,18 +587,32 @@ run_refresh(int argc, char **argv)
         rc = cli_fail(cmd, "%s", err.message);
     else if (src == NULL)
         rc = cli_fail(cmd, "%s", why);
+    json_t *groups = json_array(), *skipped = json_array();
     for (size_t i = 0; rc == CLI_OK && i < s.n; i++) {
         const cli_tls_t *t = &s.items[i];
-        if (t->group == NULL)
+        if (t->group == NULL) {
             fprintf(stderr, "thespian %s: skipped %s\n", cmd->name,
                     cli_safe(t->reason));
-        else if (cli_tls_newest(&s, t->group) != t)
+            json_array_append_new(skipped,
+                                  json_pack("{s:s, s:s}", "file", t->file,
+                                            "reason", t->reason));
+        } else if (cli_tls_newest(&s, t->group) != t) {
             continue;
-        else if (!refresh_one(cmd, c, src, t))
+        } else if (!refresh_one(cmd, c, src, t, groups, as_json)) {
             failed = true; /* go on with the other groups */
+        }
     }
     if (rc == CLI_OK && failed)
         rc = CLI_FAIL;
+    if (as_json && (c != NULL && src != NULL)) {
+        json_t *all = json_pack("{s:o, s:o}", "groups", groups, "skipped",
+                                skipped);
+        cli_json_print(all);
+        json_decref(all);
+    } else {
+        json_decref(groups);
+        json_decref(skipped);
+    }
     json_decref(src);
     th_client_close(c);
     cli_tls_scan_fini(&s);
@@ -563,12 +621,18 @@ run_refresh(int argc, char **argv)
 
 const cli_cmd_t cli_cmd_refresh = {
     "refresh", "load the newest bundle of every group into the host",
-    "usage: thespian refresh [--wait SECONDS]\n"
+    "usage: thespian refresh [--wait SECONDS] [--json]\n"
     "For every group in the director directory, load its newest verified\n"
     "bundle into the host; a group whose newest is loaded already is\n"
-    "reported as unchanged. Every group is tried; exit 1 when any load\n"
-    "failed (each failure named). --wait retries connecting to the host\n"
-    "that long (for a host that is still starting, as in bootstart).\n",
+    "reported as unchanged. With a Director, each load waits for its\n"
+    "verdict: active, loaded (a newer version runs), or failed to start.\n"
+    "Every group is tried; exit 1 when any load was refused or its\n"
+    "version did not start (each failure named). --wait retries\n"
+    "connecting to the host that long (for a host that is still starting,\n"
+    "as in bootstart). --json prints {\"groups\": [{\"group\", \"version\",\n"
+    "\"hash\", \"file\", \"state\": \"unchanged\"|\"active\"|\"loaded\"|\n"
+    "\"failed\"|\"refused\", \"error\"?}], \"skipped\": [{\"file\",\n"
+    "\"reason\"}]}.\n",
     run_refresh,
 };
 

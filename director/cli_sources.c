@@ -59,7 +59,8 @@ load_target(const cli_cmd_t *cmd, const char *arg, char *path, size_t n)
  * newest N bundle files of its group stay in the director directory (the
  * one just loaded always stays). */
 static void
-prune_group(const cli_cmd_t *cmd, const char *path, const char *hash)
+prune_group(const cli_cmd_t *cmd, const char *path, const char *hash,
+            json_t *pruned)
 {
     uint8_t *buf = NULL;
     size_t len = 0;
@@ -87,12 +88,14 @@ prune_group(const cli_cmd_t *cmd, const char *path, const char *hash)
         if (t->group == NULL || strcmp(t->group, b->group) != 0)
             continue;
         if (++seen > keep && strcmp(t->hash, hash) != 0) {
-            if (unlink(t->path) == 0)
-                printf("pruned %s (TLS_Keep_Limit %lld)\n", t->file,
-                       (long long)keep);
-            else
+            if (unlink(t->path) != 0)
                 fprintf(stderr, "thespian load: cannot prune %s: %s\n",
-                        t->path, strerror(errno));
+                        cli_safe(t->path), strerror(errno));
+            else if (pruned)
+                json_array_append_new(pruned, json_string(t->file));
+            else
+                printf("pruned %s (TLS_Keep_Limit %lld)\n",
+                       cli_safe(t->file), (long long)keep);
         }
     }
     cli_tls_scan_fini(&s);
@@ -102,60 +105,129 @@ out:
     free(buf);
 }
 
-/* With a Director, a load is done when the Director has activated the
- * version (or decided it is not the newest), and failed when the Director
- * could not start it: wait for that verdict (up to 10 s). */
-static int
-await_director(const cli_cmd_t *cmd, th_client_t *c, const char *hash)
+json_t *
+cli_director_view(th_client_t *c)
 {
     th_addr_t director;
     if (th_client_lookup(c, &director, "Director") != 0)
-        return CLI_OK;
+        return NULL;
     const char *q = "{\"DirectorOp\":\"RetrieveAll\"}";
-    for (int i = 0; i < 200; i++) {
-        th_client_msg_t *m = NULL;
-        if (th_client_ask_name(c, &m, "Director", "DirectorOp", q, strlen(q),
-                               5000) != 0)
-            return cli_fail(cmd, "the Director did not answer: %s",
-                            th_client_errmsg(c));
-        json_t *r = json_loadb(m->data, m->len, 0, NULL);
-        th_client_msg_free(m);
-        const char *g;
-        json_t *grp;
-        int verdict = -1; /* -1 undecided, CLI_OK, CLI_FAIL */
-        json_object_foreach(json_object_get(r, "groups"), g, grp)
+    th_client_msg_t *m = NULL;
+    if (th_client_ask_name(c, &m, "Director", "DirectorOp", q, strlen(q),
+                           5000) != 0)
+        return NULL;
+    json_t *r = json_loadb(m->data, m->len, 0, NULL);
+    th_client_msg_free(m);
+    json_t *groups = json_incref(json_object_get(r, "groups"));
+    json_decref(r);
+    return json_is_object(groups) ? groups : (json_decref(groups), NULL);
+}
+
+static json_int_t
+failures_of(const json_t *view, const char *group)
+{
+    return json_integer_value(
+        json_object_get(json_object_get(view, group), "failures"));
+}
+
+/* One look at the Director's view: the verdict on `hash`, or -1. */
+static int
+verdict_of(const json_t *view, const json_t *before, const char *hash,
+           json_t *res)
+{
+    const char *g;
+    json_t *grp;
+    json_object_foreach((json_t *)view, g, grp)
+    {
+        const char *act = json_string_value(json_object_get(grp, "active"));
+        const char *ing = json_string_value(json_object_get(grp,
+                                                            "activating"));
+        const char *err = json_string_value(json_object_get(grp, "error"));
+        bool listed = false;
+        size_t k;
+        json_t *v;
+        json_array_foreach(json_object_get(grp, "loaded"), k, v)
         {
-            const char *act = json_string_value(json_object_get(grp, "active"));
-            const char *ing = json_string_value(json_object_get(grp,
-                                                                "activating"));
-            const char *err = json_string_value(json_object_get(grp, "error"));
-            bool listed = false;
-            size_t k;
-            json_t *v;
-            json_array_foreach(json_object_get(grp, "loaded"), k, v) listed =
-                listed || !strcmp(json_string_value(json_object_get(v, "hash")),
-                                  hash);
-            if (act && !strcmp(act, hash)) {
-                printf("active: group %s runs %.12s\n", g, hash);
-                verdict = CLI_OK;
-            } else if (err && !strncmp(err, hash, 12) && !listed) {
-                verdict = cli_fail(cmd, "group %s: %s (the previous version "
-                                        "stays active)",
-                                   g, err);
-            } else if (listed && !(ing && !strcmp(ing, hash))) {
-                printf("loaded, not active: group %s runs a newer version\n",
-                       g);
-                verdict = CLI_OK;
-            }
+            const char *h = json_string_value(json_object_get(v, "hash"));
+            listed = listed || (h && !strcmp(h, hash));
         }
-        json_decref(r);
+        if (act && !strcmp(act, hash)) {
+            json_object_set_new(res, "group", json_string(g));
+            json_object_set_new(res, "state", json_string("active"));
+            return CLI_OK;
+        }
+        /* a failure is this load's only when the group's count moved: the
+         * same hash may have failed before */
+        if (err && !strncmp(err, hash, 12) && !listed &&
+            failures_of(view, g) > failures_of(before, g)) {
+            json_object_set_new(res, "group", json_string(g));
+            json_object_set_new(res, "state", json_string("failed"));
+            json_object_set_new(res, "error",
+                                json_string(err + strcspn(err, " ") +
+                                            (err[strcspn(err, " ")] ? 1
+                                                                     : 0)));
+            return CLI_FAIL;
+        }
+        if (listed && !(ing && !strcmp(ing, hash))) {
+            json_object_set_new(res, "group", json_string(g));
+            json_object_set_new(res, "state", json_string("loaded"));
+            json_object_set_new(res, "activeHash",
+                                act ? json_string(act) : json_null());
+            return CLI_OK;
+        }
+    }
+    return -1;
+}
+
+int
+cli_load_verdict(th_client_t *c, const json_t *before, const char *hash,
+                 json_t *res)
+{
+    json_object_set_new(res, "hash", json_string(hash));
+    if (before == NULL) { /* no Director: loaded is all there is */
+        json_object_set_new(res, "state", json_string("loaded"));
+        return CLI_OK;
+    }
+    for (int i = 0; i < 200; i++) {
+        json_t *view = cli_director_view(c);
+        if (view == NULL) {
+            json_object_set_new(res, "state", json_string("unknown"));
+            json_object_set_new(res, "error",
+                                json_string("the Director did not answer"));
+            return CLI_FAIL;
+        }
+        int verdict = verdict_of(view, before, hash, res);
+        json_decref(view);
         if (verdict != -1)
             return verdict;
         struct timespec ts = {0, 50000000};
         nanosleep(&ts, NULL);
     }
-    return cli_fail(cmd, "the Director has not activated %.12s after 10 s",
-                    hash);
+    json_object_set_new(res, "state", json_string("unknown"));
+    json_object_set_new(res, "error",
+                        json_string("the Director has not activated it "
+                                    "after 10 s"));
+    return CLI_FAIL;
+}
+
+/* The refusal a user can act on: a rollback names the option. */
+static const char *
+load_error(th_client_t *c, int e, char *buf, size_t n)
+{
+    const char *msg = th_client_errmsg(c);
+    if (e == TH_EPERM && strstr(msg, "rollback refused"))
+        snprintf(buf, n, "%s; load it with --allow-rollback", msg);
+    else
+        snprintf(buf, n, "%s", msg);
+    return buf;
+}
+
+void
+cli_json_print(const json_t *o)
+{
+    char *text = json_dumps(o, JSON_INDENT(2) | JSON_ENCODE_ANY);
+    puts(text ? text : "null");
+    free(text);
 }
 
 static int
@@ -163,13 +235,15 @@ run_load(int argc, char **argv)
 {
     const cli_cmd_t *cmd = &cli_cmd_load;
     const char *pos[1], *ep = NULL;
-    bool rollback = false;
+    bool rollback = false, as_json = false;
     cli_opt_t opts[] = {{"allow-rollback", CLI_FLAG, &rollback},
+                        {"json", CLI_FLAG, &as_json},
                         {NULL, CLI_FLAG, NULL}};
     size_t n;
     int done;
     if (!cli_parse(cmd, argc, argv, opts, pos, 1, 1, &n, &done))
         return done;
+    cli_json_out = as_json;
     char path[PATH_MAX];
     int rc = load_target(cmd, pos[0], path, sizeof path);
     if (rc != CLI_OK)
@@ -184,7 +258,8 @@ run_load(int argc, char **argv)
     if (th_client_connect(&c, &probe, NULL) == 0) {
         th_client_close(c);
     } else {
-        printf("no host answers at %s: starting one\n", epbuf);
+        fprintf(as_json ? stderr : stdout,
+                "no host answers at %s: starting one\n", cli_safe(epbuf));
         char *start_argv[] = {(char *)"start", NULL};
         rc = cli_cmd_start.run(1, start_argv);
         if (rc != CLI_OK)
@@ -193,24 +268,54 @@ run_load(int argc, char **argv)
     rc = connected(cmd, ep, &c);
     if (rc != CLI_OK)
         return rc;
-    char hash[65];
+    /* the Director's view before: its verdict on this load is what
+     * changes after it */
+    json_t *before = cli_director_view(c);
+    char hash[65], why[1200];
     int e = rollback ? th_client_load_rollback(c, hash, path)
                      : th_client_load(c, hash, path);
-    if (e != 0)
-        rc = cli_fail(cmd, "%s", th_client_errmsg(c));
-    else
-        printf("loaded %.12s  %s\n", hash, path);
-    if (rc == CLI_OK)
-        rc = await_director(cmd, c, hash);
+    json_t *res = json_pack("{s:s}", "file", path);
+    if (e != 0) {
+        rc = cli_fail(cmd, "%s", load_error(c, e, why, sizeof why));
+        json_object_set_new(res, "state", json_string("refused"));
+        json_object_set_new(res, "error", json_string(why));
+    } else {
+        rc = cli_load_verdict(c, before, hash, res);
+    }
     th_client_close(c);
+    json_decref(before);
+    const char *group = json_string_value(json_object_get(res, "group"));
+    const char *state = json_string_value(json_object_get(res, "state"));
+    const char *act = json_string_value(json_object_get(res, "activeHash"));
+    if (e == 0 && rc != CLI_OK)
+        cli_fail(cmd, "%s (%.12s) did not start: %s; the previous version "
+                      "stays active",
+                 group ? group : path, hash,
+                 json_string_value(json_object_get(res, "error")));
+    json_t *pruned = as_json ? json_array() : NULL;
+    if (!as_json && rc == CLI_OK) {
+        printf("loaded %.12s  %s\n", hash, cli_safe(path));
+        if (!strcmp(state, "active"))
+            printf("active: group %s runs %.12s\n", cli_safe(group), hash);
+        else if (group)
+            printf("loaded, not active: group %s runs %.12s, a newer "
+                   "version\n",
+                   cli_safe(group), act ? act : "?");
+    }
     if (rc == CLI_OK)
-        prune_group(cmd, path, hash);
+        prune_group(cmd, path, hash, pruned);
+    if (as_json) {
+        json_object_set_new(res, "pruned", pruned);
+        cli_json_print(res);
+    }
+    json_decref(res);
     return rc;
 }
 
 const cli_cmd_t cli_cmd_load = {
     "load", "load a signed .tls bundle (or a group's newest) into the host",
-    "usage: thespian load FILE.tls|FILE.tli|GROUP [--allow-rollback]\n"
+    "usage: thespian load FILE.tls|FILE.tli|GROUP [--allow-rollback] "
+    "[--json]\n"
     "With GROUP, or FILE.tli (the group of its base name), load the newest\n"
     "verified bundle of the group in the director directory (see avail;\n"
     "the chosen file is printed).\n"
@@ -225,25 +330,121 @@ const cli_cmd_t cli_cmd_load = {
     "the endpoint, one is started first (as `thespian start`). When the\n"
     "host runs a Director, load waits for its verdict: the version is\n"
     "active (or a newer one runs), or it failed to start (exit 1; the\n"
-    "previous version stays active).\n",
+    "previous version stays active). --json prints {\"file\", \"hash\",\n"
+    "\"state\": \"active\"|\"loaded\"|\"failed\"|\"refused\", \"group\",\n"
+    "\"error\"?, \"pruned\": [FILE]} (also when it failed).\n",
     run_load,
 };
+
+/* The actors of the host's status that run from `hash`, as
+ * [{"address", "class"}]; NULL when the status cannot be had. */
+static json_t *
+actors_of(th_client_t *c, const char *hash)
+{
+    char *text = NULL;
+    if (th_client_status(c, &text) != 0)
+        return NULL;
+    json_t *st = json_loads(text, 0, NULL);
+    th_client_free(text);
+    json_t *out = json_array();
+    size_t i;
+    json_t *a;
+    json_array_foreach(json_object_get(json_object_get(st, "system"),
+                                       "actors"),
+                       i, a)
+    {
+        const char *h = json_string_value(json_object_get(a, "source"));
+        if (h && !strcmp(h, hash))
+            json_array_append_new(
+                out, json_pack("{s:O, s:O}", "address",
+                               json_object_get(a, "address"), "class",
+                               json_object_get(a, "class")));
+    }
+    json_decref(st);
+    return out;
+}
+
+/* Whether the host still lists `hash` among its sources. */
+static bool
+still_loaded(th_client_t *c, const char *hash)
+{
+    char *text = NULL;
+    if (th_client_sources(c, &text) != 0)
+        return true;
+    json_t *all = json_loads(text, 0, NULL);
+    th_client_free(text);
+    bool found = false;
+    size_t i;
+    json_t *s;
+    json_array_foreach(all, i, s)
+    {
+        const char *h = json_string_value(json_object_get(s, "hash"));
+        found = found || (h && !strcmp(h, hash));
+    }
+    json_decref(all);
+    return found;
+}
+
+/* After the unload: wait up to 3 s for the source to go, then say what
+ * is true — gone, or still mapped for the actors that run from it (those
+ * nobody asked to exit: created outside the Director's TLI). */
+static int
+unload_outcome(th_client_t *c, const char *hash, bool director, bool as_json)
+{
+    bool gone = false;
+    for (int i = 0; i < 60 && !(gone = !still_loaded(c, hash)); i++) {
+        struct timespec ts = {0, 50000000};
+        nanosleep(&ts, NULL);
+    }
+    json_t *running = gone ? json_array() : actors_of(c, hash);
+    json_t *res = json_pack("{s:s, s:s, s:o}", "hash", hash, "state",
+                            gone ? "unloaded" : "unloading", "running",
+                            running ? running : json_array());
+    if (as_json) {
+        cli_json_print(res);
+    } else if (gone) {
+        printf("unloaded %.12s: its actors have exited and its code is "
+               "unmapped\n",
+               hash);
+    } else {
+        size_t n = json_array_size(running);
+        printf("unloading %.12s: no new actors from it; %zu actor%s still "
+               "run%s from it%s; its code is unmapped when %s exited:\n",
+               hash, n, n == 1 ? "" : "s", n == 1 ? "s" : "",
+               director ? " (not started by the Director, so not asked "
+                          "to exit)"
+                        : "",
+               n == 1 ? "it has" : "they have");
+        size_t i;
+        json_t *a;
+        json_array_foreach(running, i, a)
+            printf("  %s  %s\n",
+                   cli_safe(json_string_value(json_object_get(a, "address"))),
+                   cli_safe(json_string_value(json_object_get(a, "class"))));
+    }
+    json_decref(res);
+    return CLI_OK;
+}
 
 static int
 run_unload(int argc, char **argv)
 {
     const cli_cmd_t *cmd = &cli_cmd_unload;
     const char *pos[1];
+    bool as_json = false;
+    cli_opt_t opts[] = {{"json", CLI_FLAG, &as_json}, {NULL, CLI_FLAG, NULL}};
     size_t n;
     int done;
-    if (!cli_parse(cmd, argc, argv, NULL, pos, 1, 1, &n, &done))
+    if (!cli_parse(cmd, argc, argv, opts, pos, 1, 1, &n, &done))
         return done;
     th_client_t *c;
     int rc = connected(cmd, NULL, &c);
     if (rc != CLI_OK)
         return rc;
     th_addr_t director;
-    if (th_client_lookup(c, &director, "Director") == 0) {
+    char hash[65] = "";
+    bool by_director = th_client_lookup(c, &director, "Director") == 0;
+    if (by_director) {
         /* the Director retires the version's actors (OnDeactivate, then
          * ActorExitRequest) and reactivates the previous version */
         json_t *q = json_pack("{s:s, s:s}", "DirectorOp", "Unload", "hash",
@@ -256,33 +457,63 @@ run_unload(int argc, char **argv)
         free(body);
         json_t *r = e == 0 ? json_loadb(m->data, m->len, 0, NULL) : NULL;
         const char *err = json_string_value(json_object_get(r, "error"));
+        const char *h = json_string_value(json_object_get(r, "hash"));
         if (e != 0)
             rc = cli_fail(cmd, "the Director did not answer: %s",
                           th_client_errmsg(c));
         else if (err && *err)
             rc = cli_fail(cmd, "%s: %s", pos[0], err);
+        else if (h == NULL || strlen(h) != 64)
+            rc = cli_fail(cmd, "the Director's answer names no source");
         else
-            printf("unloading %.12s: its actors were asked to exit; its code "
-                   "goes with the last of them\n",
-                   json_string_value(json_object_get(r, "hash")));
+            snprintf(hash, sizeof hash, "%s", h);
         json_decref(r);
         th_client_msg_free(m);
     } else if (th_client_unload(c, pos[0]) != 0) {
         rc = cli_fail(cmd, "%s", th_client_errmsg(c));
     } else {
-        printf("unloading %s: no new actors from it; its code goes when its "
-               "last actor exits\n",
-               pos[0]);
+        /* the full hash, for the outcome: the prefix was unique */
+        char *text = NULL;
+        json_t *all = th_client_sources(c, &text) == 0
+                          ? json_loads(text, 0, NULL)
+                          : NULL;
+        th_client_free(text);
+        size_t i;
+        json_t *s;
+        json_array_foreach(all, i, s)
+        {
+            const char *h = json_string_value(json_object_get(s, "hash"));
+            if (h && !strncmp(h, pos[0], strlen(pos[0])) &&
+                json_is_true(json_object_get(s, "unloading")))
+                snprintf(hash, sizeof hash, "%s", h);
+        }
+        json_decref(all);
+        if (hash[0] == '\0' && !as_json)
+            printf("unloaded %s\n", cli_safe(pos[0]));
+        else if (hash[0] == '\0') {
+            json_t *res = json_pack("{s:s, s:s, s:[]}", "hash", pos[0],
+                                    "state", "unloaded", "running");
+            cli_json_print(res);
+            json_decref(res);
+        }
     }
+    if (rc == CLI_OK && hash[0])
+        rc = unload_outcome(c, hash, by_director, as_json);
     th_client_close(c);
     return rc;
 }
 
 const cli_cmd_t cli_cmd_unload = {
     "unload", "unload a source by its hash (any unique prefix)",
-    "usage: thespian unload HASH\n"
+    "usage: thespian unload HASH [--json]\n"
     "Stop new actors from the source at once; the host unmaps its code when\n"
-    "the last of its actors has exited. HASH may be any unique prefix.\n",
+    "the last of its actors has exited. HASH may be any unique prefix. With\n"
+    "a Director, the actors it started from the version get OnDeactivate\n"
+    "and ActorExitRequest. unload waits up to 3 s and says what is true:\n"
+    "\"unloaded\" (code unmapped), or \"unloading\" with the actors that\n"
+    "still run from it (created outside the TLI: nobody asked them to\n"
+    "exit). --json prints {\"hash\", \"state\": \"unloaded\"|\"unloading\",\n"
+    "\"running\": [{\"address\", \"class\"}]}.\n",
     run_unload,
 };
 
@@ -360,9 +591,11 @@ run_role(int argc, char **argv)
 {
     const cli_cmd_t *cmd = &cli_cmd_role;
     const char *pos[2];
+    bool as_json = false;
+    cli_opt_t opts[] = {{"json", CLI_FLAG, &as_json}, {NULL, CLI_FLAG, NULL}};
     size_t n;
     int done;
-    if (!cli_parse(cmd, argc, argv, NULL, pos, 1, 2, &n, &done))
+    if (!cli_parse(cmd, argc, argv, opts, pos, 1, 2, &n, &done))
         return done;
     th_client_t *c;
     int rc = connected(cmd, NULL, &c);
@@ -374,8 +607,15 @@ run_role(int argc, char **argv)
     } else {
         char text[TH_ADDR_STRLEN];
         th_client_addr_format(&a, text, sizeof text);
-        printf("%s  %s%s%s\n", text, pos[0], n == 2 ? "  group " : "",
-               n == 2 ? pos[1] : "");
+        if (as_json) {
+            json_t *o = json_pack("{s:s, s:s, s:s?}", "address", text, "role",
+                                  pos[0], "group", n == 2 ? pos[1] : NULL);
+            cli_json_print(o);
+            json_decref(o);
+        } else {
+            printf("%s  %s%s%s\n", text, cli_safe(pos[0]),
+                   n == 2 ? "  group " : "", n == 2 ? cli_safe(pos[1]) : "");
+        }
     }
     th_client_close(c);
     return rc;
@@ -383,9 +623,10 @@ run_role(int argc, char **argv)
 
 const cli_cmd_t cli_cmd_role = {
     "role", "the address of the actor playing a role",
-    "usage: thespian role ROLE [GROUP]\n"
+    "usage: thespian role ROLE [GROUP] [--json]\n"
     "Ask the Director which actor of an active version plays ROLE (as the\n"
     "TLI names it), optionally only in GROUP. Prints the address, the role,\n"
-    "the group and the global name, if any.\n",
+    "the group and the global name, if any. --json prints {\"address\",\n"
+    "\"role\", \"group\"}.\n",
     run_role,
 };

@@ -20,6 +20,51 @@
 
 /* ---- start --------------------------------------------------------------- */
 
+/* A host already answering at `ep` is used, as in Thespian — unless it
+ * works on another director directory than this command's (`dd`, "" for
+ * none): it trusts other keys and runs other bundles, so using it
+ * silently would be a surprise. Returns -1 when no host answers, else
+ * the exit code. */
+static int
+start_existing(const cli_cmd_t *cmd, const char *ep, const char *dd)
+{
+    th_client_opts_t o = {.size = sizeof o, .endpoint = ep,
+                          .connect_timeout_ms = 1000};
+    th_client_t *c = NULL;
+    if (th_client_connect(&c, &o, NULL) != 0)
+        return -1; /* thespiand says why, if it cannot start either */
+    char *text = NULL;
+    int rc = th_client_status(c, &text);
+    th_client_close(c);
+    if (rc != 0)
+        return -1;
+    json_t *st = json_loads(text, 0, NULL);
+    th_client_free(text);
+    json_t *adm = json_object_get(st, "admin");
+    const char *theirs = json_string_value(json_object_get(adm, "directorDir"));
+    char a[PATH_MAX], b[PATH_MAX];
+    bool same = (theirs == NULL && dd[0] == '\0') ||
+                (theirs && dd[0] && realpath(theirs, a) && realpath(dd, b) &&
+                 strcmp(a, b) == 0);
+    long pid = (long)json_integer_value(json_object_get(adm, "pid"));
+    if (same) {
+        printf("an actor system is already running at %s (pid %ld); it is "
+               "used\n",
+               cli_safe(ep), pid);
+        rc = CLI_OK;
+    } else {
+        rc = cli_fail(cmd,
+                      "the actor system already running at %s (pid %ld) "
+                      "works on director directory %s, not %s: it trusts "
+                      "other keys. Shut it down first, or choose another "
+                      "--endpoint",
+                      ep, pid, theirs ? theirs : "(none)",
+                      dd[0] ? dd : "(none)");
+    }
+    json_decref(st);
+    return rc;
+}
+
 static int
 run_start(int argc, char **argv)
 {
@@ -82,7 +127,12 @@ run_start(int argc, char **argv)
     if (stat(dd, &dst) == 0 && S_ISDIR(dst.st_mode)) {
         args[n++] = "--director-dir";
         args[n++] = dd;
+    } else {
+        dd[0] = '\0';
     }
+    int existing = start_existing(cmd, ep, dd);
+    if (existing != -1)
+        return existing;
     /* the admin keys where this user's clients look for them, so the
      * host made here answers them at once (docs/security.md) */
     char kdir[THI_CURVE_PATH], why[THI_CURVE_WHY];
@@ -145,7 +195,9 @@ const cli_cmd_t cli_cmd_start = {
     "                      [--timeout SECONDS]\n"
     "Start an actor system (thespiand in daemon mode) on the endpoint and\n"
     "wait until it answers (default 30 s). When a system already serves the\n"
-    "endpoint it is used, as in Thespian, and the exit status is 0.\n"
+    "endpoint it is used, as in Thespian, and the exit status is 0 — unless\n"
+    "it works on another director directory (it trusts other keys): then\n"
+    "start says which and exits 1.\n"
     "thespiand is $THESPIAND, else the one next to this thespian binary\n"
     "(or in the build tree), else thespiand on $PATH. With\n"
     "the director directory ($THESPIAN_DIRECTOR_DIR, else\n"
@@ -177,9 +229,20 @@ run_shutdown(int argc, char **argv)
         return cli_usage_error(cmd, "--timeout %s: want seconds", timeout);
     char ep[TH_CLIENT_ENDPOINT_MAX];
     th_client_t *c = NULL;
-    if (cli_endpoint(cmd, NULL, ep) != CLI_OK ||
-        cli_connect(cmd, ep, &c) != CLI_OK)
+    if (cli_endpoint(cmd, NULL, ep) != CLI_OK)
         return CLI_FAIL;
+    /* stopping is idempotent: nothing listening means nothing to stop
+     * (anything else — a refused key, a silent listener — is a failure) */
+    th_client_opts_t copts = {.size = sizeof copts, .endpoint = ep};
+    th_client_error_t err;
+    int crc = th_client_connect(&c, &copts, &err);
+    if (crc == TH_ECLOSED) {
+        printf("no actor system runs at %s: nothing to shut down\n",
+               cli_safe(ep));
+        return CLI_OK;
+    }
+    if (crc != 0)
+        return cli_fail(cmd, "%s: %s", th_errname(crc), err.message);
     int rc = th_client_shutdown(c, timeout_ms);
     if (rc != 0) {
         cli_fail(cmd, "%s", th_client_errmsg(c));
@@ -197,7 +260,8 @@ const cli_cmd_t cli_cmd_shutdown = {
     "usage: thespian shutdown [--endpoint E] [--timeout SECONDS]\n"
     "Ask the actor system to shut down in order (every actor gets\n"
     "ActorExitRequest, children before parents) and wait until it has\n"
-    "(default 30 s).\n",
+    "(default 30 s). When nothing listens at the endpoint, there is\n"
+    "nothing to stop: it says so and exits 0.\n",
     run_shutdown,
 };
 
@@ -220,8 +284,29 @@ row(const char *key, const char *fmt, json_t *v)
     putchar('\n');
 }
 
+/* "GROUP VERSION HASH12" of the source `hash` names, from the host's
+ * source list; the short hash alone when the list lacks it. */
 static void
-print_table(json_t *st)
+source_text(const json_t *sources, const char *hash, char *buf, size_t n)
+{
+    size_t i;
+    json_t *s;
+    json_array_foreach(sources, i, s)
+    {
+        const char *h = json_string_value(json_object_get(s, "hash"));
+        if (h && !strcmp(h, hash)) {
+            const char *v = json_string_value(json_object_get(s, "version"));
+            snprintf(buf, n, "%s %s %.12s",
+                     cli_safe(json_string_value(json_object_get(s, "group"))),
+                     v ? cli_safe(v) : "(unversioned)", hash);
+            return;
+        }
+    }
+    snprintf(buf, n, "%.12s", cli_safe(hash));
+}
+
+static void
+print_table(json_t *st, const json_t *sources)
 {
     json_t *sys = json_object_get(st, "system");
     json_t *adm = json_object_get(st, "admin");
@@ -246,7 +331,8 @@ print_table(json_t *st)
     /* global names by address, for the actor table */
     json_t *names = json_object_get(sys, "names");
     json_t *actors = json_object_get(sys, "actors");
-    printf("\n%-48s %-24s %-16s %s\n", "ADDRESS", "CLASS", "NAME", "MAILBOX");
+    printf("\n%-48s %-24s %-16s %-7s %s\n", "ADDRESS", "CLASS", "NAME",
+           "MAILBOX", "SOURCE (GROUP VERSION HASH)");
     json_array_foreach(actors, i, v)
     {
         const char *addr = json_string_value(json_object_get(v, "address"));
@@ -256,12 +342,17 @@ print_table(json_t *st)
                                                strcmp(json_string_value(a),
                                                       addr) == 0) name = key;
         json_t *mb = json_object_get(v, "mailbox");
-        printf("%-48s %-24s %-16s %" JSON_INTEGER_FORMAT "\n",
+        const char *hash = json_string_value(json_object_get(v, "source"));
+        char src[200] = "-"; /* a plugin loaded by path */
+        if (hash)
+            source_text(sources, hash, src, sizeof src);
+        printf("%-48s %-24s %-16s %-7" JSON_INTEGER_FORMAT " %s\n",
                addr ? cli_safe(addr) : "?",
                json_string_value(json_object_get(v, "class"))
                    ? cli_safe(json_string_value(json_object_get(v, "class")))
                    : "?",
-               cli_safe(name), json_is_integer(mb) ? json_integer_value(mb) : 0);
+               cli_safe(name), json_is_integer(mb) ? json_integer_value(mb) : 0,
+               src);
     }
     if (json_array_size(actors) == 0)
         printf("(no actors)\n");
@@ -290,10 +381,18 @@ run_status(int argc, char **argv)
         th_client_close(c);
         return CLI_FAIL;
     }
+    /* the source list names each actor's group and version */
+    char *stext = NULL;
+    json_t *sources = NULL;
+    if (!as_json && th_client_sources(c, &stext) == 0) {
+        sources = json_loads(stext, 0, NULL);
+        th_client_free(stext);
+    }
     th_client_close(c);
     json_t *st = json_loads(text, 0, NULL);
     if (st == NULL) {
         th_client_free(text);
+        json_decref(sources);
         return cli_fail(cmd, "the host sent a status that is not JSON");
     }
     if (as_json) {
@@ -301,8 +400,9 @@ run_status(int argc, char **argv)
         printf("%s\n", pretty ? pretty : text);
         free(pretty);
     } else {
-        print_table(st);
+        print_table(st, sources);
     }
+    json_decref(sources);
     json_decref(st);
     th_client_free(text);
     return CLI_OK;
@@ -313,7 +413,9 @@ const cli_cmd_t cli_cmd_status = {
     "show the actor system's state (--json for scripts)",
     "usage: thespian status [--endpoint E] [--json]\n"
     "Show the actor system: endpoint, pid, counters, capabilities, plugins\n"
-    "and a table of its actors. --json prints the whole status object (the\n"
+    "and a table of its actors, each with the source it runs from (group,\n"
+    "version, hash prefix; \"-\" for a plugin loaded by path). --json\n"
+    "prints the whole status object (the\n"
     "\"status\" reply of docs/protocol.md) for scripts.\n",
     run_status,
 };

@@ -142,6 +142,40 @@ check_adminendpoint(const json_t *v, const char *path, th_diag_t *d)
     return 0;
 }
 
+/* Thespian's adminport.cfg: the admin port (the endpoint rule uses it
+ * when adminendpoint.cfg is missing). */
+static int
+check_adminport(const json_t *v, const char *path, th_diag_t *d)
+{
+    json_int_t port = json_integer_value(v);
+    if (!json_is_integer(v) || port < 1 || port > 65535)
+        return thi_diag_set(d, TH_EFORMAT,
+                            "%s: want a port number 1-65535 (Thespian's "
+                            "admin port)",
+                            path);
+    return 0;
+}
+
+/* Thespian's thespbase.cfg names a system base (multiprocTCPBase, ...);
+ * thespian-c has one kind of system, so the name is only shown. Plain
+ * text, as Thespian writes it, or a JSON string. */
+static int
+check_thespbase(const json_t *v, const char *path, th_diag_t *d)
+{
+    const char *s = json_string_value(v);
+    bool ok = s && *s && strlen(s) <= 64;
+    for (const char *p = s; ok && *p; p++)
+        ok = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+             (*p >= '0' && *p <= '9') || *p == '_' || *p == '.';
+    if (!ok)
+        return thi_diag_set(d, TH_EFORMAT,
+                            "%s: want a Thespian system base name "
+                            "(letters, digits, _ and ., at most 64), such "
+                            "as multiprocTCPBase",
+                            path);
+    return 0;
+}
+
 static const struct {
     const char *name;
     int (*check)(const json_t *v, const char *path, th_diag_t *d);
@@ -151,6 +185,8 @@ static const struct {
     {"thesplog.cfg", check_log},
     {"thesplogd.cfg", check_log},
     {"adminendpoint.cfg", check_adminendpoint},
+    {"adminport.cfg", check_adminport},
+    {"thespbase.cfg", check_thespbase},
 };
 
 int
@@ -164,12 +200,20 @@ thi_config_read(json_t **out, const char *path, th_diag_t *d)
     json_error_t jerr;
     json_t *v = json_loadb((const char *)buf, len,
                            JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &jerr);
+    const char *slash = strrchr(path, '/');
+    const char *name = slash ? slash + 1 : path;
+    if (v == NULL && strcmp(name, "thespbase.cfg") == 0) {
+        /* Thespian writes this one as plain text: one word, one line */
+        size_t n = len;
+        while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r' ||
+                         buf[n - 1] == ' '))
+            n--;
+        v = json_stringn((const char *)buf, n); /* NULL: not UTF-8 */
+    }
     free(buf);
     if (v == NULL)
         return thi_diag_set(d, TH_EFORMAT, "%s: not JSON: %s (line %d)",
                             path, jerr.text, jerr.line);
-    const char *slash = strrchr(path, '/');
-    const char *name = slash ? slash + 1 : path;
     for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
         if (strcmp(name, known[i].name) == 0 &&
             (rc = known[i].check(v, path, d)) != 0) {

@@ -156,6 +156,11 @@ abort_activation(th_ctx_t *ctx, json_t *grp, const char *why)
     }
     json_object_set_new(grp, "error",
                         json_sprintf("%.12s: %s", h ? h : "?", why));
+    /* counted, so a client that loads the same failing hash again can
+     * tell this failure from the one before (thespian load, refresh) */
+    json_object_set_new(grp, "failures",
+                        json_integer(json_integer_value(json_object_get(
+                                         grp, "failures")) + 1));
     char hash[65];
     snprintf(hash, sizeof hash, "%s", h ? h : "");
     json_object_set_new(grp, "incoming", json_array());
@@ -238,7 +243,8 @@ commit(th_ctx_t *ctx, json_t *grp)
      * version that fails to activate never becomes the rollback floor */
     th_addr_t sys = th_system_address(ctx);
     th_send_json_new(ctx, &sys, TH_MSG_ACTIVATED_SOURCE,
-                     json_pack("{s:s}", "sourceHash", h));
+                     json_pack("{s:s, s:s?}", "sourceHash", h, "previous",
+                               old));
     th_log(ctx, TH_LOG_INFO, "version %.12s active (%d roles handed over)", h,
            handoffs);
 }
@@ -524,11 +530,13 @@ on_op(th_ctx_t *ctx, void *state, const th_msg_t *msg)
                                                 json_object_get(v, "version")));
             json_object_set_new(
                 res, g,
-                json_pack("{s:O, s:O, s:o, s:O, s:O?}", "active",
+                json_pack("{s:O, s:O, s:o, s:O, s:O?, s:I}", "active",
                           json_object_get(grp, "active"), "activating",
                           json_object_get(grp, "activating"), "loaded", loaded,
                           "actors", json_object_get(grp, "actors"), "error",
-                          json_object_get(grp, "error")));
+                          json_object_get(grp, "error"), "failures",
+                          json_integer_value(
+                              json_object_get(grp, "failures"))));
         }
         res = json_pack("{s:o}", "groups", res);
     } else if (op && !strcmp(op, "RetrieveRole")) {

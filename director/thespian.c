@@ -36,6 +36,7 @@ overview(FILE *f)
 {
     fputs("usage: thespian [--endpoint E] [--admin-key FILE] "
           "[--server-key FILE]\n                COMMAND [ARGS...]\n"
+          "       thespian --version\n"
           "Talk to a thespian-c actor system (thespiand).\n\n"
           "Commands:\n",
           f);
@@ -43,7 +44,8 @@ overview(FILE *f)
         fprintf(f, "  %-10s %s\n", commands[i]->name, commands[i]->summary);
     fputs("\nEvery command takes --help and --endpoint E. The host is found "
           "from\n--endpoint, else $THESPIAN_ENDPOINT, else "
-          "$THESPIAN_DIRECTOR_DIR/adminendpoint.cfg,\nelse " TH_CLIENT_DEFAULT_ENDPOINT
+          "$THESPIAN_DIRECTOR_DIR/adminendpoint.cfg\n(or Thespian's "
+          "adminport.cfg), else " TH_CLIENT_DEFAULT_ENDPOINT
           ".\nOn tcp:// the client authenticates with CurveZMQ: its key "
           "pair is --admin-key,\nelse $THESPIAN_ADMIN_KEY, else "
           "K/curve/operator.key; the host's public key\nis --server-key, "
@@ -91,6 +93,10 @@ main(int argc, char **argv)
         const char *a = argv[i];
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
             overview(stdout);
+            return CLI_OK;
+        }
+        if (strcmp(a, "--version") == 0) { /* meson.build's version */
+            printf("thespian %s\n", TH_PROJECT_VERSION);
             return CLI_OK;
         }
         if (strcmp(a, "--endpoint") == 0 && i + 1 < argc) {

@@ -1404,9 +1404,18 @@ thi_actor_status(struct th_system *sys, thi_slot_t *slot, uint32_t in_turn,
     thi_slot_addr(sys, slot, atomic_load(&slot->nonce), &self);
     th_addr_to_string(&self, a, sizeof a);
     json_object_set_new(into, "address", json_string(a));
-    char qname[sizeof ((thi_class_t *)0)->qname];
-    thi_slot_qname(sys, slot, qname, sizeof qname);
+    /* copied under classes_lock, which the unmap takes to free a class: the
+     * source it runs from tells status readers which version an actor is */
+    char qname[sizeof ((thi_class_t *)0)->qname], source[65] = "";
+    pthread_mutex_lock(&sys->classes_lock);
+    const thi_class_t *cls = atomic_load(&slot->cls);
+    snprintf(qname, sizeof qname, "%s", cls ? cls->qname : "");
+    if (cls && cls->source)
+        snprintf(source, sizeof source, "%s", thi_source_hash(cls->source));
+    pthread_mutex_unlock(&sys->classes_lock);
     json_object_set_new(into, "class", json_string(qname));
+    if (source[0])
+        json_object_set_new(into, "source", json_string(source));
     /* processed is published once per turn: discount this turn's part */
     uint64_t depth = atomic_load(&slot->pushed) -
                      atomic_load(&slot->processed) - in_turn;

@@ -120,11 +120,25 @@ struct thi_admin {
     unsigned spin_skip;     /* turns left without spinning */
     uint32_t n_blocked;     /* sessions with blocked set */
 
-    /* monitor: what is known of each connection, by fd, for log lines */
+    /* monitor: what is known of each connection, by fd, for log lines.
+     * Frames are served at once but monitor events every 100 ms, so
+     * several connections may have come and gone on one fd by the time
+     * their events are read: goodbyes are counted, and each DISCONNECTED
+     * of the fd takes one. */
     struct peer {
         char name[56];
-        bool bye; /* ... and closed with a goodbye */
+        uint32_t byes; /* goodbyes heard on this fd, not yet matched */
     } * peers;
+    bool in_monitor; /* serve_monitor_events runs (warn_bad may call it) */
+    /* closes without a goodbye counted yet, judged a tick later: the
+     * goodbye may still wait in the socket's queue when ZeroMQ reports
+     * the close (the monitor and the socket are separate queues) */
+#define CLOSES_MAX 64
+    struct pending_close {
+        int fd;
+        char who[200];
+    } closes[CLOSES_MAX];
+    int n_closes;
     /* kinds of failed handshakes whose DISCONNECTED is still to come */
 #define FAILED_MAX 64
     unsigned char failed[FAILED_MAX];
@@ -473,7 +487,8 @@ session_destroy(struct thi_admin *a, session_t *s, const char *why)
     if (s->blocked)
         a->n_blocked--;
     a->n_sessions--;
-    thi_log(TH_LOG_INFO, &s->addr,
+    /* a goodbye is routine (one per client command): DEBUG */
+    thi_log(strcmp(why, "goodbye") ? TH_LOG_INFO : TH_LOG_DEBUG, &s->addr,
             "admin: context closed (%s): %" PRIu64 " tells, %" PRIu64
             " pushed, %" PRIu64 " filtered",
             why, s->tells, s->pushed, s->filtered);
@@ -678,6 +693,9 @@ spin_for_ready(struct thi_admin *a, int64_t spin_ns)
 }
 
 static void serve_monitor(struct thi_admin *a);
+static void serve_monitor_events(struct thi_admin *a);
+static void judge_closes(struct thi_admin *a);
+static int serve_socket(struct thi_admin *a);
 
 /* ---- Requests ------------------------------------------------------------ */
 
@@ -703,8 +721,13 @@ warn_bad(req_t *r, const char *fmt, ...)
     r->a->dropped_frames++;
     if (!may_log(r->a))
         return;
-    if (!peer_known(r->a, r->fd)) /* its ACCEPTED event is not read yet */
-        serve_monitor(r->a);
+    /* its ACCEPTED event is not read yet: read the events, not frames
+     * (r->s must stay valid) */
+    if (!peer_known(r->a, r->fd) && !r->a->in_monitor) {
+        r->a->in_monitor = true;
+        serve_monitor_events(r->a);
+        r->a->in_monitor = false;
+    }
     char who[200], what[400];
     describe(r->a, r->s, r->fd, who, sizeof who);
     va_list ap;
@@ -789,7 +812,7 @@ op_hello(req_t *r)
         a->n_sessions++;
         th_inbox_set_notify(s->inbox, on_inbox, s);
         r->s = s;
-        thi_log(TH_LOG_INFO, &s->addr, "admin: context opened by pid %ld (%s)",
+        thi_log(TH_LOG_DEBUG, &s->addr, "admin: context opened by pid %ld (%s)",
                 s->pid, peer_name(a, r->fd));
     }
     th_addr_t sys;
@@ -954,8 +977,12 @@ op_create(req_t *r)
     case TH_ENOCOMPAT:
         refuse(r, rc, "%s", d.msg);
         return;
-    case TH_ESOURCE:
-        refuse(r, rc, "no loaded source has hash %.80s", hash ? hash : "");
+    case TH_ESOURCE: /* no such source, an unloading one, or ambiguous */
+        if (d.msg[0])
+            refuse(r, rc, "%s", d.msg);
+        else
+            refuse(r, rc, "no loaded source has hash %.80s",
+                   hash ? hash : "");
         return;
     case TH_EINVAL:
         refuse(r, rc, "%s", d.msg[0] ? d.msg : "invalid options");
@@ -1017,6 +1044,10 @@ op_status(req_t *r)
                   "contexts", (json_int_t)a->n_sessions, "uptime_s",
                   (json_int_t)((now_ms() - a->started_ms) / 1000), "plugins",
                   a->plugins, "dropped_frames", (json_int_t)a->dropped_frames);
+    /* whose keys it trusts: `thespian start` compares it with its own */
+    json_object_set_new(json_object_get(o, "admin"), "directorDir",
+                        a->sys->key_dir[0] ? json_string(a->sys->key_dir)
+                                           : json_null());
     char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
     json_decref(o);
     if (text == NULL) {
@@ -1305,8 +1336,8 @@ handle_frame(struct thi_admin *a, const unsigned char *rid, size_t rid_len,
     if (strcmp(op, "bye") == 0) {
         if (s)
             session_destroy(a, s, "goodbye");
-        if (peer_slot(a, fd))
-            a->peers[fd].bye = true;
+        if (peer_slot(a, fd) && a->peers[fd].byes < UINT32_MAX)
+            a->peers[fd].byes++;
         goto out;
     }
     if (s == NULL) {
@@ -1348,16 +1379,18 @@ out:
     json_decref(r.hdr);
 }
 
-/* Read what the ROUTER has, up to RECV_BUDGET frames. */
-static void
+/* Read what the ROUTER has, up to RECV_BUDGET frames; returns how many
+ * were read. */
+static int
 serve_socket(struct thi_admin *a)
 {
-    for (int n = 0; n < RECV_BUDGET; n++) {
+    int n;
+    for (n = 0; n < RECV_BUDGET; n++) {
         zmq_msg_t rid, body;
         zmq_msg_init(&rid);
         if (zmq_msg_recv(&rid, a->sock, ZMQ_DONTWAIT) < 0) {
             zmq_msg_close(&rid);
-            return;
+            return n;
         }
         if (!zmq_msg_more(&rid)) { /* cannot happen with a ROUTER */
             zmq_msg_close(&rid);
@@ -1397,6 +1430,7 @@ serve_socket(struct thi_admin *a)
         zmq_msg_close(&rid);
         zmq_msg_close(&body);
     }
+    return n;
 }
 
 static bool
@@ -1414,6 +1448,39 @@ session_on_fd(struct thi_admin *a, int fd)
  * limit shows: ZeroMQ drops such a connection before allocating it. */
 static void
 serve_monitor(struct thi_admin *a)
+{
+    if (a->in_monitor)
+        return;
+    a->in_monitor = true;
+    /* the closes of the last tick first: the loop has read the socket
+     * since, so a goodbye sent before such a close has been counted */
+    judge_closes(a);
+    serve_monitor_events(a);
+    a->in_monitor = false;
+}
+
+/* Each pending close takes a goodbye counted on its fd, or was a drop. */
+static void
+judge_closes(struct thi_admin *a)
+{
+    for (int i = 0; i < a->n_closes; i++) {
+        struct pending_close *pc = &a->closes[i];
+        if (pc->fd < a->n_peers && a->peers[pc->fd].byes > 0) {
+            a->peers[pc->fd].byes--;
+            thi_log(TH_LOG_DEBUG, NULL, "admin: %s closed", pc->who);
+        } else if (may_log(a)) {
+            thi_log(TH_LOG_WARNING, NULL,
+                    "admin: connection of %s dropped without a goodbye "
+                    "(peer gone, or a frame over the %zu-byte limit)",
+                    pc->who,
+                    TH_WIRE_PREFIX + TH_WIRE_HEADER_MAX + a->max_payload);
+        }
+    }
+    a->n_closes = 0;
+}
+
+static void
+serve_monitor_events(struct thi_admin *a)
 {
     for (;;) {
         zmq_msg_t ev, ep;
@@ -1480,7 +1547,7 @@ serve_monitor(struct thi_admin *a)
                     (unsigned char)kind;
         } else if (event == ZMQ_EVENT_DISCONNECTED && fd >= 0 &&
                    a->n_failed > 0 && !session_on_fd(a, fd) &&
-                   !(fd < a->n_peers && a->peers[fd].bye)) {
+                   !(fd < a->n_peers && a->peers[fd].byes > 0)) {
             int kind = a->failed[a->failed_head];
             a->failed_head = (a->failed_head + 1) % FAILED_MAX;
             a->n_failed--;
@@ -1494,7 +1561,7 @@ serve_monitor(struct thi_admin *a)
             if (kind != REFUSE_KEY)
                 refused(a, kind, line);
             if (fd < a->n_peers)
-                memset(&a->peers[fd], 0, sizeof a->peers[fd]);
+                a->peers[fd].name[0] = '\0';
         } else if (event == ZMQ_EVENT_DISCONNECTED && fd >= 0) {
             /* a session heard on this fd and still open: not a goodbye */
             session_t *found = NULL;
@@ -1504,21 +1571,28 @@ serve_monitor(struct thi_admin *a)
                         found = s;
                         break;
                     }
-            bool bye = fd < a->n_peers && a->peers[fd].bye && !found;
+            /* a goodbye heard on this fd is this connection's */
+            bool bye = fd < a->n_peers && a->peers[fd].byes > 0;
+            if (bye) {
+                a->peers[fd].byes--;
+                found = NULL; /* a session on the fd is a later connection's */
+            }
             char who[200];
             describe(a, found, fd, who, sizeof who);
-            if (bye)
+            if (bye) {
                 thi_log(TH_LOG_DEBUG, NULL, "admin: %s closed", who);
-            else if (may_log(a))
-                thi_log(TH_LOG_WARNING, NULL,
-                        "admin: connection of %s dropped without a goodbye "
-                        "(peer gone, or a frame over the %zu-byte limit)",
-                        who,
-                        TH_WIRE_PREFIX + TH_WIRE_HEADER_MAX + a->max_payload);
+            } else {
+                /* its goodbye may not be read yet: judged next tick */
+                if (a->n_closes == CLOSES_MAX)
+                    judge_closes(a);
+                struct pending_close *pc = &a->closes[a->n_closes++];
+                pc->fd = fd;
+                snprintf(pc->who, sizeof pc->who, "%s", who);
+            }
             if (found) /* probe now rather than at the next tick */
                 a->probe_now = true;
             if (fd < a->n_peers)
-                memset(&a->peers[fd], 0, sizeof a->peers[fd]);
+                a->peers[fd].name[0] = '\0';
         }
     }
 }
@@ -1658,7 +1732,8 @@ static void
 finish(struct thi_admin *a, int rc)
 {
     log_window_roll(a, INT64_MAX); /* the last suppressed count */
-    serve_monitor(a);
+    serve_monitor_events(a); /* no new frames are served now */
+    judge_closes(a);
     refuse_roll(a, true);
     /* loads still running use the system: let them end (each is bounded
      * by the authority timeout) and answer them */

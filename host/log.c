@@ -3,7 +3,7 @@
  * per record with time, level and the actor address it concerns.
  * Destination THESPLOG_FILE (default $TMPDIR/thespian.log), threshold
  * THESPLOG_THRESHOLD (default WARNING), rotated to PATH.old when a write
- * would take the file past THESPLOG_FILE_MAXSIZE bytes (default 51200).
+ * would take the file past THESPLOG_FILE_MAXSIZE bytes (default 10 MiB).
  * Also the SIGUSR1 status dump of every live system in the process.
  * Contract: docs/logging.md.
  */
@@ -25,7 +25,9 @@
 #include "loader/logspec.h"
 #include "sdk/src/text.h"
 
-#define DEFAULT_MAXSIZE 51200
+/* 10 MiB: a busy host's INFO lines for days, not minutes (Thespian's
+ * 50 KiB rotated a host's log every few hundred lines) */
+#define DEFAULT_MAXSIZE (10 * 1024 * 1024)
 
 static pthread_once_t log_once = PTHREAD_ONCE_INIT;
 /* set once in log_init, read lock-free on every record */

@@ -215,19 +215,27 @@ thi_class_resolve(th_system_t *sys, const char *qname,
             k = find_in(sys, qname, NULL);
         if (k == NULL) { /* the one loaded source that has it, if one */
             int found = 0;
+            char list[200] = "";
+            size_t used = 0;
             for (thi_class_t *c = sys->classes[bucket_of(qname)]; c;
                  c = c->next)
                 if (c->source && thi_source_usable(c->source) &&
                     strcmp(c->qname, qname) == 0) {
                     k = c;
                     found++;
+                    /* the candidates, so the caller can pick one */
+                    int w = snprintf(list + used, sizeof list - used,
+                                     "%s%.12s", found > 1 ? ", " : "",
+                                     thi_source_hash(c->source));
+                    if (w > 0 && (size_t)w < sizeof list - used)
+                        used += (size_t)w;
                 }
             if (found > 1) {
                 k = NULL;
                 rc = thi_diag_set(d, TH_ESOURCE,
-                                  "class %s is in %d loaded sources: name the "
-                                  "source hash",
-                                  qname, found);
+                                  "class %s is ambiguous: %d loaded sources "
+                                  "have it (%s); name one by its source hash",
+                                  qname, found, list);
             }
         }
         if (k == NULL && rc == 0)

@@ -397,8 +397,9 @@ thi_source_unload(struct th_system *sys, const char *prefix, char hash_out[65],
         unmap = s->live == 0;
         s->unmap_queued = unmap; /* else its last actor's put queues it */
         thi_log(TH_LOG_INFO, NULL,
-                "source %.12s (%s) unloading: %ld actors still running",
-                s->hash, s->group, s->live);
+                "source %.12s (%s %s) unloading: %ld actors still running",
+                s->hash, s->group, s->version ? s->version : "unversioned",
+                s->live);
     }
     pthread_mutex_unlock(&sys->classes_lock);
     if (unmap)
@@ -1129,7 +1130,27 @@ thi_source_activated(struct th_system *sys, thi_env_t *env)
         if (strcmp(s->hash, hash) == 0 && !s->unloading)
             src = s;
     bool moved = src && versions_raise_locked(sys, src->group, src->version);
+    /* the log line of an activation or a swap names both versions */
+    const char *prev = json_string_value(json_object_get(o, "previous"));
+    char line[400] = "";
+    thi_source_t *old = NULL;
+    for (thi_source_t *s = sys->sources; src && prev && s; s = s->next)
+        if (strcmp(s->hash, prev) == 0)
+            old = s;
+    if (src && old)
+        snprintf(line, sizeof line,
+                 "group %s: version %s (%.12s) active, replacing version %s "
+                 "(%.12s)",
+                 src->group, src->version ? src->version : "unversioned",
+                 src->hash, old->version ? old->version : "unversioned",
+                 old->hash);
+    else if (src)
+        snprintf(line, sizeof line, "group %s: version %s (%.12s) active",
+                 src->group, src->version ? src->version : "unversioned",
+                 src->hash);
     pthread_mutex_unlock(&sys->classes_lock);
+    if (line[0])
+        thi_log(TH_LOG_INFO, NULL, "%s", line);
     if (!from_director || (hash && src == NULL)) {
         char a[TH_ADDR_STRLEN];
         th_addr_to_string(&env->msg.sender, a, sizeof a);

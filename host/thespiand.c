@@ -76,6 +76,7 @@ static const char usage_text[] =
     "  --max-payload BYTES     largest message body (default 16 MiB); a\n"
     "                          larger frame drops its connection\n"
     "  --help                  this text\n"
+    "  --version               print the version and exit\n"
     "\n"
     "Exit status: 0 served and stopped in order, or an existing system\n"
     "already serves the endpoint; 1 failed; 2 usage error; 3 actors were\n"
@@ -166,7 +167,8 @@ parse_args(options_t *o, int argc, char **argv)
         O_AUTHORITY,
         O_LOGCFG,
         O_KEYDIR,
-        O_HELP
+        O_HELP,
+        O_VERSION
     };
     static const struct option longopts[] = {
         {"endpoint", required_argument, NULL, O_ENDPOINT},
@@ -187,6 +189,7 @@ parse_args(options_t *o, int argc, char **argv)
         {"log-config", required_argument, NULL, O_LOGCFG},
         {"key-dir", required_argument, NULL, O_KEYDIR},
         {"help", no_argument, NULL, O_HELP},
+        {"version", no_argument, NULL, O_VERSION},
         {NULL, 0, NULL, 0},
     };
     opterr = 0;
@@ -259,6 +262,9 @@ parse_args(options_t *o, int argc, char **argv)
             break;
         case O_HELP:
             fputs(usage_text, stdout);
+            exit(EXIT_OK);
+        case O_VERSION: /* the meson project's version (meson.build) */
+            printf("thespiand %s\n", TH_PROJECT_VERSION);
             exit(EXIT_OK);
         default:
             return usage_error("unknown or incomplete option %s",
@@ -679,6 +685,10 @@ prepare(options_t *o, startup_t *st)
     }
     if (apply_log_config(o, cfgdir) != 0)
         return EXIT_FAIL;
+    /* A host's own default threshold is INFO, so loads, unloads and
+     * activations show; THESPLOG_THRESHOLD or a log configuration's level
+     * (set above) win (docs/logging.md). */
+    setenv("THESPLOG_THRESHOLD", "INFO", 0);
     st->caps = load_capabilities(o, capsfile[0] ? capsfile : NULL);
     if (st->caps == NULL)
         return EXIT_FAIL;

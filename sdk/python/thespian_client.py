@@ -28,7 +28,8 @@ for libthespian-client; when none loads, the first call raises
 ActorSystemStartupFailure (name LibraryNotFound) saying what was tried
 and what to install or set. The host is found by the same rule as the
 thespian CLI: the endpoint argument, else $THESPIAN_ENDPOINT, else
-$THESPIAN_DIRECTOR_DIR/adminendpoint.cfg, else tcp://127.0.0.1:1900.
+$THESPIAN_DIRECTOR_DIR/adminendpoint.cfg, else its adminport.cfg,
+else tcp://127.0.0.1:1900.
 
 On tcp:// the connection is authenticated with CurveZMQ (docs/security.md):
 the client's key pair is the admin_key argument (a file), else

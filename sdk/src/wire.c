@@ -256,14 +256,16 @@ put(char *dst, size_t size, const char *fmt, const char *a, const char *b)
         snprintf(dst, size, fmt, a, b ? b : "");
 }
 
-/* Read the director directory's endpoint file: a JSON string endpoint or
- * a JSON integer port. Returns 1 when the file exists and was used, 0
- * when there is none, negative on a bad file. */
+/* Read a director directory's endpoint file `name`: adminendpoint.cfg
+ * holds a JSON string endpoint or a JSON integer port; Thespian's
+ * adminport.cfg (port_only) holds a port. Returns 1 when the file exists
+ * and was used, 0 when there is none, negative on a bad file. */
 static int
-endpoint_from_cfg(char *buf, const char *dir, char *source, char *why)
+endpoint_from_cfg(char *buf, const char *dir, const char *name,
+                  bool port_only, char *source, char *why)
 {
     char path[4096];
-    if (snprintf(path, sizeof path, "%s/%s", dir, TH_WIRE_ENDPOINT_CFG) >=
+    if (snprintf(path, sizeof path, "%s/%s", dir, name) >=
         (int)sizeof path) {
         put(why, 512, "%.300s%s: $THESPIAN_DIRECTOR_DIR is too long", dir,
             NULL);
@@ -303,7 +305,7 @@ endpoint_from_cfg(char *buf, const char *dir, char *source, char *why)
         return TH_EFORMAT;
     }
     int rc = 1;
-    if (json_is_string(v)) {
+    if (json_is_string(v) && !port_only) {
         const char *s = json_string_value(v);
         if (!thi_wire_endpoint_valid(s)) {
             put(why, 512,
@@ -320,8 +322,9 @@ endpoint_from_cfg(char *buf, const char *dir, char *source, char *why)
                  (int)json_integer_value(v));
     } else {
         put(why, 512,
-            "%.300s: want a JSON string endpoint or an integer port "
-            "1..65535%s",
+            port_only ? "%.300s: want a port number 1..65535%s"
+                      : "%.300s: want a JSON string endpoint or an integer "
+                        "port 1..65535%s",
             path, NULL);
         rc = TH_EINVAL;
     }
@@ -363,7 +366,12 @@ thi_wire_endpoint_resolve(char *buf, const char *explicit_ep, char *source,
         return take_endpoint(buf, env, "$THESPIAN_ENDPOINT", source, why);
     const char *dir = getenv("THESPIAN_DIRECTOR_DIR");
     if (dir && *dir) {
-        int rc = endpoint_from_cfg(buf, dir, source, why);
+        int rc = endpoint_from_cfg(buf, dir, TH_WIRE_ENDPOINT_CFG, false,
+                                   source, why);
+        /* Thespian's own file, when ours is not there */
+        if (rc == 0)
+            rc = endpoint_from_cfg(buf, dir, TH_WIRE_PORT_CFG, true, source,
+                                   why);
         if (rc < 0)
             return rc;
         if (rc == 1)

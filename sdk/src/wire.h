@@ -32,6 +32,9 @@
 #define TH_WIRE_DEFAULT_ENDPOINT "tcp://127.0.0.1:1900"
 #define TH_WIRE_ENDPOINT_MAX 256 /* bytes, with the NUL */
 #define TH_WIRE_ENDPOINT_CFG "adminendpoint.cfg"
+/* Thespian's director file: the admin port (used when the one above is
+ * missing) */
+#define TH_WIRE_PORT_CFG "adminport.cfg"
 
 /* Why a frame was refused by thi_wire_split (stable, for log lines). */
 enum thi_wire_bad {

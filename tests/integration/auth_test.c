@@ -374,10 +374,11 @@ TH_TEST(other_users_cannot_reach_an_ipc_host)
                                cli(),              "--endpoint",
                                ep,                 "shutdown",
                                NULL};
+    /* stopping is idempotent: the CLI exits 0 saying nothing answers
+     * there — it could not reach the host */
     int rc = run(out, sizeof out, as_nobody);
-    CHECK(rc != 0);
     CHECK(rc != 127); /* setpriv itself ran */
-    CHECK_CONTAINS(out, "nothing accepts connections");
+    CHECK_CONTAINS(out, "nothing to shut down");
     /* the host is alive and serves its own user */
     th_client_opts_t o = {.size = sizeof o, .endpoint = ep};
     th_client_t *c = NULL;

@@ -114,8 +114,31 @@ def help_and_usage_errors():
     expect(2, "ask", "x", "T", "--timeout", "soon", err="--timeout")
     expect(2, "create", "hello.Greeter", "--req", "[1]", err="--req")
     expect(2, "status", "--endpoint", err="needs a value")
-    # an endpoint that is not one: the operation fails (1), naming it
-    expect(1, "status", "--endpoint", "udp://x", err="udp://x")
+    # an endpoint that is not one is a usage error (2, docs/cli.md),
+    # before or after the command, naming it
+    expect(2, "status", "--endpoint", "udp://x", err="udp://x")
+    expect(2, "--endpoint", "tcp://nope", "shutdown", err="tcp://nope")
+    # ... while a bad setting (not the command line) is a failure (1)
+    expect(1, "status", env={"THESPIAN_ENDPOINT": "udp://y"}, err="udp://y")
+
+
+def conventions():
+    # --version: the meson project's version, on both programs
+    o, _ = expect(0, "--version")
+    check(o == "thespian %s\n" % os.environ["TH_PROJECT_VERSION"], o)
+    p = subprocess.run([os.environ["THESPIAND"], "--version"],
+                       capture_output=True, text=True, timeout=30)
+    check(p.returncode == 0 and
+          p.stdout == "thespiand %s\n" % os.environ["TH_PROJECT_VERSION"],
+          p.stdout + p.stderr)
+    # a missing argument is named as the usage writes it
+    expect(2, "create", err="missing argument CLASS (0 given, 1 needed)")
+    expect(2, "tell", "x", err="missing argument TYPE (1 given")
+    expect(2, "gensrc", "g", err="missing argument PRIVKEY SOURCES_DIR GLOB")
+    expect(2, "load", err="missing argument FILE.tls|FILE.tli|GROUP")
+    # stopping what is not running is done already: exit 0, saying so
+    ep = "tcp://127.0.0.1:%d" % free_port()
+    expect(0, "shutdown", "--endpoint", ep, out="nothing to shut down")
 
 
 def lifecycle_through_the_cli():
@@ -137,6 +160,13 @@ def lifecycle_through_the_cli():
         check(json.loads(body)["text"] == "Hello, cli!", o)
         o, _ = expect(0, "ask", addr, "Greet", '{"name":"by addr"}', *ep)
         check("by addr" in o, o)
+        # the JSON forms of create and ask
+        o, _ = expect(0, "create", "hello.Greeter", "--json", *ep)
+        check(json.loads(o)["address"].startswith("th1:"), o)
+        o, _ = expect(0, "ask", "g", "Greet", '{"name":"j"}', "--json", *ep)
+        r = json.loads(o)
+        check(r["type"] == "Greeting" and r["body"]["text"] == "Hello, j!"
+              and r["sender"] == addr, o)
         expect(0, "tell", "g", "Greet", '{"name":"t"}', *ep)
         o, _ = expect(0, "status", "--json", *ep)
         st = json.loads(o)
@@ -160,8 +190,16 @@ def lifecycle_through_the_cli():
         expect(1, "ask", "g", "ActorExitRequest", "--timeout", "0.3", *ep,
                err="ActorSystemRequestTimeout")
         check(time.time() - t0 < 5, "ask --timeout 0.3 took too long")
+        # a second start with another director directory: that host
+        # trusts other keys, so it is not silently used
+        other = os.path.join(d.dir, "other-director")
+        os.mkdir(other)
+        expect(1, "start", *ep, env={"THESPIAN_DIRECTOR_DIR": other},
+               err="director directory")
         expect(0, "shutdown", *ep, out="has shut down")
         expect(1, "status", *ep, err=d.endpoint)
+        # a second shutdown: nothing runs, nothing to do
+        expect(0, "shutdown", *ep, out="nothing to shut down")
         check(not os.path.exists(d.pidfile), "pid file left behind")
     finally:
         d.cleanup()
@@ -213,8 +251,48 @@ def start_failures():
         d.cleanup()
 
 
-CASES = [help_and_usage_errors, lifecycle_through_the_cli, endpoint_rule,
-         start_failures]
+def log_tells_clean_from_dropped():
+    """A clean client session is no warning, even with many clients at
+    once reusing file descriptors within one monitor tick; a client
+    killed mid-ask is one. thespiand logs at INFO by default."""
+    d = Daemon()
+    try:
+        d.start()
+        ep = ["--endpoint", d.endpoint]
+        expect(0, "create", "hello.Greeter", "--name", "g", *ep)
+        procs = [subprocess.Popen([CLI, c, *ep], stdout=subprocess.DEVNULL)
+                 for _ in range(10) for c in ("status", "list")]
+        for p in procs:
+            p.wait(timeout=60)
+        for _ in range(5):
+            expect(0, "ask", "g", "Greet", '{"name":"x"}', *ep)
+        time.sleep(0.5)  # the monitor is read every 100 ms
+        with open(d.logfile) as f:
+            log = f.read()
+        check("without a goodbye" not in log, log)
+        check("INFO" in log and "serving" in log, log)  # the default level
+        # an ask that never gets its answer (g exits on it, silently),
+        # killed: a real drop
+        p = subprocess.Popen([CLI, "ask", "g", "ActorExitRequest",
+                              "--timeout", "30", *ep],
+                             stdout=subprocess.DEVNULL)
+        time.sleep(1.0)
+        p.kill()
+        p.wait()
+        for _ in range(100):
+            with open(d.logfile) as f:
+                log = f.read()
+            if "without a goodbye" in log:
+                break
+            time.sleep(0.1)
+        check("without a goodbye" in log, log)
+        expect(0, "shutdown", *ep)
+    finally:
+        d.cleanup()
+
+
+CASES = [help_and_usage_errors, conventions, lifecycle_through_the_cli,
+         endpoint_rule, start_failures, log_tells_clean_from_dropped]
 
 
 

@@ -17,6 +17,7 @@ import taplib  # the shared TAP runner, beside this file
 
 THESPIAN = os.environ["THESPIAN"]
 HELLO = os.environ["TH_PLUGIN_hello"]
+RTACTORS = os.environ["TH_PLUGIN_rtactors"]
 
 CASES = []
 
@@ -78,10 +79,20 @@ class Dir:
                                  f"{p.stdout}{p.stderr}")
         return p.stdout
 
-    def gensrc(self, group, version, key=None):
-        out = self.run(["gensrc", group, key or self.key, self.src,
-                        "version:" + version, "*.so"])
+    def gensrc(self, group, version, key=None, src=None, tli=None):
+        extra = []
+        if tli is not None:
+            path = os.path.join(self.root, f"{group}-{version}.tli")
+            with open(path, "w") as f:
+                f.write(tli)
+            extra = ["tli:" + path]
+        out = self.run(["gensrc", group, key or self.key, src or self.src,
+                        "version:" + version, *extra, "*.so"])
         return out.split()[0], os.path.basename(out.split()[1])
+
+    def log(self):
+        with open(os.path.join(self.root, "log"), errors="replace") as f:
+            return f.read()
 
     def start(self):
         self.started = True
@@ -314,6 +325,158 @@ def bootstart_writes_the_unit():
     finally:
         d.close()
 
+GOOD_TLI = ('{"Actors": {"hello.Greeter": {"Role": "greet", '
+            '"GlobalName": "greeter"}}}')
+BAD_TLI = ('{"Actors": {"rtactors.FailInit": {"Role": "greet", '
+           '"GlobalName": "greeter"}}}')
+
+
+@case
+def load_and_refresh_say_when_a_version_does_not_start():
+    d = Dir()
+    try:
+        bad_src = os.path.join(d.root, "bad")
+        os.mkdir(bad_src)
+        os.symlink(RTACTORS, os.path.join(bad_src, "rtactors.so"))
+        h1, f1 = d.gensrc("kv", "1.0", tli=GOOD_TLI)
+        h4, f4 = d.gensrc("kv", "4.0", src=bad_src, tli=BAD_TLI)
+        d.start()
+        out = d.run(["load", os.path.join(d.dd, f1)], contains="active")
+        # the version whose init fails: exit 1, and never "loaded"
+        p = subprocess.run([THESPIAN, "load", os.path.join(d.dd, f4)],
+                           env=d.env, capture_output=True, text=True,
+                           timeout=60)
+        assert p.returncode == 1, p
+        assert "loaded" not in p.stdout, p.stdout
+        assert "did not start" in p.stderr and h4[:12] in p.stderr, p.stderr
+        assert "failed to start" in p.stderr, p.stderr
+        # again (the same failure twice is told apart from the first)
+        p = subprocess.run([THESPIAN, "load", os.path.join(d.dd, f4),
+                            "--json"], env=d.env, capture_output=True,
+                           text=True, timeout=60)
+        assert p.returncode == 1, p
+        r = json.loads(p.stdout)
+        assert (r["state"], r["hash"], r["group"]) == ("failed", h4, "kv"), r
+        # refresh (what the boot unit runs): exit 1 every time, naming it
+        for _ in range(2):
+            p = subprocess.run([THESPIAN, "refresh"], env=d.env,
+                               capture_output=True, text=True, timeout=60)
+            assert p.returncode == 1, p
+            assert "loaded" not in p.stdout, p.stdout
+            assert f4 in p.stderr and "did not start" in p.stderr, p.stderr
+        p = subprocess.run([THESPIAN, "refresh", "--json"], env=d.env,
+                           capture_output=True, text=True, timeout=60)
+        assert p.returncode == 1, p
+        r = json.loads(p.stdout)
+        assert [(g["group"], g["state"]) for g in r["groups"]] == \
+            [("kv", "failed")], r
+        # the good version still runs
+        assert d.loaded() == {h1}
+        # a rollback refusal names the option that allows it
+        os.unlink(os.path.join(d.dd, f4))
+        h2, f2 = d.gensrc("kv", "2.0", tli=GOOD_TLI)
+        out = d.run(["refresh", "--json"])
+        assert json.loads(out)["groups"][0]["state"] == "active", out
+        _, f05 = d.gensrc("kv", "0.5", tli=GOOD_TLI)
+        d.run(["load", os.path.join(d.dd, f05)], expect=1,
+              contains="--allow-rollback")
+        # the host log: loads and swaps at the default level, and not one
+        # clean session reported as dropped
+        log = d.log()
+        assert f"source {h1[:12]} loaded: group kv version 1.0" in log, log
+        assert (f"group kv: version 2.0 ({h2[:12]}) active, replacing "
+                f"version 1.0 ({h1[:12]})") in log, log
+        assert "without a goodbye" not in log, log
+    finally:
+        d.close()
+
+
+@case
+def unload_and_status_name_the_source():
+    d = Dir()
+    try:
+        h1, f1 = d.gensrc("kv", "1.0", tli=GOOD_TLI)
+        h2, f2 = d.gensrc("kv", "2.0", tli=GOOD_TLI)
+        d.start()
+        d.run(["load", os.path.join(d.dd, f1)])
+        # an actor of v1 made by hand: the Director does not own it
+        mine = d.stdout(["create", "hello.Greeter", "--source", h1[:8],
+                         "--name", "mine"]).strip()
+        d.run(["load", os.path.join(d.dd, f2)], contains="active")
+        # status: each actor's group, version and source hash
+        st = d.stdout(["status"])
+        row = next(l for l in st.splitlines() if l.startswith(mine))
+        assert f"kv 1.0 {h1[:12]}" in row, st
+        row = next(l for l in st.splitlines() if " greeter " in l)
+        assert f"kv 2.0 {h2[:12]}" in row, st
+        js = json.loads(d.stdout(["status", "--json"]))
+        srcs = {a["address"]: a.get("source")
+                for a in js["system"]["actors"]}
+        assert srcs[mine] == h1, srcs
+        # v2 took the name; v1 still runs `mine`: unload says so
+        p = subprocess.run([THESPIAN, "unload", h1[:12]], env=d.env,
+                           capture_output=True, text=True, timeout=60)
+        assert p.returncode == 0, p
+        assert "1 actor still runs" in p.stdout and mine in p.stdout, p
+        assert "asked to exit;" not in p.stdout, p.stdout
+        out = json.loads(d.stdout(["unload", h2[:12], "--json"]))
+        assert out == {"hash": h2, "state": "unloaded", "running": []}, out
+    finally:
+        d.close()
+
+
+@case
+def create_names_the_sources_of_an_ambiguous_class():
+    d = Dir()
+    try:
+        ha, fa = d.gensrc("alpha", "1.0")
+        hb, fb = d.gensrc("beta", "3.1")
+        d.start()
+        d.run(["load", os.path.join(d.dd, fa)])
+        d.run(["load", os.path.join(d.dd, fb)])
+        p = subprocess.run([THESPIAN, "create", "hello.Greeter"], env=d.env,
+                           capture_output=True, text=True, timeout=60)
+        assert p.returncode == 1, p
+        assert "ambiguous" in p.stderr, p.stderr
+        for h, g in ((ha, "group alpha version 1.0"),
+                     (hb, "group beta version 3.1")):
+            assert f"--source {h[:12]}  ({g})" in p.stderr, p.stderr
+        d.run(["create", "hello.Greeter", "--source", hb[:12]])
+    finally:
+        d.close()
+
+
+@case
+def thespian_director_files():
+    d = Dir()
+    try:
+        # Thespian writes plain text: a port, a system base name
+        d.write("adminport.cfg", "19777\n")
+        d.write("thespbase.cfg", "multiprocTCPBase\n")
+        env = dict(d.env)
+        del env["THESPIAN_ENDPOINT"]
+        out = d.run(["config"], env=env)
+        assert "tcp://127.0.0.1:19777" in out, out
+        assert "no effect" in out and "multiprocTCPBase" in out, out
+        cfg = json.loads(d.run(["config", "--json"], env=env))
+        assert cfg["endpoint"] == "tcp://127.0.0.1:19777", cfg
+        assert cfg["config"]["thespbase.cfg"] == "multiprocTCPBase", cfg
+        # adminendpoint.cfg wins over Thespian's port file
+        d.write("adminendpoint.cfg", "19888")
+        cfg = json.loads(d.run(["config", "--json"], env=env))
+        assert cfg["endpoint"] == "tcp://127.0.0.1:19888", cfg
+        os.unlink(os.path.join(d.dd, "adminendpoint.cfg"))
+        # what they must hold, said clearly
+        d.write("adminport.cfg", "not-a-port")
+        d.run(["config"], env=env, expect=1, contains="adminport.cfg")
+        d.write("adminport.cfg", "70000")
+        d.run(["config"], env=env, expect=1, contains="port number")
+        d.run(["status"], env=env, expect=1, contains="adminport.cfg")
+        d.write("adminport.cfg", "19777")
+        d.write("thespbase.cfg", "multi proc\n")
+        d.run(["config"], env=env, expect=1, contains="system base name")
+    finally:
+        d.close()
 
 
 if __name__ == "__main__":

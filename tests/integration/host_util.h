@@ -153,7 +153,8 @@ hu_spawn(hu_host_t *h, const char *const *extra)
     if (h->pid == 0) {
         int fd = open(h->log, O_WRONLY | O_CREAT | O_APPEND, 0644);
         int null = open("/dev/null", O_RDWR);
-        setenv("THESPLOG_THRESHOLD", "INFO", 0); /* tests read the log */
+        /* tests read the log, context lines (DEBUG) included */
+        setenv("THESPLOG_THRESHOLD", "DEBUG", 0);
         if (fd >= 0) {
             dup2(fd, 2);
             dup2(null, 1);

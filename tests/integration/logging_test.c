@@ -135,11 +135,11 @@ TH_TEST(internal_log_rotates_under_logfile_and_stderr_follows)
     snprintf(old, sizeof old, "%s.old", logfile);
     unsetenv("THESPLOG_FILE"); /* the internal log is --logfile */
     setenv("THESPLOG_FILE_MAXSIZE", "3000", 1);
-    setenv("THESPLOG_THRESHOLD", "INFO", 1);
+    setenv("THESPLOG_THRESHOLD", "DEBUG", 1);
     const char *extra[] = {"--plugin", logactors(), "--logfile", logfile,
                            NULL};
     hu_start(&h, extra);
-    /* each context logs an INFO line or two: enough to rotate */
+    /* each context logs a DEBUG line or two: enough to rotate */
     for (int i = 0; i < 40 && access(old, F_OK) != 0; i++)
         th_client_close(hu_connect(&h));
     CHECK(access(old, F_OK) == 0);

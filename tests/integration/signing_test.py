@@ -240,6 +240,35 @@ def gensrc_refuses_what_a_host_would_refuse_and_runs_nothing_with_the_key():
 
 
 @case
+def gensrc_and_tlsinfo_json():
+    t = Env()
+    out = t.gensrc("hello", t.key, t.src, "version:1.2", "--json", "*.so")
+    g = json.loads(out)
+    path = os.path.join(t.dd, "hello-1.2.tls")
+    import hashlib
+    assert g == {"hash": hashlib.sha256(open(path, "rb").read()).hexdigest(),
+                 "path": path, "group": "hello", "version": "1.2"}, g
+    info = json.loads(run(["tlsinfo", path, "--json"], env=t.env))
+    assert (info["group"], info["version"], info["hash"], info["signedBy"],
+            info["files"], info["tli"]) == ("hello", "1.2", g["hash"],
+                                            "dev_tls.key", 1, False), info
+    lst = json.loads(run(["tlsinfo", path, "contents", "--json"], env=t.env))
+    assert lst == [{"path": "hello.so", "size": os.path.getsize(HELLO),
+                    "kind": "plugin"}], lst
+    run(["tlsinfo", path, "hello.so", "--json"], env=t.env, expect=2,
+        contains="--json")
+
+
+@case
+def gensrc_refuses_two_plugins_of_one_name():
+    t = Env()
+    os.symlink(HELLO, os.path.join(t.src, "again.so"))  # plugin "hello" too
+    t.gensrc("twins", t.key, t.src, "version:1", "*.so", expect=1,
+             contains="declares plugin hello twice")
+    assert not os.path.exists(os.path.join(t.dd, "twins-1.tls"))
+
+
+@case
 def gensrc_checks_the_tli():
     t = Env()
     tli = os.path.join(t.root, "g.tli")

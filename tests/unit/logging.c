@@ -423,7 +423,7 @@ TH_TEST(bad_maxsize_warns_and_uses_the_default)
     int saved = dup(2);
     dup2(fd, 2);
     close(fd);
-    for (int i = 0; i < 100; i++) /* ~5 KB: under 50 KB, no rotation */
+    for (int i = 0; i < 100; i++) /* ~5 KB: under 10 MiB, no rotation */
         thi_log(TH_LOG_ERROR, NULL, "filler %d end", i);
     dup2(saved, 2);
     close(saved);

@@ -96,7 +96,8 @@ typedef struct th_client_create_opts {
  * (docs/cli.md "Finding the host"): `explicit_ep` when non-NULL and
  * non-empty; else $THESPIAN_ENDPOINT; else the file adminendpoint.cfg in
  * $THESPIAN_DIRECTOR_DIR (a JSON string endpoint, or a JSON integer port
- * meaning tcp://127.0.0.1:PORT); else TH_CLIENT_DEFAULT_ENDPOINT.
+ * meaning tcp://127.0.0.1:PORT); else Thespian's adminport.cfg there (a
+ * port); else TH_CLIENT_DEFAULT_ENDPOINT.
  * buf must hold TH_CLIENT_ENDPOINT_MAX bytes. Returns 0, or TH_EINVAL /
  * TH_EFORMAT / TH_EIO for a bad setting (a bad setting is an error, never
  * skipped), with the reason in err (may be NULL). Pointers borrowed.

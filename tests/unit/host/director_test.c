@@ -13,6 +13,7 @@
 #include "loader/bundle.h"
 #include "loader/describe.h"
 #include "rt_util.h"
+#include "th_clock.h"
 
 typedef struct fx {
     char dir[64], state[96];
@@ -119,7 +120,8 @@ retrieve_all(fx_t *f)
 static json_t *
 wait_active(fx_t *f, const char *hash)
 {
-    for (int i = 0; i < 500; i++) {
+    /* a bound in time, not in rounds: on a loaded box a round is slow */
+    for (int64_t end = th_now_ms() + 30000; th_now_ms() < end;) {
         json_t *r = retrieve_all(f);
         json_t *g = json_object_get(json_object_get(r, "groups"), "keepers");
         const char *a = json_string_value(json_object_get(g, "active"));
