@@ -21,14 +21,7 @@ import time
 
 import installtree
 import taplib
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
+from taplib import free_port
 
 
 class Box:

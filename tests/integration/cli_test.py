@@ -11,24 +11,16 @@ Environment (meson sets it): THESPIAN_CLI, THESPIAND, HELLO_SO.
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 
 import taplib  # the shared TAP runner, beside this file
+from taplib import free_port
 
 CLI = os.environ["THESPIAN_CLI"]
 COMMANDS = ["start", "shutdown", "status", "create", "tell", "ask", "help"]
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def run(*args, env=None, timeout=60):

@@ -8,12 +8,12 @@ group; a no-op the second time), bootstart nostart (the unit's lines; a bad
 NAME). Every host started here is shut down. TAP output."""
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
 
 import taplib  # the shared TAP runner, beside this file
+from taplib import free_port
 
 THESPIAN = os.environ["THESPIAN"]
 HELLO = os.environ["TH_PLUGIN_hello"]
@@ -25,14 +25,6 @@ CASES = []
 def case(fn):
     CASES.append(fn)
     return fn
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
 
 
 class Dir:

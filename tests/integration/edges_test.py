@@ -11,7 +11,6 @@ sources at once while each has a link-map namespace of its own)."""
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -19,6 +18,7 @@ import threading
 import time
 
 import taplib  # the shared TAP runner, beside this file
+from taplib import free_port
 
 THESPIAN = os.environ["THESPIAN"]
 THESPIAND = os.environ["THESPIAND"]
@@ -32,14 +32,6 @@ CASES = []
 def case(fn):
     CASES.append(fn)
     return fn
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
 
 
 class Host:

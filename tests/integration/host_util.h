@@ -48,17 +48,35 @@ hu_sleep_ms(int ms)
 static inline int
 hu_free_port(void)
 {
-    int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof a;
-    if (s < 0 || bind(s, (struct sockaddr *)&a, sizeof a) != 0 ||
-        getsockname(s, (struct sockaddr *)&a, &len) != 0) {
-        perror("hu_free_port");
-        exit(1);
+    /* below the kernel's ephemeral range: no outgoing connection of a
+     * parallel test takes its local port from there before the host
+     * binds it (taplib.free_port does the same) */
+    int low = 32768;
+    FILE *f = fopen("/proc/sys/net/ipv4/ip_local_port_range", "r");
+    if (f) {
+        if (fscanf(f, "%d", &low) != 1)
+            low = 32768;
+        fclose(f);
     }
-    close(s);
-    return ntohs(a.sin_port);
+    int top = low > 65536 ? 65535 : low - 1;
+    if (top < 2048)
+        top = 2048;
+    int bottom = top - 12000 > 1025 ? top - 12000 : 1025;
+    unsigned seed = (unsigned)getpid() ^ (unsigned)time(NULL);
+    for (int i = 0; i < 200; i++) {
+        int port = bottom + (int)(rand_r(&seed) % (unsigned)(top - bottom + 1));
+        int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        struct sockaddr_in a = {.sin_family = AF_INET,
+                                .sin_port = htons((uint16_t)port)};
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        bool ok = s >= 0 && bind(s, (struct sockaddr *)&a, sizeof a) == 0;
+        if (s >= 0)
+            close(s);
+        if (ok)
+            return port;
+    }
+    perror("hu_free_port: no free port below the ephemeral range");
+    exit(1);
 }
 
 /* The path of thespiand, from $THESPIAND (meson passes it). */

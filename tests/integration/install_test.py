@@ -9,7 +9,6 @@ installed Python client asking the same actor, and shutdown. Needs
 $MESON_BUILD_ROOT, $MESON, $README (meson passes them)."""
 import os
 import re
-import socket
 import subprocess
 import sys
 import tempfile
@@ -17,6 +16,7 @@ import time
 
 import installtree
 import taplib
+from taplib import free_port
 
 TLI = ('{"Actors": {"hello.Greeter": {"Role": "greeter", '
        '"GlobalName": "greeter"}}, "AutoUnload": true}\n')
@@ -29,14 +29,6 @@ def readme_block(section, lang):
     m = re.search(r"```" + lang + r"\n(.*?)```", part, re.S)
     assert m, f"no {lang} block under {section}"
     return m.group(1)
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
 
 
 class User:

@@ -11,7 +11,6 @@ THESPIAN_PYTHON_DIR.
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -22,14 +21,7 @@ sys.path.insert(0, os.environ["THESPIAN_PYTHON_DIR"])
 import thespian_client as tc  # noqa: E402
 
 import taplib  # the shared TAP runner, beside this file
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+from taplib import free_port
 
 
 class Host:

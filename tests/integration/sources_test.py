@@ -8,13 +8,13 @@ message, that the host keeps answering (I3) and that nothing was loaded
 (I6). TAP output."""
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 
 import taplib  # the shared TAP runner, beside this file
+from taplib import free_port
 
 THESPIAN = os.environ["THESPIAN"]
 HELLO = os.environ["TH_PLUGIN_hello"]
@@ -28,14 +28,6 @@ CASES = []
 def case(fn):
     CASES.append(fn)
     return fn
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
 
 
 class Host:

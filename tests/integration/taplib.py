@@ -10,7 +10,9 @@ first start, and every client (CLI, C or Python) finds them. It is removed
 at exit."""
 import atexit
 import os
+import random
 import shutil
+import socket
 import sys
 import tempfile
 import traceback
@@ -42,3 +44,31 @@ def run(cases):
                 print("# " + line)
         sys.stdout.flush()
     return 1 if failed else 0
+
+
+def free_port():
+    """A loopback port for a host to bind: free now, and chosen below the
+    kernel's ephemeral range, so no outgoing connection of a parallel
+    test (which takes its local port from that range) can grab it before
+    the host binds it."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            low = int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768
+    top = max(min(low, 65536) - 1, 2048)
+    for _ in range(200):
+        port = random.randint(max(top - 12000, 1025), top)
+        s = socket.socket()
+        try:
+            s.bind(("127.0.0.1", port))
+            return port
+        except OSError:
+            continue
+        finally:
+            s.close()
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
