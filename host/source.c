@@ -682,7 +682,8 @@ load_verified(struct th_system *sys, thi_pending_t *p, th_diag_t *d)
     snprintf(what, sizeof what, "source %.12s", p->hash);
     /* the archive is read only up to where the verified signature ends */
     thi_bundle_t *b = NULL;
-    int rc = thi_bundle_read(&b, bytes, p->signed_len, what, d);
+    int rc = thi_bundle_read_flags(&b, bytes, p->signed_len,
+                                   THI_READ_SKIP_DATA, what, d);
     if (rc)
         return rc;
     thi_source_t *s = calloc(1, sizeof *s);
