@@ -279,10 +279,6 @@ thi_sources_init(struct th_system *sys)
             return TH_EIO;
         sys->own_state_dir = true;
     }
-    char sdir[4200];
-    snprintf(sdir, sizeof sdir, "%s/sources", sys->state_dir);
-    if (mkdir(sdir, 0700) != 0 && errno != EEXIST)
-        return TH_EIO;
     versions_load(sys);
     return 0;
 }
