@@ -4,8 +4,7 @@
  * under sanitizers, set by meson) load / create / ask / exit / unload
  * cycles of distinct versions, with RSS, open descriptors and mappings
  * flat between cycle LOAD_BASE (10; 250) and the end and each unloaded
- * plugin gone from
- * /proc/PID/maps; 200 sources loaded at once, each answering; a bundle
+ * plugin gone from /proc/PID/maps; 200 sources loaded at once, each answering; a bundle
  * whose private library keeps its plain soname, or whose tagged soname is
  * already loaded, refused before anything of it is mapped.
  */
