@@ -47,9 +47,10 @@ fixture_start(fixture_t *f)
     /* under AddressSanitizer, freed memory waits in a quarantine of up to
      * 256 MiB before reuse: RSS would measure the tool, not the host */
     const char *asan = getenv("ASAN_OPTIONS");
-    if (asan && !strstr(asan, "quarantine_size_mb")) {
+    if (asan == NULL || !strstr(asan, "quarantine_size_mb")) {
         char opts[1024];
-        snprintf(opts, sizeof opts, "%s:quarantine_size_mb=0", asan);
+        snprintf(opts, sizeof opts, "%s%squarantine_size_mb=0",
+                 asan ? asan : "", asan && *asan ? ":" : "");
         setenv("ASAN_OPTIONS", opts, 1);
     }
     th_diag_t d = {0};
