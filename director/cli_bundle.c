@@ -21,6 +21,7 @@
 #include "loader/describe.h"
 #include "loader/elf_policy.h"
 #include "loader/plugin.h"
+#include "loader/privatize.h"
 
 /* ---- keygen ------------------------------------------------------------------- */
 
@@ -391,6 +392,7 @@ run_gensrc(int argc, char **argv)
     char **names = calloc(files.n + 1, sizeof *names);
     const char ***classes = calloc(files.n + 1, sizeof *classes);
     json_t *desc = NULL;
+    uint8_t **renamed = NULL;
     size_t n_plugins = 0;
     if (!in || !data || !names || !classes) {
         rc = cli_fail(cmd, "out of memory");
@@ -423,6 +425,15 @@ run_gensrc(int argc, char **argv)
         rc = cli_fail(cmd, "no plugin among the files: a bundle needs at "
                            "least one .so with a %s descriptor",
                       TH_PLUGIN_SYMBOL);
+        goto out_in;
+    }
+    /* private libraries get sonames unique to this bundle (NAME.th-TAG),
+     * and their users' NEEDED entries follow: the host maps every source
+     * into one namespace, where a shared soname would bind one version's
+     * code to another's library (docs/loading.md) */
+    thi_diag_clear(&d);
+    if (thi_privatize(in, files.n, group, version, &renamed, NULL, &d) != 0) {
+        rc = cli_fail(cmd, "%s", d.msg);
         goto out_in;
     }
     /* what a host would refuse is not signed: the ELF policy first (read,
@@ -509,6 +520,7 @@ out_in:
         if (classes)
             free(classes[i]);
     }
+    thi_privatize_free(renamed, files.n);
     free(data);
     free(names);
     free(classes);

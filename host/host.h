@@ -34,8 +34,8 @@ typedef struct th_system_opts {
     size_t mailbox_limit;   /* queued messages per actor; 0 = 1,000,000 */
     size_t max_payload;     /* bytes per message; 0 = 16 MiB */
     const char *name;       /* system name for logs/status; NULL = "thespian" */
-    const char *state_dir;  /* where sources are unpacked and the highest
-                               accepted version per group is recorded
+    const char *state_dir;  /* where the highest accepted version per
+                               group is recorded
                                (versions.json); NULL = a private temporary
                                directory, removed at destroy */
     int authority_timeout_ms; /* Source Authority answer; 0 = 10,000 */
@@ -184,7 +184,7 @@ int th_system_capabilities_json(th_system_t *sys, char **out);
  * authority is registered, the bundle then goes to it as ValidateSource and
  * its ValidatedSource may still refuse it; with none, the verification
  * alone decides. Then the archive is checked against the signed manifest,
- * unpacked into its own directory and namespace and its classes
+ * its code mapped from sealed memfds (docs/loading.md) and its classes
  * registered. Blocks until loaded or refused (opts.authority_timeout_ms).
  * Loading a loaded bundle again is a no-op. Returns 0 with the source hash
  * (SHA-256 of the bytes, hex) in hash_out, or TH_EPERM ("no trusted key:

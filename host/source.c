@@ -7,10 +7,13 @@
  * additional gate (ValidateSource): it may refuse what the keyring
  * accepted, never accept what it refused. Then the runtime reads the
  * archive against the signed manifest (TLI classes included) and checks
- * the ELF policy — all before a byte is written — then unpacks it into a
- * 0700 directory named after the source hash, re-hashes every file just
- * before mapping it, and dlmopens it into a link-map namespace of its own,
- * so two versions of a group never bind to each other's libraries.
+ * the ELF policy — all before a byte is written — then writes each code
+ * file once into a sealed memfd and dlopens it (RTLD_LOCAL, the main
+ * namespace) through /proc/self/fd: what is mapped is the verified buffer,
+ * with no file to re-read or re-hash. Private libraries carry sonames made
+ * unique by gensrc (NAME.th-TAG) and are mapped by the host before their
+ * users, so two versions of a group never bind to each other's libraries
+ * and the number of loads has no ceiling (docs/loading.md).
  * Unloading stops creations at once and unmaps when the last actor of the
  * source is gone. The group's version record (rollback protection) rises
  * when a version runs.
@@ -23,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -38,10 +42,10 @@ struct thi_source {
     char *group, *version, *info;
     json_t *tli;                 /* the signed TLI, or NULL */
     char key[256];
-    char dir[4400];
-    Lmid_t lmid;
-    bool has_ns;
     void **handles;              /* in load order; closed in reverse */
+    int *fds;                    /* the sealed memfd of each handle: kept
+                                    open while mapped, so its name
+                                    /proc/self/fd/N names only this object */
     size_t n_handles;
     thi_plugin_t **plugins;      /* descriptors checked; handles above */
     size_t n_plugins;
@@ -106,6 +110,30 @@ rm_tree(const char *path)
     rmdir(path);
 }
 
+/* After dlclose: the object named /proc/self/fd/`fd` is gone, or it
+ * stays (NODELETE, an STB_GNU_UNIQUE symbol): then the descriptor stays
+ * open for good, so no later load can get that name and be handed the
+ * old object by the dynamic linker. */
+static void
+release_fd(const thi_source_t *s, int fd)
+{
+    if (fd < 0)
+        return;
+    char path[64];
+    snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+    void *h = dlopen(path, RTLD_LAZY | RTLD_NOLOAD);
+    if (h == NULL) {
+        close(fd);
+        return;
+    }
+    dlclose(h);
+    thi_log(TH_LOG_WARNING, NULL,
+            "source %.12s: %s could not be unmapped (it is NODELETE or "
+            "defines STB_GNU_UNIQUE symbols): it stays in memory until the "
+            "host exits",
+            s->hash, path);
+}
+
 static void
 source_free(thi_source_t *s)
 {
@@ -117,10 +145,11 @@ source_free(thi_source_t *s)
     }
     for (size_t i = s->n_handles; i-- > 0;)
         dlclose(s->handles[i]);
-    if (s->dir[0])
-        rm_tree(s->dir);
+    for (size_t i = 0; i < s->n_handles; i++)
+        release_fd(s, s->fds[i]);
     free(s->plugins);
     free(s->handles);
+    free(s->fds);
     json_decref(s->tli);
     free(s->group);
     free(s->version);
@@ -250,10 +279,6 @@ thi_sources_init(struct th_system *sys)
             return TH_EIO;
         sys->own_state_dir = true;
     }
-    char sdir[4200];
-    snprintf(sdir, sizeof sdir, "%s/sources", sys->state_dir);
-    if (mkdir(sdir, 0700) != 0 && errno != EEXIST)
-        return TH_EIO;
     versions_load(sys);
     return 0;
 }
@@ -409,26 +434,24 @@ thi_source_unload(struct th_system *sys, const char *prefix, char hash_out[65],
 
 /* ---- loading ------------------------------------------------------------------ */
 
+/* Serialises "is this private soname loaded anywhere in the process?" with
+ * the mapping that makes it so, across every system of the process. */
+static pthread_mutex_t map_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* Write one verified file once into a sealed memfd: nothing, not even
+ * our own user, can change it between here and the mapping. The memfd's
+ * name (shown in /proc/PID/maps) names the source and the file. */
 static int
-write_file(const char *dir, const thi_bundle_file_t *f, th_diag_t *d)
+seal_file(const thi_source_t *s, const thi_bundle_file_t *f, int *fd_out,
+          th_diag_t *d)
 {
-    char path[4800];
-    snprintf(path, sizeof path, "%s/%s", dir, f->path);
-    /* directories of the path, made by us (0700): paths were checked */
-    for (char *p = path + strlen(dir) + 1; (p = strchr(p, '/')) != NULL; p++) {
-        *p = '\0';
-        if (mkdir(path, 0700) != 0 && errno != EEXIST) {
-            int e = errno;
-            *p = '/';
-            return thi_diag_set(d, TH_EIO, "%s: %s", path, strerror(e));
-        }
-        *p = '/';
-    }
-    int mode = strcmp(f->kind, "data") ? 0500 : 0400;
-    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-                  mode);
+    const char *base = strrchr(f->path, '/');
+    char name[200];
+    snprintf(name, sizeof name, "th-%.12s-%.150s", s->hash,
+             base ? base + 1 : f->path);
+    int fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
     if (fd < 0)
-        return thi_diag_set(d, TH_EIO, "%s: cannot create: %s", path,
+        return thi_diag_set(d, TH_EIO, "%s: memfd_create: %s", f->path,
                             strerror(errno));
     size_t off = 0;
     while (off < f->size) {
@@ -436,76 +459,58 @@ write_file(const char *dir, const thi_bundle_file_t *f, th_diag_t *d)
         if (w < 0 && errno == EINTR)
             continue;
         if (w <= 0) {
+            int e = w < 0 ? errno : EIO;
             close(fd);
-            return thi_diag_set(d, TH_EIO, "%s: write failed", path);
+            return thi_diag_set(d, TH_EIO, "%s: writing its memfd: %s",
+                                f->path, strerror(e));
         }
         off += (size_t)w;
     }
-    close(fd);
+    if (fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW |
+                                   F_SEAL_SEAL) != 0) {
+        int e = errno;
+        close(fd);
+        return thi_diag_set(d, TH_EIO, "%s: sealing its memfd: %s", f->path,
+                            strerror(e));
+    }
+    *fd_out = fd;
     return 0;
 }
 
-/* Map one file of the unpacked source: open it, hash what it holds, and
- * dlmopen it by its path in the source's directory. The path, not
- * /proc/self/fd/N: $ORIGIN is the directory of the name given to the
- * linker, and the ELF policy allows RPATH/RUNPATH only as $ORIGIN inside
- * the bundle, which holds only when $ORIGIN is the bundle's directory
- * (from /proc/self/fd, "$ORIGIN/../root/tmp" is /tmp). The directory is
- * ours (0700) and its files were created O_EXCL, read-only: only our own
- * user could change a file between the hash and the mapping. The
- * descriptor stays open (in *fd_out) until the whole source is mapped. */
+/* dlopen a sealed memfd through /proc/self/fd/N, in the main namespace,
+ * RTLD_LOCAL: its symbols serve only the objects that depend on it. A
+ * name the dynamic linker already knows would hand back that object, so
+ * it is refused (release_fd keeps the descriptors of objects that could
+ * not be unmapped open, so this takes an embedder's own doing). */
 static int
-map_file(thi_source_t *s, const thi_bundle_file_t *f, void **out, int *fd_out,
-         th_diag_t *d)
+map_fd(int fd, const char *what, void **out, th_diag_t *d)
 {
-    char path[4800];
-    snprintf(path, sizeof path, "%s/%s", s->dir, f->path);
-    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0)
-        return thi_diag_set(d, TH_EIO, "%s: %s", path, strerror(errno));
-    thi_sha256_t h;
-    thi_sha256_init(&h);
-    uint8_t buf[65536];
-    ssize_t r;
-    while ((r = read(fd, buf, sizeof buf)) > 0)
-        thi_sha256_update(&h, buf, (size_t)r);
-    uint8_t got[32];
-    thi_sha256_final(got, &h);
-    if (r < 0 || memcmp(got, f->sha256, 32) != 0) {
-        close(fd);
-        return thi_diag_set(d, TH_EHASH,
-                            "%s: unpacked file changed before mapping", path);
+    char path[64];
+    snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+    void *old = dlopen(path, RTLD_LAZY | RTLD_NOLOAD);
+    if (old) {
+        dlclose(old);
+        return thi_diag_set(d, TH_EIO,
+                            "%s: %s already names a loaded object", what,
+                            path);
     }
     dlerror();
-    void *h2 = s->has_ns ? dlmopen(s->lmid, path, RTLD_NOW | RTLD_LOCAL)
-                         : dlmopen(LM_ID_NEWLM, path, RTLD_NOW | RTLD_LOCAL);
-    const char *why = h2 ? NULL : dlerror();
-    if (h2 == NULL) {
-        close(fd);
+    void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    if (h == NULL) {
+        const char *why = dlerror();
         why = why ? why : "unknown error";
         /* the process ran out of something, not a bad plugin: name it */
         const char *res =
-            strstr(why, "static TLS") ? "the process's static TLS block "
-                                        "(each source's namespace takes "
-                                        "a share)"
-            : strstr(why, "no more namespaces") ? "link-map namespaces"
+            strstr(why, "static TLS") ? "the process's static TLS block"
             : strstr(why, "annot allocate memory") ? "memory"
             : NULL;
         if (res)
             return thi_diag_set(d, TH_ELIMIT, "%s: cannot map: limit "
-                                "reached: %s is exhausted (%s)", f->path,
-                                res, why);
-        return thi_diag_set(d, TH_EABI, "%s: cannot map: %s", f->path, why);
+                                "reached: %s is exhausted (%s)", what, res,
+                                why);
+        return thi_diag_set(d, TH_EABI, "%s: cannot map: %s", what, why);
     }
-    *fd_out = fd;
-    if (!s->has_ns) {
-        if (dlinfo(h2, RTLD_DI_LMID, &s->lmid) != 0) {
-            dlclose(h2);
-            return thi_diag_set(d, TH_EIO, "%s: no namespace", f->path);
-        }
-        s->has_ns = true;
-    }
-    *out = h2;
+    *out = h;
     return 0;
 }
 
@@ -538,87 +543,93 @@ desc_matches(const th_plugin_t *desc, const thi_bundle_file_t *f,
     return 0;
 }
 
+/* Every code file into a sealed memfd, then: private libraries first, in
+ * an order that satisfies their own dependencies (retried until no more
+ * can be mapped; their users find them by their unique soname, never by
+ * a search path), then the plugins. Called with map_lock held. */
 static int
 map_source(thi_source_t *s, const thi_bundle_t *b, const char *what,
            th_diag_t *d)
 {
-    s->handles = calloc(b->n_files + 1, sizeof *s->handles);
-    s->plugins = calloc(b->n_files + 1, sizeof *s->plugins);
-    bool *done = calloc(b->n_files + 1, sizeof *done);
-    int *fds = malloc((b->n_files + 1) * sizeof *fds);
-    size_t n_fds = 0;
+    size_t n = b->n_files;
+    s->handles = calloc(n + 1, sizeof *s->handles);
+    s->fds = calloc(n + 1, sizeof *s->fds);
+    s->plugins = calloc(n + 1, sizeof *s->plugins);
+    int *fds = malloc((n + 1) * sizeof *fds);
     int rc = 0;
-    if (!s->handles || !s->plugins || !done || !fds) {
-        rc = thi_diag_set(d, TH_ENOMEM, "out of memory");
-        goto out;
+    if (!s->handles || !s->fds || !s->plugins || !fds) {
+        free(fds);
+        return thi_diag_set(d, TH_ENOMEM, "out of memory");
     }
-    /* private libraries first, in an order that satisfies their own
-     * dependencies: retry until no more can be mapped */
-    bool progress = true;
+    for (size_t i = 0; i < n; i++)
+        fds[i] = -1;
+    for (size_t i = 0; i < n && rc == 0; i++)
+        if (strcmp(b->files[i].kind, "data"))
+            rc = seal_file(s, &b->files[i], &fds[i], d);
+    bool progress = rc == 0;
     th_diag_t last = {0};
-    while (progress) {
+    while (progress && rc == 0) {
         progress = false;
-        for (size_t i = 0; i < b->n_files; i++) {
-            if (done[i] || strcmp(b->files[i].kind, "library"))
+        for (size_t i = 0; i < n && rc == 0; i++) {
+            if (fds[i] < 0 || strcmp(b->files[i].kind, "library"))
                 continue;
             thi_diag_clear(&last);
             void *h = NULL;
-            if (map_file(s, &b->files[i], &h, &fds[n_fds], &last) == 0) {
-                n_fds++;
+            if (map_fd(fds[i], b->files[i].path, &h, &last) == 0) {
+                s->fds[s->n_handles] = fds[i];
                 s->handles[s->n_handles++] = h;
-                done[i] = progress = true;
-            } else if (last.code == TH_EHASH || last.code == TH_ELIMIT) {
+                fds[i] = -1;
+                progress = true;
+            } else if (last.code == TH_ELIMIT) {
+                /* no other order will find what the process lacks */
                 rc = thi_diag_set(d, last.code, "%s: %s", what, last.msg);
-                goto out;
             }
         }
     }
-    for (size_t i = 0; i < b->n_files; i++)
-        if (!done[i] && !strcmp(b->files[i].kind, "library")) {
+    for (size_t i = 0; i < n && rc == 0; i++)
+        if (fds[i] >= 0 && !strcmp(b->files[i].kind, "library"))
             rc = thi_diag_set(d, TH_EABI, "%s: library %s", what, last.msg);
-            goto out;
-        }
-    for (size_t i = 0; i < b->n_files; i++) {
+    for (size_t i = 0; i < n && rc == 0; i++) {
         if (strcmp(b->files[i].kind, "plugin"))
             continue;
         void *h = NULL;
         th_diag_t md = {0};
-        if (map_file(s, &b->files[i], &h, &fds[n_fds], &md) != 0) {
+        if (map_fd(fds[i], b->files[i].path, &h, &md) != 0) {
             rc = thi_diag_set(d, md.code, "%s: plugin %s", what, md.msg);
-            goto out;
+            break;
         }
-        n_fds++;
+        s->fds[s->n_handles] = fds[i];
         s->handles[s->n_handles++] = h;
+        fds[i] = -1;
         const th_plugin_t *desc = dlsym(h, TH_PLUGIN_SYMBOL);
         char where[600];
         snprintf(where, sizeof where, "%s: %s", what, b->files[i].path);
         if (desc == NULL) {
             rc = thi_diag_set(d, TH_EABI, "%s: no %s descriptor", where,
                               TH_PLUGIN_SYMBOL);
-            goto out;
+            break;
         }
         rc = thi_plugin_check(desc, where, d);
         if (rc == 0)
             rc = desc_matches(desc, &b->files[i], where, d);
         if (rc)
-            goto out;
+            break;
         thi_plugin_t *p = calloc(1, sizeof *p);
         if (p == NULL) {
             rc = thi_diag_set(d, TH_ENOMEM, "out of memory");
-            goto out;
+            break;
         }
         p->handle = h;
         p->desc = desc;
         snprintf(p->name, sizeof p->name, "%s", desc->name);
-        snprintf(p->path, sizeof p->path, "%.3800s/%.255s", s->dir,
+        snprintf(p->path, sizeof p->path, "source %.64s: %.255s", s->hash,
                  b->files[i].path);
         s->plugins[s->n_plugins++] = p;
     }
-out:
-    for (size_t i = 0; i < n_fds; i++)
-        close(fds[i]);
+    for (size_t i = 0; i < n; i++)
+        if (fds[i] >= 0)
+            close(fds[i]);
     free(fds);
-    free(done);
     return rc;
 }
 
@@ -680,7 +691,8 @@ load_verified(struct th_system *sys, thi_pending_t *p, th_diag_t *d)
     snprintf(what, sizeof what, "source %.12s", p->hash);
     /* the archive is read only up to where the verified signature ends */
     thi_bundle_t *b = NULL;
-    int rc = thi_bundle_read(&b, bytes, p->signed_len, what, d);
+    int rc = thi_bundle_read_flags(&b, bytes, p->signed_len,
+                                   THI_READ_SKIP_DATA, what, d);
     if (rc)
         return rc;
     thi_source_t *s = calloc(1, sizeof *s);
@@ -743,28 +755,30 @@ load_verified(struct th_system *sys, thi_pending_t *p, th_diag_t *d)
                 "allowed by the operator",
                 what, b->group, b->version, best);
     }
-    /* unpack: a fresh staging directory, renamed into place when whole */
-    char staging[4400];
-    snprintf(staging, sizeof staging, "%s/sources/.staging-XXXXXX",
-             sys->state_dir);
-    if (mkdtemp(staging) == NULL) {
-        rc = thi_diag_set(d, TH_EIO, "%s: %s", staging, strerror(errno));
-        goto out_free;
+    /* a private soname must name nothing loaded yet, in any system of
+     * the process: else the dynamic linker would bind this bundle's code
+     * to that object rather than to the bundle's own library */
+    pthread_mutex_lock(&map_lock);
+    for (size_t i = 0; i < b->n_files && rc == 0; i++) {
+        if (strcmp(b->files[i].kind, "library"))
+            continue;
+        char soname[256];
+        rc = thi_elf_soname(b->files[i].data, b->files[i].size, soname,
+                            sizeof soname, what, d);
+        void *h = rc ? NULL : dlopen(soname, RTLD_LAZY | RTLD_NOLOAD);
+        if (h) {
+            dlclose(h);
+            rc = thi_diag_set(d, TH_EEXIST,
+                              "%s: library %s: its soname %s is already "
+                              "loaded in this process (the same bundle "
+                              "contents signed by another key?): refused, "
+                              "its users would bind to that object",
+                              what, b->files[i].path, soname);
+        }
     }
-    snprintf(s->dir, sizeof s->dir, "%s", staging);
-    for (size_t i = 0; i < b->n_files && rc == 0; i++)
-        rc = write_file(s->dir, &b->files[i], d);
-    if (rc)
-        goto out_free;
-    char final[4400];
-    snprintf(final, sizeof final, "%s/sources/%s", sys->state_dir, s->hash);
-    rm_tree(final); /* a leftover of a crash: ours, and not mapped */
-    if (rename(staging, final) != 0) {
-        rc = thi_diag_set(d, TH_EIO, "%s: %s", final, strerror(errno));
-        goto out_free;
-    }
-    snprintf(s->dir, sizeof s->dir, "%s", final);
-    rc = map_source(s, b, what, d);
+    if (rc == 0)
+        rc = map_source(s, b, what, d);
+    pthread_mutex_unlock(&map_lock);
     if (rc)
         goto out_free;
     if (s->n_plugins == 0) {
@@ -884,19 +898,19 @@ thi_source_validated(struct th_system *sys, thi_env_t *env)
 }
 
 /* Verify `p`'s bytes against the system's keyring (read-locked: a reload
- * swaps the ring, never changes one in use). */
+ * swaps the ring, never changes one in use). The one hashing pass of the
+ * load: it gives the signature's digest and the source hash together. */
 static int
 verify_pending(struct th_system *sys, thi_pending_t *p, th_diag_t *d)
 {
-    char what[80];
-    snprintf(what, sizeof what, "source %.12s", p->hash);
     thi_verified_t v;
     pthread_rwlock_rdlock(&sys->keys_lock);
     int rc = thi_bundle_verify(&v, p->bytes->data, p->bytes->len,
-                               sys->keyring, what, d);
+                               sys->keyring, "bundle", d);
     pthread_rwlock_unlock(&sys->keys_lock);
     if (rc == 0) {
         p->signed_len = v.signed_len;
+        memcpy(p->hash, v.source_hex, 65);
         snprintf(p->key, sizeof p->key, "%s", v.key_name);
     }
     return rc;
@@ -907,13 +921,11 @@ thi_source_request(struct th_system *sys, const th_addr_t *requester,
                    const void *bundle, size_t len, bool allow_rollback,
                    char hash_out[65], thi_pending_t **out, th_diag_t *d)
 {
+    hash_out[0] = '\0';
     if (len > THI_BUNDLE_MAX_BYTES)
         return thi_diag_set(d, TH_ETOOBIG,
                             "bundle of %zu bytes is over the limit of %zu",
                             len, THI_BUNDLE_MAX_BYTES);
-    uint8_t h[32];
-    thi_sha256(h, bundle, len);
-    thi_hex(hash_out, h, 32);
     /* our own copy first: what is verified is what is later read and
      * mapped, whatever the caller does with its buffer */
     thi_pending_t *p = calloc(1, sizeof *p);
@@ -923,7 +935,6 @@ thi_source_request(struct th_system *sys, const th_addr_t *requester,
         return thi_diag_set(d, TH_ENOMEM, "out of memory");
     }
     memcpy(p->bytes->data, bundle, len);
-    memcpy(p->hash, hash_out, 65);
     p->allow_rollback = allow_rollback;
     if (requester)
         p->requester = *requester;
@@ -932,6 +943,7 @@ thi_source_request(struct th_system *sys, const th_addr_t *requester,
         thi_log(TH_LOG_WARNING, NULL, "%s", d ? d->msg : "load refused");
         goto out_free;
     }
+    memcpy(hash_out, p->hash, 65);
     pthread_mutex_lock(&sys->classes_lock);
     for (thi_source_t *s = sys->sources; s; s = s->next)
         if (!strcmp(s->hash, hash_out)) {

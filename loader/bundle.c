@@ -803,9 +803,45 @@ by_path(const void *a, const void *b)
                   ((const thi_bundle_file_t *)b)->path);
 }
 
+/* The manifest text, parsed and checked into b->manifest. */
+static int
+parse_manifest(thi_bundle_t *b, const uint8_t *mtext, size_t mlen,
+               const char *what, th_diag_t *d)
+{
+    json_error_t je;
+    b->manifest = json_loadb((const char *)mtext, mlen,
+                             JSON_REJECT_DUPLICATES, &je);
+    if (b->manifest == NULL)
+        return thi_diag_set(d, TH_EFORMAT, "%s: %s is not valid JSON: %s "
+                            "(line %d)", what, THI_MANIFEST_NAME, je.text,
+                            je.line);
+    return thi_manifest_check(b->manifest, what, d);
+}
+
+/* The manifest's entry for `path` says it is a data file. */
+static bool
+manifest_data(const json_t *m, const char *path)
+{
+    size_t i;
+    json_t *f;
+    json_array_foreach(json_object_get(m, "files"), i, f)
+        if (!strcmp(json_string_value(json_object_get(f, "path")), path))
+            return !strcmp(json_string_value(json_object_get(f, "kind")),
+                           "data");
+    return false;
+}
+
 int
 thi_bundle_read(thi_bundle_t **out, const uint8_t *buf, size_t signed_len,
                 const char *what, th_diag_t *d)
+{
+    return thi_bundle_read_flags(out, buf, signed_len, 0, what, d);
+}
+
+int
+thi_bundle_read_flags(thi_bundle_t **out, const uint8_t *buf,
+                      size_t signed_len, unsigned flags, const char *what,
+                      th_diag_t *d)
 {
     zip_name_t *names = NULL;
     size_t n_names = 0;
@@ -880,6 +916,8 @@ thi_bundle_read(thi_bundle_t **out, const uint8_t *buf, size_t signed_len,
                 goto out;
             }
             rc = read_entry(a, &mtext, &mlen, THI_MANIFEST_MAX, name, what, d);
+            if (rc == 0)
+                rc = parse_manifest(b, mtext, mlen, what, d);
             if (rc)
                 goto out;
             continue;
@@ -899,6 +937,18 @@ thi_bundle_read(thi_bundle_t **out, const uint8_t *buf, size_t signed_len,
             goto out;
         }
         b->n_files++;
+        if ((flags & THI_READ_SKIP_DATA) && b->manifest &&
+            manifest_data(b->manifest, name)) {
+            /* covered by the signature and never used by the reader's
+             * caller: not inflated, not hashed */
+            f->skipped = true;
+            if (archive_read_data_skip(a) != ARCHIVE_OK) {
+                rc = thi_diag_set(d, TH_EFORMAT, "%s: entry %s: %s", what,
+                                  name, archive_error_string(a));
+                goto out;
+            }
+            continue;
+        }
         rc = read_entry(a, &f->data, &f->size, THI_BUNDLE_MAX_FILE, name,
                         what, d);
         if (rc)
@@ -921,18 +971,6 @@ thi_bundle_read(thi_bundle_t **out, const uint8_t *buf, size_t signed_len,
         rc = thi_diag_set(d, TH_EFORMAT, "%s: no %s", what, THI_MANIFEST_NAME);
         goto out;
     }
-    json_error_t je;
-    b->manifest = json_loadb((const char *)mtext, mlen,
-                             JSON_REJECT_DUPLICATES, &je);
-    if (b->manifest == NULL) {
-        rc = thi_diag_set(d, TH_EFORMAT, "%s: %s is not valid JSON: %s "
-                          "(line %d)", what, THI_MANIFEST_NAME, je.text,
-                          je.line);
-        goto out;
-    }
-    rc = thi_manifest_check(b->manifest, what, d);
-    if (rc)
-        goto out;
     /* the entries and the manifest must be the same set, exactly */
     json_t *files = json_object_get(b->manifest, "files");
     if (json_array_size(files) != b->n_files) {
@@ -958,8 +996,10 @@ thi_bundle_read(thi_bundle_t **out, const uint8_t *buf, size_t signed_len,
                               what, p);
             goto out;
         }
-        if ((json_int_t)f->size !=
-            json_integer_value(json_object_get(mf, "size"))) {
+        if (f->skipped)
+            f->size = (size_t)json_integer_value(json_object_get(mf, "size"));
+        else if ((json_int_t)f->size !=
+                 json_integer_value(json_object_get(mf, "size"))) {
             rc = thi_diag_set(d, TH_EHASH,
                               "%s: %s has %zu bytes, the manifest says %lld",
                               what, p, f->size,
@@ -969,7 +1009,8 @@ thi_bundle_read(thi_bundle_t **out, const uint8_t *buf, size_t signed_len,
         }
         char hex[65];
         thi_hex(hex, f->sha256, 32);
-        if (strcmp(hex, json_string_value(json_object_get(mf, "sha256")))) {
+        if (!f->skipped &&
+            strcmp(hex, json_string_value(json_object_get(mf, "sha256")))) {
             rc = thi_diag_set(d, TH_EHASH,
                               "%s: %s does not match its manifest SHA-256",
                               what, p);

@@ -68,12 +68,15 @@ int thi_bundle_verify(thi_verified_t *out, const uint8_t *buf, size_t len,
 typedef struct thi_bundle_file {
     char *path;                 /* relative path inside the bundle */
     char *kind;                 /* "plugin", "library" or "data" */
-    uint8_t *data;              /* exact bytes, hash-checked */
+    uint8_t *data;              /* exact bytes, hash-checked; NULL when
+                                   skipped (THI_READ_SKIP_DATA) */
     size_t size;
     uint8_t sha256[32];
     const char *plugin;         /* plugins: the descriptor's plugin name
                                    (borrowed from the manifest), else NULL */
     const json_t *classes;      /* plugins: its class names (borrowed) */
+    bool skipped;               /* a data file not read: size is the
+                                   manifest's, sha256 unset */
 } thi_bundle_file_t;
 
 typedef struct thi_bundle {
@@ -97,6 +100,16 @@ typedef struct thi_bundle {
  * TH_EHASH, TH_ETOOBIG, TH_EINVAL with a diag naming the entry or field. */
 int thi_bundle_read(thi_bundle_t **out, const uint8_t *buf, size_t signed_len,
                     const char *what, th_diag_t *d);
+
+/* As thi_bundle_read; with THI_READ_SKIP_DATA, entries the manifest
+ * (the archive's first entry, as thi_bundle_build writes it) lists as
+ * "data" are neither inflated nor hashed (skipped, data NULL): for a
+ * caller that uses only code, such as the host, which maps plugins and
+ * libraries and nothing else. The signature still covers their bytes. */
+#define THI_READ_SKIP_DATA 1u
+int thi_bundle_read_flags(thi_bundle_t **out, const uint8_t *buf,
+                          size_t signed_len, unsigned flags, const char *what,
+                          th_diag_t *d);
 
 void thi_bundle_free(thi_bundle_t *b);
 

@@ -46,18 +46,6 @@
 #error "mbedTLS is built without a module loader/crypto.c needs"
 #endif
 
-/* 3.x made the _ret variants the plain names and dropped the old ones. */
-#if MBEDTLS_VERSION_MAJOR >= 3
-#define sha256_starts(c) mbedtls_sha256_starts((c), 0)
-#define sha256_update(c, p, n) mbedtls_sha256_update((c), (p), (n))
-#define sha256_finish(c, o) mbedtls_sha256_finish((c), (o))
-#define sha256_oneshot(p, n, o) mbedtls_sha256((p), (n), (o), 0)
-#else
-#define sha256_starts(c) mbedtls_sha256_starts_ret((c), 0)
-#define sha256_update(c, p, n) mbedtls_sha256_update_ret((c), (p), (n))
-#define sha256_finish(c, o) mbedtls_sha256_finish_ret((c), (o))
-#define sha256_oneshot(p, n, o) mbedtls_sha256_ret((p), (n), (o), 0)
-#endif
 
 /* With MBEDTLS_USE_PSA_CRYPTO, 3.x's PK layer routes through PSA and needs
  * psa_crypto_init() first (it is idempotent and thread-safe in 3.6). */
@@ -185,10 +173,11 @@ int
 thi_sha256(uint8_t out[THI_SHA256_LEN], const void *data, size_t len)
 {
     assert(out != NULL && (data != NULL || len == 0));
-    if (sha256_oneshot((const unsigned char *)data, len, out) != 0) {
-        memset(out, 0, THI_SHA256_LEN);
-        return TH_EIO;
-    }
+    struct sha256_ctx c;
+    sha256_init(&c);
+    if (len)
+        sha256_update(&c, len, data);
+    sha256_digest(&c, THI_SHA256_LEN, out);
     return 0;
 }
 
@@ -196,40 +185,32 @@ void
 thi_sha256_init(thi_sha256_t *s)
 {
     assert(s != NULL);
-    mbedtls_sha256_init(&s->ctx_);
-    s->err_ = sha256_starts(&s->ctx_) != 0 ? TH_EIO : 0;
+    sha256_init(&s->ctx_);
+    s->err_ = 0;
 }
 
 void
 thi_sha256_update(thi_sha256_t *s, const void *data, size_t len)
 {
     assert(s != NULL && (data != NULL || len == 0));
-    if (s->err_ != 0 || len == 0)
-        return;
-    if (sha256_update(&s->ctx_, (const unsigned char *)data, len) != 0)
-        s->err_ = TH_EIO;
+    if (len)
+        sha256_update(&s->ctx_, len, data);
 }
 
 int
 thi_sha256_final(uint8_t out[THI_SHA256_LEN], thi_sha256_t *s)
 {
     assert(out != NULL && s != NULL);
-    int rc = s->err_;
-    if (rc == 0 && sha256_finish(&s->ctx_, out) != 0)
-        rc = TH_EIO;
-    if (rc != 0)
-        memset(out, 0, THI_SHA256_LEN);
+    sha256_digest(&s->ctx_, THI_SHA256_LEN, out);
     thi_sha256_fini(s);
-    return rc;
+    return 0;
 }
 
 void
 thi_sha256_fini(thi_sha256_t *s)
 {
-    if (s == NULL)
-        return;
-    /* mbedtls_sha256_free only zeroises, so a second call is harmless. */
-    mbedtls_sha256_free(&s->ctx_);
+    if (s != NULL)
+        memset(&s->ctx_, 0, sizeof s->ctx_);
 }
 
 void

@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <mbedtls/sha256.h>
+#include <nettle/sha2.h>
 
 #include "loader/diag.h"
 
@@ -40,13 +40,13 @@
 /* Streaming SHA-256 state, allocated by the caller (stack or inside another
  * struct). Treat the fields as private: use only the functions below. */
 typedef struct thi_sha256 {
-    mbedtls_sha256_context ctx_;
-    int err_; /* first mbedTLS failure, reported by thi_sha256_final */
+    struct sha256_ctx ctx_; /* Nettle's: a plain struct, copyable */
+    int err_;               /* kept for the API: Nettle cannot fail */
 } thi_sha256_t;
 
 /* thi_sha256: one-shot SHA-256 of `len` bytes at `data` into `out`.
- * `data` may be NULL when `len` is 0. Returns 0, or TH_EIO if the mbedTLS
- * hash implementation fails (only possible with a hardware/alt backend).
+ * `data` may be NULL when `len` is 0. Returns 0 (TH_EIO is reserved for a
+ * backend that can fail; Nettle's cannot).
  * All pointers borrowed. Thread-safe, does not block. */
 int thi_sha256(uint8_t out[THI_SHA256_LEN], const void *data, size_t len);
 

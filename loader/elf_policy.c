@@ -386,6 +386,13 @@ read_one(elf_info_t *info, const thi_bundle_input_t *f, const char *what,
                      kind, p, MAX_NAMES);
             off_needed[n_needed++] = de.d_un.d_val;
             break;
+        case DT_FLAGS_1:
+            if (de.d_un.d_val & DF_1_NODELETE)
+                FAIL(TH_EABI,
+                     "%s: %s %s: marked NODELETE (DF_1_NODELETE, -z "
+                     "nodelete): it could never be unmapped",
+                     what, kind, p);
+            break;
         case DT_RPATH:
         case DT_RUNPATH:
             if (n_path == MAX_NAMES)
@@ -446,6 +453,16 @@ read_one(elf_info_t *info, const thi_bundle_input_t *f, const char *what,
             snprintf(elem, sizeof elem, "%.*s", (int)(l < 1000 ? l : 1000),
                      el);
             int r = l >= 1000 ? -1 : origin_dir(dir, sizeof dir, elem, p);
+            /* code is mapped from sealed memory: $ORIGIN is /proc/self/fd,
+             * where any other directory would be one of the host's open
+             * descriptors; private libraries are found by soname */
+            if (r == 0 && strcmp(elem, "$ORIGIN") && strcmp(elem, "$ORIGIN/") &&
+                strcmp(elem, "${ORIGIN}") && strcmp(elem, "${ORIGIN}/"))
+                FAIL(TH_EPERM,
+                     "%s: %s %s: RPATH/RUNPATH entry \"%.200s\" names a "
+                     "directory other than $ORIGIN (only \"$ORIGIN\" itself is "
+                     "allowed: private libraries are found by their soname)",
+                     what, kind, p, elem);
             if (r != 0)
                 FAIL(TH_EPERM,
                      "%s: %s %s: RPATH/RUNPATH entry \"%.200s\" %s", what,
@@ -497,9 +514,47 @@ thi_elf_check_bundle(const thi_bundle_input_t *files, size_t n,
         if (is_code(&files[i]))
             rc = read_one(&info[i], &files[i], what, d);
     }
-    /* every library name: a bundle library's SONAME (mapped beforehand),
-     * a checked file in any RPATH/RUNPATH directory of the bundle (the
-     * linker searches the loaders' RPATH too), or a trusted system file */
+    /* private libraries: unique, tagged sonames (NAME.th-TAG, one TAG per
+     * bundle), so that nothing outside the bundle can be bound in their
+     * place and they can be bound by nothing outside it */
+    const char *tag = NULL;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        if (strcmp(files[i].kind, "library"))
+            continue;
+        const char *so = info[i].soname, *fp = files[i].path;
+        const char *t = so ? thi_elf_private_tag(so) : NULL;
+        if (so == NULL)
+            rc = thi_diag_set(d, TH_EPERM,
+                              "%s: library %s has no SONAME: its users "
+                              "could not find it",
+                              what, fp);
+        else if (t == NULL)
+            rc = thi_diag_set(d, TH_EPERM,
+                              "%s: library %s keeps the plain soname "
+                              "%.200s: a private library's soname must be "
+                              "made unique (NAME" THI_PRIVATE_SEP "TAG, "
+                              "as gensrc writes it) so that no other "
+                              "source's library can take its place",
+                              what, fp, so);
+        else if (tag && strcmp(t, tag))
+            rc = thi_diag_set(d, TH_EPERM,
+                              "%s: library %s: soname %.200s carries another "
+                              "tag than the bundle's other private "
+                              "libraries (%s)",
+                              what, fp, so, tag);
+        tag = t;
+        for (size_t j = 0; j < i && rc == 0; j++)
+            if (!strcmp(files[j].kind, "library") && info[j].soname &&
+                !strcmp(info[j].soname, so))
+                rc = thi_diag_set(d, TH_EPERM,
+                                  "%s: libraries %s and %s have the same "
+                                  "soname %.200s",
+                                  what, files[j].path, fp, so);
+    }
+    /* every library name: a bundle library's SONAME (mapped by the host
+     * beforehand, so the linker finds it loaded) or a trusted system file
+     * (never a number: with $ORIGIN /proc/self/fd it would name one of the
+     * host's descriptors) */
     for (size_t i = 0; i < n && rc == 0; i++) {
         for (size_t k = 0; k < info[i].n_needed && rc == 0; k++) {
             const char *want = info[i].needed[k];
@@ -515,31 +570,14 @@ thi_elf_check_bundle(const thi_bundle_input_t *files, size_t n,
             for (size_t j = 0; j < n && !ok; j++)
                 ok = !strcmp(files[j].kind, "library") && info[j].soname &&
                      !strcmp(info[j].soname, want);
-            for (size_t j = 0; j < n && !ok && rc == 0; j++)
-                for (size_t m = 0; m < info[j].n_dirs && rc == 0; m++) {
-                    char cand[2100];
-                    snprintf(cand, sizeof cand, "%s%s%s", info[j].dirs[m],
-                             info[j].dirs[m][0] ? "/" : "", want);
-                    for (size_t q = 0; q < n; q++)
-                        if (!strcmp(files[q].path, cand)) {
-                            if (is_code(&files[q]))
-                                ok = true;
-                            else
-                                rc = thi_diag_set(
-                                    d, TH_EPERM,
-                                    "%s: %s %s: NEEDED %.200s would load %s, "
-                                    "a %s file of the bundle",
-                                    what, fk, fp, want, cand, files[q].kind);
-                            break;
-                        }
-                }
-            if (ok || rc)
+            if (ok)
                 continue;
             if (!have_sys) {
                 dirs_gather(&sys);
                 have_sys = true;
             }
-            if (!in_dirs(&sys, want))
+            if (want[strspn(want, "0123456789")] == '\0' ||
+                thi_elf_private_tag(want) || !in_dirs(&sys, want))
                 rc = thi_diag_set(d, TH_EPERM,
                                   "%s: %s %s: NEEDED %.200s is neither a "
                                   "library of the bundle nor in the system's "
@@ -551,5 +589,72 @@ thi_elf_check_bundle(const thi_bundle_input_t *files, size_t n,
         info_free(&info[i]);
     free(info);
     dirs_free(&sys);
+    return rc;
+}
+
+const char *
+thi_elf_private_tag(const char *soname)
+{
+    const char *sep = strstr(soname, THI_PRIVATE_SEP);
+    if (sep == NULL || sep == soname)
+        return NULL;
+    const char *t = sep + strlen(THI_PRIVATE_SEP);
+    if (strlen(t) != THI_PRIVATE_TAG_LEN ||
+        strspn(t, "0123456789abcdef") != THI_PRIVATE_TAG_LEN ||
+        strstr(t, THI_PRIVATE_SEP))
+        return NULL;
+    return t;
+}
+
+int
+thi_elf_soname(const uint8_t *data, size_t size, char *out, size_t n,
+               const char *what, th_diag_t *d)
+{
+    if (elf_version(EV_CURRENT) == EV_NONE)
+        return thi_diag_set(d, TH_EIO, "%s: libelf is unusable: %s", what,
+                            elf_errmsg(-1));
+    thi_bundle_input_t f = {.path = "library", .kind = "library",
+                            .data = data, .size = size};
+    elf_info_t info = {0};
+    int rc = read_one(&info, &f, what, d);
+    if (rc == 0 && (info.soname == NULL || strlen(info.soname) >= n))
+        rc = thi_diag_set(d, TH_EFORMAT, "%s: library has no usable SONAME",
+                          what);
+    if (rc == 0)
+        snprintf(out, n, "%s", info.soname);
+    info_free(&info);
+    return rc;
+}
+
+int
+thi_elf_needed(const uint8_t *data, size_t size, char ***out, size_t *n_out,
+               const char *what, th_diag_t *d)
+{
+    if (elf_version(EV_CURRENT) == EV_NONE)
+        return thi_diag_set(d, TH_EIO, "%s: libelf is unusable: %s", what,
+                            elf_errmsg(-1));
+    thi_bundle_input_t f = {.path = "file", .kind = "code", .data = data,
+                            .size = size};
+    elf_info_t info = {0};
+    int rc = read_one(&info, &f, what, d);
+    *out = NULL;
+    *n_out = 0;
+    if (rc == 0) {
+        /* the soname first, then every NEEDED; the caller frees each */
+        char **v = calloc(info.n_needed + 1, sizeof *v);
+        if (v == NULL) {
+            rc = thi_diag_set(d, TH_ENOMEM, "%s: out of memory", what);
+        } else {
+            v[0] = info.soname ? info.soname : strdup("");
+            info.soname = NULL;
+            for (size_t i = 0; i < info.n_needed; i++) {
+                v[i + 1] = info.needed[i];
+                info.needed[i] = NULL;
+            }
+            *out = v;
+            *n_out = info.n_needed + 1;
+        }
+    }
+    info_free(&info);
     return rc;
 }

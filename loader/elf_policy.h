@@ -13,13 +13,18 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "loader/bundle.h"
 #include "loader/diag.h"
 
 /* Check every file of kind "plugin" or "library" among `files` (borrowed;
  * paths are bundle paths, already checked by the bundle reader) against
- * the policy above. Data files are not checked, but a library name that
+ * the policy above, the private soname rule below, no DF_1_NODELETE
+ * (such an object could never be unmapped), and RPATH/RUNPATH at most
+ * "$ORIGIN" itself: code is mapped from sealed memfds, where $ORIGIN is
+ * /proc/self/fd, and every NEEDED must be a bundle library's soname
+ * (mapped by the host beforehand) or a trusted system library. Data files are not checked, but a library name that
  * resolves to one (through an RPATH directory) is refused. `what` names
  * the bundle in the diag, which also names the file, the field and what
  * was found, e.g. "plugin x.so: ELF machine AArch64, host x86-64".
@@ -30,6 +35,32 @@
  * beyond file reads. */
 int thi_elf_check_bundle(const thi_bundle_input_t *files, size_t n,
                          const char *what, th_diag_t *d);
+
+/* Private libraries: the soname of every file of kind "library" is
+ * NAME.th-TAG, TAG 16 lowercase hex digits, the same for every library
+ * of a bundle (gensrc derives it from the bundle's group, version and
+ * contents: loader/privatize.h). The dynamic linker binds a NEEDED name
+ * to any loaded object of that soname, so a plain soname could bind one
+ * source's code to another's library; thi_elf_check_bundle refuses it,
+ * and the host also refuses a tagged soname already loaded. */
+#define THI_PRIVATE_SEP ".th-"
+#define THI_PRIVATE_TAG_LEN 16
+
+/* The TAG of a private soname (a pointer into `soname`), or NULL when
+ * `soname` is not of the form above. Pure. */
+const char *thi_elf_private_tag(const char *soname);
+
+/* The SONAME of the shared object `data` (borrowed) into out[n].
+ * Returns 0, TH_EFORMAT (not a shared object of this host, or no
+ * SONAME), TH_ENOMEM. Thread-safe. */
+int thi_elf_soname(const uint8_t *data, size_t size, char *out, size_t n,
+                   const char *what, th_diag_t *d);
+
+/* The SONAME ("" when none) followed by every NEEDED/FILTER/AUXILIARY
+ * name of `data`: *out (malloc'd, each string malloc'd, caller frees
+ * all), *n_out entries. Returns 0 or as thi_elf_soname. Thread-safe. */
+int thi_elf_needed(const uint8_t *data, size_t size, char ***out,
+                   size_t *n_out, const char *what, th_diag_t *d);
 
 /* True when `name` (a DT_NEEDED value) is a file of one of the system's
  * trusted library directories: the dynamic linker's defaults (/lib,

@@ -3,8 +3,8 @@
 # and only those that are missing (we run as root on a fresh machine).
 set -euo pipefail
 pkgs=(meson ninja-build pkg-config gcc libc6-dev binutils python3
-      libarchive-dev libjansson-dev libzmq3-dev libmbedtls-dev libelf-dev openssl unzip
-      libsystemd-dev systemd)
+      libarchive-dev libjansson-dev libzmq3-dev libmbedtls-dev libelf-dev
+      nettle-dev openssl unzip patchelf libsystemd-dev systemd)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" \

@@ -12,6 +12,7 @@
 
 #include "loader/bundle.h"
 #include "loader/describe.h"
+#include "loader/privatize.h"
 #include "rt_util.h"
 
 typedef struct fixture {
@@ -84,6 +85,10 @@ bundle_of(const thi_key_t *key, const char *group, const char *version,
         in[i].plugin = names[i];
         in[i].classes = classes[i];
     }
+    /* private libraries renamed NAME.th-TAG, as gensrc does */
+    uint8_t **renamed = NULL;
+    if (thi_privatize(in, n, group, version, &renamed, NULL, &d) != 0)
+        TH_FAIL_AT_("privatize: %s", d.msg);
     json_t *desc = NULL;
     if (describe) {
         char *marker = getenv("TH_TEST_MARKER")
@@ -114,6 +119,7 @@ bundle_of(const thi_key_t *key, const char *group, const char *version,
                          n, key, &d) != 0)
         TH_FAIL_AT_("build: %s", d.msg);
     json_decref(desc);
+    thi_privatize_free(renamed, n);
     for (size_t i = 0; i < n; i++) {
         free(data[i]);
         free(names[i]);

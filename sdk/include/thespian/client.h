@@ -232,7 +232,7 @@ TH_API int th_client_shutdown(th_client_t *c, int timeout_ms);
 /* Load a signed .tls bundle (Thespian's loadActorSource): the file is read
  * once and its bytes sent; the host's Source Authority checks the
  * signature, the host checks the archive against the signed manifest and
- * unpacks it into its own namespace. Writes the source hash (64 hex digits
+ * maps its code (docs/loading.md). Writes the source hash (64 hex digits
  * and NUL) into hash_out. Returns 0 (also when it was loaded already),
  * TH_EPERM (no authority in the host, or an older version than accepted
  * before), TH_EBADSIG, TH_EFORMAT, TH_EHASH, TH_ETIMEDOUT, TH_EIO (file).

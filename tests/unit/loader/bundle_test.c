@@ -95,6 +95,30 @@ TH_TEST(build_verify_read_round_trip)
     thi_key_destroy(k);
 }
 
+/* The host's reading: data entries skipped (not inflated, not hashed),
+ * code entries read and checked as always. */
+TH_TEST(read_skipping_data_reads_only_code)
+{
+    thi_key_t *k = new_key();
+    size_t len;
+    uint8_t *b = build(k, &len);
+    size_t signed_len = len - (48 + thi_key_sig_len(k) + 4);
+    thi_bundle_t *bd = NULL;
+    th_diag_t d = {0};
+    CHECK_RC(thi_bundle_read_flags(&bd, b, signed_len, THI_READ_SKIP_DATA,
+                                   "t.tls", &d),
+             0);
+    CHECK_EQ(bd->n_files, 2);
+    CHECK_STREQ(bd->files[0].kind, "data");
+    CHECK(bd->files[0].skipped && bd->files[0].data == NULL);
+    CHECK_EQ(bd->files[0].size, 10); /* the manifest's */
+    CHECK(!bd->files[1].skipped && bd->files[1].data != NULL);
+    CHECK(memcmp(bd->files[1].data, "\x7f" "ELF", 4) == 0);
+    thi_bundle_free(bd);
+    free(b);
+    thi_key_destroy(k);
+}
+
 TH_TEST(build_is_reproducible)
 {
     thi_key_t *k = new_key();
@@ -372,6 +396,7 @@ TH_TEST(manifest_plugin_fields_and_tli_classes)
 }
 
 TH_TEST_MAIN(TH_CASE(build_verify_read_round_trip),
+             TH_CASE(read_skipping_data_reads_only_code),
              TH_CASE(build_is_reproducible), TH_CASE(zip_tools_list_a_bundle),
              TH_CASE(keyring_skips_unusable_key_files), TH_CASE(version_order),
              TH_CASE(names_with_control_characters_are_refused_at_signing),

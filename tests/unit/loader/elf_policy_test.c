@@ -8,6 +8,7 @@
 
 #include "loader/bundle.h"
 #include "loader/elf_policy.h"
+#include "loader/privatize.h"
 #include "th_test.h"
 #include "thespian/error.h"
 
@@ -39,7 +40,10 @@ TH_TEST(a_plain_plugin_passes)
     uint8_t *b = file_of("TH_PLUGIN_testactors", &len);
     th_diag_t d;
     CHECK_RC(check1("testactors.so", "plugin", b, len, &d), 0);
-    CHECK_RC(check1("deep/dir/testactors.so", "library", b, len, &d), 0);
+    /* a private library needs a soname its users can find it by */
+    CHECK_RC(check1("deep/dir/testactors.so", "library", b, len, &d),
+             TH_EPERM);
+    CHECK_CONTAINS(d.msg, "library deep/dir/testactors.so has no SONAME");
     free(b);
 }
 
@@ -104,7 +108,10 @@ TH_TEST(rpath_and_runpath_outside_the_bundle_are_refused)
     th_diag_t d;
     CHECK_RC(check1("escape.so", "plugin", b, len, &d), TH_EPERM);
     CHECK_CONTAINS(d.msg, "\"$ORIGIN/../lib\" leaves the bundle");
-    CHECK_RC(check1("plugins/escape.so", "plugin", b, len, &d), 0);
+    /* from a subdirectory it stays inside, but code is mapped from sealed
+     * memfds, where $ORIGIN is /proc/self/fd: only $ORIGIN itself */
+    CHECK_RC(check1("plugins/escape.so", "plugin", b, len, &d), TH_EPERM);
+    CHECK_CONTAINS(d.msg, "names a directory other than $ORIGIN");
     free(b);
 }
 
@@ -119,19 +126,45 @@ TH_TEST(needed_libraries_come_from_the_bundle_or_the_system)
     CHECK_CONTAINS(d.msg, "plugin collide.so: NEEDED libcollide.so.1 is "
                           "neither a library of the bundle nor in the "
                           "system's trusted library directories");
-    /* with the library (by SONAME, under any path): accepted */
+    /* with the library under its plain soname: refused, it could bind
+     * to another source's libcollide.so.1 or be bound by its plugins */
     thi_bundle_input_t in[2] = {
         {.path = "collide.so", .kind = "plugin", .data = p, .size = plen},
         {.path = "lib/x.so", .kind = "library", .data = l, .size = llen}};
     thi_diag_clear(&d);
+    CHECK_RC(thi_elf_check_bundle(in, 2, "b", &d), TH_EPERM);
+    CHECK_CONTAINS(d.msg, "library lib/x.so keeps the plain soname "
+                          "libcollide.so.1");
+    /* renamed (by SONAME, under any path): accepted */
+    uint8_t **owned = NULL;
+    char tag[17];
+    CHECK_RC(thi_privatize(in, 2, "g", "1", &owned, tag, &d), 0);
+    char so[256], want[64];
+    CHECK_RC(thi_elf_soname(in[1].data, in[1].size, so, sizeof so, "b", &d),
+             0);
+    snprintf(want, sizeof want, "libcollide.so.1.th-%s", tag);
+    CHECK_STREQ(so, want);
+    thi_diag_clear(&d);
     CHECK_RC(thi_elf_check_bundle(in, 2, "b", &d), 0);
-    /* a data file where the RUNPATH ($ORIGIN/) would find it: refused,
-     * data is never mapped as code */
-    in[1] = (thi_bundle_input_t){.path = "libcollide.so.1", .kind = "data",
-                                 .data = l, .size = llen};
+    /* a data file in the library's place: refused, data is never code */
+    thi_bundle_input_t lib = in[1];
+    in[1].kind = "data";
     thi_diag_clear(&d);
     CHECK_RC(thi_elf_check_bundle(in, 2, "b", &d), TH_EPERM);
-    CHECK_CONTAINS(d.msg, "would load libcollide.so.1, a data file");
+    CHECK_CONTAINS(d.msg, "is neither a library of the bundle");
+    /* another version gets another tag; privatizing again renames anew */
+    in[1] = lib;
+    char tag2[17];
+    uint8_t **owned2 = NULL;
+    CHECK_RC(thi_privatize(in, 2, "g", "2", &owned2, tag2, &d), 0);
+    CHECK(strcmp(tag, tag2) != 0);
+    thi_diag_clear(&d);
+    CHECK_RC(thi_elf_check_bundle(in, 2, "b", &d), 0);
+    CHECK_RC(thi_elf_soname(in[1].data, in[1].size, so, sizeof so, "b", &d),
+             0);
+    CHECK(strstr(so, tag2) != NULL && strstr(so, tag) == NULL);
+    thi_privatize_free(owned2, 2);
+    thi_privatize_free(owned, 2);
     free(p);
     free(l);
 }
