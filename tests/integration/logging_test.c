@@ -143,8 +143,12 @@ TH_TEST(internal_log_rotates_under_logfile_and_stderr_follows)
     for (int i = 0; i < 40 && access(old, F_OK) != 0; i++)
         th_client_close(hu_connect(&h));
     CHECK(access(old, F_OK) == 0);
+    /* the new file is bounded: records written meanwhile may have rotated
+     * it again, and lines the actor log writes to standard error (which
+     * follows the file) are not counted by the internal log's rotation, so
+     * allow one bound more, far below the 40 contexts' worth */
     struct stat st;
-    CHECK(stat(logfile, &st) == 0 && st.st_size < 3000);
+    CHECK(stat(logfile, &st) == 0 && st.st_size < 2 * 3000);
     /* the actor log's default destination, standard error, now writes to
      * the new file, not to the .old one */
     th_client_t *c = hu_connect(&h);
