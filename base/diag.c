@@ -1,5 +1,5 @@
-/* loader/diag.c — filling th_diag_t (see diag.h). */
-#include "loader/diag.h"
+/* base/diag.c — filling th_diag_t (see diag.h). */
+#include "base/diag.h"
 
 #include <stdarg.h>
 #include <stdio.h>

@@ -1,11 +1,11 @@
 /*
- * loader/diag.h — caller-owned diagnostics: one line naming the bad input
+ * base/diag.h — caller-owned diagnostics: one line naming the bad input
  * (file, archive member, key, field) and the reason. Filling one never
  * allocates, so error paths cannot fail in turn. Lowest layer: loader, host
  * and director all report through it.
  */
-#ifndef TH_LOADER_DIAG_H
-#define TH_LOADER_DIAG_H
+#ifndef TH_BASE_DIAG_H
+#define TH_BASE_DIAG_H
 
 #include "thespian/error.h" /* th_diag_t: public, embedders fill it too */
 
@@ -19,4 +19,4 @@ void thi_diag_clear(th_diag_t *d);
 int thi_diag_set(th_diag_t *d, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-#endif /* TH_LOADER_DIAG_H */
+#endif /* TH_BASE_DIAG_H */

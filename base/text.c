@@ -1,8 +1,8 @@
 /*
- * sdk/src/text.c — escaping outside text for terminals and logs, and the
+ * base/text.c — escaping outside text for terminals and logs, and the
  * shared name rule (see text.h).
  */
-#include "sdk/src/text.h"
+#include "base/text.h"
 
 #include <string.h>
 

@@ -1,17 +1,16 @@
 /*
- * sdk/src/text.h — the one rule for text from outside that reaches a
+ * base/text.h — the one rule for text from outside that reaches a
  * terminal or a log: control characters and invalid UTF-8 are escaped
  * (ESC as \x1b, LF as \n), so no input can forge a log line or send a
  * terminal escape; and the one rule for names (bundle entries, groups,
  * plugins, classes, message types): no control character, valid UTF-8.
- * Lives in sdk/src because every layer needs it — the client library,
- * the loader (diagnostics), the host (log sinks) and the CLI — and sdk
- * depends on nothing we own, so no layer gains a dependency loop.
+ * Lives in base/ because every layer needs it — the client library,
+ * the loader (diagnostics), the host (log sinks) and the CLI.
  * Pure functions: thread-safe, never allocate, never block. Never
  * installed.
  */
-#ifndef TH_SDK_SRC_TEXT_H
-#define TH_SDK_SRC_TEXT_H
+#ifndef TH_BASE_TEXT_H
+#define TH_BASE_TEXT_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -50,4 +49,4 @@ bool thi_text_utf8_valid(const char *in, size_t len);
  * string for a diagnostic. */
 const char *thi_text_name_problem(const char *s, size_t max);
 
-#endif /* TH_SDK_SRC_TEXT_H */
+#endif /* TH_BASE_TEXT_H */

@@ -18,7 +18,7 @@
 #include <string.h>
 #include <zmq.h>
 
-#include "sdk/src/curve.h"
+#include "proto/curve.h"
 #include "tests/integration/host_util.h"
 
 static int64_t

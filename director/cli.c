@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #include "director/cli.h"
-#include "sdk/src/text.h"
+#include "base/text.h"
 
 const char *cli_global_endpoint;
 const char *cli_argv0;

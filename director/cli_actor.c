@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "director/cli.h"
-#include "sdk/src/text.h"
+#include "base/text.h"
 
 /* ---- create -------------------------------------------------------------- */
 

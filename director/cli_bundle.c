@@ -17,6 +17,7 @@
 
 #include "director/cli.h"
 #include "director/tli.h"
+#include "base/array.h"
 #include "loader/bundle.h"
 #include "loader/describe.h"
 #include "loader/elf_policy.h"
@@ -152,14 +153,8 @@ list_add(file_list_t *l, const char *p)
     for (size_t i = 0; i < l->n; i++)
         if (strcmp(l->paths[i], p) == 0)
             return 0;
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 32;
-        char **np = realloc(l->paths, cap * sizeof *np);
-        if (np == NULL)
-            return -1;
-        l->paths = np;
-        l->cap = cap;
-    }
+    if (THI_RESERVE(l->paths, l->cap, l->n + 1, 32) != 0)
+        return -1;
     l->paths[l->n] = strdup(p);
     return l->paths[l->n] ? (int)++l->n : -1;
 }

@@ -2,7 +2,7 @@
  * director/cli_clients.c — the admin endpoint's keys from the command line:
  * `keygen --admin NAME` (a CurveZMQ key pair for a client), `allow` (put
  * a client's public key into this host's allow-list) and `revoke` (take
- * it out). Keys and layout: sdk/src/curve.c, docs/security.md.
+ * it out). Keys and layout: proto/curve.c, docs/security.md.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -11,7 +11,7 @@
 
 #include "director/cli.h"
 #include "loader/plugin.h"
-#include "sdk/src/curve.h"
+#include "proto/curve.h"
 
 int
 cli_admin_keygen(const cli_cmd_t *cmd, const char *name, const char *dir)

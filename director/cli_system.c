@@ -16,7 +16,7 @@
 #include <unistd.h>
 
 #include "director/cli.h"
-#include "sdk/src/curve.h"
+#include "proto/curve.h"
 
 /* ---- start --------------------------------------------------------------- */
 

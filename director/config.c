@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/array.h"
 #include "loader/bundle.h"
 #include "thespian/error.h"
 
@@ -40,14 +41,8 @@ has_suffix(const char *name, const char *suffix)
 static int
 names_add(char ***names, size_t *n, size_t *cap, const char *name)
 {
-    if (*n == *cap) {
-        size_t ncap = *cap ? *cap * 2 : 16;
-        char **nn = realloc(*names, ncap * sizeof *nn);
-        if (nn == NULL)
-            return TH_ENOMEM;
-        *names = nn;
-        *cap = ncap;
-    }
+    if (THI_RESERVE(*names, *cap, *n + 1, 16) != 0)
+        return TH_ENOMEM;
     if (((*names)[*n] = strdup(name)) == NULL)
         return TH_ENOMEM;
     (*n)++;

@@ -10,7 +10,7 @@
 #include <jansson.h>
 #include <stddef.h>
 
-#include "loader/diag.h"
+#include "base/diag.h"
 
 /* Largest configuration file read, in bytes. */
 #define THI_CONFIG_MAX ((size_t)64 << 10)

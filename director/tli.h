@@ -14,7 +14,7 @@
 
 #include <jansson.h>
 
-#include "loader/diag.h"
+#include "base/diag.h"
 
 /* Check a TLI object: known fields only, right types, class names of the
  * form PLUGIN.CLASS, message types valid, at most 256 actors. `what` names

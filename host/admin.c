@@ -32,7 +32,7 @@
 
 #include "host/admin.h"
 #include "host/rt.h"
-#include "sdk/src/wire.h"
+#include "proto/wire.h"
 
 #define N_BUCKETS 1024
 #define RECV_BUDGET 1024    /* frames read per loop turn */

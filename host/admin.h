@@ -13,8 +13,8 @@
 #include <stdint.h>
 
 #include "host/host.h"
-#include "loader/diag.h"
-#include "sdk/src/curve.h"
+#include "base/diag.h"
+#include "proto/curve.h"
 
 typedef struct thi_admin thi_admin_t;
 

@@ -23,7 +23,7 @@
 
 #include "host/rt.h"
 #include "loader/logspec.h"
-#include "sdk/src/text.h"
+#include "base/text.h"
 
 /* 10 MiB: a busy host's INFO lines for days, not minutes (Thespian's
  * 50 KiB rotated a host's log every few hundred lines) */

@@ -19,7 +19,7 @@
 #include "host/host.h"
 #include "host/rt.h"
 #include "loader/logspec.h"
-#include "sdk/src/text.h"
+#include "base/text.h"
 
 typedef struct seg {
     enum thi_logfield f;

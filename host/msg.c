@@ -16,8 +16,8 @@
 #include <time.h>
 
 #include "host/rt.h"
-#include "loader/crypto.h"
-#include "sdk/src/wire.h"
+#include "base/base64.h"
+#include "proto/wire.h"
 
 /* ---- Envelope pool -------------------------------------------------------- */
 

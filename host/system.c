@@ -11,7 +11,7 @@
 #include <time.h>
 
 #include "host/rt.h"
-#include "sdk/src/wire.h"
+#include "proto/wire.h"
 
 
 /* One implementation of the text form, shared with the client library:

@@ -27,7 +27,7 @@
 #include "host/admin.h"
 #include "host/host.h"
 #include "host/rt.h"
-#include "sdk/src/wire.h"
+#include "proto/wire.h"
 
 #define EXIT_OK 0
 #define EXIT_FAIL 1

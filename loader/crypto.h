@@ -1,7 +1,8 @@
 /*
  * loader/crypto.h — the one wrapper over mbedTLS that the rest of thespian-c
  * uses for SHA-256, RSA keys (load, generate, write, fingerprint), bundle
- * signatures (RSA PKCS#1 v1.5 over SHA-256, fixed in code) and base64.
+ * signatures (RSA PKCS#1 v1.5 over SHA-256, fixed in code). Base64 is in
+ * base/base64.h.
  * Callers never see mbedTLS types or error codes: only TH_E* codes and diags.
  */
 #ifndef TH_LOADER_CRYPTO_H
@@ -13,7 +14,7 @@
 
 #include <nettle/sha2.h>
 
-#include "loader/diag.h"
+#include "base/diag.h"
 
 /* Length of a SHA-256 digest, and so of a key fingerprint, in bytes. */
 #define THI_SHA256_LEN 32
@@ -190,22 +191,5 @@ int thi_sign(uint8_t *sig, size_t sig_cap, size_t *sig_len,
  * operation caches in the key is filled in when the key is created. */
 int thi_verify(const thi_key_t *pub, const uint8_t hash[THI_SHA256_LEN],
                const uint8_t *sig, size_t sig_len, th_diag_t *d);
-
-/* ------------------------------------------------------------------------ */
-/* Base64 (RFC 4648, standard alphabet, with padding)                        */
-
-/* thi_base64_encode: NUL-terminated base64 of `len` bytes at `data` (may be
- * NULL when `len` is 0) in *out (returned owned: free()). Returns 0,
- * TH_ENOMEM, or TH_ETOOBIG if the encoding would not fit in a size_t.
- * Thread-safe. */
-int thi_base64_encode(char **out, const void *data, size_t len);
-
-/* thi_base64_decode: decode `text_len` chars of base64 at `text` into *out
- * (returned owned: free(); never NULL on success, even for 0 bytes) and
- * *out_len. Line breaks between groups are tolerated (mbedTLS's rule).
- * Returns 0, TH_EFORMAT for an invalid character, bad padding or length, or
- * TH_ENOMEM. On failure *out is NULL. Thread-safe. */
-int thi_base64_decode(uint8_t **out, size_t *out_len, const char *text,
-                      size_t text_len);
 
 #endif /* TH_LOADER_CRYPTO_H */

@@ -12,7 +12,7 @@
 #include <stddef.h>
 
 #include "loader/bundle.h"
-#include "loader/diag.h"
+#include "base/diag.h"
 
 /* In a forked child: write the plugin and library files among `files`
  * (bytes borrowed, bundle paths) into a private 0700 directory, map the

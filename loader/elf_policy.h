@@ -16,7 +16,7 @@
 #include <stdint.h>
 
 #include "loader/bundle.h"
-#include "loader/diag.h"
+#include "base/diag.h"
 
 /* Check every file of kind "plugin" or "library" among `files` (borrowed;
  * paths are bundle paths, already checked by the bundle reader) against

@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/array.h"
 #include "thespian/error.h"
 
 typedef struct kr_ent {
@@ -48,14 +49,8 @@ thi_keyring_create(thi_keyring_t **out)
 int
 thi_keyring_add(thi_keyring_t *kr, thi_key_t **key, const char *name)
 {
-    if (kr->n == kr->cap) {
-        size_t cap = kr->cap ? kr->cap * 2 : 8;
-        kr_ent_t *e = realloc(kr->e, cap * sizeof *e);
-        if (e == NULL)
-            return TH_ENOMEM;
-        kr->e = e;
-        kr->cap = cap;
-    }
+    if (THI_RESERVE(kr->e, kr->cap, kr->n + 1, 8) != 0)
+        return TH_ENOMEM;
     kr_ent_t *e = &kr->e[kr->n++];
     e->key = *key;
     *key = NULL;
@@ -117,14 +112,8 @@ skip(thi_keyring_t *kr, const char *name, const char *reason, char **warnings)
     char line[700];
     snprintf(line, sizeof line, "key file skipped: %s", reason);
     append_line(warnings, line);
-    if (kr->n_skip == kr->cap_skip) {
-        size_t cap = kr->cap_skip ? kr->cap_skip * 2 : 4;
-        kr_skip_t *s = realloc(kr->s, cap * sizeof *s);
-        if (s == NULL)
-            return TH_ENOMEM;
-        kr->s = s;
-        kr->cap_skip = cap;
-    }
+    if (THI_RESERVE(kr->s, kr->cap_skip, kr->n_skip + 1, 4) != 0)
+        return TH_ENOMEM;
     kr_skip_t *s = &kr->s[kr->n_skip++];
     snprintf(s->name, sizeof s->name, "%s", name);
     snprintf(s->reason, sizeof s->reason, "%s", reason);
@@ -319,14 +308,9 @@ thi_keyring_load_dir(thi_keyring_t **out, const char *dir, char **warnings,
         size_t l = strlen(de->d_name);
         if (l <= 8 || strcmp(de->d_name + l - 8, "_tls.key") != 0)
             continue;
-        if (n == cap) {
-            cap = cap ? cap * 2 : 16;
-            char **nn = realloc(names, cap * sizeof *nn);
-            if (nn == NULL) {
-                rc = TH_ENOMEM;
-                break;
-            }
-            names = nn;
+        if (THI_RESERVE(names, cap, n + 1, 16) != 0) {
+            rc = TH_ENOMEM;
+            break;
         }
         if ((names[n] = strdup(de->d_name)) == NULL)
             rc = TH_ENOMEM;

@@ -12,7 +12,7 @@
 #include <stdint.h>
 
 #include "loader/crypto.h"
-#include "loader/diag.h"
+#include "base/diag.h"
 
 typedef struct thi_keyring thi_keyring_t;
 

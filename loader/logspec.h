@@ -11,7 +11,7 @@
 #include <jansson.h>
 #include <stddef.h>
 
-#include "loader/diag.h"
+#include "base/diag.h"
 
 /* What a format is made of: literal text and %(field)s fields. */
 enum thi_logfield {

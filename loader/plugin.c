@@ -11,7 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "sdk/src/text.h"
+#include "base/text.h"
 
 /* Size of each struct as ABI 1.0 defined it: the least a plugin may give. */
 #define PLUGIN_V1_0_SIZE 32u

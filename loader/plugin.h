@@ -6,7 +6,7 @@
 #ifndef TH_LOADER_PLUGIN_H
 #define TH_LOADER_PLUGIN_H
 
-#include "loader/diag.h"
+#include "base/diag.h"
 #include "thespian/actor.h"
 
 #define THI_MAX_CLASSES 256

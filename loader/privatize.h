@@ -16,7 +16,7 @@
 #include <stdint.h>
 
 #include "loader/bundle.h"
-#include "loader/diag.h"
+#include "base/diag.h"
 
 /* The bundle's tag: the first 16 hex digits of SHA-256 over the group,
  * the version ("" when unversioned) and every file's path, kind and

@@ -1,5 +1,5 @@
 /*
- * sdk/src/curve.c — CurveZMQ keys and the ZAP handler (see curve.h).
+ * proto/curve.c — CurveZMQ keys and the ZAP handler (see curve.h).
  * Key files are small text files: "public Z85" and "secret Z85" lines.
  * Secret files are made with O_EXCL at mode 0600 and read only when they
  * are ours, not symlinks, and closed to group and others.
@@ -18,7 +18,7 @@
 #include <unistd.h>
 #include <zmq.h>
 
-#include "sdk/src/curve.h"
+#include "proto/curve.h"
 #include "thespian/error.h"
 
 #define ZAP_ENDPOINT "inproc://zeromq.zap.01"

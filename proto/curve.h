@@ -1,13 +1,13 @@
 /*
- * sdk/src/curve.h — CurveZMQ keys for the admin endpoint (and, later, the
+ * proto/curve.h — CurveZMQ keys for the admin endpoint (and, later, the
  * convention's peers), shared by the host and the client library: where
  * the key files live, making and reading them (secret files 0600, never a
  * symlink), the allow-list of client keys, a ZAP handler (ZeroMQ RFC 27)
  * that checks connecting keys against it, and the socket options of both
  * ends. Layout and rules: docs/security.md.
  */
-#ifndef TH_SDK_SRC_CURVE_H
-#define TH_SDK_SRC_CURVE_H
+#ifndef TH_PROTO_CURVE_H
+#define TH_PROTO_CURVE_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -133,4 +133,4 @@ bool thi_curve_needed(const char *ep);
  * accessible. Returns 0 for other endpoints. */
 int thi_curve_ipc_dir(const char *ep, char *why);
 
-#endif /* TH_SDK_SRC_CURVE_H */
+#endif /* TH_PROTO_CURVE_H */

@@ -1,5 +1,5 @@
 /*
- * sdk/src/wire.c — frame prefix checks, address text, message-type rules
+ * proto/wire.c — frame prefix checks, address text, message-type rules
  * and the endpoint discovery rule of the admin protocol (docs/protocol.md,
  * docs/cli.md). Pure functions: the client library and the host's admin
  * endpoint both link this file.
@@ -14,7 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "sdk/src/wire.h"
+#include "proto/wire.h"
 
 /* ---- Frames -----------------------------------------------------------------
  */

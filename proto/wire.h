@@ -1,12 +1,12 @@
 /*
- * sdk/src/wire.h — the admin protocol's framing and text forms, shared by
+ * proto/wire.h — the admin protocol's framing and text forms, shared by
  * the client library (sdk/src/client.c) and the host's admin endpoint
  * (host/admin.c) so both sides split, build and check frames with the same
  * code. The format is documented in docs/protocol.md; every number here is
  * a wire constant and permanent. Never installed.
  */
-#ifndef TH_SDK_SRC_WIRE_H
-#define TH_SDK_SRC_WIRE_H
+#ifndef TH_PROTO_WIRE_H
+#define TH_PROTO_WIRE_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -106,4 +106,4 @@ bool thi_wire_endpoint_valid(const char *ep);
 int thi_wire_endpoint_resolve(char *buf, const char *explicit_ep, char *source,
                               char *why);
 
-#endif /* TH_SDK_SRC_WIRE_H */
+#endif /* TH_PROTO_WIRE_H */

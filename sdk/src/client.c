@@ -21,9 +21,9 @@
 #include <unistd.h>
 #include <zmq.h>
 
-#include "sdk/src/curve.h"
-#include "sdk/src/text.h"
-#include "sdk/src/wire.h"
+#include "proto/curve.h"
+#include "base/text.h"
+#include "proto/wire.h"
 #include "thespian/client.h"
 
 #define CLIENT_MAGIC 0x434c4e54u /* "CLNT" */

@@ -2,7 +2,7 @@
  * tests/integration/curve_util.h — raw ZeroMQ sockets in tests that speak
  * to a host as an authenticated client: CurveZMQ with the test process's
  * operator key and the host's public key (host_util.h's hu_keys). Needs
- * curve_dep (sdk/src/curve.c) and zmq_dep.
+ * curve_dep (proto/curve.c) and zmq_dep.
  */
 #ifndef TH_TESTS_INTEGRATION_CURVE_UTIL_H
 #define TH_TESTS_INTEGRATION_CURVE_UTIL_H
@@ -10,7 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "sdk/src/curve.h"
+#include "proto/curve.h"
 
 /* Make `sock` (not yet connected) a CurveZMQ client of the hosts this
  * test starts; exits the test when the keys cannot be read. */

@@ -10,6 +10,7 @@
 #include <sys/types.h>
 
 #include "loader/crypto.h"
+#include "base/base64.h"
 #include "th_test.h"
 #include "thespian/error.h"
 

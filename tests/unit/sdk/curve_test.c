@@ -1,5 +1,5 @@
 /*
- * tests/unit/sdk/curve_test.c — sdk/src/curve.c: key files (made 0600 and
+ * tests/unit/sdk/curve_test.c — proto/curve.c: key files (made 0600 and
  * never replaced; refused when open to others, a symlink, malformed, or a
  * public key that is not the secret key's), the allow-list (a removed
  * file stops matching at once; unsafe files are skipped with a warning),
@@ -15,7 +15,7 @@
 #include <unistd.h>
 #include <zmq.h>
 
-#include "sdk/src/curve.h"
+#include "proto/curve.h"
 #include "th_test.h"
 #include "thespian/error.h"
 

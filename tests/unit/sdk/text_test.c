@@ -1,9 +1,9 @@
 /*
  * tests/unit/sdk/text_test.c — the one escaping helper and the shared name
- * rule (sdk/src/text.c): what is escaped and how, cutting at a whole
+ * rule (base/text.c): what is escaped and how, cutting at a whole
  * escape, and which names pass.
  */
-#include "sdk/src/text.h"
+#include "base/text.h"
 #include "th_test.h"
 
 static const char *

@@ -1,0 +1,96 @@
+/* base/file.c — bounded whole-file reads, atomic writes (see file.h). */
+#include "base/file.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "thespian/error.h"
+
+int
+thi_read_file(uint8_t **out, size_t *len, const char *path, size_t max,
+              th_diag_t *d)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+    if (fd < 0)
+        return thi_diag_set(d, errno == ENOENT ? TH_ENOENT : TH_EIO,
+                            "%s: cannot open: %s", path, strerror(errno));
+    struct stat st;
+    int rc = 0;
+    uint8_t *buf = NULL;
+    if (fstat(fd, &st) != 0) {
+        rc = thi_diag_set(d, TH_EIO, "%s: %s", path, strerror(errno));
+        goto out_close;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        rc = thi_diag_set(d, TH_EINVAL, "%s: not a regular file", path);
+        goto out_close;
+    }
+    if ((uint64_t)st.st_size > max) {
+        rc = thi_diag_set(d, TH_ETOOBIG,
+                          "%s: %lld bytes is over the limit of %zu", path,
+                          (long long)st.st_size, max);
+        goto out_close;
+    }
+    size_t n = (size_t)st.st_size, got = 0;
+    buf = malloc(n ? n : 1);
+    if (buf == NULL) {
+        rc = thi_diag_set(d, TH_ENOMEM, "%s: out of memory", path);
+        goto out_close;
+    }
+    while (got < n) {
+        ssize_t r = read(fd, buf + got, n - got);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0) {
+            rc = thi_diag_set(d, TH_EIO, "%s: short read", path);
+            free(buf);
+            goto out_close;
+        }
+        got += (size_t)r;
+    }
+    *out = buf;
+    *len = n;
+out_close:
+    close(fd);
+    return rc;
+}
+
+int
+thi_write_file_atomic(const char *path, const uint8_t *data, size_t len,
+                      th_diag_t *d)
+{
+    char tmp[4096];
+    if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >=
+        (int)sizeof tmp)
+        return thi_diag_set(d, TH_EINVAL, "%s: path too long", path);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return thi_diag_set(d, TH_EIO, "%s: cannot create: %s", tmp,
+                            strerror(errno));
+    size_t off = 0;
+    while (off < len) {
+        ssize_t w = write(fd, data + off, len - off);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            int e = errno;
+            close(fd);
+            unlink(tmp);
+            return thi_diag_set(d, TH_EIO, "%s: write failed: %s", tmp,
+                                strerror(e));
+        }
+        off += (size_t)w;
+    }
+    if (fsync(fd) != 0 || close(fd) != 0 || rename(tmp, path) != 0) {
+        int e = errno;
+        unlink(tmp);
+        return thi_diag_set(d, TH_EIO, "%s: cannot write: %s", path,
+                            strerror(e));
+    }
+    return 0;
+}
