@@ -660,7 +660,7 @@ th_client_endpoint(char *buf, const char *explicit_ep, th_client_error_t *err)
     int rc = thi_wire_endpoint_resolve(buf, explicit_ep, NULL, why);
     if (err) {
         err->code = rc;
-        snprintf(err->message, sizeof err->message, "%s", rc ? why : "");
+        snprintf(err->msg, sizeof err->msg, "%s", rc ? why : "");
     }
     return rc;
 }
@@ -673,16 +673,16 @@ th_client_connect(th_client_t **out, const th_client_opts_t *opts,
     if (err == NULL)
         err = &local;
     err->code = 0;
-    err->message[0] = '\0';
+    err->msg[0] = '\0';
     if (out == NULL ||
         (opts && opts->size < sizeof(uint32_t) * 2 + sizeof(const char *))) {
-        snprintf(err->message, sizeof err->message,
+        snprintf(err->msg, sizeof err->msg,
                  "th_client_connect: NULL out or opts->size not set");
         return err->code = TH_EINVAL;
     }
     shared_t *sh = calloc(1, sizeof *sh);
     if (sh == NULL) {
-        snprintf(err->message, sizeof err->message, "out of memory");
+        snprintf(err->msg, sizeof err->msg, "out of memory");
         return err->code = TH_ENOMEM;
     }
     atomic_init(&sh->refs, 1);
@@ -711,7 +711,7 @@ th_client_connect(th_client_t **out, const th_client_opts_t *opts,
             rc = 0;
         }
         if (rc != 0) {
-            snprintf(err->message, sizeof err->message, "%s", why);
+            snprintf(err->msg, sizeof err->msg, "%s", why);
             free(sh);
             return err->code = rc;
         }
@@ -724,14 +724,14 @@ th_client_connect(th_client_t **out, const th_client_opts_t *opts,
                                  : DEFAULT_REQUEST_MS;
     sh->zctx = zmq_ctx_new();
     if (sh->zctx == NULL) {
-        snprintf(err->message, sizeof err->message, "cannot start ZeroMQ: %s",
+        snprintf(err->msg, sizeof err->msg, "cannot start ZeroMQ: %s",
                  zmq_strerror(zmq_errno()));
         free(sh);
         return err->code = TH_EIO;
     }
     /* close never waits for unsent messages beyond each socket's linger */
     zmq_ctx_set(sh->zctx, ZMQ_BLOCKY, 0);
-    rc = context_open(out, sh, err->message, sizeof err->message);
+    rc = context_open(out, sh, err->msg, sizeof err->msg);
     err->code = rc;
     return rc;
 }

@@ -64,11 +64,11 @@ typedef struct th_client_opts {
                                $THESPIAN_SERVER_KEY, else K/curve/host.pub */
 } th_client_opts_t;
 
-/* Error detail of th_client_connect (no client exists to hold it). */
-typedef struct th_client_error {
-    int code;          /* TH_E* code; 0 when no error */
-    char message[512]; /* one line naming what failed and why */
-} th_client_error_t;
+/* Error detail of th_client_connect and th_client_endpoint (no client
+ * exists to hold it): the common diagnostic of thespian/error.h. `code`
+ * is the TH_E* code, 0 when no error; `message` (same bytes as `msg`) one
+ * line naming what failed and why. */
+typedef th_diag_t th_client_error_t;
 
 /* A message received from an actor. */
 typedef struct th_client_msg {

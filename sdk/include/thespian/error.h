@@ -39,13 +39,20 @@ enum th_err {
     TH_ESTARTUP = -22,    /* actor system failed to start */
 };
 
-/* A caller-owned diagnostic: functions that can reject input write one line
- * naming the bad input (file, archive member, key, field) and the reason.
- * Filling one never allocates. Zero-initialise it; `code` is the TH_E*
- * code that was returned, `msg` is empty when there was no error. */
+/* The one diagnostic type of thespian-c (host runtime, embedders, client
+ * library): a caller-owned record that functions which can reject input
+ * fill with one line naming the bad input (file, archive member, key,
+ * field, endpoint) and the reason. Filling one never allocates.
+ * Zero-initialise it; `code` is the TH_E* code that was returned, `msg`
+ * is empty when there was no error. `message` names the same bytes as
+ * `msg` (the client library's spelling, th_client_error_t in
+ * thespian/client.h). Not synchronised: one thread fills it at a time. */
 typedef struct th_diag {
     int code;
-    char msg[512];     /* NUL-terminated */
+    union {
+        char msg[512];     /* NUL-terminated */
+        char message[512]; /* the same bytes */
+    };
 } th_diag_t;
 
 /* Result a type-dispatch handler returns to defer to the next matching

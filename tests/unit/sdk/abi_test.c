@@ -17,6 +17,7 @@ const th_plugin_t *thi_hdr_actor_probe(void);
 const char *thi_hdr_error_name(int rc);
 const char *thi_hdr_error_text(int rc);
 long long thi_hdr_json_probe(const char *payload);
+int thi_hdr_client_diag(void);
 
 /* Every defined code, in enum order. Codes are permanent and only
  * appended, so this list only grows; codes_are_complete fails when a code
@@ -91,6 +92,12 @@ TH_TEST(errnames_same_in_strict_tu)
         CHECK_STREQ(thi_hdr_error_name(rc), th_errname(rc));
         CHECK_STREQ(thi_hdr_error_text(rc), th_strerror(rc));
     }
+}
+
+TH_TEST(one_diag_type)
+{
+    /* th_client_error_t is th_diag_t: `message` and `msg` are one field. */
+    CHECK(thi_hdr_client_diag());
 }
 
 TH_TEST(errnames_thespian)
@@ -178,5 +185,6 @@ TH_TEST(json_helpers)
 TH_TEST_MAIN(TH_CASE(descriptor_from_macro), TH_CASE(magic_guards),
              TH_CASE(codes_are_complete), TH_CASE(errnames_distinct),
              TH_CASE(errnames_same_in_strict_tu), TH_CASE(errnames_thespian),
+             TH_CASE(one_diag_type),
              TH_CASE(addr_null), TH_CASE(addr_eq), TH_CASE(addr_hash),
              TH_CASE(json_helpers))
