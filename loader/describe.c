@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "loader/load_order.h"
 #include "loader/plugin.h"
 #include "thespian/error.h"
 
@@ -96,6 +97,32 @@ rm_staged(const char *dir)
 
 #define NAME(i) (names ? names[i] : in[i].path)
 
+/* The staged libraries, mapped into the child's own namespace (the first
+ * one mapped creates it). */
+typedef struct map_ctx {
+    const thi_bundle_input_t *in;
+    const char *dir;
+    Lmid_t *lmid;
+} map_ctx_t;
+
+static int
+map_staged(void *arg, size_t i, th_diag_t *d)
+{
+    map_ctx_t *c = arg;
+    char path[4800];
+    snprintf(path, sizeof path, "%s/%s", c->dir, c->in[i].path);
+    dlerror();
+    void *x = dlmopen(*c->lmid, path, RTLD_NOW | RTLD_LOCAL);
+    if (x == NULL) {
+        const char *e = dlerror();
+        return thi_diag_set(d, TH_EIO, "%s: %s", c->in[i].path,
+                            e ? e : "cannot be mapped");
+    }
+    if (*c->lmid == LM_ID_NEWLM)
+        dlinfo(x, RTLD_DI_LMID, c->lmid);
+    return 0;
+}
+
 /* The child's work: map the libraries (in dependency order) and plugins
  * into one namespace of their own, as a host does, and describe each
  * plugin. `names` (or the paths) name the files in messages. */
@@ -114,24 +141,15 @@ describe_in_child(const char *dir, const thi_bundle_input_t *in,
                      strerror(errno));
     }
     Lmid_t lmid = LM_ID_NEWLM;
-    bool *done = calloc(n + 1, sizeof *done);
-    bool progress = true;
-    while (!why[0] && done && progress) { /* libraries in dependency order */
-        progress = false;
-        for (size_t i = 0; i < n; i++) {
-            if (done[i] || strcmp(in[i].kind, "library"))
-                continue;
-            char path[4800];
-            snprintf(path, sizeof path, "%s/%s", dir, in[i].path);
-            void *x = dlmopen(lmid, path, RTLD_NOW | RTLD_LOCAL);
-            if (x == NULL)
-                continue;
-            if (lmid == LM_ID_NEWLM)
-                dlinfo(x, RTLD_DI_LMID, &lmid);
-            done[i] = progress = true;
-        }
+    bool *pending = calloc(n + 1, sizeof *pending);
+    if (!why[0] && pending) { /* libraries in dependency order */
+        for (size_t i = 0; i < n; i++)
+            pending[i] = !strcmp(in[i].kind, "library");
+        /* one that never maps is named when a plugin needing it fails */
+        map_ctx_t mc = {in, dir, &lmid};
+        (void)thi_map_in_order(n, pending, map_staged, &mc, NULL);
     }
-    free(done);
+    free(pending);
     th_diag_t d = {0};
     for (size_t i = 0; i < n && !why[0]; i++) {
         if (strcmp(in[i].kind, "plugin"))
