@@ -5,7 +5,13 @@
 #include <assert.h>
 #include <stdlib.h>
 
+#include <mbedtls/version.h> /* the build configuration, 2.x and 3.x */
+
 #include <mbedtls/base64.h>
+
+#if !defined(MBEDTLS_BASE64_C)
+#error "mbedTLS is built without base64 (MBEDTLS_BASE64_C)"
+#endif
 
 #include "thespian/error.h"
 

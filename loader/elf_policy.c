@@ -7,16 +7,14 @@
  */
 #include "loader/elf_policy.h"
 
-#include <dlfcn.h>
 #include <gelf.h>
-#include <glob.h>
 #include <libelf.h>
-#include <link.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
+#include "loader/sysdirs.h"
 #include "thespian/error.h"
 
 #if defined(__x86_64__)
@@ -74,125 +72,13 @@ class_name(int c)
     return c == ELFCLASS64 ? "64-bit" : c == ELFCLASS32 ? "32-bit" : "invalid";
 }
 
-/* ---- Trusted system directories ------------------------------------------ */
-
-typedef struct dirlist {
-    char *v[64];
-    size_t n;
-} dirlist_t;
-
-/* Absolute, a directory, owned by root, not writable by group or others. */
-static bool
-root_only(const char *path, bool want_dir)
-{
-    struct stat st;
-    if (path[0] != '/' || stat(path, &st) != 0)
-        return false;
-    if (want_dir ? !S_ISDIR(st.st_mode) : !S_ISREG(st.st_mode))
-        return false;
-    return st.st_uid == 0 && (st.st_mode & (S_IWGRP | S_IWOTH)) == 0;
-}
-
-static void
-dir_add(dirlist_t *l, const char *path)
-{
-    if (l->n == sizeof l->v / sizeof l->v[0] || !root_only(path, true))
-        return;
-    for (size_t i = 0; i < l->n; i++)
-        if (strcmp(l->v[i], path) == 0)
-            return;
-    char *p = strdup(path);
-    if (p)
-        l->v[l->n++] = p;
-}
-
-/* ld.so.conf: one directory per line, '#' comments, "include GLOB". */
-static void
-conf_read(dirlist_t *l, const char *file, int depth)
-{
-    if (depth > 4 || !root_only(file, false))
-        return;
-    FILE *f = fopen(file, "re");
-    if (f == NULL)
-        return;
-    char line[4096];
-    while (fgets(line, sizeof line, f)) {
-        line[strcspn(line, "#\r\n")] = '\0';
-        char *s = line + strspn(line, " \t");
-        if (strncmp(s, "include", 7) == 0 && (s[7] == ' ' || s[7] == '\t')) {
-            char *pat = s + 7 + strspn(s + 7, " \t");
-            pat[strcspn(pat, " \t")] = '\0';
-            char full[4200];
-            snprintf(full, sizeof full, "%s%s", pat[0] == '/' ? "" : "/etc/",
-                     pat);
-            glob_t g;
-            if (glob(full, 0, NULL, &g) == 0)
-                for (size_t i = 0; i < g.gl_pathc; i++)
-                    conf_read(l, g.gl_pathv[i], depth + 1);
-            globfree(&g);
-            continue;
-        }
-        s[strcspn(s, " \t=")] = '\0'; /* old "DIR=TYPE" lines */
-        if (s[0] == '/')
-            dir_add(l, s);
-    }
-    fclose(f);
-}
-
-static void
-dirs_gather(dirlist_t *l)
-{
-    l->n = 0;
-    /* where the dynamic linker found the host's own libc */
-    void *h = dlopen("libc.so.6", RTLD_LAZY | RTLD_NOLOAD);
-    struct link_map *lm = NULL;
-    if (h && dlinfo(h, RTLD_DI_LINKMAP, &lm) == 0 && lm && lm->l_name) {
-        char dir[4096];
-        snprintf(dir, sizeof dir, "%s", lm->l_name);
-        char *slash = strrchr(dir, '/');
-        if (slash && slash != dir) {
-            *slash = '\0';
-            dir_add(l, dir);
-        }
-    }
-    if (h)
-        dlclose(h);
-    static const char *const defaults[] = {"/lib64", "/usr/lib64", "/lib",
-                                           "/usr/lib"};
-    for (size_t i = 0; i < sizeof defaults / sizeof *defaults; i++)
-        dir_add(l, defaults[i]);
-    conf_read(l, "/etc/ld.so.conf", 0);
-}
-
-static void
-dirs_free(dirlist_t *l)
-{
-    for (size_t i = 0; i < l->n; i++)
-        free(l->v[i]);
-    l->n = 0;
-}
-
-static bool
-in_dirs(const dirlist_t *l, const char *name)
-{
-    if (name[0] == '\0' || strchr(name, '/'))
-        return false;
-    for (size_t i = 0; i < l->n; i++) {
-        char p[8300];
-        snprintf(p, sizeof p, "%s/%s", l->v[i], name);
-        if (root_only(p, false))
-            return true;
-    }
-    return false;
-}
-
 bool
 thi_elf_trusted_lib(const char *name)
 {
-    dirlist_t l;
-    dirs_gather(&l);
-    bool ok = in_dirs(&l, name);
-    dirs_free(&l);
+    thi_sysdirs_t l;
+    thi_sysdirs_gather(&l);
+    bool ok = thi_sysdirs_has(&l, name);
+    thi_sysdirs_free(&l);
     return ok;
 }
 
@@ -506,7 +392,7 @@ thi_elf_check_bundle(const thi_bundle_input_t *files, size_t n,
     elf_info_t *info = calloc(n ? n : 1, sizeof *info);
     if (info == NULL)
         return thi_diag_set(d, TH_ENOMEM, "%s: out of memory", what);
-    dirlist_t sys = {.n = 0};
+    thi_sysdirs_t sys = {.n = 0};
     bool have_sys = false;
     int rc = 0;
     for (size_t i = 0; i < n && rc == 0; i++) {
@@ -573,11 +459,11 @@ thi_elf_check_bundle(const thi_bundle_input_t *files, size_t n,
             if (ok)
                 continue;
             if (!have_sys) {
-                dirs_gather(&sys);
+                thi_sysdirs_gather(&sys);
                 have_sys = true;
             }
             if (want[strspn(want, "0123456789")] == '\0' ||
-                thi_elf_private_tag(want) || !in_dirs(&sys, want))
+                thi_elf_private_tag(want) || !thi_sysdirs_has(&sys, want))
                 rc = thi_diag_set(d, TH_EPERM,
                                   "%s: %s %s: NEEDED %.200s is neither a "
                                   "library of the bundle nor in the system's "
@@ -588,7 +474,7 @@ thi_elf_check_bundle(const thi_bundle_input_t *files, size_t n,
     for (size_t i = 0; i < n; i++)
         info_free(&info[i]);
     free(info);
-    dirs_free(&sys);
+    thi_sysdirs_free(&sys);
     return rc;
 }
 
