@@ -1,5 +1,5 @@
 /*
- * tests/unit/sdk/text_test.c — the one escaping helper and the shared name
+ * tests/unit/base/text_test.c — the one escaping helper and the shared name
  * rule (base/text.c): what is escaped and how, cutting at a whole
  * escape, and which names pass.
  */

@@ -1,5 +1,5 @@
 /*
- * tests/unit/sdk/curve_test.c — proto/curve.c: key files (made 0600 and
+ * tests/unit/proto/curve_test.c — proto/curve.c: key files (made 0600 and
  * never replaced; refused when open to others, a symlink, malformed, or a
  * public key that is not the secret key's), the allow-list (a removed
  * file stops matching at once; unsafe files are skipped with a warning),
