@@ -11,8 +11,8 @@
 #include <jansson.h>
 #include <stddef.h>
 
-#include "loader/bundle.h"
 #include "base/diag.h"
+#include "loader/zip_write.h"
 
 /* In a forked child: write the plugin and library files among `files`
  * (bytes borrowed, bundle paths) into a private 0700 directory, map the

@@ -15,8 +15,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "loader/bundle.h"
 #include "base/diag.h"
+#include "loader/zip_write.h"
 
 /* Check every file of kind "plugin" or "library" among `files` (borrowed;
  * paths are bundle paths, already checked by the bundle reader) against

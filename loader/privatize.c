@@ -13,8 +13,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "base/file.h"
 #include "loader/crypto.h"
 #include "loader/elf_policy.h"
+#include "loader/format.h"
 
 extern char **environ;
 

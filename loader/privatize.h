@@ -15,8 +15,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "loader/bundle.h"
 #include "base/diag.h"
+#include "loader/zip_write.h"
 
 /* The bundle's tag: the first 16 hex digits of SHA-256 over the group,
  * the version ("" when unversioned) and every file's path, kind and
