@@ -30,7 +30,7 @@
 #include <unistd.h>
 #include <zmq.h>
 
-#include "host/admin.h"
+#include "host/admin/admin.h"
 #include "host/rt.h"
 #include "sdk/src/wire.h"
 

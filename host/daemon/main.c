@@ -24,7 +24,7 @@
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
-#include "host/admin.h"
+#include "host/admin/admin.h"
 #include "host/host.h"
 #include "host/rt.h"
 #include "sdk/src/wire.h"

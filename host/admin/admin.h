@@ -6,8 +6,8 @@
  * context only. Protocol:
  * docs/protocol.md. thespiand runs it on its main thread.
  */
-#ifndef TH_HOST_ADMIN_H
-#define TH_HOST_ADMIN_H
+#ifndef TH_HOST_ADMIN_ADMIN_H
+#define TH_HOST_ADMIN_ADMIN_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -72,4 +72,4 @@ void thi_admin_destroy(thi_admin_t *a);
 int thi_admin_probe(const char *endpoint, const thi_curve_key_t *key,
                     int timeout_ms, long *pid);
 
-#endif /* TH_HOST_ADMIN_H */
+#endif /* TH_HOST_ADMIN_ADMIN_H */
