@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "host/admin/admin.h"
+#include "sdk/src/probe.h"
 #include "host/host.h"
 #include "host/rt.h"
 #include "sdk/src/wire.h"
@@ -765,7 +766,7 @@ prepare(options_t *o, startup_t *st)
     /* Thespian's rule: a system already serving the endpoint is used. */
     long other = 0;
     bool wildcard = strchr(st->endpoint, '*') != NULL;
-    if (!wildcard && thi_admin_probe(st->endpoint, st->curve ? &st->key : NULL,
+    if (!wildcard && thi_probe_thespiand(st->endpoint, st->curve ? &st->key : NULL,
                                      PROBE_MS, &other) == 0) {
         printf("thespiand: an actor system is already running at %s "
                "(pid %ld); it is used\n",
