@@ -25,12 +25,12 @@ typedef struct thi_admin thi_admin_t;
 /* Options of thi_admin_create; every pointer is borrowed for the call
  * (strings and the plugin list are copied). */
 typedef struct thi_admin_opts {
-    const char *endpoint;          /* tcp://HOST:PORT or ipc://PATH */
-    uint32_t max_sessions;         /* client contexts; 0 = 4096 */
-    int stop_timeout_ms;           /* orderly shutdown bound; 0 = 10000 */
-    size_t max_payload;            /* per message; 0 = 16 MiB (should equal
-                                      the system's max_payload) */
-    const char *const *plugins;    /* paths loaded, for status; may be NULL */
+    const char *endpoint;       /* tcp://HOST:PORT or ipc://PATH */
+    uint32_t max_sessions;      /* client contexts; 0 = 4096 */
+    int stop_timeout_ms;        /* orderly shutdown bound; 0 = 10000 */
+    size_t max_payload;         /* per message; 0 = 16 MiB (should equal
+                                   the system's max_payload) */
+    const char *const *plugins; /* paths loaded, for status; may be NULL */
     size_t n_plugins;
     /* tcp:// endpoints are CurveZMQ servers (docs/security.md): the
      * host's key pair (see thi_curve_host_init) and the allow-list

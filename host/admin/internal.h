@@ -30,11 +30,11 @@
 #define CLOSE_LINGER_MS 500
 #define HEARTBEAT_IVL_MS 1000
 #define HEARTBEAT_TTL_MS 5000
-#define MONITOR_EVERY_MS 100 /* how often connection events are read */
-#define SPIN_NS 50000        /* wait for a reply on the CPU (push.c) */
-#define HANDSHAKE_MS 5000    /* a peer that does not finish its handshake */
+#define MONITOR_EVERY_MS 100  /* how often connection events are read */
+#define SPIN_NS 50000         /* wait for a reply on the CPU (push.c) */
+#define HANDSHAKE_MS 5000     /* a peer that does not finish its handshake */
 #define REFUSE_QUIET_MS 10000 /* one line per kind of refusal this often */
-#define CREATE_WAIT_MS 2000 /* how long create waits for an init */
+#define CREATE_WAIT_MS 2000   /* how long create waits for an init */
 
 /* Kinds of refused connections, each rate-limited on its own. */
 enum { REFUSE_HANDSHAKE, REFUSE_KEY, N_REFUSE };
@@ -246,8 +246,7 @@ int thi_adm_session_open(struct thi_admin *a, session_t **out,
                          long pid, th_diag_t *d);
 /* Close s: its inbox, its place on the ready list and in the table; `why`
  * goes to the log line. */
-void thi_adm_session_close(struct thi_admin *a, session_t *s,
-                           const char *why);
+void thi_adm_session_close(struct thi_admin *a, session_t *s, const char *why);
 /* A session last heard on fd (the first in table order), or NULL. */
 session_t *thi_adm_session_on_fd(struct thi_admin *a, int fd);
 
@@ -266,8 +265,7 @@ bool thi_adm_spin_for_ready(struct thi_admin *a, int64_t spin_ns);
 /* ---- requests.c: parsing and dispatch ------------------------------------ */
 /* One frame from a peer: checked, then handed to its operation. */
 void thi_adm_handle_frame(struct thi_admin *a, const unsigned char *rid,
-                          size_t rid_len, const void *data, size_t len,
-                          int fd);
+                          size_t rid_len, const void *data, size_t len, int fd);
 /* Count a dropped frame and log why (rate-limited). */
 void thi_adm_warn_bad(req_t *r, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
@@ -279,17 +277,17 @@ void thi_adm_refuse(req_t *r, int code, const char *fmt, ...)
 const char *thi_adm_opt_string(req_t *r, const char *key, bool *bad);
 
 /* ---- ops_*.c: one function per operation (dispatched by requests.c) ------ */
-void thi_adm_op_hello(req_t *r);  /* ops_context.c */
+void thi_adm_op_hello(req_t *r); /* ops_context.c */
 void thi_adm_op_ping(req_t *r);
 void thi_adm_op_bye(req_t *r);
-void thi_adm_op_tell(req_t *r);   /* ops_actor.c */
+void thi_adm_op_tell(req_t *r); /* ops_actor.c */
 void thi_adm_op_create(req_t *r);
 void thi_adm_op_lookup(req_t *r);
 void thi_adm_op_status(req_t *r); /* ops_system.c */
 void thi_adm_op_update_capability(req_t *r);
 void thi_adm_op_shutdown(req_t *r);
 void thi_adm_op_reload_keys(req_t *r);
-void thi_adm_op_load(req_t *r);   /* ops_source.c */
+void thi_adm_op_load(req_t *r); /* ops_source.c */
 void thi_adm_op_unload(req_t *r);
 void thi_adm_op_sources(req_t *r);
 /* Deliver a tell on the session's inbox (the parsed-once fast path of
@@ -301,8 +299,9 @@ void thi_adm_deliver_tell(req_t *r, const th_addr_t *to, const char *name,
 /* Start loading a copy of bundle (borrowed); answered later by
  * thi_adm_loads_serve. Returns 0, TH_ENOMEM, TH_EIO (no thread). */
 int thi_adm_load_start(struct thi_admin *a, const unsigned char *rid,
-                       size_t rid_len, json_int_t id, const unsigned char *bundle,
-                       size_t len, bool allow_rollback);
+                       size_t rid_len, json_int_t id,
+                       const unsigned char *bundle, size_t len,
+                       bool allow_rollback);
 /* Answer the loads that have finished. */
 void thi_adm_loads_serve(struct thi_admin *a);
 /* Wait until no load runs (each is bounded by the authority timeout). */

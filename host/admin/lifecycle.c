@@ -190,8 +190,8 @@ thi_adm_finish(struct thi_admin *a, int rc)
         "{\"op\":\"closed\",\"message\":\"the actor system has shut down\"}";
     for (int b = 0; b < N_BUCKETS; b++)
         for (session_t *s = a->buckets[b]; s; s = s->hnext)
-            (void)thi_adm_send(a, s->rid, s->rid_len, closed,
-                               sizeof closed - 1, NULL, 0);
+            (void)thi_adm_send(a, s->rid, s->rid_len, closed, sizeof closed - 1,
+                               NULL, 0);
 }
 
 void

@@ -79,13 +79,12 @@ thi_adm_monitor_judge(struct thi_admin *a)
             a->peers[pc->fd].byes--;
             th_log_internal(TH_LOG_DEBUG, NULL, "admin: %s closed", pc->who);
         } else if (thi_adm_may_log(a)) {
-            th_log_internal(TH_LOG_WARNING, NULL,
-                            "admin: connection of %s dropped without a "
-                            "goodbye (peer gone, or a frame over the "
-                            "%zu-byte limit)",
-                            pc->who,
-                            TH_WIRE_PREFIX + TH_WIRE_HEADER_MAX +
-                                a->max_payload);
+            th_log_internal(
+                TH_LOG_WARNING, NULL,
+                "admin: connection of %s dropped without a "
+                "goodbye (peer gone, or a frame over the "
+                "%zu-byte limit)",
+                pc->who, TH_WIRE_PREFIX + TH_WIRE_HEADER_MAX + a->max_payload);
         }
     }
     a->n_closes = 0;

@@ -179,8 +179,7 @@ thi_adm_op_lookup(req_t *r)
     }
     th_addr_t addr;
     if (th_system_lookup_name(r->a->sys, name, &addr) != 0) {
-        thi_adm_refuse(r, TH_ENOENT, "no live actor is named \"%.200s\"",
-                       name);
+        thi_adm_refuse(r, TH_ENOENT, "no live actor is named \"%.200s\"", name);
         return;
     }
     char text[TH_ADDR_STRLEN];

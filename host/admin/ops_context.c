@@ -44,8 +44,8 @@ thi_adm_op_hello(req_t *r)
                      json_pack("{s:s, s:s, s:I, s:i, s:s, s:I}", "addr",
                                s->addr_text, "system", sys_text, "max_payload",
                                (json_int_t)a->max_payload, "protocol",
-                               (int)TH_WIRE_VERSION, "version",
-                               TH_HOST_VERSION, "pid", (json_int_t)a->pid));
+                               (int)TH_WIRE_VERSION, "version", TH_HOST_VERSION,
+                               "pid", (json_int_t)a->pid));
 }
 
 void

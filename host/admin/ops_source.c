@@ -36,7 +36,8 @@ thi_adm_op_unload(req_t *r)
     bool bad = false;
     const char *h = thi_adm_opt_string(r, "source_hash", &bad);
     if (h == NULL || bad) {
-        thi_adm_refuse(r, TH_EINVAL, "unload: \"source_hash\" must be a string");
+        thi_adm_refuse(r, TH_EINVAL,
+                       "unload: \"source_hash\" must be a string");
         return;
     }
     char full[65];

@@ -30,9 +30,9 @@ thi_adm_op_status(req_t *r)
     json_t *o = json_pack(
         "{s:o, s:o, s:{s:s, s:I, s:i, s:s, s:I, s:I, s:O, s:I}}", "system",
         sys ? sys : json_object(), "capabilities", caps ? caps : json_object(),
-        "admin", "endpoint", a->endpoint, "pid", (json_int_t)a->pid,
-        "protocol", (int)TH_WIRE_VERSION, "version", TH_HOST_VERSION,
-        "contexts", (json_int_t)a->n_sessions, "uptime_s",
+        "admin", "endpoint", a->endpoint, "pid", (json_int_t)a->pid, "protocol",
+        (int)TH_WIRE_VERSION, "version", TH_HOST_VERSION, "contexts",
+        (json_int_t)a->n_sessions, "uptime_s",
         (json_int_t)((thi_adm_now_ms() - a->started_ms) / 1000), "plugins",
         a->plugins, "dropped_frames", (json_int_t)a->dropped_frames);
     /* whose keys it trusts: `thespian start` compares it with its own */

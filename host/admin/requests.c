@@ -33,8 +33,7 @@ static const op_t ops[] = {
     {"create", thi_adm_op_create, NEED_CONTEXT | NEED_ID},
     {"lookup", thi_adm_op_lookup, NEED_CONTEXT | NEED_ID},
     {"status", thi_adm_op_status, NEED_CONTEXT | NEED_ID},
-    {"update_capability", thi_adm_op_update_capability,
-     NEED_CONTEXT | NEED_ID},
+    {"update_capability", thi_adm_op_update_capability, NEED_CONTEXT | NEED_ID},
     {"shutdown", thi_adm_op_shutdown, NEED_CONTEXT | NEED_ID},
     {"load", thi_adm_op_load, NEED_CONTEXT | NEED_ID},
     {"unload", thi_adm_op_unload, NEED_CONTEXT | NEED_ID},
@@ -108,8 +107,8 @@ static void
 dispatch(req_t *r)
 {
     json_error_t jerr;
-    r->hdr = json_loadb(r->hdr_bytes, r->hdr_len, JSON_REJECT_DUPLICATES,
-                        &jerr);
+    r->hdr =
+        json_loadb(r->hdr_bytes, r->hdr_len, JSON_REJECT_DUPLICATES, &jerr);
     if (r->hdr == NULL) {
         thi_adm_warn_bad(r, "header is not JSON: %s (line %d, column %d)",
                          jerr.text, jerr.line, jerr.column);
@@ -167,11 +166,10 @@ thi_adm_handle_frame(struct thi_admin *a, const unsigned char *rid,
     if (bad != THI_WIRE_OK) {
         if (bad == THI_WIRE_VERSION_UNKNOWN)
             thi_adm_warn_bad(&r, "%s %u (this host speaks %u), %zu bytes",
-                             thi_wire_bad_text(bad), f.version,
-                             TH_WIRE_VERSION, len);
-        else
-            thi_adm_warn_bad(&r, "%s, %zu bytes", thi_wire_bad_text(bad),
+                             thi_wire_bad_text(bad), f.version, TH_WIRE_VERSION,
                              len);
+        else
+            thi_adm_warn_bad(&r, "%s, %zu bytes", thi_wire_bad_text(bad), len);
         return;
     }
     r.payload = f.payload;

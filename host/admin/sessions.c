@@ -22,8 +22,7 @@ rid_hash(const unsigned char *rid, size_t len)
 }
 
 session_t *
-thi_adm_session_find(struct thi_admin *a, const unsigned char *rid,
-                     size_t len)
+thi_adm_session_find(struct thi_admin *a, const unsigned char *rid, size_t len)
 {
     session_t *s = a->last;
     if (s && s->rid_len == len && memcmp(s->rid, rid, len) == 0)
@@ -38,8 +37,8 @@ thi_adm_session_find(struct thi_admin *a, const unsigned char *rid,
 
 int
 thi_adm_session_open(struct thi_admin *a, session_t **out,
-                     const unsigned char *rid, size_t rid_len, int fd,
-                     long pid, th_diag_t *d)
+                     const unsigned char *rid, size_t rid_len, int fd, long pid,
+                     th_diag_t *d)
 {
     session_t *s = calloc(1, sizeof *s);
     if (s == NULL) {

@@ -58,8 +58,8 @@ thi_adm_send_result(struct thi_admin *a, const unsigned char *rid,
 }
 
 int
-thi_adm_reply_ok(struct thi_admin *a, const unsigned char *rid,
-                 size_t rid_len, json_int_t id, json_t *fields)
+thi_adm_reply_ok(struct thi_admin *a, const unsigned char *rid, size_t rid_len,
+                 json_int_t id, json_t *fields)
 {
     json_t *hdr = fields ? fields : json_object();
     if (hdr)
@@ -68,9 +68,8 @@ thi_adm_reply_ok(struct thi_admin *a, const unsigned char *rid,
 }
 
 int
-thi_adm_reply_err(struct thi_admin *a, const unsigned char *rid,
-                  size_t rid_len, json_int_t id, int code, const char *fmt,
-                  ...)
+thi_adm_reply_err(struct thi_admin *a, const unsigned char *rid, size_t rid_len,
+                  json_int_t id, int code, const char *fmt, ...)
 {
     char msg[512];
     va_list ap;
@@ -121,8 +120,8 @@ thi_adm_serve_socket(struct thi_admin *a)
         }
         if (extra) {
             req_t r = {.a = a, .fd = fd};
-            r.s = thi_adm_session_find(a, zmq_msg_data(&rid),
-                                       zmq_msg_size(&rid));
+            r.s =
+                thi_adm_session_find(a, zmq_msg_data(&rid), zmq_msg_size(&rid));
             thi_adm_warn_bad(&r,
                              "multipart message of %zu parts (protocol "
                              "frames are single-part)",
