@@ -33,7 +33,7 @@ set_int(void *sock, int opt, int v)
 
 int
 thi_probe_thespiand(const char *endpoint, const thi_curve_key_t *key,
-                int timeout_ms, long *pid)
+                    int timeout_ms, long *pid)
 {
     int rc = TH_ETIMEDOUT;
     void *ctx = zmq_ctx_new();
@@ -59,8 +59,7 @@ thi_probe_thespiand(const char *endpoint, const thi_curve_key_t *key,
                            ZMQ_EVENT_CONNECTED | ZMQ_EVENT_CONNECT_RETRIED |
                                ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
                                ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
-                               ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) !=
-            0 ||
+                               ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) != 0 ||
         zmq_connect(mon, "inproc://th-probe-monitor") != 0 ||
         zmq_connect(sock, endpoint) != 0) {
         rc = TH_EIO;
