@@ -232,6 +232,11 @@ int th_system_register_director(th_system_t *sys, const th_addr_t *a);
  * "info", "key", "live_actors", "unloading"}]. *out owned: free(). */
 int th_system_sources_json(th_system_t *sys, char **out);
 
+/* The key directory the system trusts keys from (th_system_opts_t.key_dir
+ * as resolved at create: "" when none). Borrowed: valid until
+ * th_system_destroy; it never changes meanwhile. Thread-safe. */
+const char *th_system_key_dir(th_system_t *sys);
+
 /* Counters, for tests and benchmarks. Relaxed snapshots. */
 typedef struct th_system_stats {
     uint64_t live_actors;
@@ -327,6 +332,28 @@ int th_log_level(void);
  * program); its actorAddress field is empty. Thread-safe. */
 void th_log_record(int level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+
+/* ---- The internal log (docs/logging.md) ---------------------------------
+ * The runtime's own records (loads, swaps, refusals, shutdown), apart from
+ * the actor log: THESPLOG_FILE, else the file given to
+ * th_log_set_internal_file, else $TMPDIR/thespian.log; records below
+ * THESPLOG_THRESHOLD are dropped. The embedding program (thespiand, its
+ * admin endpoint) writes its own lines there too. */
+
+/* A record to the internal log. `who` (borrowed, may be NULL) is the
+ * address the record is about. Thread-safe; does not block on actors. */
+void th_log_internal(int level, const th_addr_t *who, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* The internal log's file when THESPLOG_FILE is unset (path copied; NULL:
+ * standard error, not rotated) instead of $TMPDIR/thespian.log. Call once,
+ * before the first record and before any system exists; it opens the
+ * file at once. Not thread-safe. */
+void th_log_set_internal_file(const char *path);
+
+/* The name of a TH_LOG_* level ("DEBUG", "INFO", ...), as THESPLOG_THRESHOLD
+ * and log configurations spell it. Static string. Thread-safe. */
+const char *th_log_level_name(int level);
 
 #ifdef __cplusplus
 }

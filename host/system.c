@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <jansson.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,7 +16,7 @@
 
 
 /* One implementation of the text form, shared with the client library:
- * it is a wire contract (sdk/src/wire.c). */
+ * it is a wire contract (proto/wire.c). */
 int
 th_addr_to_string(const th_addr_t *addr, char *buf, size_t size)
 {
@@ -627,4 +628,33 @@ th_inmsg_free(th_inmsg_t *msg)
     inmsg_t *m = (inmsg_t *)msg;
     thi_env_free(m->env);
     free(m);
+}
+
+const char *
+th_system_key_dir(th_system_t *sys)
+{
+    return sys->key_dir; /* set once at create (keys_init) */
+}
+
+/* ---- The internal log, for the embedding program ------------------------- */
+
+void
+th_log_internal(int level, const th_addr_t *who, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    thi_vlog(level, who, fmt, ap);
+    va_end(ap);
+}
+
+void
+th_log_set_internal_file(const char *path)
+{
+    thi_log_set_internal(path);
+}
+
+const char *
+th_log_level_name(int level)
+{
+    return thi_log_level_name(level);
 }
