@@ -350,6 +350,13 @@ def json_of_start():
               r["pid"] == pid and
               r["version"] == os.environ["TH_PROJECT_VERSION"], o)
         check(r["directorDir"] is None and os.path.isdir(r["keyDir"]), o)
+        # one version everywhere: meson.build's, in the status and in the
+        # capability the host advertises
+        o, _ = expect(0, "status", "--json", "--endpoint", d.endpoint)
+        st = json.loads(o)
+        check(st["admin"]["version"] == os.environ["TH_PROJECT_VERSION"] and
+              st["capabilities"]["Thespian Version"] ==
+              os.environ["TH_PROJECT_VERSION"], o)
         o, _ = d.start("--json")
         r = json.loads(o)
         check(r["state"] == "running" and r["pid"] == pid, o)
