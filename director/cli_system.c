@@ -267,7 +267,9 @@ run_shutdown(int argc, char **argv)
 {
     const cli_cmd_t *cmd = &cli_cmd_shutdown;
     const char *timeout = NULL;
+    bool as_json = false;
     const cli_opt_t opts[] = {{"timeout", CLI_STRING, &timeout},
+                              {"json", CLI_FLAG, &as_json},
                               {NULL, 0, NULL}};
     const char *pos[1];
     size_t n_pos;
@@ -287,6 +289,10 @@ run_shutdown(int argc, char **argv)
     th_client_error_t err;
     int crc = th_client_connect(&c, &copts, &err);
     if (crc == TH_ECLOSED) {
+        if (as_json)
+            return cli_json_result(cmd, json_pack("{s:s, s:s}", "state",
+                                                  "not running", "endpoint",
+                                                  ep));
         printf("no actor system runs at %s: nothing to shut down\n",
                cli_safe(ep));
         return CLI_OK;
@@ -300,6 +306,9 @@ run_shutdown(int argc, char **argv)
         return CLI_FAIL;
     }
     th_client_close(c);
+    if (as_json)
+        return cli_json_result(cmd, json_pack("{s:s, s:s}", "state",
+                                              "shut down", "endpoint", ep));
     printf("the actor system at %s has shut down\n", ep);
     return CLI_OK;
 }
@@ -307,11 +316,12 @@ run_shutdown(int argc, char **argv)
 const cli_cmd_t cli_cmd_shutdown = {
     "shutdown",
     "shut the actor system down in order",
-    "usage: thespian shutdown [--endpoint E] [--timeout SECONDS]\n"
+    "usage: thespian shutdown [--endpoint E] [--timeout SECONDS] [--json]\n"
     "Ask the actor system to shut down in order (every actor gets\n"
     "ActorExitRequest, children before parents) and wait until it has\n"
     "(default 30 s). When nothing listens at the endpoint, there is\n"
-    "nothing to stop: it says so and exits 0.\n",
+    "nothing to stop: it says so and exits 0.\n"
+    "--json: {\"state\": \"shut down\"|\"not running\", \"endpoint\"}.\n",
     run_shutdown,
 };
 

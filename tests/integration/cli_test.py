@@ -339,7 +339,7 @@ def json_of_key_commands():
 def json_of_start():
     """start --json: the host it started (pid, endpoint, version), then
     the same host as already running; thespiand's lines stay off
-    standard output."""
+    standard output. shutdown --json: shut down, then not running."""
     d = Daemon()
     try:
         o, _ = d.start("--json")
@@ -365,7 +365,12 @@ def json_of_start():
                       env={"THESPIAN_DIRECTOR_DIR": d.dir},
                       err="director directory")
         check(o == "", o)
-        expect(0, "shutdown", "--endpoint", d.endpoint)
+        o, _ = expect(0, "shutdown", "--endpoint", d.endpoint, "--json")
+        check(json.loads(o) == {"state": "shut down",
+                                "endpoint": d.endpoint}, o)
+        o, _ = expect(0, "shutdown", "--endpoint", d.endpoint, "--json")
+        check(json.loads(o) == {"state": "not running",
+                                "endpoint": d.endpoint}, o)
     finally:
         d.cleanup()
 
