@@ -349,18 +349,21 @@ dynsym_count(Elf *e, size_t nph, GElf_Addr hash, GElf_Addr gnu_hash, bool *ok)
             last = ((const uint32_t *)bd->d_buf)[i];
     if (last < symoffset)
         return symoffset;
-    /* walk the last chain to its end bit */
-    GElf_Addr chains = buckets + (GElf_Addr)nbuckets * 4;
-    for (uint32_t i = last; i - last < (1u << 24); i++) {
-        Elf_Data *c = at_vaddr(e, nph, chains + (GElf_Addr)(i - symoffset) * 4,
-                               4, ELF_T_WORD);
-        if (c == NULL) {
-            *ok = false;
-            return 0;
-        }
-        if (*(const uint32_t *)c->d_buf & 1)
-            return (size_t)i + 1;
+    /* walk the last chain to its end bit, read at once: from its start
+     * to the end of the segment holding it */
+    GElf_Addr from = buckets + (GElf_Addr)nbuckets * 4 +
+                     (GElf_Addr)(last - symoffset) * 4;
+    size_t room = 0;
+    for (size_t i = 0; i < nph; i++) {
+        GElf_Phdr ph;
+        if (gelf_getphdr(e, (int)i, &ph) != NULL && ph.p_type == PT_LOAD &&
+            from >= ph.p_vaddr && from - ph.p_vaddr < ph.p_filesz)
+            room = (size_t)(ph.p_filesz - (from - ph.p_vaddr)) / 4;
     }
+    Elf_Data *cd = room ? at_vaddr(e, nph, from, room * 4, ELF_T_WORD) : NULL;
+    for (size_t i = 0; cd && i < room; i++)
+        if (((const uint32_t *)cd->d_buf)[i] & 1)
+            return (size_t)last + i + 1;
     *ok = false;
     return 0;
 }
