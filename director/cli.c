@@ -79,6 +79,17 @@ cli_fail(const cli_cmd_t *cmd, const char *fmt, ...)
     return CLI_FAIL;
 }
 
+int
+cli_json_result(const cli_cmd_t *cmd, json_t *o)
+{
+    if (o == NULL)
+        return cli_fail(cmd, "done, but the result cannot be shown as JSON "
+                             "(a value is not UTF-8)");
+    cli_json_print(o);
+    json_decref(o);
+    return CLI_OK;
+}
+
 static const cli_opt_t *
 find_opt(const cli_opt_t *opts, const char *name, size_t len)
 {

@@ -54,7 +54,8 @@ extern const cli_cmd_t cli_cmd_revoke;
 
 /* `thespian keygen --admin NAME [--dir DIR]` (cli_clients.c): write
  * DIR/NAME.key and DIR/NAME.pub, a CurveZMQ key pair. Exit code. */
-int cli_admin_keygen(const cli_cmd_t *cmd, const char *name, const char *dir);
+int cli_admin_keygen(const cli_cmd_t *cmd, const char *name, const char *dir,
+                     bool as_json);
 
 /* Set by `thespian --endpoint E CMD ...`; a command's own --endpoint
  * overrides it. NULL: the discovery rule. */
@@ -74,6 +75,13 @@ extern bool cli_json_out;
 
 /* Print a JSON value indented, one document, on standard output. */
 void cli_json_print(const json_t *o);
+
+/* A command's --json result `o` (taken; NULL when json_pack failed, e.g.
+ * a path that is not UTF-8): printed and CLI_OK, or, for NULL, a message
+ * saying the operation was done but its result cannot be JSON, and
+ * CLI_FAIL. Errors never print JSON: they are the usual message on
+ * standard error with a non-zero exit (docs/cli.md). */
+int cli_json_result(const cli_cmd_t *cmd, json_t *o);
 
 /* ---- The Director's verdict on a load (cli_sources.c) ------------------ */
 

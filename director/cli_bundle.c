@@ -52,10 +52,11 @@ run_keygen(int argc, char **argv)
 {
     const cli_cmd_t *cmd = &cli_cmd_keygen;
     const char *bits_s = NULL, *dir = ".";
-    bool admin = false;
+    bool admin = false, as_json = false;
     cli_opt_t opts[] = {{"bits", CLI_STRING, &bits_s},
                         {"dir", CLI_STRING, &dir},
                         {"admin", CLI_FLAG, &admin},
+                        {"json", CLI_FLAG, &as_json},
                         {NULL, CLI_FLAG, NULL}};
     const char *pos[1];
     size_t n;
@@ -65,7 +66,7 @@ run_keygen(int argc, char **argv)
     if (admin) /* a CurveZMQ key pair for the admin endpoint: cli_keys.c */
         return bits_s ? cli_usage_error(cmd, "--bits is for RSA keys, not "
                                              "--admin keys")
-                      : cli_admin_keygen(cmd, pos[0], dir);
+                      : cli_admin_keygen(cmd, pos[0], dir, as_json);
     unsigned bits = 3072;
     if (bits_s) {
         char *end;
@@ -110,6 +111,11 @@ run_keygen(int argc, char **argv)
     if (e != 0)
         return cli_fail(cmd, "cannot write the key files in %s: %s", dir,
                         strerror(-e));
+    if (as_json)
+        return cli_json_result(cmd, json_pack("{s:s, s:s, s:s, s:s, s:i}",
+                                              "kind", "rsa", "private", priv,
+                                              "public", pub, "fingerprint",
+                                              hex, "bits", (int)bits));
     printf("private key: %s (keep it secret)\npublic key:  %s (copy it into "
            "each host's director directory)\nfingerprint: sha256:%s\n",
            priv, pub, hex);
@@ -118,8 +124,8 @@ run_keygen(int argc, char **argv)
 
 const cli_cmd_t cli_cmd_keygen = {
     "keygen", "make an RSA key pair for signing bundles",
-    "usage: thespian keygen NAME [--bits N] [--dir DIR]\n"
-    "       thespian keygen --admin NAME [--dir DIR]\n"
+    "usage: thespian keygen NAME [--bits N] [--dir DIR] [--json]\n"
+    "       thespian keygen --admin NAME [--dir DIR] [--json]\n"
     "Write NAME.pem (the private key, mode 0600) and NAME_tls.key (the\n"
     "public key) in DIR (default: the current directory). RSA, e = 65537,\n"
     "3072 bits unless --bits says otherwise (2048-8192). Existing files are\n"
@@ -128,7 +134,10 @@ const cli_cmd_t cli_cmd_keygen = {
     "With --admin: a CurveZMQ key pair for talking to a host's admin\n"
     "endpoint instead, NAME.key (secret, 0600) and NAME.pub; allow NAME.pub\n"
     "on the host with `thespian allow` and use NAME.key with --admin-key\n"
-    "or $THESPIAN_ADMIN_KEY (docs/security.md).\n",
+    "or $THESPIAN_ADMIN_KEY (docs/security.md).\n"
+    "--json: {\"kind\": \"rsa\", \"private\", \"public\", \"fingerprint\",\n"
+    "\"bits\"}; with --admin {\"kind\": \"curve\", \"secret\", \"public\",\n"
+    "\"key\"} (the public key, Z85).\n",
     run_keygen,
 };
 

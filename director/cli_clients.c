@@ -5,6 +5,7 @@
  * it out). Keys and layout: proto/curve.c, docs/security.md.
  */
 #include <errno.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -14,7 +15,8 @@
 #include "proto/curve.h"
 
 int
-cli_admin_keygen(const cli_cmd_t *cmd, const char *name, const char *dir)
+cli_admin_keygen(const cli_cmd_t *cmd, const char *name, const char *dir,
+                 bool as_json)
 {
     if (!thi_plugin_valid_name(name))
         return cli_usage_error(
@@ -35,6 +37,10 @@ cli_admin_keygen(const cli_cmd_t *cmd, const char *name, const char *dir)
     explicit_bzero(k.sec, sizeof k.sec);
     if (rc != 0)
         return cli_fail(cmd, "%s", why);
+    if (as_json)
+        return cli_json_result(cmd, json_pack("{s:s, s:s, s:s, s:s}", "kind",
+                                              "curve", "secret", sec,
+                                              "public", pub, "key", k.pub));
     printf("secret key: %s (keep it secret; use it with --admin-key or "
            "$THESPIAN_ADMIN_KEY)\npublic key: %s (allow it on the host: "
            "thespian allow %s)\nkey:        %s\n",
@@ -64,7 +70,10 @@ run_allow(int argc, char **argv)
 {
     const cli_cmd_t *cmd = &cli_cmd_allow;
     const char *name = NULL;
-    cli_opt_t opts[] = {{"name", CLI_STRING, &name}, {NULL, CLI_FLAG, NULL}};
+    bool as_json = false;
+    cli_opt_t opts[] = {{"name", CLI_STRING, &name},
+                        {"json", CLI_FLAG, &as_json},
+                        {NULL, CLI_FLAG, NULL}};
     const char *pos[1];
     size_t n;
     int done;
@@ -95,6 +104,9 @@ run_allow(int argc, char **argv)
         return cli_fail(cmd, "%s exists already: revoke %s first", path, name);
     if (rc != 0)
         return cli_fail(cmd, "%s", why);
+    if (as_json)
+        return cli_json_result(cmd, json_pack("{s:s, s:s, s:s}", "name", name,
+                                              "key", key, "path", path));
     printf("allowed %s (%s): new connections with its key are accepted\n", name,
            key);
     return CLI_OK;
@@ -103,12 +115,13 @@ run_allow(int argc, char **argv)
 const cli_cmd_t cli_cmd_allow = {
     "allow",
     "allow a client's admin key (CurveZMQ) on this user's host",
-    "usage: thespian allow PUBFILE [--name NAME]\n"
+    "usage: thespian allow PUBFILE [--name NAME] [--json]\n"
     "Copy the public key in PUBFILE (made by `thespian keygen --admin`)\n"
     "into the allow-list K/curve/clients/NAME.pub, K being\n"
     "$THESPIAN_KEY_DIR, else $THESPIAN_DIRECTOR_DIR, else ~/.thespian.\n"
     "NAME defaults to PUBFILE's name without its extension. The host reads\n"
-    "the allow-list at every new connection: no restart or reload.\n",
+    "the allow-list at every new connection: no restart or reload.\n"
+    "--json: {\"name\", \"key\" (Z85), \"path\" (the file written)}.\n",
     run_allow,
 };
 
@@ -116,10 +129,12 @@ static int
 run_revoke(int argc, char **argv)
 {
     const cli_cmd_t *cmd = &cli_cmd_revoke;
+    bool as_json = false;
+    cli_opt_t opts[] = {{"json", CLI_FLAG, &as_json}, {NULL, CLI_FLAG, NULL}};
     const char *pos[1];
     size_t n;
     int done;
-    if (!cli_parse(cmd, argc, argv, NULL, pos, 1, 1, &n, &done))
+    if (!cli_parse(cmd, argc, argv, opts, pos, 1, 1, &n, &done))
         return done;
     if (!thi_plugin_valid_name(pos[0]))
         return cli_usage_error(cmd,
@@ -132,6 +147,9 @@ run_revoke(int argc, char **argv)
     snprintf(path, sizeof path, "%s/%s.pub", dir, pos[0]);
     if (unlink(path) != 0)
         return cli_fail(cmd, "%s: %s", path, strerror(errno));
+    if (as_json)
+        return cli_json_result(cmd, json_pack("{s:s, s:s}", "name", pos[0],
+                                              "path", path));
     printf("revoked %s: new connections with its key are refused (open "
            "ones stay until they close)\n",
            pos[0]);
@@ -141,9 +159,10 @@ run_revoke(int argc, char **argv)
 const cli_cmd_t cli_cmd_revoke = {
     "revoke",
     "take a client's admin key out of this user's host's allow-list",
-    "usage: thespian revoke NAME\n"
+    "usage: thespian revoke NAME [--json]\n"
     "Remove K/curve/clients/NAME.pub (see `thespian allow`). It takes\n"
     "effect at once for new connections; connections already open stay\n"
-    "until they close (stop the client, or restart the host, to end them).\n",
+    "until they close (stop the client, or restart the host, to end them).\n"
+    "--json: {\"name\", \"path\" (the file removed)}.\n",
     run_revoke,
 };

@@ -702,7 +702,10 @@ run_bootstart(int argc, char **argv)
     int done;
     bool nostart;
     const char *user = NULL;
-    const cli_opt_t opts[] = {{"user", CLI_STRING, &user}, {NULL, 0, NULL}};
+    bool as_json = false;
+    const cli_opt_t opts[] = {{"user", CLI_STRING, &user},
+                              {"json", CLI_FLAG, &as_json},
+                              {NULL, 0, NULL}};
     if (!cli_parse(cmd, argc, argv, opts, pos, 0, 2, &n, &done))
         return done;
     if ((done = bootstart_args(cmd, pos, n, &name, &nostart)) != CLI_OK)
@@ -753,22 +756,36 @@ run_bootstart(int argc, char **argv)
     free(text);
     if (rc != 0)
         return cli_fail(cmd, "%s", d.msg);
-    printf("%s\n", unit);
-    if (nostart)
-        return CLI_OK;
+    if (!as_json)
+        printf("%s\n", unit);
     char svc[128];
     snprintf(svc, sizeof svc, "thespian-%s.service", name);
-    char *reload[] = {"systemctl", "daemon-reload", NULL};
-    char *enable[] = {"systemctl", "enable", "--now", svc, NULL};
-    if (systemctl(cmd, reload) != CLI_OK || systemctl(cmd, enable) != CLI_OK)
-        return CLI_FAIL;
-    printf("enabled and started %s\n", svc);
-    return CLI_OK;
+    if (!nostart) {
+        char *reload[] = {"systemctl", "daemon-reload", NULL};
+        char *enable[] = {"systemctl", "enable", "--now", svc, NULL};
+        /* a failure names the unit written: it stays, to start by hand */
+        if (systemctl(cmd, reload) != CLI_OK ||
+            systemctl(cmd, enable) != CLI_OK) {
+            if (as_json)
+                fprintf(stderr, "thespian %s: unit written: %s\n", cmd->name,
+                        cli_safe(unit));
+            return CLI_FAIL;
+        }
+        if (!as_json)
+            printf("enabled and started %s\n", svc);
+    }
+    if (!as_json)
+        return CLI_OK;
+    return cli_json_result(
+        cmd, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:b}", "unit", unit,
+                       "service", svc, "user", user, "directorDir", dir,
+                       "endpoint", ep, "thespiand", daemon, "exec", self,
+                       "started", !nostart));
 }
 
 const cli_cmd_t cli_cmd_bootstart = {
     "bootstart", "install a systemd unit that runs a host at boot",
-    "usage: thespian bootstart [--user USER] [NAME] [nostart]\n"
+    "usage: thespian bootstart [--user USER] [NAME] [nostart] [--json]\n"
     "Write the systemd unit thespian-NAME.service (NAME: 1-64 of A-Z a-z\n"
     "0-9 _ -, default \"thespian\") into $THESPIAN_SYSTEMD_DIR (default\n"
     "/etc/systemd/system). It runs `thespiand --foreground --director-dir\n"
@@ -783,6 +800,9 @@ const cli_cmd_t cli_cmd_bootstart = {
     "ProtectHome, ...: docs/cli.md), WantedBy=multi-user.target. Then,\n"
     "unless nostart, "
     "`systemctl daemon-reload` and `systemctl enable --now` the unit (exit\n"
-    "1 when systemctl is missing or fails). Prints the unit's path.\n",
+    "1 when systemctl is missing or fails). Prints the unit's path.\n"
+    "--json: {\"unit\" (its path), \"service\", \"user\", \"directorDir\",\n"
+    "\"endpoint\", \"thespiand\", \"exec\" (this thespian, for refresh),\n"
+    "\"started\" (false with nostart)}.\n",
     run_bootstart,
 };

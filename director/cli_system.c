@@ -20,26 +20,54 @@
 
 /* ---- start --------------------------------------------------------------- */
 
+/* The status of the host answering at `ep` (owned, json_decref), or
+ * NULL when none answers within a second. */
+static json_t *
+host_status(const char *ep)
+{
+    th_client_opts_t o = {.size = sizeof o, .endpoint = ep,
+                          .connect_timeout_ms = 1000};
+    th_client_t *c = NULL;
+    if (th_client_connect(&c, &o, NULL) != 0)
+        return NULL;
+    char *text = NULL;
+    int rc = th_client_status(c, &text);
+    th_client_close(c);
+    if (rc != 0)
+        return NULL;
+    json_t *st = json_loads(text, 0, NULL);
+    th_client_free(text);
+    return st;
+}
+
+/* What `start --json` prints: the host at `ep` as its status tells it. */
+static int
+start_result(const cli_cmd_t *cmd, const char *ep, const char *state,
+             const json_t *st, const char *kdir)
+{
+    json_t *adm = json_object_get(st, "admin");
+    return cli_json_result(
+        cmd, json_pack("{s:s, s:s, s:I, s:O?, s:O?, s:s?}", "state", state,
+                       "endpoint", ep, "pid",
+                       json_integer_value(json_object_get(adm, "pid")),
+                       "version", json_object_get(adm, "version"),
+                       "directorDir", json_object_get(adm, "directorDir"),
+                       "keyDir", kdir));
+}
+
 /* A host already answering at `ep` is used, as in Thespian — unless it
  * works on another director directory than this command's (`dd`, "" for
  * none): it trusts other keys and runs other bundles, so using it
  * silently would be a surprise. Returns -1 when no host answers, else
  * the exit code. */
 static int
-start_existing(const cli_cmd_t *cmd, const char *ep, const char *dd)
+start_existing(const cli_cmd_t *cmd, const char *ep, const char *dd,
+               bool as_json)
 {
-    th_client_opts_t o = {.size = sizeof o, .endpoint = ep,
-                          .connect_timeout_ms = 1000};
-    th_client_t *c = NULL;
-    if (th_client_connect(&c, &o, NULL) != 0)
+    json_t *st = host_status(ep);
+    if (st == NULL)
         return -1; /* thespiand says why, if it cannot start either */
-    char *text = NULL;
-    int rc = th_client_status(c, &text);
-    th_client_close(c);
-    if (rc != 0)
-        return -1;
-    json_t *st = json_loads(text, 0, NULL);
-    th_client_free(text);
+    int rc;
     json_t *adm = json_object_get(st, "admin");
     const char *theirs = json_string_value(json_object_get(adm, "directorDir"));
     char a[PATH_MAX], b[PATH_MAX];
@@ -47,10 +75,13 @@ start_existing(const cli_cmd_t *cmd, const char *ep, const char *dd)
                 (theirs && dd[0] && realpath(theirs, a) && realpath(dd, b) &&
                  strcmp(a, b) == 0);
     long pid = (long)json_integer_value(json_object_get(adm, "pid"));
-    if (same) {
-        printf("an actor system is already running at %s (pid %ld); it is "
-               "used\n",
-               cli_safe(ep), pid);
+    if (same && as_json) {
+        rc = start_result(cmd, ep, "running", st, NULL);
+    } else if (same) {
+        fprintf(cli_json_out ? stderr : stdout,
+                "an actor system is already running at %s (pid %ld); it is "
+                "used\n",
+                cli_safe(ep), pid);
         rc = CLI_OK;
     } else {
         rc = cli_fail(cmd,
@@ -72,7 +103,9 @@ run_start(int argc, char **argv)
     cli_list_t plugins = {.n = 0};
     const char *caps = NULL, *caps_file = NULL, *pidfile = NULL,
                *logfile = NULL, *workers = NULL, *timeout = NULL;
+    bool as_json = false;
     const cli_opt_t opts[] = {
+        {"json", CLI_FLAG, &as_json},
         {"plugin", CLI_LIST, &plugins},
         {"capabilities", CLI_STRING, &caps},
         {"capabilities-file", CLI_STRING, &caps_file},
@@ -87,6 +120,8 @@ run_start(int argc, char **argv)
     int done;
     if (!cli_parse(cmd, argc, argv, opts, pos, 0, 0, &n_pos, &done))
         return done;
+    if (as_json)
+        cli_json_out = true;
     int timeout_ms = 30000;
     if (timeout && !cli_seconds(timeout, &timeout_ms))
         return cli_usage_error(cmd, "--timeout %s: want seconds", timeout);
@@ -130,7 +165,7 @@ run_start(int argc, char **argv)
     } else {
         dd[0] = '\0';
     }
-    int existing = start_existing(cmd, ep, dd);
+    int existing = start_existing(cmd, ep, dd, as_json);
     if (existing != -1)
         return existing;
     /* the admin keys where this user's clients look for them, so the
@@ -147,6 +182,10 @@ run_start(int argc, char **argv)
     if (pid < 0)
         return cli_fail(cmd, "fork: %s", strerror(errno));
     if (pid == 0) {
+        /* thespiand's own lines ("serving ...") are progress: with
+         * --json they go to standard error */
+        if (cli_json_out && dup2(STDERR_FILENO, STDOUT_FILENO) < 0)
+            _exit(127);
         execvp(exe, (char *const *)args);
         fprintf(stderr, "thespian start: cannot run %s: %s (set $THESPIAND)\n",
                 exe, strerror(errno));
@@ -183,7 +222,15 @@ run_start(int argc, char **argv)
     if (cli_connect(cmd, ep, &c) != CLI_OK)
         return CLI_FAIL;
     th_client_close(c);
-    return CLI_OK;
+    if (!as_json)
+        return CLI_OK;
+    json_t *hs = host_status(ep);
+    if (hs == NULL)
+        return cli_fail(cmd, "the host at %s started but its status cannot "
+                             "be read", ep);
+    int rc = start_result(cmd, ep, "started", hs, kdir);
+    json_decref(hs);
+    return rc;
 }
 
 const cli_cmd_t cli_cmd_start = {
@@ -192,7 +239,7 @@ const cli_cmd_t cli_cmd_start = {
     "usage: thespian start [--endpoint E] [--plugin PATH]...\n"
     "                      [--capabilities JSON | --capabilities-file PATH]\n"
     "                      [--pidfile PATH] [--logfile PATH] [--workers N]\n"
-    "                      [--timeout SECONDS]\n"
+    "                      [--timeout SECONDS] [--json]\n"
     "Start an actor system (thespiand in daemon mode) on the endpoint and\n"
     "wait until it answers (default 30 s). When a system already serves the\n"
     "endpoint it is used, as in Thespian, and the exit status is 0 — unless\n"
@@ -206,7 +253,10 @@ const cli_cmd_t cli_cmd_start = {
     "are in K/curve, K being $THESPIAN_KEY_DIR, else $THESPIAN_DIRECTOR_DIR,\n"
     "else ~/.thespian: a first start makes the host's key pair and an\n"
     "allow-listed operator key there, which this user's commands then use\n"
-    "(docs/security.md).\n",
+    "(docs/security.md).\n"
+    "--json: {\"state\": \"started\"|\"running\" (an existing system is\n"
+    "used), \"endpoint\", \"pid\", \"version\", \"directorDir\" (null: none),\n"
+    "\"keyDir\" (started only)}; thespiand's own lines go to standard error.\n",
     run_start,
 };
 
@@ -217,7 +267,9 @@ run_shutdown(int argc, char **argv)
 {
     const cli_cmd_t *cmd = &cli_cmd_shutdown;
     const char *timeout = NULL;
+    bool as_json = false;
     const cli_opt_t opts[] = {{"timeout", CLI_STRING, &timeout},
+                              {"json", CLI_FLAG, &as_json},
                               {NULL, 0, NULL}};
     const char *pos[1];
     size_t n_pos;
@@ -237,6 +289,10 @@ run_shutdown(int argc, char **argv)
     th_client_error_t err;
     int crc = th_client_connect(&c, &copts, &err);
     if (crc == TH_ECLOSED) {
+        if (as_json)
+            return cli_json_result(cmd, json_pack("{s:s, s:s}", "state",
+                                                  "not running", "endpoint",
+                                                  ep));
         printf("no actor system runs at %s: nothing to shut down\n",
                cli_safe(ep));
         return CLI_OK;
@@ -250,6 +306,9 @@ run_shutdown(int argc, char **argv)
         return CLI_FAIL;
     }
     th_client_close(c);
+    if (as_json)
+        return cli_json_result(cmd, json_pack("{s:s, s:s}", "state",
+                                              "shut down", "endpoint", ep));
     printf("the actor system at %s has shut down\n", ep);
     return CLI_OK;
 }
@@ -257,11 +316,12 @@ run_shutdown(int argc, char **argv)
 const cli_cmd_t cli_cmd_shutdown = {
     "shutdown",
     "shut the actor system down in order",
-    "usage: thespian shutdown [--endpoint E] [--timeout SECONDS]\n"
+    "usage: thespian shutdown [--endpoint E] [--timeout SECONDS] [--json]\n"
     "Ask the actor system to shut down in order (every actor gets\n"
     "ActorExitRequest, children before parents) and wait until it has\n"
     "(default 30 s). When nothing listens at the endpoint, there is\n"
-    "nothing to stop: it says so and exits 0.\n",
+    "nothing to stop: it says so and exits 0.\n"
+    "--json: {\"state\": \"shut down\"|\"not running\", \"endpoint\"}.\n",
     run_shutdown,
 };
 

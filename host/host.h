@@ -15,14 +15,16 @@
 
 #include "thespian/actor.h"
 #include "thespian/error.h"
+#include "thespian/version.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
 /* The thespian-c version: status replies and the common capability
- * "Thespian Version". */
-#define TH_HOST_VERSION "0.1.0"
+ * "Thespian Version". meson.build's project version, through the
+ * generated <thespian/version.h>. */
+#define TH_HOST_VERSION TH_VERSION
 
 typedef struct th_system th_system_t;
 typedef struct th_inbox th_inbox_t;

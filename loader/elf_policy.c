@@ -176,6 +176,84 @@ dyn_str(const Elf_Data *st, GElf_Xword off)
         goto out;                                    \
     } while (0)
 
+/* `size` bytes of the file that a PT_LOAD maps at `addr` (as the
+ * dynamic linker reads them), of ELF type `type`; NULL when no segment
+ * holds them all. */
+static Elf_Data *
+at_vaddr(Elf *e, size_t nph, GElf_Addr addr, size_t size, Elf_Type type)
+{
+    for (size_t i = 0; i < nph; i++) {
+        GElf_Phdr ph;
+        if (gelf_getphdr(e, (int)i, &ph) == NULL || ph.p_type != PT_LOAD)
+            continue;
+        if (addr >= ph.p_vaddr && addr - ph.p_vaddr <= ph.p_filesz &&
+            size <= ph.p_filesz - (addr - ph.p_vaddr))
+            return elf_getdata_rawchunk(
+                e, (int64_t)(ph.p_offset + (addr - ph.p_vaddr)), size, type);
+    }
+    return NULL;
+}
+
+/* How many entries the dynamic symbol table has, as the dynamic linker's
+ * hash tables bound it (DT_HASH's nchain, else the highest DT_GNU_HASH
+ * chain's end); 0 with *ok false when the tables are out of bounds. */
+static size_t
+dynsym_count(Elf *e, size_t nph, GElf_Addr hash, GElf_Addr gnu_hash, bool *ok)
+{
+    *ok = true;
+    if (hash) {
+        Elf_Data *h = at_vaddr(e, nph, hash, 8, ELF_T_WORD);
+        if (h == NULL) {
+            *ok = false;
+            return 0;
+        }
+        return ((const uint32_t *)h->d_buf)[1];
+    }
+    if (gnu_hash == 0)
+        return 0;
+    Elf_Data *hd = at_vaddr(e, nph, gnu_hash, 16, ELF_T_WORD);
+    if (hd == NULL) {
+        *ok = false;
+        return 0;
+    }
+    const uint32_t *w = hd->d_buf;
+    uint32_t nbuckets = w[0], symoffset = w[1], bloom = w[2];
+    size_t word = gelf_getclass(e) == ELFCLASS64 ? 8 : 4;
+    GElf_Addr buckets = gnu_hash + 16 + (GElf_Addr)bloom * word;
+    if (nbuckets == 0 || nbuckets > (1u << 24) || bloom > (1u << 24)) {
+        *ok = false;
+        return 0;
+    }
+    Elf_Data *bd = at_vaddr(e, nph, buckets, (size_t)nbuckets * 4, ELF_T_WORD);
+    if (bd == NULL) {
+        *ok = false;
+        return 0;
+    }
+    uint32_t last = 0;
+    for (uint32_t i = 0; i < nbuckets; i++)
+        if (((const uint32_t *)bd->d_buf)[i] > last)
+            last = ((const uint32_t *)bd->d_buf)[i];
+    if (last < symoffset)
+        return symoffset;
+    /* walk the last chain to its end bit, read at once: from its start
+     * to the end of the segment holding it */
+    GElf_Addr from = buckets + (GElf_Addr)nbuckets * 4 +
+                     (GElf_Addr)(last - symoffset) * 4;
+    size_t room = 0;
+    for (size_t i = 0; i < nph; i++) {
+        GElf_Phdr ph;
+        if (gelf_getphdr(e, (int)i, &ph) != NULL && ph.p_type == PT_LOAD &&
+            from >= ph.p_vaddr && from - ph.p_vaddr < ph.p_filesz)
+            room = (size_t)(ph.p_filesz - (from - ph.p_vaddr)) / 4;
+    }
+    Elf_Data *cd = room ? at_vaddr(e, nph, from, room * 4, ELF_T_WORD) : NULL;
+    for (size_t i = 0; cd && i < room; i++)
+        if (((const uint32_t *)cd->d_buf)[i] & 1)
+            return (size_t)last + i + 1;
+    *ok = false;
+    return 0;
+}
+
 static int
 read_one(elf_info_t *info, const thi_bundle_input_t *f, const char *what,
          th_diag_t *d)
@@ -245,7 +323,7 @@ read_one(elf_info_t *info, const thi_bundle_input_t *f, const char *what,
     if (dyn == NULL || dsz == 0)
         FAIL(TH_EFORMAT, "%s: %s %s: dynamic segment out of bounds: %s", what,
              kind, p, elf_errmsg(-1));
-    GElf_Addr strtab = 0;
+    GElf_Addr strtab = 0, symtab = 0, hash = 0, gnu_hash = 0;
     GElf_Xword strsz = 0;
     int n_strtab = 0;
     for (size_t i = 0; i < dyn_ph.p_filesz / dsz; i++) {
@@ -259,6 +337,15 @@ read_one(elf_info_t *info, const thi_bundle_input_t *f, const char *what,
             break;
         case DT_STRSZ:
             strsz = de.d_un.d_val;
+            break;
+        case DT_SYMTAB:
+            symtab = de.d_un.d_ptr;
+            break;
+        case DT_HASH:
+            hash = de.d_un.d_ptr;
+            break;
+        case DT_GNU_HASH:
+            gnu_hash = de.d_un.d_ptr;
             break;
         case DT_SONAME:
             off_soname = de.d_un.d_val;
@@ -291,7 +378,7 @@ read_one(elf_info_t *info, const thi_bundle_input_t *f, const char *what,
         }
     }
     Elf_Data *st = NULL;
-    if (n_needed || n_path || has_soname) {
+    if (n_needed || n_path || has_soname || symtab) {
         /* DT_STRTAB is an address: find the file bytes a PT_LOAD maps there */
         if (n_strtab != 1 || strsz == 0)
             FAIL(TH_EFORMAT, "%s: %s %s: no single dynamic string table",
@@ -310,6 +397,39 @@ read_one(elf_info_t *info, const thi_bundle_input_t *f, const char *what,
             FAIL(TH_EFORMAT,
                  "%s: %s %s: dynamic string table outside the file", what,
                  kind, p);
+    }
+    /* STB_GNU_UNIQUE: once the dynamic linker binds to such a symbol it
+     * makes the object NODELETE for good (glibc), so its code could never
+     * be unmapped; the dynamic symbol table is read as ld.so reads it */
+    if (symtab) {
+        bool ok;
+        size_t nsym = dynsym_count(e, nph, hash, gnu_hash, &ok);
+        size_t ssz = gelf_fsize(e, ELF_T_SYM, 1, EV_CURRENT);
+        if (!ok || nsym > (1u << 24))
+            FAIL(TH_EFORMAT, "%s: %s %s: malformed symbol hash table", what,
+                 kind, p);
+        Elf_Data *syms = nsym ? at_vaddr(e, nph, symtab, nsym * ssz,
+                                         ELF_T_SYM)
+                              : NULL;
+        if (nsym && syms == NULL)
+            FAIL(TH_EFORMAT,
+                 "%s: %s %s: dynamic symbol table outside the file", what,
+                 kind, p);
+        for (size_t i = 0; i < nsym; i++) {
+            GElf_Sym sym;
+            if (gelf_getsym(syms, (int)i, &sym) == NULL)
+                FAIL(TH_EFORMAT, "%s: %s %s: unreadable symbol %zu", what,
+                     kind, p, i);
+            if (GELF_ST_BIND(sym.st_info) != STB_GNU_UNIQUE)
+                continue;
+            const char *name = dyn_str(st, sym.st_name);
+            FAIL(TH_EABI,
+                 "%s: %s %s: defines the STB_GNU_UNIQUE symbol %s: the "
+                 "dynamic linker would keep it mapped for good (it could "
+                 "never be unloaded); build it with -fno-gnu-unique (GCC) "
+                 "or without unique objects",
+                 what, kind, p, name ? name : "(unnamed)");
+        }
     }
     if (has_soname) {
         const char *s = dyn_str(st, off_soname);

@@ -21,7 +21,9 @@
 /* Check every file of kind "plugin" or "library" among `files` (borrowed;
  * paths are bundle paths, already checked by the bundle reader) against
  * the policy above, the private soname rule below, no DF_1_NODELETE
- * (such an object could never be unmapped), and RPATH/RUNPATH at most
+ * and no STB_GNU_UNIQUE symbol (glibc would keep such an object mapped
+ * for good: it could never be unloaded; the diag names the symbol and
+ * -fno-gnu-unique), and RPATH/RUNPATH at most
  * "$ORIGIN" itself: code is mapped from sealed memfds, where $ORIGIN is
  * /proc/self/fd, and every NEEDED must be a bundle library's soname
  * (mapped by the host beforehand) or a trusted system library. Data files are not checked, but a library name that
@@ -29,7 +31,7 @@
  * the bundle in the diag, which also names the file, the field and what
  * was found, e.g. "plugin x.so: ELF machine AArch64, host x86-64".
  * Returns 0, TH_EFORMAT (not ELF / malformed), TH_EABI (machine, class,
- * byte order, type), TH_EPERM (RPATH/RUNPATH or a library outside the
+ * byte order, type, NODELETE, GNU-unique), TH_EPERM (RPATH/RUNPATH or a library outside the
  * bundle and the trusted directories), TH_ENOMEM. Reads the system's
  * library configuration (/etc/ld.so.conf); thread-safe; does not block
  * beyond file reads. */

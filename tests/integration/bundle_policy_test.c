@@ -138,6 +138,29 @@ TH_TEST(rpath_and_runpath_to_tmp_are_refused_before_mapping)
     thi_key_destroy(f.key);
 }
 
+/* A plugin with an STB_GNU_UNIQUE symbol could never be unmapped: the
+ * host refuses it (signed by a trusted key, so only the ELF policy
+ * stands in the way) before anything of it is mapped. */
+TH_TEST(gnu_unique_symbols_are_refused_before_mapping)
+{
+    static const char *const unique_classes[] = {"Unique", NULL};
+    fixture_t f = {0};
+    fixture_start(&f);
+    th_client_t *c = hu_connect(&f.h);
+    size_t len;
+    uint8_t *so = read_env_file("GNU_UNIQUE_SO", &len);
+    const char *p = sign_one(&f, "unique", "unique", "1.0", NULL,
+                             "gnu_unique.so", so, len, "gnu_unique",
+                             unique_classes);
+    refused(&f, c, p, TH_EABI,
+            "plugin gnu_unique.so: defines the STB_GNU_UNIQUE symbol "
+            "th_test_unique_count");
+    free(so);
+    th_client_close(c);
+    CHECK(hu_finish(&f.h));
+    thi_key_destroy(f.key);
+}
+
 TH_TEST(another_elf_machine_or_class_is_refused_naming_it)
 {
     fixture_t f = {0};
@@ -359,6 +382,7 @@ TH_TEST(failed_activation_leaves_the_version_record)
 }
 
 TH_TEST_MAIN(TH_CASE(rpath_and_runpath_to_tmp_are_refused_before_mapping),
+             TH_CASE(gnu_unique_symbols_are_refused_before_mapping),
              TH_CASE(another_elf_machine_or_class_is_refused_naming_it),
              TH_CASE(tli_naming_an_undeclared_class_runs_nothing),
              TH_CASE(failed_activation_leaves_the_version_record))

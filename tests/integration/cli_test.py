@@ -283,8 +283,101 @@ def log_tells_clean_from_dropped():
         d.cleanup()
 
 
+def json_of_key_commands():
+    """keygen, keygen --admin, allow and revoke with --json: one JSON
+    document saying what was written or removed; a failure is exit 1 with
+    the message on standard error and nothing on standard output."""
+    d = tempfile.mkdtemp(prefix="th-cli-json-")
+    kd = os.path.join(d, "keys")
+    env = {"THESPIAN_KEY_DIR": kd}
+    try:
+        o, _ = expect(0, "keygen", "signer", "--bits", "2048", "--dir", d,
+                      "--json")
+        k = json.loads(o)
+        check(k["kind"] == "rsa" and k["bits"] == 2048, o)
+        check(k["private"] == os.path.join(d, "signer.pem") and
+              k["public"] == os.path.join(d, "signer_tls.key"), o)
+        check(os.path.exists(k["private"]) and os.path.exists(k["public"]), o)
+        # the fingerprint is the one `keys` shows for the same public key
+        os.makedirs(kd + "-dd", mode=0o700)
+        shutil.copy(k["public"], os.path.join(kd + "-dd", "signer_tls.key"))
+        o2, _ = expect(0, "keys", "--json",
+                       env={"THESPIAN_DIRECTOR_DIR": kd + "-dd"})
+        fps = [t["fingerprint"] for t in json.loads(o2)["trusted"]]
+        check(fps == [k["fingerprint"]], (o, o2))
+        o, _ = expect(0, "keygen", "--admin", "dave", "--dir", d, "--json")
+        a = json.loads(o)
+        check(a["kind"] == "curve" and len(a["key"]) == 40, o)
+        check(a["secret"] == os.path.join(d, "dave.key") and
+              a["public"] == os.path.join(d, "dave.pub"), o)
+        with open(a["public"]) as f:
+            check(a["key"] in f.read(), o)
+        # an existing key is not overwritten: an error, no JSON
+        o, e = expect(1, "keygen", "--admin", "dave", "--dir", d, "--json",
+                      err="exists already")
+        check(o == "", o)
+        # allow/revoke need the host's allow-list directory
+        os.makedirs(os.path.join(kd, "curve", "clients"))
+        o, _ = expect(0, "allow", a["public"], "--json", env=env)
+        r = json.loads(o)
+        path = os.path.join(kd, "curve", "clients", "dave.pub")
+        check(r == {"name": "dave", "key": a["key"], "path": path}, o)
+        check(os.path.exists(path), path)
+        o, _ = expect(1, "allow", a["public"], "--json", env=env,
+                      err="revoke dave first")
+        check(o == "", o)
+        o, _ = expect(0, "revoke", "dave", "--json", env=env)
+        check(json.loads(o) == {"name": "dave", "path": path}, o)
+        check(not os.path.exists(path), path)
+        o, _ = expect(1, "revoke", "dave", "--json", env=env, err=path)
+        check(o == "", o)
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+        shutil.rmtree(kd + "-dd", ignore_errors=True)
+
+
+def json_of_start():
+    """start --json: the host it started (pid, endpoint, version), then
+    the same host as already running; thespiand's lines stay off
+    standard output. shutdown --json: shut down, then not running."""
+    d = Daemon()
+    try:
+        o, _ = d.start("--json")
+        r = json.loads(o)
+        with open(d.pidfile) as f:
+            pid = int(f.read())
+        check(r["state"] == "started" and r["endpoint"] == d.endpoint and
+              r["pid"] == pid and
+              r["version"] == os.environ["TH_PROJECT_VERSION"], o)
+        check(r["directorDir"] is None and os.path.isdir(r["keyDir"]), o)
+        # one version everywhere: meson.build's, in the status and in the
+        # capability the host advertises
+        o, _ = expect(0, "status", "--json", "--endpoint", d.endpoint)
+        st = json.loads(o)
+        check(st["admin"]["version"] == os.environ["TH_PROJECT_VERSION"] and
+              st["capabilities"]["Thespian Version"] ==
+              os.environ["TH_PROJECT_VERSION"], o)
+        o, _ = d.start("--json")
+        r = json.loads(o)
+        check(r["state"] == "running" and r["pid"] == pid, o)
+        # a failure: exit 1, the reason on standard error, no JSON
+        o, _ = expect(1, "start", "--endpoint", d.endpoint, "--json",
+                      env={"THESPIAN_DIRECTOR_DIR": d.dir},
+                      err="director directory")
+        check(o == "", o)
+        o, _ = expect(0, "shutdown", "--endpoint", d.endpoint, "--json")
+        check(json.loads(o) == {"state": "shut down",
+                                "endpoint": d.endpoint}, o)
+        o, _ = expect(0, "shutdown", "--endpoint", d.endpoint, "--json")
+        check(json.loads(o) == {"state": "not running",
+                                "endpoint": d.endpoint}, o)
+    finally:
+        d.cleanup()
+
+
 CASES = [help_and_usage_errors, conventions, lifecycle_through_the_cli,
-         endpoint_rule, start_failures, log_tells_clean_from_dropped]
+         endpoint_rule, start_failures, log_tells_clean_from_dropped,
+         json_of_key_commands, json_of_start]
 
 
 

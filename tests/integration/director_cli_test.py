@@ -309,9 +309,37 @@ def bootstart_writes_the_unit():
         assert open(calls).read().splitlines() == [
             "daemon-reload", "enable --now thespian-web.service"], \
             open(calls).read()
+        # --json: what was written and whether it was started
+        p = subprocess.run([THESPIAN, "bootstart", "api", "nostart", "--json"],
+                           env=env, capture_output=True, text=True,
+                           timeout=60)
+        assert p.returncode == 0, p.stdout + p.stderr
+        r = json.loads(p.stdout)
+        api = os.path.join(sd, "thespian-api.service")
+        assert r["unit"] == api and os.path.exists(api), r
+        assert r["service"] == "thespian-api.service" and \
+            r["started"] is False, r
+        assert r["directorDir"] == rdd and r["endpoint"] == ep, r
+        assert r["exec"] == exe and os.path.basename(r["thespiand"]) == \
+            "thespiand" and r["user"], r
+        assert f"User={r['user']}" in open(api).read().splitlines(), r
+        os.unlink(api)
+        p = subprocess.run([THESPIAN, "bootstart", "web", "--json"],
+                           env=penv, capture_output=True, text=True,
+                           timeout=60)
+        assert p.returncode == 0, p.stdout + p.stderr
+        assert json.loads(p.stdout)["started"] is True, p.stdout
         open(os.path.join(d.root, "fail"), "w").close()
         d.run(["bootstart", "web"], env=penv, expect=1,
               contains="systemctl daemon-reload failed")
+        # a failure with --json: exit 1, the reason (and the unit written)
+        # on standard error, nothing on standard output
+        p = subprocess.run([THESPIAN, "bootstart", "web", "--json"],
+                           env=penv, capture_output=True, text=True,
+                           timeout=60)
+        assert p.returncode == 1 and p.stdout == "" and \
+            "systemctl daemon-reload failed" in p.stderr and \
+            "unit written" in p.stderr, (p.stdout, p.stderr)
         assert sorted(os.listdir(sd)) == ["thespian-thespian.service",
                                           "thespian-web.service"]
     finally:

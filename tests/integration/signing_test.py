@@ -19,6 +19,7 @@ COLLIDE = os.environ["TH_PLUGIN_collide_v1"]
 LIBCOLLIDE = os.environ["TH_PLUGIN_libcollide_v1"]
 ESCAPE_RUNPATH = os.environ["TH_PLUGIN_escape_runpath"]
 ESCAPE_RPATH = os.environ["TH_PLUGIN_escape_rpath"]
+GNU_UNIQUE = os.environ["TH_PLUGIN_gnu_unique"]
 CTOR_MARKER = os.environ["TH_PLUGIN_ctor_marker"]
 
 CASES = []
@@ -221,6 +222,14 @@ def gensrc_refuses_what_a_host_would_refuse_and_runs_nothing_with_the_key():
                  contains='plugin escape.so: RPATH/RUNPATH entry "/tmp" is '
                           'not $ORIGIN-relative')
         assert not os.path.exists(out_path)
+    # an STB_GNU_UNIQUE symbol: no host could ever unmap the plugin
+    src = os.path.join(t.root, "unique")
+    os.mkdir(src)
+    os.symlink(GNU_UNIQUE, os.path.join(src, "gnu_unique.so"))
+    t.gensrc("u", t.key, src, "-o", out_path, "gnu_unique.so", expect=1,
+             contains="plugin gnu_unique.so: defines the STB_GNU_UNIQUE "
+                      "symbol th_test_unique_count")
+    assert not os.path.exists(out_path)
     # a plugin is mapped once, in the child that reads its descriptor
     # (forked before the key is read), and its name and classes go into
     # the signed manifest

@@ -169,6 +169,28 @@ TH_TEST(needed_libraries_come_from_the_bundle_or_the_system)
     free(l);
 }
 
+/* An STB_GNU_UNIQUE symbol would keep the object mapped for good: refused,
+ * naming the symbol and the build flag, whichever hash table the object
+ * has (GNU: the default; SysV); a plugin without one passes. */
+TH_TEST(gnu_unique_symbols_are_refused)
+{
+    const char *const vars[] = {"TH_PLUGIN_gnu_unique",
+                                "TH_PLUGIN_gnu_unique_sysv"};
+    for (size_t i = 0; i < 2; i++) {
+        size_t len;
+        uint8_t *b = file_of(vars[i], &len);
+        th_diag_t d;
+        CHECK_RC(check1("u.so", "plugin", b, len, &d), TH_EABI);
+        CHECK_CONTAINS(d.msg, "plugin u.so: defines the STB_GNU_UNIQUE "
+                              "symbol th_test_unique_count");
+        CHECK_CONTAINS(d.msg, "-fno-gnu-unique");
+        CHECK_RC(check1("lib/libu.so", "library", b, len, &d), TH_EABI);
+        CHECK_CONTAINS(d.msg, "library lib/libu.so: defines the "
+                              "STB_GNU_UNIQUE symbol");
+        free(b);
+    }
+}
+
 TH_TEST(trusted_directories)
 {
     CHECK(thi_elf_trusted_lib("libc.so.6"));
@@ -182,6 +204,7 @@ TH_TEST(trusted_directories)
 }
 
 TH_TEST_MAIN(TH_CASE(a_plain_plugin_passes),
+             TH_CASE(gnu_unique_symbols_are_refused),
              TH_CASE(another_machine_or_class_is_named),
              TH_CASE(not_elf_or_truncated_is_malformed),
              TH_CASE(rpath_and_runpath_outside_the_bundle_are_refused),
