@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "director/cli.h"
+#include "thespian/version.h"
 
 static const cli_cmd_t cli_cmd_help;
 
@@ -96,7 +97,7 @@ main(int argc, char **argv)
             return CLI_OK;
         }
         if (strcmp(a, "--version") == 0) { /* meson.build's version */
-            printf("thespian %s\n", TH_PROJECT_VERSION);
+            printf("thespian %s\n", TH_VERSION);
             return CLI_OK;
         }
         if (strcmp(a, "--endpoint") == 0 && i + 1 < argc) {

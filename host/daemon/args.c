@@ -8,6 +8,7 @@
 #include <stdlib.h>
 
 #include "host/daemon/daemon.h"
+#include "thespian/version.h"
 
 static const char usage_text[] =
     "usage: thespiand [OPTIONS]\n"
@@ -193,7 +194,7 @@ thi_daemon_parse_args(options_t *o, int argc, char **argv)
             fputs(usage_text, stdout);
             exit(EXIT_OK);
         case O_VERSION: /* the meson project's version (meson.build) */
-            printf("thespiand %s\n", TH_PROJECT_VERSION);
+            printf("thespiand %s\n", TH_VERSION);
             exit(EXIT_OK);
         default:
             return usage_error("unknown or incomplete option %s",
