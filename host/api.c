@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "host/rt.h"
+#include "host/features/features.h"
 
 static th_ctx_t *
 checked(th_ctx_t *ctx)
@@ -187,7 +188,7 @@ api_wakeup_after(th_ctx_t *ctx, uint32_t ms, const void *data, size_t len)
         return TH_ETOOBIG;
     th_addr_t self;
     thi_slot_addr(ctx->sys, ctx->slot, ctx->slot->live_nonce, &self);
-    return thi_timer_add(ctx->sys->timers, &self, ms, data, len);
+    return thi_timer_add(thi_sys_timers(ctx->sys), &self, ms, data, len);
 }
 
 static int
@@ -413,7 +414,7 @@ static uint64_t
 api_timer_id(th_ctx_t *ctx)
 {
     checked(ctx);
-    return ctx->timer_id;
+    return ctx->msg_tag;
 }
 
 static int

@@ -149,35 +149,25 @@ enum thi_slot_kind { THI_SLOT_ACTOR = 0, THI_SLOT_ROOT, THI_SLOT_INBOX };
 
 typedef struct thi_children thi_children_t;
 
+#define THI_FEATURES_MAX 8            /* see host/core/feature.h */
+
 /* Per-actor data of the rarer features, allocated on first use (most
- * actors never have one) and freed when the incarnation ends. Each
- * feature owns its member and the file named beside it. */
+ * actors never have one) and freed when the incarnation ends. `feat`
+ * holds each feature's own state by feature id; `hooks` says which
+ * per-message hooks (THI_HOOK_*, core/feature.h) some feature armed for
+ * this actor, so the message path tests one word. */
 typedef struct thi_slot_ext {
-    th_addr_t forward;                /* actor.c: after a handoff ... */
+    th_addr_t forward;                /* handoff.c: after a handoff ... */
     bool forwarding;                  /* ... messages go to `forward` */
-    bool has_timers;                  /* timer.c: th_timer_start used */
-    struct thi_tnode *timers;         /* timer.c: this actor's live timers */
-    bool troupe_member;               /* troupe.c: member of `leader` */
-    bool wip;                         /* troupe.c: work in progress */
-    bool troupe_owed;                 /* troupe.c: routed work not yet
-                                         reported done to the leader */
-    th_addr_t leader;                 /* troupe.c */
-    int64_t suspend_until_ns;         /* supervise.c: backoff; 0 = none */
-    struct thi_troupe *troupe;        /* troupe.c: leader state */
-    struct thi_transient *transient;  /* troupe.c: transient actors */
-    struct thi_watch *watch;          /* watch.c: watched fds */
-    struct thi_caps_slot *caps;       /* caps.c: createActor requirements */
-    struct thi_sup_slot *sup;         /* supervise.c: strategies, history */
+    uint32_t hooks;                   /* THI_HOOK_* */
+    void *feat[THI_FEATURES_MAX];
 } thi_slot_ext_t;
 
 /* What a creator hands a new incarnation besides its class (START args):
- * owned by the START envelope, then moved into the slot's ext. */
+ * each feature's part by feature id, owned by the START envelope until
+ * the feature's take hook moves it into the slot. */
 typedef struct thi_start_extra {
-    char *requirements;               /* caps.c: JSON object text */
-    th_supervision_t *sup_children;   /* supervise.c: opts->supervision */
-    th_supervision_t *sup_self;       /* supervise.c: the parent's */
-    bool troupe_member;               /* troupe.c */
-    th_addr_t leader;
+    void *feat[THI_FEATURES_MAX];
 } thi_start_extra_t;
 
 typedef struct thi_slot {
@@ -216,6 +206,8 @@ typedef struct thi_slot {
 #define THI_SLOT_DEADLETTERS 2u    /* registered dead-letter handler */
 #define THI_SLOT_STOPPING 4u       /* root: shutdown in progress */
 #define THI_SLOT_NOTEARDOWN 8u     /* init failed: teardown must not run */
+#define THI_SLOT_NOCODE 16u        /* runs none of its class's code (a
+                                      feature routes its messages) */
 
 _Static_assert(sizeof(thi_slot_t) <= 192, "slot must stay within 3 lines");
 
@@ -245,8 +237,10 @@ struct th_ctx {
     uint32_t popped;               /* messages taken in this turn so far */
     atomic_uint_fast64_t messages; /* handed to actors through this ctx */
     bool failed_reason_set;
-    bool watch_called;             /* th_watch_fds during this callback */
-    uint64_t timer_id;             /* TimerMessage being handled, else 0 */
+    bool callback_hook;            /* a feature asked to hear the end of
+                                      this callback (THI_HOOK_CALLBACK) */
+    uint64_t msg_tag;              /* a feature's tag for the message being
+                                      handled (a timer's id), else 0 */
     char fail_reason[256];
     /* for the shutdown report, read by other threads: the slot this ctx
      * runs and what its callback is doing (an interned message type or a
@@ -307,9 +301,7 @@ struct th_system {
     atomic_uint_fast64_t dead_letters;
 
     thi_sched_t *sched;
-    thi_timers_t *timers;
-    struct thi_watcher *watcher;   /* watch.c */
-    struct thi_caps *caps;         /* caps.c */
+    void *feat[THI_FEATURES_MAX];  /* each feature's system state, by id */
 
     /* shutdown */
     pthread_mutex_t state_lock;
@@ -485,78 +477,6 @@ void thi_start_extra_free(thi_start_extra_t *x);
 th_addr_t *thi_children_addrs(struct th_system *sys, thi_slot_t *slot,
                               uint32_t *n);
 
-/* caps.c: the system's capabilities */
-int thi_caps_init(struct th_system *sys, const char *caps_json, th_diag_t *d);
-void thi_caps_fini(struct th_system *sys);
-/* May `cls` live here with these createActor requirements (JSON object
- * text or NULL)? 0, TH_ENOCOMPAT or TH_EINVAL with a diag saying why. */
-int thi_caps_admit(struct th_system *sys, const thi_class_t *cls,
-                   const char *requirements, th_diag_t *d);
-int thi_caps_update(struct th_system *sys, const char *name,
-                    const char *value_json, th_diag_t *d);
-int thi_caps_json(struct th_system *sys, char **out);   /* free() */
-/* Does an actor of `cls` created with `x` need re-checks after a change
- * (then handle_start calls thi_caps_slot_take, x may be NULL)? */
-static inline bool
-thi_caps_watched(const thi_class_t *cls, const thi_start_extra_t *x)
-{
-    return cls->capability_check || cls->n_requires ||
-           (x && x->requirements);
-}
-int thi_caps_slot_take(struct th_system *sys, thi_slot_t *slot,
-                       thi_start_extra_t *x);
-void thi_caps_slot_fini(struct th_system *sys, thi_slot_t *slot);
-/* The createActor requirements of the incarnation running in `slot` (JSON
- * object text, owned by the slot), or NULL. Only from its own context. */
-const char *thi_caps_slot_requirements(const thi_slot_t *slot);
-
-/* watch.c: fd watches */
-int thi_watch_init(struct th_system *sys);
-void thi_watch_fini(struct th_system *sys);
-int thi_watch_set(th_ctx_t *ctx, const int *fds, size_t n);
-void thi_watch_after(th_ctx_t *ctx, thi_slot_t *slot);  /* after a callback */
-void thi_watch_slot_fini(struct th_system *sys, thi_slot_t *slot);
-/* Synchronous mode: wait up to timeout_ms (-1: no limit) for watched fds
- * and deliver; returns how many WatchMessages were sent, or -1 at once
- * when no fd is watched. */
-int thi_watch_poll(struct th_system *sys, int timeout_ms);
-
-/* troupe.c: troupes and transient actors */
-/* A troupe's address is its leader: a slot of the class that runs none of
- * its code and routes user messages to members (its children). */
-bool thi_troupe_is_leader(const thi_slot_t *slot); /* after start_extras */
-int thi_troupe_start(th_ctx_t *ctx, thi_slot_t *slot);  /* after init */
-/* The leader's user messages (ext->troupe set): always consumes env. */
-bool thi_troupe_route(th_ctx_t *ctx, thi_slot_t *slot, thi_env_t *env);
-/* A member's or transient actor's user message `env` is done. */
-void thi_troupe_after(th_ctx_t *ctx, thi_slot_t *slot, const thi_env_t *env);
-int thi_troupe_wip(th_ctx_t *ctx, bool on);
-void thi_troupe_status(thi_slot_t *slot, json_t *into); /* leader */
-void thi_troupe_slot_fini(th_ctx_t *ctx, thi_slot_t *slot);
-
-/* supervise.c */
-/* Validate and copy a strategy given by the actor running ctx (NULL or
- * no slot: from outside); TH_EINVAL with a diag naming the field. A
- * decider keeps the caller's source mapped until thi_sup_free. */
-int thi_sup_copy(struct th_system *sys, th_ctx_t *ctx,
-                 const th_supervision_t *in, th_supervision_t **out,
-                 th_diag_t *d);
-void thi_sup_free(th_supervision_t *sup);   /* NULL-safe */
-int thi_sup_set(th_ctx_t *ctx, const th_supervision_t *sup);
-/* An actor with ext->sup failed on env (first failure): when its parent
- * chose a strategy, apply it (PoisonMessage at once, then the directive)
- * and return true; false: Thespian's default applies. Consumes nothing. */
-bool thi_sup_failed(th_ctx_t *ctx, thi_slot_t *slot, thi_env_t *env,
-                    const char *why);
-/* End of a turn of a suspended slot (the last touch of thi_slot_run): a
- * timer clears suspend_until_ns and requeues the slot when it is due. */
-void thi_sup_park(th_ctx_t *ctx, thi_slot_t *slot);
-/* Creating a child from `parent`'s own context: x->sup_self gets a copy
- * of how `parent` supervises its children. */
-int thi_sup_inherit(thi_slot_t *parent, thi_start_extra_t *x);
-int thi_sup_slot_take(thi_slot_t *slot, thi_start_extra_t *x);
-void thi_sup_slot_fini(thi_slot_t *slot);
-
 /* sched.c */
 int thi_sched_create(struct th_system *sys, thi_sched_t **out);
 void thi_sched_stop(thi_sched_t *sched);
@@ -568,34 +488,6 @@ long thi_sched_run_sync(struct th_system *sys, int timeout_ms,
                         bool (*until)(void *), void *arg);
 uint32_t thi_sched_workers(thi_sched_t *sched);
 uint64_t thi_sched_messages(thi_sched_t *sched);
-
-/* timer.c */
-int thi_timers_create(struct th_system *sys, thi_timers_t **out);
-void thi_timers_destroy(thi_timers_t *t);
-int thi_timer_add(thi_timers_t *t, const th_addr_t *target, uint32_t ms,
-                  const void *data, size_t len);
-/* Fire due timers; returns ms until the next one (-1: none). */
-int thi_timers_fire_due(thi_timers_t *t);
-size_t thi_timers_pending(thi_timers_t *t, const th_addr_t *target);
-/* Longest delay or period (ms): due times stay far from overflow. */
-#define THI_TIMER_MAX_MS (INT64_MAX / 4000000)
-int thi_timer_start(struct th_system *sys, const th_addr_t *target,
-                    int64_t delay_ms, int64_t period_ms, const void *data,
-                    size_t len, uint64_t *id_out);
-int thi_timer_cancel(struct th_system *sys, const th_addr_t *target,
-                     uint64_t id);
-/* A TimerMessage reaches its actor: false when its timer was cancelled
- * meanwhile (drop it); sets ctx->timer_id. Only timer.c may send a system
- * TimerMessage: its id sits in the 8 bytes before env->msg.data. */
-bool thi_timer_accept(th_ctx_t *ctx, thi_slot_t *slot, thi_env_t *env);
-void thi_timers_cancel_target(struct th_system *sys, const th_addr_t *target);
-/* Call fn(sys, args) on the timer thread (synchronous mode: from
- * th_system_run) after ms, with a copy of the `len` (> 0) bytes at args;
- * internal, not cancellable, dropped uncalled when the system is destroyed.
- * fn must be short: it holds the timer thread. */
-typedef void (*thi_timer_fn)(struct th_system *sys, const void *args);
-int thi_timer_call(thi_timers_t *t, uint32_t ms, thi_timer_fn fn,
-                   const void *args, size_t len);
 
 /* api.c */
 extern const struct th_host_api thi_host_api;
@@ -660,5 +552,7 @@ void thi_log_unregister_system(struct th_system *sys);
 /* logcfg.c: an actor's (or the embedder's, who NULL) th_log record */
 void thi_actor_vlog(int level, const th_addr_t *who, const char *fmt,
                     va_list ap);
+
+#include "host/core/feature.h"
 
 #endif /* TH_HOST_RT_H */

@@ -11,8 +11,10 @@
 
 /* slots.c: the runtime's types, pre-interned once (thi_root_init) */
 extern const thi_type_t *thi_t_exit, *thi_t_child_exited, *thi_t_status_req,
-    *thi_t_dead_envelope, *thi_t_validated, *thi_t_timer, *thi_t_poison;
+    *thi_t_dead_envelope, *thi_t_validated, *thi_t_poison;
 void thi_core_types_init(void);
+/* The interned own_type of each feature (NULL: none), by feature id. */
+extern const char *thi_own_types[THI_FEATURES_MAX];
 /* Release what an undeliverable runtime envelope carries (START args,
  * a start probe's waiter); the envelope itself stays the caller's. */
 void thi_env_args_free(thi_env_t *env);
@@ -55,6 +57,19 @@ void thi_begin_exit(th_ctx_t *ctx, thi_slot_t *slot, bool recursive);
 void thi_finalize(th_ctx_t *ctx, thi_slot_t *slot);
 bool thi_exit_is_recursive(const thi_env_t *env);
 void thi_reply_actor_status(th_ctx_t *ctx, thi_slot_t *slot, thi_env_t *env);
+
+/* After a callback (init or a handler): the features that asked to hear
+ * it (a watch lasts until the next callback). */
+static inline void
+thi_features_after_callback(th_ctx_t *ctx, thi_slot_t *slot)
+{
+    if (__builtin_expect(ctx->callback_hook ||
+                             (slot->ext &&
+                              (slot->ext->hooks & THI_HOOK_CALLBACK)), 0))
+        for (unsigned i = 0; i < thi_n_features; i++)
+            if (thi_features[i]->after_callback)
+                thi_features[i]->after_callback(ctx, slot);
+}
 
 /* handoff.c */
 void thi_handle_handoff(th_ctx_t *ctx, thi_slot_t *slot, thi_env_t *env);

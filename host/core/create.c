@@ -20,44 +20,39 @@ static int create_slot(struct th_system *sys, th_ctx_t *ctx, th_addr_t *out,
                        const thi_class_t *cls, const char *gname,
                        thi_slot_t *parent_slot, thi_start_extra_t *x);
 
-/* The 1.1 options: requirements, supervision. *x is NULL when there are
- * none (the common case allocates nothing). */
+/* The features' options (requirements, supervision, ...). *x is NULL
+ * when there are none (the common case allocates nothing). */
 static int
 create_extra(struct th_system *sys, th_ctx_t *ctx, thi_slot_t *parent_slot,
              const char *class_name, const th_create_opts_t *opts,
              thi_start_extra_t **x, th_diag_t *d)
 {
     *x = NULL;
-    const char *reqs = NULL;
-    const th_supervision_t *sup = NULL;
-    if (opts && opts->size >= offsetof(th_create_opts_t, requirements_json) +
-                                  sizeof(void *))
-        reqs = opts->requirements_json;
-    if (opts && opts->size >= offsetof(th_create_opts_t, supervision) +
-                                  sizeof(void *))
-        sup = opts->supervision;
-    bool inherit = ctx && ctx->slot == parent_slot && parent_slot->ext &&
-                   parent_slot->ext->sup;
-    if (reqs == NULL && sup == NULL && !inherit)
-        return 0;
-    thi_start_extra_t *e = calloc(1, sizeof *e);
-    if (e == NULL)
-        return thi_diag_set(d, TH_ENOMEM, "create %s: out of memory",
-                            class_name);
+    void *part[THI_FEATURES_MAX] = {0};
+    bool any = false;
     int rc = 0;
-    if (reqs && (e->requirements = strdup(reqs)) == NULL)
-        rc = TH_ENOMEM;
-    if (rc == 0 && sup)
-        rc = thi_sup_copy(sys, ctx, sup, &e->sup_children, d);
-    if (rc == 0 && inherit)
-        rc = thi_sup_inherit(parent_slot, e);
-    if (rc != 0) {
+    for (unsigned i = 0; i < thi_n_features && rc == 0; i++)
+        if (thi_features[i]->create_opts) {
+            rc = thi_features[i]->create_opts(sys, ctx, parent_slot, opts,
+                                              &part[i], d);
+            any |= part[i] != NULL;
+        }
+    if (rc == 0 && !any)
+        return 0;
+    thi_start_extra_t *e = rc == 0 ? calloc(1, sizeof *e) : NULL;
+    if (e == NULL) {
+        for (unsigned i = 0; i < thi_n_features; i++)
+            if (part[i])
+                thi_features[i]->extra_free(part[i]);
+        if (rc == 0)
+            return thi_diag_set(d, TH_ENOMEM, "create %s: out of memory",
+                                class_name);
         if (d->msg[0] == '\0')
             thi_diag_set(d, rc, "%s", th_strerror(rc));
         thi_log(TH_LOG_WARNING, NULL, "create %s: %s", class_name, d->msg);
-        thi_start_extra_free(e);
         return rc;
     }
+    memcpy(e->feat, part, sizeof part);
     *x = e;
     return 0;
 }
@@ -112,9 +107,11 @@ thi_create(struct th_system *sys, th_ctx_t *ctx, th_addr_t *out,
     }
     thi_start_extra_t *x = NULL;
     rc = create_extra(sys, ctx, parent_slot, class_name, opts, &x, d);
-    if (rc == 0 && (rc = thi_caps_admit(sys, cls, x ? x->requirements : NULL,
-                                        d)) != 0)
-        thi_log(TH_LOG_INFO, NULL, "create %s: %s", class_name, d->msg);
+    for (unsigned i = 0; i < thi_n_features && rc == 0; i++)
+        if (thi_features[i]->admit &&
+            (rc = thi_features[i]->admit(sys, cls, x ? x->feat[i] : NULL,
+                                         d)) != 0)
+            thi_log(TH_LOG_INFO, NULL, "create %s: %s", class_name, d->msg);
     if (rc != 0) {
         thi_start_extra_free(x);
         thi_source_put(sys, cls->source);

@@ -36,8 +36,8 @@ thi_handle_handoff(th_ctx_t *ctx, thi_slot_t *slot, thi_env_t *env)
     thi_self_addr(ctx, slot, &self);
     bool exported = false;
     bool forwarding = slot->ext && slot->ext->forwarding;
-    bool leader = slot->ext && slot->ext->troupe; /* has no state */
-    if (cls->export_state && !forwarding && !leader) {
+    bool nocode = (slot->flags & THI_SLOT_NOCODE) != 0; /* has no state */
+    if (cls->export_state && !forwarding && !nocode) {
         th_buf_t *buf = NULL;
         ctx->cur = NULL;
         int rc = cls->export_state(ctx, slot->state, &buf);
@@ -84,7 +84,7 @@ thi_handle_import(th_ctx_t *ctx, thi_slot_t *slot, thi_env_t *env)
 {
     const thi_class_t *cls = atomic_load_explicit(&slot->cls,
                                                   memory_order_relaxed);
-    if (cls->import_state == NULL || (slot->ext && slot->ext->troupe))
+    if (cls->import_state == NULL || (slot->flags & THI_SLOT_NOCODE))
         return;
     ctx->cur = NULL;
     int rc = cls->import_state(ctx, slot->state, env->msg.data, env->msg.len);

@@ -38,34 +38,55 @@ start_instance(th_ctx_t *ctx, thi_slot_t *slot)
     if (cls->init == NULL)
         return 0;
     ctx->cur = NULL;
-    ctx->watch_called = false;
+    ctx->callback_hook = false;
     atomic_store_explicit(&ctx->busy_what, "init", memory_order_relaxed);
     int rc = cls->init(ctx, slot->state);
     atomic_store_explicit(&ctx->busy_what, NULL, memory_order_relaxed);
-    if (ctx->watch_called || (slot->ext && slot->ext->watch))
-        thi_watch_after(ctx, slot); /* init may start a watch */
+    thi_features_after_callback(ctx, slot); /* init may start a watch */
     return rc < 0 ? rc : 0;
 }
 
-/* Move the creator's extras into the new incarnation's ext. */
+/* Move the creator's extras into the features' state of the new
+ * incarnation; every feature takes its part (freeing it on failure), the
+ * first error is the answer. */
 static int
 start_extras(th_ctx_t *ctx, thi_slot_t *slot, thi_start_extra_t *x)
 {
-    (void)ctx;
-    thi_slot_ext_t *e = thi_slot_ext(slot);
-    if (e == NULL) {
-        thi_start_extra_free(x);
-        return TH_ENOMEM;
+    int rc = 0;
+    for (unsigned i = 0; i < thi_n_features; i++) {
+        const thi_feature_t *f = thi_features[i];
+        void *part = x ? x->feat[i] : NULL;
+        if (x)
+            x->feat[i] = NULL;
+        if (f->take) {
+            int r = f->take(ctx, slot, part);
+            if (rc == 0)
+                rc = r;
+        } else if (part) {
+            f->extra_free(part);
+        }
     }
-    int rc = thi_caps_slot_take(ctx->sys, slot, x);
-    if (x == NULL)
-        return rc;
-    e->troupe_member = x->troupe_member;
-    e->leader = x->leader;
-    if (rc == 0)
-        rc = thi_sup_slot_take(slot, x);
-    thi_start_extra_free(x);
+    free(x);
     return rc;
+}
+
+static bool
+features_want(const thi_class_t *cls)
+{
+    for (unsigned i = 0; i < thi_n_features; i++)
+        if (thi_features[i]->wants && thi_features[i]->wants(cls))
+            return true;
+    return false;
+}
+
+static bool
+features_run_no_code(const thi_slot_t *slot)
+{
+    for (unsigned i = 0; i < thi_n_features; i++)
+        if (thi_features[i]->runs_no_code &&
+            thi_features[i]->runs_no_code(slot))
+            return true;
+    return false;
 }
 
 void
@@ -82,19 +103,16 @@ thi_handle_start(th_ctx_t *ctx, thi_slot_t *slot, thi_env_t *env)
     slot->started_ns = thi_now_ns();
     atomic_store_explicit(&slot->cls, a.cls, memory_order_release);
     int rc = 0;
-    if (a.x || (a.cls->flags & (TH_CLASS_TROUPE | TH_CLASS_TRANSIENT |
-                                TH_CLASS_TRANSIENT_IDLE)) ||
-        thi_caps_watched(a.cls, NULL))
+    if (a.x || features_want(a.cls))
         rc = start_extras(ctx, slot, a.x);
-    /* a troupe's leader only routes: none of the class's code runs in it */
-    if (rc == 0 && (a.cls->flags & TH_CLASS_TROUPE) &&
-        thi_troupe_is_leader(slot))
-        slot->flags |= THI_SLOT_NOTEARDOWN;
+    /* e.g. a troupe's leader only routes: none of the class's code runs */
+    if (rc == 0 && features_run_no_code(slot))
+        slot->flags |= THI_SLOT_NOTEARDOWN | THI_SLOT_NOCODE;
     else if (rc == 0)
         rc = start_instance(ctx, slot);
-    if (rc == 0 && (a.cls->flags & (TH_CLASS_TROUPE | TH_CLASS_TRANSIENT |
-                                    TH_CLASS_TRANSIENT_IDLE)))
-        rc = thi_troupe_start(ctx, slot);
+    for (unsigned i = 0; i < thi_n_features && rc == 0; i++)
+        if (thi_features[i]->started)
+            rc = thi_features[i]->started(ctx, slot);
     if (rc != 0) {
         th_addr_t self;
         thi_self_addr(ctx, slot, &self);
@@ -211,12 +229,9 @@ thi_finalize(th_ctx_t *ctx, thi_slot_t *slot)
         pthread_mutex_unlock(&sys->dl_lock);
     }
     if (slot->ext) {
-        if (slot->ext->has_timers)
-            thi_timers_cancel_target(sys, &self);
-        thi_troupe_slot_fini(ctx, slot);
-        thi_watch_slot_fini(sys, slot);
-        thi_caps_slot_fini(sys, slot);
-        thi_sup_slot_fini(slot);
+        for (unsigned i = 0; i < thi_n_features; i++)
+            if (slot->ext->feat[i] && thi_features[i]->slot_fini)
+                thi_features[i]->slot_fini(ctx, slot);
         free(slot->ext);
         slot->ext = NULL;
     }
@@ -329,8 +344,9 @@ thi_actor_status(struct th_system *sys, thi_slot_t *slot, uint32_t in_turn,
     uint64_t depth = atomic_load(&slot->pushed) -
                      atomic_load(&slot->processed) - in_turn;
     json_object_set_new(into, "mailbox", json_integer((json_int_t)depth));
-    json_object_set_new(into, "wakeups", json_integer((json_int_t)
-        thi_timers_pending(sys->timers, &self)));
+    for (unsigned i = 0; i < thi_n_features; i++)
+        if (thi_features[i]->status)
+            thi_features[i]->status(sys, slot, &self, into);
 }
 
 void
@@ -346,8 +362,9 @@ thi_reply_actor_status(th_ctx_t *ctx, thi_slot_t *slot, thi_env_t *env)
     json_object_set_new(o, "children",
                         json_integer(thi_children_count(slot->children)));
     json_object_set_new(o, "restarts", json_integer(slot->n_restarts));
-    if (slot->ext && slot->ext->troupe)
-        thi_troupe_status(slot, o);
+    for (unsigned i = 0; i < thi_n_features; i++)
+        if (thi_features[i]->self_status && thi_slot_feat(slot, i))
+            thi_features[i]->self_status(ctx, slot, o);
     json_object_set_new(o, "processed", json_integer((json_int_t)
         atomic_load(&slot->processed)));
     char *text = json_dumps(o, JSON_COMPACT);

@@ -12,6 +12,34 @@
 #include "host/core/core_int.h"
 #include "host/core/mailbox.h"
 
+/* The feature that alone sends system messages of `type` (interned), or
+ * NULL. Only for system messages: user messages never pay for it. */
+static const thi_feature_t *
+owner_of(const char *type)
+{
+    for (unsigned i = 0; i < thi_n_features; i++)
+        if (thi_features[i]->own_type && thi_own_types[i] == type)
+            return thi_features[i];
+    return NULL;
+}
+
+static __attribute__((noinline)) bool
+route(th_ctx_t *ctx, thi_slot_t *slot, thi_env_t *env)
+{
+    for (unsigned i = 0; i < thi_n_features; i++)
+        if (thi_features[i]->route && thi_features[i]->route(ctx, slot, env))
+            return true;
+    return false;
+}
+
+static __attribute__((noinline)) void
+delivered(th_ctx_t *ctx, thi_slot_t *slot, const thi_env_t *env)
+{
+    for (unsigned i = 0; i < thi_n_features; i++)
+        if (thi_features[i]->delivered)
+            thi_features[i]->delivered(ctx, slot, env);
+}
+
 static const char *
 fail_text(th_ctx_t *ctx, int rc)
 {
@@ -26,7 +54,7 @@ invoke(th_ctx_t *ctx, thi_slot_t *slot, thi_env_t *env)
     ctx->cur = env;
     ctx->failed_reason_set = false;
     ctx->fail_reason[0] = '\0';
-    ctx->watch_called = false;
+    ctx->callback_hook = false;
     /* interned names live as long as the process; a carried one is
      * copied (rare: a type no loaded class names) */
     const char *what = env->msg.type;
@@ -63,11 +91,8 @@ invoke(th_ctx_t *ctx, thi_slot_t *slot, thi_env_t *env)
         if (!handled)
             rc = cls->receive ? cls->receive(ctx, slot->state, &env->msg) : 0;
     }
-    /* a watch lasts until the next callback (Thespian's ThespianWatch);
-     * it sees ctx->cur: a WatchMessage handled re-arms the fds it named */
-    if (__builtin_expect(ctx->watch_called ||
-                             (slot->ext && slot->ext->watch), 0))
-        thi_watch_after(ctx, slot);
+    /* it sees ctx->cur: e.g. a WatchMessage handled re-arms its fds */
+    thi_features_after_callback(ctx, slot);
     ctx->cur = NULL;
     atomic_store_explicit(&ctx->busy_what, NULL, memory_order_relaxed);
     return rc == TH_SUPER ? 0 : rc;
@@ -88,8 +113,10 @@ user_failed(th_ctx_t *ctx, thi_slot_t *slot, thi_env_t *env, int rc)
     thi_self_addr(ctx, slot, &self);
     char why[300];
     snprintf(why, sizeof why, "%s", fail_text(ctx, rc));
-    if (slot->ext && slot->ext->sup && thi_sup_failed(ctx, slot, env, why))
-        return; /* the parent chose a strategy */
+    for (unsigned i = 0; i < thi_n_features; i++)
+        if (thi_features[i]->failed && thi_slot_feat(slot, i) &&
+            thi_features[i]->failed(ctx, slot, env, why))
+            return; /* e.g. the parent chose a supervision strategy */
     thi_log(TH_LOG_WARNING, &self,
             "actor %s failed on %s: %s; retrying once", cls->qname,
             env->msg.type, why);
@@ -129,8 +156,8 @@ process(th_ctx_t *ctx, thi_slot_t *slot, thi_env_t *env)
      * every message */
     th_addr_t self;
     if (slot->live_nonce == 0 || env->target_nonce != slot->live_nonce) {
-        if (env->system && env->msg.type == thi_t_timer->name) {
-            thi_env_free(env); /* its timer ended with the actor */
+        if (env->system && owner_of(env->msg.type) != NULL) {
+            thi_env_free(env); /* e.g. its timer ended with the actor */
             return;
         }
         thi_slot_addr(sys, slot, env->target_nonce, &self);
@@ -173,6 +200,7 @@ process(th_ctx_t *ctx, thi_slot_t *slot, thi_env_t *env)
         return;
     }
     const char *type = env->msg.type;
+    const thi_feature_t *owner;
     /* handed over: the new holder answers; the runtime's own messages are
      * still this actor's */
     thi_slot_ext_t *ext = slot->ext;
@@ -194,12 +222,12 @@ process(th_ctx_t *ctx, thi_slot_t *slot, thi_env_t *env)
             thi_env_free(env);
             return;
         }
-    } else if (type == thi_t_timer->name && env->system &&
-               (!thi_timer_accept(ctx, slot, env) ||
+    } else if (env->system && (owner = owner_of(type)) != NULL &&
+               (!owner->accept(ctx, slot, env) ||
                 (slot->flags & THI_SLOT_EXITING))) {
-        /* its timer was cancelled after it was sent, or ends with the
-         * actor now: no dead letter */
-        ctx->timer_id = 0;
+        /* e.g. its timer was cancelled after it was sent, or ends with
+         * the actor now: no dead letter */
+        ctx->msg_tag = 0;
         thi_env_free(env);
         return;
     } else if (slot->flags & THI_SLOT_EXITING) {
@@ -211,22 +239,24 @@ process(th_ctx_t *ctx, thi_slot_t *slot, thi_env_t *env)
         thi_env_free(env);
         return;
     } else if (type == thi_t_exit->name) {
-        /* the actor sees it, then exits; a troupe leader has no handler
-         * and its members never outlive it */
-        bool leader = ext && ext->troupe;
-        if (!leader)
+        /* the actor sees it, then exits; one that runs no code (a troupe's
+         * leader) has no handler, and what it runs never outlives it */
+        bool nocode = (slot->flags & THI_SLOT_NOCODE) != 0;
+        if (!nocode)
             (void)invoke(ctx, slot, env);
-        thi_begin_exit(ctx, slot, leader || thi_exit_is_recursive(env));
+        thi_begin_exit(ctx, slot, nocode || thi_exit_is_recursive(env));
         thi_env_free(env);
         return;
     }
-    if (ext && ext->troupe && thi_troupe_route(ctx, slot, env))
-        return; /* a troupe's address: a member handles it */
+    if (__builtin_expect(ext && (ext->hooks & THI_HOOK_ROUTE), 0) &&
+        route(ctx, slot, env))
+        return; /* e.g. a troupe's address: a member handles it */
     deliver_user(ctx, slot, env);
-    ctx->timer_id = 0;
-    if (slot->ext && !(slot->flags & THI_SLOT_EXITING) &&
-        (slot->ext->troupe_member || slot->ext->transient))
-        thi_troupe_after(ctx, slot, env);
+    ctx->msg_tag = 0;
+    if (__builtin_expect(slot->ext != NULL, 0) &&
+        (slot->ext->hooks & THI_HOOK_DELIVERED) &&
+        !(slot->flags & THI_SLOT_EXITING))
+        delivered(ctx, slot, env);
     thi_env_free(env);
 }
 
@@ -252,7 +282,7 @@ thi_slot_run(th_ctx_t *ctx, thi_slot_t *slot, uint32_t batch)
         /* a supervised child backing off before its restart: messages
          * wait; the slot stays scheduled, and a timer requeues it */
         if (__builtin_expect(slot->ext != NULL, 0) &&
-            slot->ext->suspend_until_ns != 0) {
+            (slot->ext->hooks & THI_HOOK_HOLD)) {
             parked = true;
             break;
         }
@@ -273,7 +303,10 @@ thi_slot_run(th_ctx_t *ctx, thi_slot_t *slot, uint32_t batch)
     atomic_store_explicit(&slot->processed, done + n, memory_order_relaxed);
     atomic_store_explicit(&ctx->busy, NULL, memory_order_release);
     if (parked) {
-        thi_sup_park(ctx, slot); /* last touch: the timer may run it now */
+        /* last touch: the feature may requeue it now */
+        for (unsigned i = 0; i < thi_n_features; i++)
+            if (thi_features[i]->held)
+                thi_features[i]->held(ctx, slot);
         ctx->slot = NULL;
         return false;
     }

@@ -160,9 +160,9 @@ thi_start_extra_free(thi_start_extra_t *x)
 {
     if (x == NULL)
         return;
-    free(x->requirements);
-    thi_sup_free(x->sup_children);
-    thi_sup_free(x->sup_self);
+    for (unsigned i = 0; i < thi_n_features; i++)
+        if (x->feat[i] && thi_features[i]->extra_free)
+            thi_features[i]->extra_free(x->feat[i]);
     free(x);
 }
 
@@ -185,7 +185,9 @@ thi_ctx_init(th_ctx_t *ctx, struct th_system *sys, thi_worker_t *w)
 }
 
 const thi_type_t *thi_t_exit, *thi_t_child_exited, *thi_t_status_req,
-    *thi_t_dead_envelope, *thi_t_validated, *thi_t_timer, *thi_t_poison;
+    *thi_t_dead_envelope, *thi_t_validated, *thi_t_poison;
+
+const char *thi_own_types[THI_FEATURES_MAX];
 
 void
 thi_core_types_init(void)
@@ -195,6 +197,8 @@ thi_core_types_init(void)
     thi_t_status_req = thi_type_builtin(TH_MSG_STATUS_REQ);
     thi_t_dead_envelope = thi_type_builtin(TH_MSG_DEAD_ENVELOPE);
     thi_t_validated = thi_type_builtin(TH_MSG_VALIDATED_SOURCE);
-    thi_t_timer = thi_type_builtin(TH_MSG_TIMER);
     thi_t_poison = thi_type_builtin(TH_MSG_POISON);
+    for (unsigned i = 0; i < thi_n_features; i++)
+        if (thi_features[i]->own_type)
+            thi_own_types[i] = thi_type_builtin(thi_features[i]->own_type)->name;
 }

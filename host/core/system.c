@@ -57,25 +57,22 @@ th_system_create(th_system_t **out, const th_system_opts_t *opts)
     thi_slots_init(sys);
     thi_root_init(sys);
     th_diag_t d = {0};
-    int rc = thi_caps_init(sys, sys->opts.capabilities_json, &d);
-    if (rc != 0)
+    int rc = thi_features_init(sys, &d);
+    if (rc != 0 && d.msg[0])
         thi_log(TH_LOG_ERROR, NULL, "system %s: %s", sys->name, d.msg);
-    sys->opts.capabilities_json = NULL; /* copied into sys->caps */
-    if (rc == 0)
-        rc = thi_sources_init(sys);
-    if (rc == 0)
-        rc = thi_timers_create(sys, &sys->timers);
-    if (rc == 0)
-        rc = thi_watch_init(sys);
+    if (rc != 0) {
+        thi_slots_fini(sys);
+        free(sys);
+        return rc;
+    }
+    rc = thi_sources_init(sys);
     if (rc == 0)
         rc = thi_sched_create(sys, &sys->sched);
     if (rc != 0) {
         thi_sched_destroy(sys->sched);
-        thi_watch_fini(sys);
-        thi_timers_destroy(sys->timers);
+        thi_features_fini(sys);
         thi_slots_fini(sys);
         thi_sources_fini(sys);
-        thi_caps_fini(sys);
         free(sys);
         return rc;
     }
@@ -212,11 +209,9 @@ th_system_destroy_within(th_system_t *sys, int stop_timeout_ms)
         }
     }
     thi_sched_destroy(sys->sched);
-    thi_watch_fini(sys);
-    thi_timers_destroy(sys->timers);
+    thi_features_fini(sys);
     thi_slots_fini(sys);
     thi_sources_fini(sys);
-    thi_caps_fini(sys);
     thi_registry_fini(sys);
     thi_names_fini(sys);
     free(sys->dl_handlers);
@@ -350,7 +345,10 @@ th_system_stats(th_system_t *sys, th_system_stats_t *out)
     out->live_actors = atomic_load(&sys->live_actors);
     out->dead_letters = atomic_load(&sys->dead_letters);
     out->messages = thi_sched_messages(sys->sched);
-    out->pending_timers = thi_timers_pending(sys->timers, NULL);
+    out->pending_timers = 0;
+    for (unsigned i = 0; i < thi_n_features; i++)
+        if (thi_features[i]->stats)
+            thi_features[i]->stats(sys, out);
 }
 
 int
