@@ -8,7 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "host/rt.h"
+#include "host/core/runtime.h"
+#include "host/log.h"
+#include "host/sources/sources.h"
 #include "host/features/features.h"
 
 static th_ctx_t *

@@ -7,7 +7,8 @@
 #ifndef TH_HOST_CORE_INT_H
 #define TH_HOST_CORE_INT_H
 
-#include "host/rt.h"
+#include "host/core/runtime.h"
+#include "host/core/feature.h"
 
 /* slots.c: the runtime's types, pre-interned once (thi_root_init) */
 extern const thi_type_t *thi_t_exit, *thi_t_child_exited, *thi_t_status_req,

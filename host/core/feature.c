@@ -5,7 +5,7 @@
  */
 #include <stdlib.h>
 
-#include "host/rt.h"
+#include "host/core/runtime.h"
 #include "host/core/feature.h"
 
 int

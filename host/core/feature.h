@@ -13,7 +13,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 
-#include "host/rt.h"
+#include "host/core/runtime.h"
 
 /* Per-message hooks a feature arms for one actor (thi_slot_hooks): the
  * message path tests ext->hooks, one word, and calls the feature only

@@ -7,7 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "host/rt.h"
+#include "host/core/runtime.h"
+#include "host/log.h"
 #include "host/core/core_int.h"
 
 /* ---- Handoff (hot swap) -------------------------------------------------------- */

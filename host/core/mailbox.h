@@ -7,7 +7,7 @@
 #ifndef TH_HOST_CORE_MAILBOX_H
 #define TH_HOST_CORE_MAILBOX_H
 
-#include "host/rt.h"
+#include "host/core/runtime.h"
 
 /* ---- Mailbox: intrusive MPSC queue with a stub, after Vyukov. The low bit
  * of `head` means "empty and not scheduled": the push that clears it is the

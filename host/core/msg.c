@@ -15,7 +15,7 @@
 #include <sys/random.h>
 #include <time.h>
 
-#include "host/rt.h"
+#include "host/core/runtime.h"
 #include "loader/crypto.h"
 #include "sdk/src/wire.h"
 

@@ -7,7 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "host/rt.h"
+#include "host/core/runtime.h"
+#include "host/log.h"
+#include "host/sources/sources.h"
 #include "host/core/core_int.h"
 
 static pthread_once_t types_once = PTHREAD_ONCE_INIT;

@@ -8,7 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "host/rt.h"
+#include "host/core/runtime.h"
+#include "host/log.h"
 #include "host/core/core_int.h"
 #include "host/core/mailbox.h"
 

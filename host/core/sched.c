@@ -15,7 +15,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "host/rt.h"
+#include "host/core/runtime.h"
+#include "host/core/feature.h"
 
 #define RING_CAP 256u
 #define LIFO_STREAK_MAX 16   /* then let queued work run: fairness */

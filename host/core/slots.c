@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "host/rt.h"
+#include "host/core/runtime.h"
 #include "host/core/core_int.h"
 #include "host/core/mailbox.h"
 

@@ -10,7 +10,10 @@
 #include <string.h>
 #include <time.h>
 
-#include "host/rt.h"
+#include "host/core/runtime.h"
+#include "host/core/feature.h"
+#include "host/log.h"
+#include "host/sources/sources.h"
 #include "sdk/src/wire.h"
 
 

@@ -10,7 +10,7 @@
 
 #include <jansson.h>
 
-#include "host/rt.h"
+#include "host/core/runtime.h"
 #include "host/core/feature.h"
 
 /* Order is the table's: system init in this order, fini in reverse;

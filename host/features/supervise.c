@@ -14,7 +14,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "host/rt.h"
+#include "host/core/runtime.h"
+#include "host/log.h"
+#include "host/sources/sources.h"
 #include "host/features/features.h"
 
 /* Every strategy the runtime keeps is one of these (the public struct

@@ -9,7 +9,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "host/rt.h"
+#include "host/core/runtime.h"
 #include "host/features/features.h"
 
 /* One timer. User timers (th_timer_start) have an id, are in the id table

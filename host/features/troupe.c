@@ -19,7 +19,9 @@
 
 #include <jansson.h>
 
-#include "host/rt.h"
+#include "host/core/runtime.h"
+#include "host/log.h"
+#include "host/sources/sources.h"
 #include "host/features/features.h"
 
 /* env->reserved0 of an envelope a leader handed to a member */

@@ -23,7 +23,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "host/rt.h"
+#include "host/core/runtime.h"
+#include "host/log.h"
 #include "host/features/features.h"
 
 typedef struct wfd {

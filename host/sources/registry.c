@@ -7,7 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "host/rt.h"
+#include "host/core/runtime.h"
+#include "host/log.h"
+#include "host/sources/sources.h"
 #include "loader/plugin.h"
 
 typedef struct thi_plugin_rec {
