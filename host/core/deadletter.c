@@ -63,12 +63,8 @@ thi_dead_letter(struct th_system *sys, thi_env_t *env,
     size_t n = 0;
     if (forward) {
         pthread_mutex_lock(&sys->dl_lock);
-        n = sys->n_dl_handlers;
-        if (n && (handlers = malloc(n * sizeof *handlers)) != NULL)
-            memcpy(handlers, sys->dl_handlers, n * sizeof *handlers);
-        pthread_mutex_unlock(&sys->dl_lock);
-        if (handlers == NULL)
-            n = 0; /* out of memory: logged instead */
+        handlers = thi_notify_copy(&sys->dl_handlers, &n);
+        pthread_mutex_unlock(&sys->dl_lock); /* n = 0 on ENOMEM: logged */
     }
     if (n == 0) {
         log_dead_letter(sys, env, target, why);
@@ -84,3 +80,29 @@ thi_dead_letter(struct th_system *sys, thi_env_t *env,
     thi_env_free(env);
 }
 
+int
+thi_dead_letters_handle(struct th_system *sys, thi_slot_t *slot, bool on)
+{
+    th_addr_t self;
+    thi_slot_addr(sys, slot, slot->live_nonce, &self);
+    int rc = 0;
+    pthread_mutex_lock(&sys->dl_lock);
+    if (on && (rc = thi_notify_add(&sys->dl_handlers, &self)) == 0)
+        slot->flags |= THI_SLOT_DEADLETTERS;
+    else if (!on && thi_notify_remove(&sys->dl_handlers, &self))
+        slot->flags &= ~THI_SLOT_DEADLETTERS;
+    pthread_mutex_unlock(&sys->dl_lock);
+    return rc;
+}
+
+void
+thi_dead_letters_forget(struct th_system *sys, thi_slot_t *slot)
+{
+    if (!(slot->flags & THI_SLOT_DEADLETTERS))
+        return;
+    th_addr_t self;
+    thi_slot_addr(sys, slot, slot->live_nonce, &self);
+    pthread_mutex_lock(&sys->dl_lock);
+    thi_notify_remove(&sys->dl_handlers, &self);
+    pthread_mutex_unlock(&sys->dl_lock);
+}

@@ -221,15 +221,7 @@ thi_finalize(th_ctx_t *ctx, thi_slot_t *slot)
         free(slot->u.name);
         slot->u.name = NULL;
     }
-    if (slot->flags & THI_SLOT_DEADLETTERS) {
-        pthread_mutex_lock(&sys->dl_lock);
-        for (size_t i = 0; i < sys->n_dl_handlers; i++)
-            if (th_addr_eq(&sys->dl_handlers[i], &self)) {
-                sys->dl_handlers[i] = sys->dl_handlers[--sys->n_dl_handlers];
-                break;
-            }
-        pthread_mutex_unlock(&sys->dl_lock);
-    }
+    thi_dead_letters_forget(sys, slot);
     if (slot->ext) {
         for (unsigned i = 0; i < thi_n_features; i++)
             if (slot->ext->feat[i] && thi_features[i]->slot_fini)

@@ -13,6 +13,11 @@
 int thi_deliver(struct th_system *sys, const th_addr_t *to, thi_env_t *env);
 void thi_dead_letter(struct th_system *sys, thi_env_t *env,
                      const th_addr_t *target, const char *why);
+/* The actor in `slot` (its own context) starts or stops hearing dead
+ * letters as DeadEnvelope; 0 or TH_ENOMEM. */
+int thi_dead_letters_handle(struct th_system *sys, thi_slot_t *slot, bool on);
+/* Its incarnation ends: no more DeadEnvelopes for it. */
+void thi_dead_letters_forget(struct th_system *sys, thi_slot_t *slot);
 /* A copy of `data` as a user message of `type` from `from` (NULL: none) to
  * `to`, or to the holder of `name` when `to` is NULL. Reserved types are
  * refused (TH_ERESERVED). `origin` is THI_TYPE_ACTOR or THI_TYPE_OUTSIDE

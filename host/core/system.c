@@ -217,7 +217,7 @@ th_system_destroy_within(th_system_t *sys, int stop_timeout_ms)
     thi_sources_fini(sys);
     thi_registry_fini(sys);
     thi_names_fini(sys);
-    free(sys->dl_handlers);
+    thi_notify_fini(&sys->dl_handlers);
     pthread_mutex_destroy(&sys->classes_lock);
     pthread_mutex_destroy(&sys->names_lock);
     pthread_mutex_destroy(&sys->dl_lock);

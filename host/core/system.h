@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "host/core/notify.h"
 #include "host/core/slot.h"
 #include "host/host.h"
 #include "loader/diag.h"
@@ -92,8 +93,7 @@ struct th_system {
 
     /* dead letters */
     pthread_mutex_t dl_lock;
-    th_addr_t *dl_handlers;
-    size_t n_dl_handlers, cap_dl_handlers;
+    thi_notify_t dl_handlers;      /* under dl_lock */
     atomic_uint_fast64_t dead_letters;
 
     thi_sched_t *sched;
