@@ -10,12 +10,17 @@
 #include "host/core/runtime.h"
 #include "host/core/feature.h"
 
+/* Data read on every message: hidden, so this -fPIC library reaches it
+ * PC-relative rather than through the GOT. */
+#define THI_HIDDEN __attribute__((visibility("hidden")))
+
 /* slots.c: the runtime's types, pre-interned once (thi_root_init) */
-extern const thi_type_t *thi_t_exit, *thi_t_child_exited, *thi_t_status_req,
-    *thi_t_dead_envelope, *thi_t_validated, *thi_t_poison;
+extern const thi_type_t *thi_t_exit THI_HIDDEN, *thi_t_child_exited THI_HIDDEN,
+    *thi_t_status_req THI_HIDDEN, *thi_t_dead_envelope THI_HIDDEN,
+    *thi_t_validated THI_HIDDEN, *thi_t_poison THI_HIDDEN;
 void thi_core_types_init(void);
 /* The interned own_type of each feature (NULL: none), by feature id. */
-extern const char *thi_own_types[THI_FEATURES_MAX];
+extern const char *thi_own_types[THI_FEATURES_MAX] THI_HIDDEN;
 /* Release what an undeliverable runtime envelope carries (START args,
  * a start probe's waiter); the envelope itself stays the caller's. */
 void thi_env_args_free(thi_env_t *env);
@@ -61,15 +66,14 @@ void thi_reply_actor_status(th_ctx_t *ctx, thi_slot_t *slot, thi_env_t *env);
 
 /* After a callback (init or a handler): the features that asked to hear
  * it (a watch lasts until the next callback). */
+void thi_features_after_callback_run(th_ctx_t *ctx, thi_slot_t *slot);
 static inline void
 thi_features_after_callback(th_ctx_t *ctx, thi_slot_t *slot)
 {
     if (__builtin_expect(ctx->callback_hook ||
                              (slot->ext &&
                               (slot->ext->hooks & THI_HOOK_CALLBACK)), 0))
-        for (unsigned i = 0; i < thi_n_features; i++)
-            if (thi_features[i]->after_callback)
-                thi_features[i]->after_callback(ctx, slot);
+        thi_features_after_callback_run(ctx, slot);
 }
 
 /* handoff.c */

@@ -7,6 +7,7 @@
 
 #include "host/core/runtime.h"
 #include "host/core/feature.h"
+#include "host/core/core_int.h"
 
 int
 thi_features_init(struct th_system *sys, th_diag_t *d)
@@ -45,4 +46,13 @@ thi_slot_feat_set(thi_slot_t *slot, unsigned id, void *state)
     }
     slot->ext->feat[id] = state;
     return 0;
+}
+
+/* Out of line: the callback path only tests whether to call it. */
+__attribute__((noinline, cold)) void
+thi_features_after_callback_run(th_ctx_t *ctx, thi_slot_t *slot)
+{
+    for (unsigned i = 0; i < thi_n_features; i++)
+        if (thi_features[i]->after_callback)
+            thi_features[i]->after_callback(ctx, slot);
 }
