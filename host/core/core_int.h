@@ -7,6 +7,8 @@
 #ifndef TH_HOST_CORE_INT_H
 #define TH_HOST_CORE_INT_H
 
+#include <time.h>
+
 #include "host/core/runtime.h"
 #include "host/core/feature.h"
 
@@ -75,6 +77,11 @@ thi_features_after_callback(th_ctx_t *ctx, thi_slot_t *slot)
                               (slot->ext->hooks & THI_HOOK_CALLBACK)), 0))
         thi_features_after_callback_run(ctx, slot);
 }
+
+/* system.c: helpers inbox.c shares */
+void thi_deadline_after(struct timespec *ts, int timeout_ms); /* realtime */
+/* Synchronous mode: run the system after a send from outside; returns rc */
+int thi_ran_after_send(struct th_system *sys, int rc);
 
 /* handoff.c */
 void thi_handle_handoff(th_ctx_t *ctx, thi_slot_t *slot, thi_env_t *env);

@@ -1,5 +1,5 @@
 /*
- * host/sched.c — the M:N scheduler. Each worker thread owns a FIFO ring of
+ * host/core/sched.c — the M:N scheduler. Each worker thread owns a FIFO ring of
  * runnable actor slots (others may steal from it) and a LIFO slot holding
  * the actor it most recently made runnable, so a request/reply pair stays
  * on one core. Slots made runnable outside workers go to a global queue.

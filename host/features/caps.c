@@ -1,5 +1,5 @@
 /*
- * host/caps.c — the system's capabilities: one JSON object (the start
+ * host/features/caps.c — the system's capabilities: one JSON object (the start
  * object plus the read-only common ones), its serialized text cached for
  * capability checks, admission of new actors against it, and the re-check
  * of live actors after an update. docs/capabilities.md is the contract.

@@ -1,11 +1,12 @@
 /*
- * host/supervise.c — supervision strategies (Proto.Actor's model; contract
+ * host/features/supervise.c — supervision strategies (Proto.Actor's model; contract
  * in actor.h above th_supervision_t and in docs/supervision.md).
  *
  * Each actor's supervision state (feature slot THI_FEAT_SUP) holds the
- * strategy it applies to its children (`children`), the copy of its parent's strategy that applies to itself
- * (`self`, taken when it was created from the parent's context) and the
- * times of its recent supervised restarts. Everything runs in the actor's
+ * strategy it applies to its children (`children`), the copy of its
+ * parent's strategy that applies to itself (`self`, taken when it was
+ * created from the parent's context) and the times of its recent
+ * supervised restarts. Everything runs in the actor's
  * own context or reaches another actor as an op: no locks on actor state.
  * A failed child decides from its own copy, so th_supervise changes only
  * children created afterwards.

@@ -1,9 +1,13 @@
 /*
- * host/timer.c — wakeupAfter and timers with ids: a binary min-heap of due
+ * host/features/timer.c — wakeupAfter and timers with ids: a binary min-heap of due
  * times (schedule O(log n)) and an id table (cancel O(1)). A threaded
  * system has one timer thread that sleeps until the earliest due time (no
  * polling); a synchronous system fires due timers from th_system_run. Ties
  * keep the order the timers were set in.
+ *
+ * Over 600 lines as one piece: the heap, the id table, the thread and the
+ * per-actor lists share one lock and one node type, and a timer moves
+ * between them in every operation here.
  */
 #include <stdlib.h>
 #include <string.h>

@@ -1,5 +1,5 @@
 /*
- * host/troupe.c — troupes and transient actors (Thespian §8.1, §8.2).
+ * host/features/troupe.c — troupes and transient actors (Thespian §8.1, §8.2).
  *
  * A troupe's address is its leader: a slot of the troupe's class that runs
  * none of the class's code. The leader routes each user message to one

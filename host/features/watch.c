@@ -1,5 +1,5 @@
 /*
- * host/watch.c — fd watches (Thespian's ThespianWatch). One epoll set per
+ * host/features/watch.c — fd watches (Thespian's ThespianWatch). One epoll set per
  * system holds every watched fd, each registered EPOLLONESHOT: a readiness
  * gives one WatchMessage, and the fd is re-armed only after the actor's
  * next callback renews the watch (watch_after). A threaded system has

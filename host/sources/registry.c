@@ -1,5 +1,5 @@
 /*
- * host/registry.c — the classes a system can create, by qualified name
+ * host/sources/registry.c — the classes a system can create, by qualified name
  * PLUGIN.CLASS, and the plugins they come from. A plugin registers all its
  * classes or none.
  */
