@@ -8,7 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "host/rt.h"
+#include "host/core/runtime.h"
+#include "host/log.h"
+#include "host/sources/sources.h"
+#include "host/features/features.h"
 
 static th_ctx_t *
 checked(th_ctx_t *ctx)
@@ -187,7 +190,7 @@ api_wakeup_after(th_ctx_t *ctx, uint32_t ms, const void *data, size_t len)
         return TH_ETOOBIG;
     th_addr_t self;
     thi_slot_addr(ctx->sys, ctx->slot, ctx->slot->live_nonce, &self);
-    return thi_timer_add(ctx->sys->timers, &self, ms, data, len);
+    return thi_timer_add(thi_sys_timers(ctx->sys), &self, ms, data, len);
 }
 
 static int
@@ -202,34 +205,7 @@ static int
 api_handle_dead_letters(th_ctx_t *ctx, bool on)
 {
     checked(ctx);
-    struct th_system *sys = ctx->sys;
-    th_addr_t self;
-    thi_slot_addr(sys, ctx->slot, ctx->slot->live_nonce, &self);
-    int rc = 0;
-    pthread_mutex_lock(&sys->dl_lock);
-    size_t i = 0;
-    while (i < sys->n_dl_handlers && !th_addr_eq(&sys->dl_handlers[i], &self))
-        i++;
-    if (on && i == sys->n_dl_handlers) {
-        if (sys->n_dl_handlers == sys->cap_dl_handlers) {
-            size_t cap = sys->cap_dl_handlers ? sys->cap_dl_handlers * 2 : 4;
-            th_addr_t *h = realloc(sys->dl_handlers, cap * sizeof *h);
-            if (h == NULL) {
-                rc = TH_ENOMEM;
-                goto out_unlock;
-            }
-            sys->dl_handlers = h;
-            sys->cap_dl_handlers = cap;
-        }
-        sys->dl_handlers[sys->n_dl_handlers++] = self;
-        ctx->slot->flags |= THI_SLOT_DEADLETTERS;
-    } else if (!on && i < sys->n_dl_handlers) {
-        sys->dl_handlers[i] = sys->dl_handlers[--sys->n_dl_handlers];
-        ctx->slot->flags &= ~THI_SLOT_DEADLETTERS;
-    }
-out_unlock:
-    pthread_mutex_unlock(&sys->dl_lock);
-    return rc;
+    return thi_dead_letters_handle(ctx->sys, ctx->slot, on);
 }
 
 static int
@@ -413,7 +389,7 @@ static uint64_t
 api_timer_id(th_ctx_t *ctx)
 {
     checked(ctx);
-    return ctx->timer_id;
+    return ctx->msg_tag;
 }
 
 static int

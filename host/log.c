@@ -21,7 +21,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "host/rt.h"
+#include "host/core/runtime.h"
+#include "host/log.h"
 #include "loader/logspec.h"
 #include "base/text.h"
 

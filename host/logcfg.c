@@ -17,7 +17,8 @@
 #include <unistd.h>
 
 #include "host/host.h"
-#include "host/rt.h"
+#include "host/core/runtime.h"
+#include "host/log.h"
 #include "loader/logspec.h"
 #include "base/text.h"
 

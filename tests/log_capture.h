@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "host/rt.h"
+#include "host/log.h"
 #include "th_test.h"
 
 /* Before main, so before any record and before the harness forks: every

@@ -13,7 +13,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "host/rt.h"
+#include <stdatomic.h>
+
+#include "host/log.h"
 #include "rt_util.h"
 
 static char dir[64];

@@ -5,7 +5,7 @@
  * status readers never see the class of an unmapped source, and shutdown
  * is bounded even when a handler never returns.
  *
- * Built from the runtime's sources with THI_FAULT_INJECTION (host/rt.h):
+ * Built from the runtime's sources with THI_FAULT_INJECTION (host/core/runtime.h):
  * thi_fault_start_fail makes the next START fail to queue, and
  * thi_fault_finalize_delay_ms holds each exiting actor just before it
  * clears its class, which makes an early source release visible to ASan.
@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "host/core/runtime.h"
 #include "log_capture.h"
 #include "rt_util.h"
 #include "source_fixture.h"

@@ -1,7 +1,8 @@
 /*
- * host/system.c — the embeddable system: creation and orderly shutdown,
- * outside access (tell, create, inboxes for ask/listen), status, and the
- * printed form of addresses.
+ * host/core/system.c — the embeddable system: creation and orderly
+ * shutdown, outside access (tell, create), status, and the printed form of
+ * addresses (the one address printer: th_addr_to_string). Inboxes:
+ * host/core/inbox.c.
  */
 #include <errno.h>
 #include <jansson.h>
@@ -11,7 +12,11 @@
 #include <string.h>
 #include <time.h>
 
-#include "host/rt.h"
+#include "host/core/runtime.h"
+#include "host/core/feature.h"
+#include "host/core/core_int.h"
+#include "host/log.h"
+#include "host/sources/sources.h"
 #include "proto/wire.h"
 
 
@@ -58,25 +63,22 @@ th_system_create(th_system_t **out, const th_system_opts_t *opts)
     thi_slots_init(sys);
     thi_root_init(sys);
     th_diag_t d = {0};
-    int rc = thi_caps_init(sys, sys->opts.capabilities_json, &d);
-    if (rc != 0)
+    int rc = thi_features_init(sys, &d);
+    if (rc != 0 && d.msg[0])
         thi_log(TH_LOG_ERROR, NULL, "system %s: %s", sys->name, d.msg);
-    sys->opts.capabilities_json = NULL; /* copied into sys->caps */
-    if (rc == 0)
-        rc = thi_sources_init(sys);
-    if (rc == 0)
-        rc = thi_timers_create(sys, &sys->timers);
-    if (rc == 0)
-        rc = thi_watch_init(sys);
+    if (rc != 0) {
+        thi_slots_fini(sys);
+        free(sys);
+        return rc;
+    }
+    rc = thi_sources_init(sys);
     if (rc == 0)
         rc = thi_sched_create(sys, &sys->sched);
     if (rc != 0) {
         thi_sched_destroy(sys->sched);
-        thi_watch_fini(sys);
-        thi_timers_destroy(sys->timers);
+        thi_features_fini(sys);
         thi_slots_fini(sys);
         thi_sources_fini(sys);
-        thi_caps_fini(sys);
         free(sys);
         return rc;
     }
@@ -95,8 +97,8 @@ root_done(void *arg)
     return done;
 }
 
-static void
-deadline_after(struct timespec *ts, int timeout_ms)
+void
+thi_deadline_after(struct timespec *ts, int timeout_ms)
 {
     clock_gettime(CLOCK_MONOTONIC, ts);
     ts->tv_sec += timeout_ms / 1000;
@@ -117,7 +119,7 @@ th_system_stop(th_system_t *sys, int timeout_ms)
         return root_done(sys) ? 0 : TH_ETIMEDOUT;
     }
     struct timespec ts;
-    deadline_after(&ts, timeout_ms < 0 ? 0 : timeout_ms);
+    thi_deadline_after(&ts, timeout_ms < 0 ? 0 : timeout_ms);
     int rc = 0;
     pthread_mutex_lock(&sys->state_lock);
     while (!sys->root_done && rc == 0) {
@@ -143,7 +145,7 @@ int
 th_system_wait_stopping(th_system_t *sys, int timeout_ms)
 {
     struct timespec ts;
-    deadline_after(&ts, timeout_ms < 0 ? 0 : timeout_ms);
+    thi_deadline_after(&ts, timeout_ms < 0 ? 0 : timeout_ms);
     int rc = 0;
     pthread_mutex_lock(&sys->state_lock);
     while (!atomic_load(&sys->stopping) && rc == 0) {
@@ -213,14 +215,12 @@ th_system_destroy_within(th_system_t *sys, int stop_timeout_ms)
         }
     }
     thi_sched_destroy(sys->sched);
-    thi_watch_fini(sys);
-    thi_timers_destroy(sys->timers);
+    thi_features_fini(sys);
     thi_slots_fini(sys);
     thi_sources_fini(sys);
-    thi_caps_fini(sys);
     thi_registry_fini(sys);
     thi_names_fini(sys);
-    free(sys->dl_handlers);
+    thi_notify_fini(&sys->dl_handlers);
     pthread_mutex_destroy(&sys->classes_lock);
     pthread_mutex_destroy(&sys->names_lock);
     pthread_mutex_destroy(&sys->dl_lock);
@@ -290,7 +290,7 @@ th_system_create_actor_wait(th_system_t *sys, th_addr_t *out,
     if (sys->opts.synchronous)
         thi_sched_run_sync(sys, timeout_ms, start_answered, w);
     struct timespec ts;
-    deadline_after(&ts, timeout_ms < 0 ? 0 : timeout_ms);
+    thi_deadline_after(&ts, timeout_ms < 0 ? 0 : timeout_ms);
     pthread_mutex_lock(&w->lock);
     while (!w->done && !sys->opts.synchronous) {
         if (timeout_ms < 0)
@@ -311,8 +311,8 @@ th_system_create_actor_wait(th_system_t *sys, th_addr_t *out,
  * Thespian's simpleSystemBase does on tell: when the send returns, what it
  * caused has happened (timers excepted). sync_queue_only keeps sends
  * queue-only. A send from inside a run (nested) only queues. */
-static int
-ran_after_send(struct th_system *sys, int rc)
+int
+thi_ran_after_send(struct th_system *sys, int rc)
 {
     if (rc == 0 && sys->opts.synchronous && !sys->opts.sync_queue_only)
         (void)thi_sched_run_sync(sys, 0, NULL, NULL);
@@ -323,7 +323,7 @@ int
 th_system_tell(th_system_t *sys, const th_addr_t *to, const char *type,
                const void *data, size_t len)
 {
-    return to ? ran_after_send(sys, thi_send_user(sys, NULL, to, NULL, type,
+    return to ? thi_ran_after_send(sys, thi_send_user(sys, NULL, to, NULL, type,
                                                   data, len,
                                                   THI_TYPE_OUTSIDE))
               : TH_EINVAL;
@@ -333,7 +333,7 @@ int
 th_system_tell_name(th_system_t *sys, const char *name, const char *type,
                     const void *data, size_t len)
 {
-    return name ? ran_after_send(sys, thi_send_user(sys, NULL, NULL, name,
+    return name ? thi_ran_after_send(sys, thi_send_user(sys, NULL, NULL, name,
                                                     type, data, len,
                                                     THI_TYPE_OUTSIDE))
                 : TH_EINVAL;
@@ -351,7 +351,10 @@ th_system_stats(th_system_t *sys, th_system_stats_t *out)
     out->live_actors = atomic_load(&sys->live_actors);
     out->dead_letters = atomic_load(&sys->dead_letters);
     out->messages = thi_sched_messages(sys->sched);
-    out->pending_timers = thi_timers_pending(sys->timers, NULL);
+    out->pending_timers = 0;
+    for (unsigned i = 0; i < thi_n_features; i++)
+        if (thi_features[i]->stats)
+            thi_features[i]->stats(sys, out);
 }
 
 int
@@ -407,227 +410,6 @@ th_system_status_json(th_system_t *sys, char **out)
     *out = json_dumps(o, JSON_COMPACT);
     json_decref(o);
     return *out ? 0 : TH_ENOMEM;
-}
-
-/* ---- Inboxes ------------------------------------------------------------------- */
-
-struct th_inbox {
-    th_system_t *sys;
-    thi_slot_t *slot;
-    uint64_t nonce;
-    pthread_mutex_t lock;
-    pthread_cond_t cond;
-    thi_env_t *head, *tail;
-    bool closed;
-    void (*notify)(void *arg);     /* th_inbox_set_notify; under lock */
-    void *notify_arg;
-};
-
-typedef struct inmsg {
-    th_inmsg_t pub;
-    thi_env_t *env;
-} inmsg_t;
-
-int
-th_inbox_create(th_system_t *sys, th_inbox_t **out)
-{
-    thi_slot_t *slot;
-    int rc = thi_slot_alloc(sys, &slot, THI_SLOT_INBOX);
-    if (rc != 0)
-        return rc;
-    th_inbox_t *in = slot->inbox;
-    if (in == NULL) {
-        /* one per slot, kept for the slot's lifetime: a late sender that
-         * read the slot before it closed still finds a valid lock */
-        in = calloc(1, sizeof *in);
-        if (in == NULL) {
-            thi_slot_release(sys, slot);
-            return TH_ENOMEM;
-        }
-        in->sys = sys;
-        in->slot = slot;
-        pthread_mutex_init(&in->lock, NULL);
-        thi_cond_init(&in->cond);
-        slot->inbox = in;
-    }
-    pthread_mutex_lock(&in->lock);
-    in->nonce = atomic_load(&slot->nonce);
-    in->closed = false;
-    in->notify = NULL;
-    in->notify_arg = NULL;
-    pthread_mutex_unlock(&in->lock);
-    *out = in;
-    return 0;
-}
-
-void
-thi_inbox_deliver(thi_slot_t *slot, thi_env_t *env)
-{
-    th_inbox_t *in = slot->inbox;
-    if (!thi_wire_type_passes(env->msg.type)) {
-        /* runtime bookkeeping (ChildActorExited, WakeupMessage, ...) is for
-         * actors: an inbox sees what a client of thespiand sees */
-        thi_env_free(env);
-        return;
-    }
-    pthread_mutex_lock(&in->lock);
-    if (in->closed || in->nonce != env->target_nonce) {
-        pthread_mutex_unlock(&in->lock);
-        th_addr_t to;
-        thi_slot_addr(in->sys, slot, env->target_nonce, &to);
-        thi_dead_letter(in->sys, env, &to, "inbox closed");
-        return;
-    }
-    atomic_store_explicit(&env->node.next, NULL, memory_order_relaxed);
-    if (in->tail)
-        atomic_store_explicit(&in->tail->node.next, &env->node,
-                              memory_order_relaxed);
-    else
-        in->head = env;
-    in->tail = env;
-    pthread_cond_signal(&in->cond);
-    /* called under the lock, so set_notify/destroy can promise that the
-     * old callback has finished when they return */
-    if (in->notify)
-        in->notify(in->notify_arg);
-    pthread_mutex_unlock(&in->lock);
-}
-
-void
-th_inbox_destroy(th_inbox_t *in)
-{
-    if (in == NULL)
-        return;
-    pthread_mutex_lock(&in->lock);
-    in->closed = true;
-    in->notify = NULL;
-    in->notify_arg = NULL;
-    thi_env_t *e = in->head;
-    in->head = in->tail = NULL;
-    pthread_mutex_unlock(&in->lock);
-    while (e) {
-        thi_env_t *next = (thi_env_t *)atomic_load_explicit(
-            &e->node.next, memory_order_relaxed);
-        thi_env_free(e);
-        e = next;
-    }
-    thi_slot_release(in->sys, in->slot);
-}
-
-void
-thi_inbox_free(th_inbox_t *in)
-{
-    thi_env_t *e = in->head;
-    while (e) {
-        thi_env_t *next = (thi_env_t *)atomic_load_explicit(
-            &e->node.next, memory_order_relaxed);
-        thi_env_free(e);
-        e = next;
-    }
-    pthread_cond_destroy(&in->cond);
-    pthread_mutex_destroy(&in->lock);
-    free(in);
-}
-
-void
-th_inbox_set_notify(th_inbox_t *in, void (*fn)(void *arg), void *arg)
-{
-    pthread_mutex_lock(&in->lock);
-    in->notify = fn;
-    in->notify_arg = arg;
-    pthread_mutex_unlock(&in->lock);
-}
-
-void
-th_inbox_address(th_inbox_t *in, th_addr_t *out)
-{
-    thi_slot_addr(in->sys, in->slot, in->nonce, out);
-}
-
-int
-th_inbox_send(th_inbox_t *in, const th_addr_t *to, const char *type,
-              const void *data, size_t len)
-{
-    th_addr_t self;
-    th_inbox_address(in, &self);
-    return to ? ran_after_send(in->sys, thi_send_user(in->sys, &self, to,
-                                                      NULL, type, data, len,
-                                                      THI_TYPE_OUTSIDE))
-              : TH_EINVAL;
-}
-
-int
-th_inbox_send_name(th_inbox_t *in, const char *name, const char *type,
-                   const void *data, size_t len)
-{
-    th_addr_t self;
-    th_inbox_address(in, &self);
-    return name ? ran_after_send(in->sys, thi_send_user(in->sys, &self, NULL,
-                                                        name, type, data,
-                                                        len, THI_TYPE_OUTSIDE))
-                : TH_EINVAL;
-}
-
-static bool
-inbox_ready(void *arg)
-{
-    th_inbox_t *in = arg;
-    pthread_mutex_lock(&in->lock);
-    bool ready = in->head != NULL;
-    pthread_mutex_unlock(&in->lock);
-    return ready;
-}
-
-int
-th_inbox_recv(th_inbox_t *in, th_inmsg_t **out, int timeout_ms)
-{
-    if (in->sys->opts.synchronous)
-        thi_sched_run_sync(in->sys, timeout_ms, inbox_ready, in);
-    struct timespec ts;
-    deadline_after(&ts, timeout_ms < 0 ? 0 : timeout_ms);
-    pthread_mutex_lock(&in->lock);
-    /* timeout 0 polls: never sleep, not even the timer slack of a wait
-     * whose deadline has passed */
-    while (in->head == NULL && !in->sys->opts.synchronous &&
-           timeout_ms != 0) {
-        if (timeout_ms < 0)
-            pthread_cond_wait(&in->cond, &in->lock);
-        else if (pthread_cond_timedwait(&in->cond, &in->lock, &ts) ==
-                 ETIMEDOUT)
-            break;
-    }
-    thi_env_t *e = in->head;
-    if (e) {
-        in->head = (thi_env_t *)atomic_load_explicit(&e->node.next,
-                                                     memory_order_relaxed);
-        if (in->head == NULL)
-            in->tail = NULL;
-    }
-    pthread_mutex_unlock(&in->lock);
-    if (e == NULL)
-        return TH_ETIMEDOUT;
-    inmsg_t *m = malloc(sizeof *m);
-    if (m == NULL) {
-        thi_env_free(e);
-        return TH_ENOMEM;
-    }
-    m->env = e;
-    m->pub.type = e->msg.type;
-    m->pub.data = e->msg.data;
-    m->pub.len = e->msg.len;
-    m->pub.sender = e->msg.sender;
-    *out = &m->pub;
-    return 0;
-}
-
-void
-th_inmsg_free(th_inmsg_t *msg)
-{
-    if (msg == NULL)
-        return;
-    inmsg_t *m = (inmsg_t *)msg;
-    thi_env_free(m->env);
-    free(m);
 }
 
 const char *

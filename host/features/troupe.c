@@ -1,5 +1,5 @@
 /*
- * host/troupe.c — troupes and transient actors (Thespian §8.1, §8.2).
+ * host/features/troupe.c — troupes and transient actors (Thespian §8.1, §8.2).
  *
  * A troupe's address is its leader: a slot of the troupe's class that runs
  * none of the class's code. The leader routes each user message to one
@@ -19,7 +19,10 @@
 
 #include <jansson.h>
 
-#include "host/rt.h"
+#include "host/core/runtime.h"
+#include "host/log.h"
+#include "host/sources/sources.h"
+#include "host/features/features.h"
 
 /* env->reserved0 of an envelope a leader handed to a member */
 #define ROUTED 1u
@@ -47,6 +50,39 @@ struct thi_transient {
     uint32_t ms;
 };
 
+/* An actor's state here (feature slot THI_FEAT_TROUPE). */
+typedef struct troupe_slot {
+    bool member;                      /* a member of `leader`'s troupe */
+    bool wip;                         /* work in progress */
+    bool owed;                        /* routed work not yet reported done */
+    th_addr_t leader;
+    struct thi_troupe *troupe;        /* leader: the troupe */
+    struct thi_transient *transient;  /* a transient actor's deadline */
+} troupe_slot_t;
+
+/* What a leader hands a member it creates (a start extra). */
+typedef struct troupe_extra {
+    th_addr_t leader;
+} troupe_extra_t;
+
+static troupe_slot_t *
+tslot(const thi_slot_t *slot)
+{
+    return thi_slot_feat(slot, THI_FEAT_TROUPE);
+}
+
+static troupe_slot_t *
+tslot_make(thi_slot_t *slot)
+{
+    troupe_slot_t *ts = tslot(slot);
+    if (ts == NULL && (ts = calloc(1, sizeof *ts)) != NULL &&
+        thi_slot_feat_set(slot, THI_FEAT_TROUPE, ts) != 0) {
+        free(ts);
+        ts = NULL;
+    }
+    return ts;
+}
+
 /* ---- Transient actors ------------------------------------------------------ */
 
 static void transient_check(th_ctx_t *ctx, thi_slot_t *slot, thi_env_t *env);
@@ -67,13 +103,13 @@ transient_arm(th_ctx_t *ctx, thi_slot_t *slot, int64_t delay_ns)
     th_addr_t self;
     thi_self_addr(ctx, slot, &self);
     uint32_t ms = (uint32_t)((delay_ns + 999999) / 1000000);
-    int rc = thi_timer_call(ctx->sys->timers, ms, transient_fire, &self,
+    int rc = thi_timer_call(thi_sys_timers(ctx->sys), ms, transient_fire, &self,
                             sizeof self);
     if (rc != 0)
         thi_log(TH_LOG_ERROR, &self,
                 "transient actor: cannot arm its exit timer: %s",
                 th_strerror(rc));
-    slot->ext->transient->armed = rc == 0;
+    tslot(slot)->transient->armed = rc == 0;
     return rc;
 }
 
@@ -81,7 +117,7 @@ static void
 transient_check(th_ctx_t *ctx, thi_slot_t *slot, thi_env_t *env)
 {
     (void)env;
-    struct thi_transient *t = slot->ext ? slot->ext->transient : NULL;
+    struct thi_transient *t = tslot(slot) ? tslot(slot)->transient : NULL;
     if (t == NULL)
         return;
     t->armed = false;
@@ -103,7 +139,7 @@ transient_check(th_ctx_t *ctx, thi_slot_t *slot, thi_env_t *env)
 static void
 transient_note(th_ctx_t *ctx, thi_slot_t *slot)
 {
-    struct thi_transient *t = slot->ext->transient;
+    struct thi_transient *t = tslot(slot)->transient;
     int64_t now = thi_now_ns();
     if (t->first_ns == 0)
         t->first_ns = now;
@@ -117,7 +153,7 @@ transient_note(th_ctx_t *ctx, thi_slot_t *slot)
 static bool
 is_leader(const thi_slot_t *slot)
 {
-    return slot->ext && slot->ext->troupe;
+    return tslot(slot) && tslot(slot)->troupe;
 }
 
 static member_t *
@@ -192,10 +228,14 @@ add_member(th_ctx_t *ctx, thi_slot_t *slot, struct thi_troupe *tr,
 {
     struct th_system *sys = ctx->sys;
     thi_start_extra_t *x = calloc(1, sizeof *x);
-    if (x == NULL)
+    troupe_extra_t *te = calloc(1, sizeof *te);
+    if (x == NULL || te == NULL) {
+        free(x);
+        free(te);
         return TH_ENOMEM;
-    x->troupe_member = true;
-    thi_self_addr(ctx, slot, &x->leader);
+    }
+    thi_self_addr(ctx, slot, &te->leader);
+    x->feat[THI_FEAT_TROUPE] = te;
     if (tr->cls->source) {
         pthread_mutex_lock(&sys->classes_lock);
         thi_source_hold_locked(tr->cls->source);
@@ -218,7 +258,7 @@ member_free(th_ctx_t *ctx, thi_slot_t *slot, thi_env_t *env)
 {
     if (!is_leader(slot))
         return;
-    struct thi_troupe *tr = slot->ext->troupe;
+    struct thi_troupe *tr = tslot(slot)->troupe;
     th_addr_t a;
     memcpy(&a, thi_op_args(env), sizeof a);
     member_t *m = find_member(tr, &a);
@@ -240,10 +280,10 @@ member_free(th_ctx_t *ctx, thi_slot_t *slot, thi_env_t *env)
     }
 }
 
-bool
-thi_troupe_route(th_ctx_t *ctx, thi_slot_t *slot, thi_env_t *env)
+static bool
+troupe_route(th_ctx_t *ctx, thi_slot_t *slot, thi_env_t *env)
 {
-    struct thi_troupe *tr = slot->ext->troupe;
+    struct thi_troupe *tr = tslot(slot)->troupe;
     th_addr_t self;
     thi_self_addr(ctx, slot, &self);
     if (env->system && strcmp(env->msg.type, TH_MSG_CHILD_EXITED) == 0) {
@@ -262,7 +302,7 @@ thi_troupe_route(th_ctx_t *ctx, thi_slot_t *slot, thi_env_t *env)
         }
         return true;
     }
-    if (slot->ext->transient)
+    if (tslot(slot)->transient)
         transient_note(ctx, slot);
     member_t *m = NULL;
     for (uint32_t i = 0; i < tr->n && tr->n_idle; i++)
@@ -295,16 +335,44 @@ thi_troupe_route(th_ctx_t *ctx, thi_slot_t *slot, thi_env_t *env)
     return true;
 }
 
-int
-thi_troupe_start(th_ctx_t *ctx, thi_slot_t *slot)
+static bool
+troupe_wants(const thi_class_t *cls)
+{
+    return (cls->flags & (TH_CLASS_TROUPE | TH_CLASS_TRANSIENT |
+                          TH_CLASS_TRANSIENT_IDLE)) != 0;
+}
+
+/* A member's extra: it knows its leader. */
+static int
+troupe_take(th_ctx_t *ctx, thi_slot_t *slot, void *extra)
+{
+    (void)ctx;
+    troupe_extra_t *te = extra;
+    if (te == NULL)
+        return 0;
+    troupe_slot_t *ts = tslot_make(slot);
+    if (ts) {
+        ts->member = true;
+        ts->leader = te->leader;
+        thi_slot_hooks(slot, THI_HOOK_DELIVERED, 0);
+    }
+    free(te);
+    return ts ? 0 : TH_ENOMEM;
+}
+
+/* After init: a leader's troupe, a transient actor's deadline. */
+static int
+troupe_started(th_ctx_t *ctx, thi_slot_t *slot)
 {
     (void)ctx;
     const thi_class_t *cls = atomic_load_explicit(&slot->cls,
                                                   memory_order_relaxed);
-    thi_slot_ext_t *e = thi_slot_ext(slot);
+    if (!troupe_wants(cls))
+        return 0;
+    troupe_slot_t *e = tslot_make(slot);
     if (e == NULL)
         return TH_ENOMEM;
-    if (e->troupe_member)
+    if (e->member)
         return 0; /* the troupe, as a whole, is what is transient */
     if ((cls->flags & TH_CLASS_TROUPE) && e->troupe == NULL) {
         e->troupe = calloc(1, sizeof *e->troupe +
@@ -312,6 +380,7 @@ thi_troupe_start(th_ctx_t *ctx, thi_slot_t *slot)
         if (e->troupe == NULL)
             return TH_ENOMEM;
         e->troupe->cls = cls;
+        thi_slot_hooks(slot, THI_HOOK_ROUTE, 0);
     }
     if ((cls->flags & (TH_CLASS_TRANSIENT | TH_CLASS_TRANSIENT_IDLE)) &&
         e->transient == NULL) {
@@ -320,36 +389,37 @@ thi_troupe_start(th_ctx_t *ctx, thi_slot_t *slot)
             return TH_ENOMEM;
         e->transient->ms = cls->transient_ms;
         e->transient->idle = (cls->flags & TH_CLASS_TRANSIENT_IDLE) != 0;
+        thi_slot_hooks(slot, THI_HOOK_DELIVERED, 0);
     }
     return 0;
 }
 
-bool
-thi_troupe_is_leader(const thi_slot_t *slot)
+static bool
+troupe_is_leader(const thi_slot_t *slot)
 {
     const thi_class_t *cls = atomic_load_explicit(&slot->cls,
                                                   memory_order_relaxed);
     return cls && (cls->flags & TH_CLASS_TROUPE) &&
-           !(slot->ext && slot->ext->troupe_member);
+           !(tslot(slot) && tslot(slot)->member);
 }
 
 /* ---- Members ------------------------------------------------------------------ */
 
-void
-thi_troupe_after(th_ctx_t *ctx, thi_slot_t *slot, const thi_env_t *env)
+static void
+troupe_delivered(th_ctx_t *ctx, thi_slot_t *slot, const thi_env_t *env)
 {
-    thi_slot_ext_t *e = slot->ext;
+    troupe_slot_t *e = tslot(slot);
     if (e->transient)
         transient_note(ctx, slot);
-    if (!e->troupe_member)
+    if (!e->member)
         return;
     if (env->reserved0 == ROUTED)
-        e->troupe_owed = true;
+        e->owed = true;
     /* free once the routed message is done and no work is in progress; a
      * message sent to the member directly (e.g. the one clearing its
      * work in progress) is not the leader's to count */
-    if (e->troupe_owed && !e->wip) {
-        e->troupe_owed = false;
+    if (e->owed && !e->wip) {
+        e->owed = false;
         th_addr_t self;
         thi_self_addr(ctx, slot, &self);
         thi_send_op(ctx->sys, &e->leader, member_free, &self, sizeof self);
@@ -360,21 +430,24 @@ int
 thi_troupe_wip(th_ctx_t *ctx, bool on)
 {
     thi_slot_t *slot = ctx->slot;
-    if (slot->ext == NULL || !slot->ext->troupe_member) {
+    if (tslot(slot) == NULL || !tslot(slot)->member) {
         th_addr_t self;
         thi_self_addr(ctx, slot, &self);
         thi_log(TH_LOG_WARNING, &self,
                 "th_work_in_progress: this actor is not a troupe member");
         return TH_EINVAL;
     }
-    slot->ext->wip = on;
+    tslot(slot)->wip = on;
     return 0;
 }
 
-void
-thi_troupe_status(thi_slot_t *slot, json_t *into)
+static void
+troupe_status(th_ctx_t *ctx, thi_slot_t *slot, json_t *into)
 {
-    struct thi_troupe *tr = slot->ext->troupe;
+    (void)ctx;
+    struct thi_troupe *tr = tslot(slot)->troupe;
+    if (tr == NULL)
+        return;
     json_t *o = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}",
                           "members", (json_int_t)tr->n,
                           "idle", (json_int_t)tr->n_idle,
@@ -386,10 +459,10 @@ thi_troupe_status(thi_slot_t *slot, json_t *into)
         json_object_set_new(into, "troupe", o);
 }
 
-void
-thi_troupe_slot_fini(th_ctx_t *ctx, thi_slot_t *slot)
+static void
+troupe_slot_fini(th_ctx_t *ctx, thi_slot_t *slot)
 {
-    struct thi_troupe *tr = slot->ext->troupe;
+    struct thi_troupe *tr = tslot(slot)->troupe;
     if (tr) {
         /* never silently lost: what no member took is a dead letter */
         th_addr_t self;
@@ -400,8 +473,29 @@ thi_troupe_slot_fini(th_ctx_t *ctx, thi_slot_t *slot)
                             "troupe exited before a member was free");
         free(tr->q);
         free(tr);
-        slot->ext->troupe = NULL;
+        tslot(slot)->troupe = NULL;
     }
-    free(slot->ext->transient);
-    slot->ext->transient = NULL;
+    free(tslot(slot)->transient);
+    free(tslot(slot));
+    slot->ext->feat[THI_FEAT_TROUPE] = NULL;
 }
+
+static void
+troupe_extra_free(void *extra)
+{
+    free(extra);
+}
+
+const thi_feature_t thi_feature_troupe = {
+    .name = "troupes",
+    .id = THI_FEAT_TROUPE,
+    .extra_free = troupe_extra_free,
+    .wants = troupe_wants,
+    .take = troupe_take,
+    .runs_no_code = troupe_is_leader,
+    .started = troupe_started,
+    .route = troupe_route,
+    .delivered = troupe_delivered,
+    .self_status = troupe_status,
+    .slot_fini = troupe_slot_fini,
+};

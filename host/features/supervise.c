@@ -1,11 +1,12 @@
 /*
- * host/supervise.c — supervision strategies (Proto.Actor's model; contract
+ * host/features/supervise.c — supervision strategies (Proto.Actor's model; contract
  * in actor.h above th_supervision_t and in docs/supervision.md).
  *
- * Each actor's ext->sup holds the strategy it applies to its children
- * (`children`), the copy of its parent's strategy that applies to itself
- * (`self`, taken when it was created from the parent's context) and the
- * times of its recent supervised restarts. Everything runs in the actor's
+ * Each actor's supervision state (feature slot THI_FEAT_SUP) holds the
+ * strategy it applies to its children (`children`), the copy of its
+ * parent's strategy that applies to itself (`self`, taken when it was
+ * created from the parent's context) and the times of its recent
+ * supervised restarts. Everything runs in the actor's
  * own context or reaches another actor as an op: no locks on actor state.
  * A failed child decides from its own copy, so th_supervise changes only
  * children created afterwards.
@@ -14,7 +15,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "host/rt.h"
+#include "host/core/runtime.h"
+#include "host/log.h"
+#include "host/sources/sources.h"
+#include "host/features/features.h"
 
 /* Every strategy the runtime keeps is one of these (the public struct
  * first): a decider is code of the plugin that set the strategy, whose
@@ -30,7 +34,20 @@ struct thi_sup_slot {
     th_supervision_t *self;        /* the parent's strategy, for this actor */
     int64_t *hist;                 /* supervised restarts within the window */
     uint32_t n_hist, cap_hist;
+    int64_t suspend_until_ns;      /* backing off before a restart; 0 none */
 };
+
+/* What a creator hands a child (a start extra). */
+typedef struct sup_extra {
+    th_supervision_t *children;    /* createActor's opts->supervision */
+    th_supervision_t *self;        /* a copy of the parent's */
+} sup_extra_t;
+
+static struct thi_sup_slot *
+sstate(const thi_slot_t *slot)
+{
+    return thi_slot_feat(slot, THI_FEAT_SUP);
+}
 
 static const char *const dir_names[] = {"restart", "stop", "resume",
                                         "escalate"};
@@ -111,12 +128,13 @@ thi_sup_copy(struct th_system *sys, th_ctx_t *ctx,
 static struct thi_sup_slot *
 sup_slot(thi_slot_t *slot)
 {
-    thi_slot_ext_t *e = thi_slot_ext(slot);
-    if (e == NULL)
-        return NULL;
-    if (e->sup == NULL)
-        e->sup = calloc(1, sizeof *e->sup);
-    return e->sup;
+    struct thi_sup_slot *s = sstate(slot);
+    if (s == NULL && (s = calloc(1, sizeof *s)) != NULL &&
+        thi_slot_feat_set(slot, THI_FEAT_SUP, s) != 0) {
+        free(s);
+        s = NULL;
+    }
+    return s;
 }
 
 int
@@ -135,7 +153,7 @@ thi_sup_set(th_ctx_t *ctx, const th_supervision_t *sup)
             thi_log(TH_LOG_WARNING, &self, "th_supervise: %s", d.msg);
             return rc;
         }
-    } else if (slot->ext == NULL || slot->ext->sup == NULL) {
+    } else if (sstate(slot) == NULL) {
         return 0; /* already the default */
     }
     struct thi_sup_slot *s = sup_slot(slot);
@@ -148,42 +166,77 @@ thi_sup_set(th_ctx_t *ctx, const th_supervision_t *sup)
     return 0;
 }
 
-int
-thi_sup_inherit(thi_slot_t *parent, thi_start_extra_t *x)
+static void
+sup_extra_free(void *extra)
 {
-    const th_supervision_t *p = parent->ext->sup->children;
-    if (p == NULL)
-        return 0;
-    const sup_copy_t *c = (const sup_copy_t *)(const void *)p;
-    x->sup_self = copy_hold(c->sys, p, c->src);
-    return x->sup_self ? 0 : TH_ENOMEM;
+    sup_extra_t *x = extra;
+    thi_sup_free(x->children);
+    thi_sup_free(x->self);
+    free(x);
 }
 
-int
-thi_sup_slot_take(thi_slot_t *slot, thi_start_extra_t *x)
+/* createActor's supervision option; and created from `parent`'s own
+ * context, a copy of how `parent` supervises its children. */
+static int
+sup_create_opts(struct th_system *sys, th_ctx_t *ctx, thi_slot_t *parent,
+                const th_create_opts_t *opts, void **extra, th_diag_t *d)
 {
-    if (x->sup_children == NULL && x->sup_self == NULL)
+    const th_supervision_t *sup = NULL;
+    if (opts && opts->size >= offsetof(th_create_opts_t, supervision) +
+                                  sizeof(void *))
+        sup = opts->supervision;
+    const th_supervision_t *p = NULL;
+    if (ctx && ctx->slot == parent && sstate(parent))
+        p = sstate(parent)->children;
+    if (sup == NULL && p == NULL)
         return 0;
-    struct thi_sup_slot *s = sup_slot(slot);
-    if (s == NULL)
+    sup_extra_t *x = calloc(1, sizeof *x);
+    if (x == NULL)
         return TH_ENOMEM;
-    s->children = x->sup_children;
-    s->self = x->sup_self;
-    x->sup_children = x->sup_self = NULL;
+    int rc = 0;
+    if (sup)
+        rc = thi_sup_copy(sys, ctx, sup, &x->children, d);
+    if (rc == 0 && p) {
+        const sup_copy_t *c = (const sup_copy_t *)(const void *)p;
+        if ((x->self = copy_hold(c->sys, p, c->src)) == NULL)
+            rc = TH_ENOMEM;
+    }
+    if (rc != 0) {
+        sup_extra_free(x);
+        return rc;
+    }
+    *extra = x;
     return 0;
 }
 
-void
-thi_sup_slot_fini(thi_slot_t *slot)
+static int
+sup_take(th_ctx_t *ctx, thi_slot_t *slot, void *extra)
 {
-    struct thi_sup_slot *s = slot->ext->sup;
-    if (s == NULL)
-        return;
+    (void)ctx;
+    sup_extra_t *x = extra;
+    if (x == NULL)
+        return 0;
+    struct thi_sup_slot *s = sup_slot(slot);
+    if (s == NULL) {
+        sup_extra_free(x);
+        return TH_ENOMEM;
+    }
+    s->children = x->children;
+    s->self = x->self;
+    free(x);
+    return 0;
+}
+
+static void
+sup_slot_fini(th_ctx_t *ctx, thi_slot_t *slot)
+{
+    (void)ctx;
+    struct thi_sup_slot *s = sstate(slot);
     thi_sup_free(s->children);
     thi_sup_free(s->self);
     free(s->hist);
     free(s);
-    slot->ext->sup = NULL;
+    slot->ext->feat[THI_FEAT_SUP] = NULL;
 }
 
 /* ---- Applying a directive ------------------------------------------------ */
@@ -280,7 +333,7 @@ op_escalated(th_ctx_t *ctx, thi_slot_t *slot, thi_env_t *env)
     char who[TH_ADDR_STRLEN], why[TH_ADDR_STRLEN + 32];
     th_addr_to_string(&a.child, who, sizeof who);
     snprintf(why, sizeof why, "child %s escalated its failure", who);
-    if (slot->ext && slot->ext->sup && slot->ext->sup->self) {
+    if (sstate(slot) && sstate(slot)->self) {
         sup_apply(ctx, slot, NULL, a.msg_type, why);
         return;
     }
@@ -322,7 +375,7 @@ static void
 sup_apply(th_ctx_t *ctx, thi_slot_t *slot, thi_env_t *env,
           const char *msg_type, const char *why)
 {
-    struct thi_sup_slot *s = slot->ext->sup;
+    struct thi_sup_slot *s = sstate(slot);
     const th_supervision_t *p = s->self;
     const thi_class_t *cls = atomic_load_explicit(&slot->cls,
                                                   memory_order_relaxed);
@@ -382,9 +435,10 @@ sup_apply(th_ctx_t *ctx, thi_slot_t *slot, thi_env_t *env,
         if (thi_actor_restart(ctx, slot) != 0)
             return; /* it exits */
         uint64_t ms = backoff_ms(p, k);
-        if (ms) /* thi_slot_run parks the slot at its next message */
-            slot->ext->suspend_until_ns =
-                thi_now_ns() + (int64_t)ms * 1000000;
+        if (ms) { /* the run loop holds its messages: sup_held */
+            s->suspend_until_ns = thi_now_ns() + (int64_t)ms * 1000000;
+            thi_slot_hooks(slot, THI_HOOK_HOLD, 0);
+        }
         return;
     }
     case TH_SUP_STOP:
@@ -395,11 +449,13 @@ sup_apply(th_ctx_t *ctx, thi_slot_t *slot, thi_env_t *env,
     }
 }
 
-bool
-thi_sup_failed(th_ctx_t *ctx, thi_slot_t *slot, thi_env_t *env,
-               const char *why)
+/* A supervised actor failed on env (first failure): when its parent
+ * chose a strategy, apply it (PoisonMessage at once, then the directive)
+ * and return true; false: Thespian's default applies. */
+static bool
+sup_failed(th_ctx_t *ctx, thi_slot_t *slot, thi_env_t *env, const char *why)
 {
-    if (slot->ext->sup->self == NULL)
+    if (sstate(slot)->self == NULL)
         return false; /* supervises only its children: Thespian's rule */
     sup_apply(ctx, slot, env, env->msg.type, why);
     return true;
@@ -413,16 +469,22 @@ unpark(struct th_system *sys, const void *args)
     thi_slot_t *slot;
     memcpy(&slot, args, sizeof slot);
     /* the slot is scheduled but in no queue: nobody else touches it */
-    slot->ext->suspend_until_ns = 0;
+    sstate(slot)->suspend_until_ns = 0;
+    thi_slot_hooks(slot, 0, THI_HOOK_HOLD);
     thi_sched_push(sys, slot);
 }
 
-void
-thi_sup_park(th_ctx_t *ctx, thi_slot_t *slot)
+/* End of a turn of a suspended slot (its last touch in the run loop): a
+ * timer clears the hold and requeues the slot when it is due. */
+static void
+sup_held(th_ctx_t *ctx, thi_slot_t *slot)
 {
-    int64_t left = slot->ext->suspend_until_ns - thi_now_ns();
+    struct thi_sup_slot *s = sstate(slot);
+    if (s == NULL || s->suspend_until_ns == 0)
+        return;
+    int64_t left = s->suspend_until_ns - thi_now_ns();
     uint32_t ms = left > 0 ? (uint32_t)((left + 999999) / 1000000) : 0;
-    int rc = thi_timer_call(ctx->sys->timers, ms, unpark, &slot, sizeof slot);
+    int rc = thi_timer_call(thi_sys_timers(ctx->sys), ms, unpark, &slot, sizeof slot);
     if (rc != 0) { /* cannot wait: resume at once rather than hang */
         th_addr_t self;
         thi_self_addr(ctx, slot, &self);
@@ -431,3 +493,14 @@ thi_sup_park(th_ctx_t *ctx, thi_slot_t *slot)
         unpark(ctx->sys, &slot);
     }
 }
+
+const thi_feature_t thi_feature_sup = {
+    .name = "supervision",
+    .id = THI_FEAT_SUP,
+    .create_opts = sup_create_opts,
+    .extra_free = sup_extra_free,
+    .take = sup_take,
+    .failed = sup_failed,
+    .held = sup_held,
+    .slot_fini = sup_slot_fini,
+};

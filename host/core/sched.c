@@ -1,5 +1,5 @@
 /*
- * host/sched.c — the M:N scheduler. Each worker thread owns a FIFO ring of
+ * host/core/sched.c — the M:N scheduler. Each worker thread owns a FIFO ring of
  * runnable actor slots (others may steal from it) and a LIFO slot holding
  * the actor it most recently made runnable, so a request/reply pair stays
  * on one core. Slots made runnable outside workers go to a global queue.
@@ -15,7 +15,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "host/rt.h"
+#include "host/core/runtime.h"
+#include "host/core/feature.h"
 
 #define RING_CAP 256u
 #define LIFO_STREAK_MAX 16   /* then let queued work run: fairness */
@@ -410,6 +411,37 @@ thi_sched_messages(thi_sched_t *s)
     return n;
 }
 
+/* The features' due work (timers): ms until the earliest next, -1: none. */
+static int
+features_due(struct th_system *sys)
+{
+    int next = -1;
+    for (unsigned i = 0; i < thi_n_features; i++) {
+        if (thi_features[i]->due == NULL)
+            continue;
+        int ms = thi_features[i]->due(sys);
+        if (ms >= 0 && (next < 0 || ms < next))
+            next = ms;
+    }
+    return next;
+}
+
+/* The features' events (fd watches): how many were delivered, -1 when no
+ * feature watches anything. */
+static int
+features_poll(struct th_system *sys, int timeout_ms)
+{
+    int n = -1;
+    for (unsigned i = 0; i < thi_n_features; i++) {
+        if (thi_features[i]->poll == NULL)
+            continue;
+        int k = thi_features[i]->poll(sys, timeout_ms);
+        if (k >= 0)
+            n = (n < 0 ? 0 : n) + k;
+    }
+    return n;
+}
+
 long
 thi_sched_run_sync(struct th_system *sys, int timeout_ms,
                    bool (*until)(void *), void *arg)
@@ -424,7 +456,7 @@ thi_sched_run_sync(struct th_system *sys, int timeout_ms,
     /* Due timers fire even while actors stay busy and while the caller's
      * condition keeps being met (docs/timers.md): once on entry, then
      * every TIMER_CHECK_TURNS turns, not only when nothing is runnable. */
-    (void)thi_timers_fire_due(sys->timers);
+    (void)features_due(sys);
     uint32_t turns = 0;
     for (;;) {
         if (until && until(arg))
@@ -434,14 +466,14 @@ thi_sched_run_sync(struct th_system *sys, int timeout_ms,
             if (thi_slot_run(&s->sync_ctx, slot, s->batch))
                 global_push(s, slot);
             if (++turns % TIMER_CHECK_TURNS == 0)
-                (void)thi_timers_fire_due(sys->timers);
+                (void)features_due(sys);
             continue;
         }
-        int next_ms = thi_timers_fire_due(sys->timers);
+        int next_ms = features_due(sys);
         if (atomic_load_explicit(&s->gcount, memory_order_relaxed) > 0)
             continue;
         /* readable watched fds are work too: a look without waiting */
-        int watched = thi_watch_poll(sys, 0);
+        int watched = features_poll(sys, 0);
         if (watched > 0)
             continue;
         /* nothing due: wait only for a timer, or for fds until a deadline
@@ -456,7 +488,7 @@ thi_sched_run_sync(struct th_system *sys, int timeout_ms,
         if (timeout_ms > 0 && wait_ns > deadline - now)
             wait_ns = deadline - now;
         if (watched >= 0) { /* sleep in epoll: an fd may end the wait */
-            thi_watch_poll(sys, (int)((wait_ns + 999999) / 1000000));
+            features_poll(sys, (int)((wait_ns + 999999) / 1000000));
             continue;
         }
         struct timespec ts = {wait_ns / 1000000000, wait_ns % 1000000000};

@@ -1,5 +1,5 @@
 /*
- * host/caps.c — the system's capabilities: one JSON object (the start
+ * host/features/caps.c — the system's capabilities: one JSON object (the start
  * object plus the read-only common ones), its serialized text cached for
  * capability checks, admission of new actors against it, and the re-check
  * of live actors after an update. docs/capabilities.md is the contract.
@@ -7,7 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "host/rt.h"
+#include "host/core/runtime.h"
+#include "host/log.h"
+#include "host/features/features.h"
 
 #define CAP_NAME_MAX 255
 
@@ -29,7 +31,7 @@ struct thi_caps {
     size_t n_watched, cap_watched;
 };
 
-/* ext->caps of one watched incarnation (owned by its slot's ext). */
+/* The state of one watched incarnation (its feature slot THI_FEAT_CAPS). */
 struct thi_caps_slot {
     char *requirements; /* createActor requirements or NULL */
     th_addr_t addr;     /* this incarnation */
@@ -88,8 +90,8 @@ rebuild_text(struct thi_caps *c)
     return 0;
 }
 
-int
-thi_caps_init(struct th_system *sys, const char *caps_json, th_diag_t *d)
+static int
+caps_init(struct th_system *sys, const char *caps_json, th_diag_t *d)
 {
     struct thi_caps *c = calloc(1, sizeof *c);
     if (c == NULL)
@@ -145,14 +147,14 @@ thi_caps_init(struct th_system *sys, const char *caps_json, th_diag_t *d)
         return rc;
     }
     pthread_rwlock_init(&c->lock, NULL);
-    sys->caps = c;
+    sys->feat[THI_FEAT_CAPS] = c;
     return 0;
 }
 
-void
-thi_caps_fini(struct th_system *sys)
+static void
+caps_sys_fini(struct th_system *sys)
 {
-    struct thi_caps *c = sys->caps;
+    struct thi_caps *c = sys->feat[THI_FEAT_CAPS];
     if (c == NULL)
         return;
     pthread_rwlock_destroy(&c->lock);
@@ -160,7 +162,7 @@ thi_caps_fini(struct th_system *sys)
     free(c->text);
     free(c->watched);
     free(c);
-    sys->caps = NULL;
+    sys->feat[THI_FEAT_CAPS] = NULL;
 }
 
 static const char *
@@ -253,9 +255,11 @@ check_requirements(const json_t *caps, const json_t *reqs, th_diag_t *d)
     return 0;
 }
 
-int
-thi_caps_admit(struct th_system *sys, const thi_class_t *cls,
-               const char *requirements, th_diag_t *d)
+/* May `cls` live here with these createActor requirements (JSON object
+ * text or NULL)? 0, TH_ENOCOMPAT or TH_EINVAL with a diag saying why. */
+static int
+caps_admit(struct th_system *sys, const thi_class_t *cls,
+           const char *requirements, th_diag_t *d)
 {
     /* the common case costs these three tests */
     if (cls->capability_check == NULL && cls->n_requires == 0 &&
@@ -275,7 +279,7 @@ thi_caps_admit(struct th_system *sys, const thi_class_t *cls,
                                 "requirements: not a JSON object");
         }
     }
-    struct thi_caps *c = sys->caps;
+    struct thi_caps *c = sys->feat[THI_FEAT_CAPS];
     int rc = 0;
     pthread_rwlock_rdlock(&c->lock);
     /* Thespian hands the requirements to the class's check: they are its
@@ -312,7 +316,7 @@ exit_if_unfit(struct th_system *sys, thi_slot_t *slot,
     if (cls == NULL || cs == NULL || cs->exit_sent)
         return;
     th_diag_t d = {0};
-    if (thi_caps_admit(sys, cls, cs->requirements, &d) == 0)
+    if (caps_admit(sys, cls, cs->requirements, &d) == 0)
         return;
     thi_log(TH_LOG_INFO, &cs->addr,
             "capabilities changed: %s no longer fits (%s); asking it to exit",
@@ -325,13 +329,13 @@ static void
 recheck_op(th_ctx_t *ctx, thi_slot_t *slot, thi_env_t *env)
 {
     (void)env;
-    exit_if_unfit(ctx->sys, slot, slot->ext ? slot->ext->caps : NULL);
+    exit_if_unfit(ctx->sys, slot, thi_slot_feat(slot, THI_FEAT_CAPS));
 }
 
 static void
 recheck_all(struct th_system *sys)
 {
-    struct thi_caps *c = sys->caps;
+    struct thi_caps *c = sys->feat[THI_FEAT_CAPS];
     pthread_rwlock_rdlock(&c->lock);
     size_t n = c->n_watched;
     th_addr_t *to = n ? malloc(n * sizeof *to) : NULL;
@@ -382,7 +386,7 @@ thi_caps_update(struct th_system *sys, const char *name, const char *value_json,
             value = NULL;
         }
     }
-    struct thi_caps *c = sys->caps;
+    struct thi_caps *c = sys->feat[THI_FEAT_CAPS];
     pthread_rwlock_wrlock(&c->lock);
     json_t *old = json_object_get(c->obj, name);
     bool same =
@@ -418,7 +422,7 @@ thi_caps_update(struct th_system *sys, const char *name, const char *value_json,
 int
 thi_caps_json(struct th_system *sys, char **out)
 {
-    struct thi_caps *c = sys->caps;
+    struct thi_caps *c = sys->feat[THI_FEAT_CAPS];
     pthread_rwlock_rdlock(&c->lock);
     *out = strdup(c->text);
     pthread_rwlock_unlock(&c->lock);
@@ -428,26 +432,33 @@ thi_caps_json(struct th_system *sys, char **out)
 /* ---- Per actor
  * ---------------------------------------------------------------- */
 
-int
-thi_caps_slot_take(struct th_system *sys, thi_slot_t *slot,
-                   thi_start_extra_t *x)
+/* Does an actor of `cls` need re-checks after a change, whatever its
+ * requirements? */
+static bool
+caps_wants(const thi_class_t *cls)
 {
+    return cls->capability_check || cls->n_requires;
+}
+
+/* `extra`: the createActor requirements (JSON object text), taken. */
+static int
+caps_take(th_ctx_t *ctx, thi_slot_t *slot, void *extra)
+{
+    struct th_system *sys = ctx->sys;
     const thi_class_t *cls =
         atomic_load_explicit(&slot->cls, memory_order_relaxed);
-    if (!thi_caps_watched(cls, x))
+    if (!caps_wants(cls) && extra == NULL)
         return 0;
-    thi_slot_ext_t *e = thi_slot_ext(slot);
     struct thi_caps_slot *cs = calloc(1, sizeof *cs);
-    if (e == NULL || cs == NULL) {
+    if (cs == NULL || thi_slot_feat_set(slot, THI_FEAT_CAPS, cs) != 0) {
         free(cs);
+        free(extra);
         return TH_ENOMEM;
     }
-    if (x) {
-        cs->requirements = x->requirements; /* moved */
-        x->requirements = NULL;
-    }
+    slot->ext->feat[THI_FEAT_CAPS] = NULL; /* set once registered */
+    cs->requirements = extra; /* moved */
     thi_slot_addr(sys, slot, slot->live_nonce, &cs->addr);
-    struct thi_caps *c = sys->caps;
+    struct thi_caps *c = sys->feat[THI_FEAT_CAPS];
     pthread_rwlock_wrlock(&c->lock);
     if (c->n_watched == c->cap_watched) {
         size_t cap = c->cap_watched ? c->cap_watched * 2 : 16;
@@ -464,20 +475,21 @@ thi_caps_slot_take(struct th_system *sys, thi_slot_t *slot,
     cs->idx = c->n_watched;
     c->watched[c->n_watched++] = cs;
     pthread_rwlock_unlock(&c->lock);
-    e->caps = cs;
+    slot->ext->feat[THI_FEAT_CAPS] = cs;
     /* admitted at create, but an update may have come before this start
      * registered it: such an update re-checked everyone but this actor */
     exit_if_unfit(sys, slot, cs);
     return 0;
 }
 
-void
-thi_caps_slot_fini(struct th_system *sys, thi_slot_t *slot)
+static void
+caps_slot_fini(th_ctx_t *ctx, thi_slot_t *slot)
 {
-    struct thi_caps_slot *cs = slot->ext ? slot->ext->caps : NULL;
+    struct th_system *sys = ctx->sys;
+    struct thi_caps_slot *cs = thi_slot_feat(slot, THI_FEAT_CAPS);
     if (cs == NULL)
         return;
-    struct thi_caps *c = sys->caps;
+    struct thi_caps *c = sys->feat[THI_FEAT_CAPS];
     pthread_rwlock_wrlock(&c->lock);
     struct thi_caps_slot *last = c->watched[--c->n_watched];
     c->watched[cs->idx] = last;
@@ -485,7 +497,7 @@ thi_caps_slot_fini(struct th_system *sys, thi_slot_t *slot)
     pthread_rwlock_unlock(&c->lock);
     free(cs->requirements);
     free(cs);
-    slot->ext->caps = NULL;
+    slot->ext->feat[THI_FEAT_CAPS] = NULL;
 }
 
 /* ---- Public API (host.h)
@@ -514,6 +526,57 @@ th_system_capabilities_json(th_system_t *sys, char **out)
 const char *
 thi_caps_slot_requirements(const thi_slot_t *slot)
 {
-    const struct thi_caps_slot *cs = slot->ext ? slot->ext->caps : NULL;
+    const struct thi_caps_slot *cs = thi_slot_feat(slot, THI_FEAT_CAPS);
     return cs ? cs->requirements : NULL;
 }
+
+/* ---- The feature table's entry
+ * ------------------------------------------------------ */
+
+static int
+caps_sys_init(struct th_system *sys, th_diag_t *d)
+{
+    int rc = caps_init(sys, sys->opts.capabilities_json, d);
+    sys->opts.capabilities_json = NULL; /* copied into the caps state */
+    return rc;
+}
+
+static int
+caps_create_opts(struct th_system *sys, th_ctx_t *ctx,
+                 thi_slot_t *parent_slot, const th_create_opts_t *opts,
+                 void **extra, th_diag_t *d)
+{
+    (void)sys, (void)ctx, (void)parent_slot, (void)d;
+    if (opts && opts->size >= offsetof(th_create_opts_t, requirements_json) +
+                                  sizeof(void *) &&
+        opts->requirements_json &&
+        (*extra = strdup(opts->requirements_json)) == NULL)
+        return TH_ENOMEM;
+    return 0;
+}
+
+static void
+caps_extra_free(void *extra)
+{
+    free(extra);
+}
+
+static int
+caps_admit_hook(struct th_system *sys, const thi_class_t *cls,
+                const void *extra, th_diag_t *d)
+{
+    return caps_admit(sys, cls, extra, d);
+}
+
+const thi_feature_t thi_feature_caps = {
+    .name = "capabilities",
+    .id = THI_FEAT_CAPS,
+    .sys_init = caps_sys_init,
+    .sys_fini = caps_sys_fini,
+    .create_opts = caps_create_opts,
+    .extra_free = caps_extra_free,
+    .admit = caps_admit_hook,
+    .wants = caps_wants,
+    .take = caps_take,
+    .slot_fini = caps_slot_fini,
+};

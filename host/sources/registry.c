@@ -1,5 +1,5 @@
 /*
- * host/registry.c — the classes a system can create, by qualified name
+ * host/sources/registry.c — the classes a system can create, by qualified name
  * PLUGIN.CLASS, and the plugins they come from. A plugin registers all its
  * classes or none.
  */
@@ -7,7 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "host/rt.h"
+#include "host/core/runtime.h"
+#include "host/log.h"
+#include "host/sources/sources.h"
 #include "loader/plugin.h"
 
 typedef struct thi_plugin_rec {

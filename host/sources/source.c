@@ -31,7 +31,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "host/rt.h"
+#include "host/core/runtime.h"
+#include "host/log.h"
+#include "host/sources/sources.h"
 #include "loader/bundle.h"
 #include "loader/elf_policy.h"
 #include "loader/plugin.h"

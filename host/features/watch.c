@@ -1,8 +1,8 @@
 /*
- * host/watch.c — fd watches (Thespian's ThespianWatch). One epoll set per
+ * host/features/watch.c — fd watches (Thespian's ThespianWatch). One epoll set per
  * system holds every watched fd, each registered EPOLLONESHOT: a readiness
  * gives one WatchMessage, and the fd is re-armed only after the actor's
- * next callback renews the watch (thi_watch_after). A threaded system has
+ * next callback renews the watch (watch_after). A threaded system has
  * one watcher thread blocked in epoll_wait (an eventfd ends it); a
  * synchronous one polls from th_system_run (thi_watch_poll).
  *
@@ -23,7 +23,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "host/rt.h"
+#include "host/core/runtime.h"
+#include "host/log.h"
+#include "host/features/features.h"
 
 typedef struct wfd {
     th_addr_t owner;           /* null: unused */
@@ -48,7 +50,7 @@ struct thi_watcher {
 };
 
 /* One actor's watch: the set in force, and the one its running callback
- * asked for (applied by thi_watch_after). Its own context only. */
+ * asked for (applied by watch_after). Its own context only. */
 struct thi_watch {
     int *cur, *next;
     size_t n_cur, n_next, cap_cur, cap_next;
@@ -149,9 +151,10 @@ watch_main(void *arg)
     return NULL;
 }
 
-int
-thi_watch_init(struct th_system *sys)
+static int
+watch_sys_init(struct th_system *sys, th_diag_t *d)
 {
+    (void)d;
     struct thi_watcher *w = calloc(1, sizeof *w);
     if (w == NULL)
         return TH_ENOMEM;
@@ -170,7 +173,7 @@ thi_watch_init(struct th_system *sys)
         pthread_setname_np(w->thread, "th-watch");
         w->threaded = true;
     }
-    sys->watcher = w;
+    sys->feat[THI_FEAT_WATCH] = w;
     return 0;
 fail:
     if (w->evfd >= 0)
@@ -182,10 +185,10 @@ fail:
     return TH_EIO;
 }
 
-void
-thi_watch_fini(struct th_system *sys)
+static void
+watch_sys_fini(struct th_system *sys)
 {
-    struct thi_watcher *w = sys->watcher;
+    struct thi_watcher *w = sys->feat[THI_FEAT_WATCH];
     if (w == NULL)
         return;
     if (w->threaded) {
@@ -199,7 +202,7 @@ thi_watch_fini(struct th_system *sys)
     free(w->tab);
     pthread_mutex_destroy(&w->lock);
     free(w);
-    sys->watcher = NULL;
+    sys->feat[THI_FEAT_WATCH] = NULL;
 }
 
 static bool
@@ -224,20 +227,25 @@ int
 thi_watch_set(th_ctx_t *ctx, const int *fds, size_t n)
 {
     thi_slot_t *slot = ctx->slot;
-    struct thi_watcher *w = ctx->sys->watcher;
+    struct thi_watcher *w = ctx->sys->feat[THI_FEAT_WATCH];
     th_addr_t self;
     thi_self_addr(ctx, slot, &self);
     if (fds == NULL && n > 0)
         return TH_EINVAL;
-    thi_slot_ext_t *ext = thi_slot_ext(slot);
-    if (ext == NULL)
-        return TH_ENOMEM;
-    if (ext->watch == NULL && (ext->watch = calloc(1, sizeof *ext->watch)) ==
-                                  NULL)
-        return TH_ENOMEM;
-    struct thi_watch *aw = ext->watch;
+    struct thi_watch *aw = thi_slot_feat(slot, THI_FEAT_WATCH);
+    if (aw == NULL) {
+        if ((aw = calloc(1, sizeof *aw)) == NULL)
+            return TH_ENOMEM;
+        if (thi_slot_feat_set(slot, THI_FEAT_WATCH, aw) != 0) {
+            free(aw);
+            return TH_ENOMEM;
+        }
+        /* a watch lasts until the next callback (Thespian's
+         * ThespianWatch): hear the end of every callback */
+        thi_slot_hooks(slot, THI_HOOK_CALLBACK, 0);
+    }
     aw->n_next = 0;
-    ctx->watch_called = true;
+    ctx->callback_hook = true;
     int rc = 0;
     for (size_t i = 0; i < n; i++) {
         int fd = fds[i];
@@ -359,14 +367,14 @@ handled(struct thi_watcher *w, const th_addr_t *self, const void *body,
     }
 }
 
-void
-thi_watch_after(th_ctx_t *ctx, thi_slot_t *slot)
+static void
+watch_after(th_ctx_t *ctx, thi_slot_t *slot)
 {
-    struct thi_watcher *w = ctx->sys->watcher;
-    struct thi_watch *aw = slot->ext ? slot->ext->watch : NULL;
+    struct thi_watcher *w = ctx->sys->feat[THI_FEAT_WATCH];
+    struct thi_watch *aw = thi_slot_feat(slot, THI_FEAT_WATCH);
     if (aw == NULL)
         return;
-    if (!ctx->watch_called)
+    if (!ctx->callback_hook)
         aw->n_next = 0;  /* not renewed: the watch ends */
     th_addr_t self;
     thi_self_addr(ctx, slot, &self);
@@ -398,17 +406,19 @@ thi_watch_after(th_ctx_t *ctx, thi_slot_t *slot)
         free(aw->cur);
         free(aw->next);
         free(aw);
-        slot->ext->watch = NULL;
+        slot->ext->feat[THI_FEAT_WATCH] = NULL;
+        thi_slot_hooks(slot, 0, THI_HOOK_CALLBACK);
     }
 }
 
-void
-thi_watch_slot_fini(struct th_system *sys, thi_slot_t *slot)
+static void
+watch_slot_fini(th_ctx_t *ctx, thi_slot_t *slot)
 {
-    struct thi_watch *aw = slot->ext ? slot->ext->watch : NULL;
+    struct th_system *sys = ctx->sys;
+    struct thi_watch *aw = thi_slot_feat(slot, THI_FEAT_WATCH);
     if (aw == NULL)
         return;
-    struct thi_watcher *w = sys->watcher;
+    struct thi_watcher *w = sys->feat[THI_FEAT_WATCH];
     th_addr_t self;
     thi_slot_addr(sys, slot, slot->live_nonce, &self);
     pthread_mutex_lock(&w->lock);
@@ -418,13 +428,14 @@ thi_watch_slot_fini(struct th_system *sys, thi_slot_t *slot)
     free(aw->cur);
     free(aw->next);
     free(aw);
-    slot->ext->watch = NULL;
+    slot->ext->feat[THI_FEAT_WATCH] = NULL;
+    thi_slot_hooks(slot, 0, THI_HOOK_CALLBACK);
 }
 
-int
-thi_watch_poll(struct th_system *sys, int timeout_ms)
+static int
+watch_poll(struct th_system *sys, int timeout_ms)
 {
-    struct thi_watcher *w = sys->watcher;
+    struct thi_watcher *w = sys->feat[THI_FEAT_WATCH];
     pthread_mutex_lock(&w->lock);
     bool any = w->n_watched > 0;
     pthread_mutex_unlock(&w->lock);
@@ -432,3 +443,13 @@ thi_watch_poll(struct th_system *sys, int timeout_ms)
         return -1;
     return dispatch(w, timeout_ms);
 }
+
+const thi_feature_t thi_feature_watch = {
+    .name = "watches",
+    .id = THI_FEAT_WATCH,
+    .sys_init = watch_sys_init,
+    .sys_fini = watch_sys_fini,
+    .poll = watch_poll,
+    .after_callback = watch_after,
+    .slot_fini = watch_slot_fini,
+};
