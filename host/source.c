@@ -56,7 +56,9 @@ struct thi_source {
 typedef struct thi_pending_load {
     struct thi_pending_load *next;
     char hash[65];
-    thi_payload_t *bytes;        /* the exact bytes verified and unpacked */
+    thi_payload_t *bytes;        /* ValidateSource's payload: the source
+                                    hash line, then the exact bytes verified
+                                    and unpacked (pending_bundle) */
     bool allow_rollback;
     size_t signed_len;           /* from the keyring's verification */
     char key[256];               /* the trusted key that verified it */
@@ -73,6 +75,20 @@ typedef struct thi_pending_load {
 } thi_pending_t;
 
 static int keys_init(struct th_system *sys);
+
+/* The bundle's bytes inside a pending load's payload, after the hash line
+ * the authority reads (TH_VALIDATE_SOURCE_HEADER, actor.h). */
+static const uint8_t *
+pending_bundle(const thi_pending_t *p)
+{
+    return p->bytes->data + TH_VALIDATE_SOURCE_HEADER;
+}
+
+static size_t
+pending_len(const thi_pending_t *p)
+{
+    return p->bytes->len - TH_VALIDATE_SOURCE_HEADER;
+}
 
 /* ---- small helpers ----------------------------------------------------------- */
 
@@ -686,7 +702,7 @@ elf_policy(const thi_bundle_t *b, const char *what, th_diag_t *d)
 static int
 load_verified(struct th_system *sys, thi_pending_t *p, th_diag_t *d)
 {
-    const uint8_t *bytes = p->bytes->data;
+    const uint8_t *bytes = pending_bundle(p);
     char what[80];
     snprintf(what, sizeof what, "source %.12s", p->hash);
     /* the archive is read only up to where the verified signature ends */
@@ -905,12 +921,16 @@ verify_pending(struct th_system *sys, thi_pending_t *p, th_diag_t *d)
 {
     thi_verified_t v;
     pthread_rwlock_rdlock(&sys->keys_lock);
-    int rc = thi_bundle_verify(&v, p->bytes->data, p->bytes->len,
+    int rc = thi_bundle_verify(&v, pending_bundle(p), pending_len(p),
                                sys->keyring, "bundle", d);
     pthread_rwlock_unlock(&sys->keys_lock);
     if (rc == 0) {
         p->signed_len = v.signed_len;
         memcpy(p->hash, v.source_hex, 65);
+        /* the authority names the source by this hash: it need not hash
+         * the bundle again (docs/messages.md, ValidateSource) */
+        memcpy(p->bytes->data, v.source_hex, 64);
+        p->bytes->data[64] = '\n';
         snprintf(p->key, sizeof p->key, "%s", v.key_name);
     }
     return rc;
@@ -929,12 +949,13 @@ thi_source_request(struct th_system *sys, const th_addr_t *requester,
     /* our own copy first: what is verified is what is later read and
      * mapped, whatever the caller does with its buffer */
     thi_pending_t *p = calloc(1, sizeof *p);
-    int rc = p ? thi_payload_alloc(&p->bytes, len) : TH_ENOMEM;
+    int rc = p ? thi_payload_alloc(&p->bytes, TH_VALIDATE_SOURCE_HEADER + len)
+               : TH_ENOMEM;
     if (rc) {
         free(p);
         return thi_diag_set(d, TH_ENOMEM, "out of memory");
     }
-    memcpy(p->bytes->data, bundle, len);
+    memcpy(p->bytes->data + TH_VALIDATE_SOURCE_HEADER, bundle, len);
     p->allow_rollback = allow_rollback;
     if (requester)
         p->requester = *requester;
