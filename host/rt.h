@@ -293,6 +293,7 @@ struct th_system {
     size_t n_src_watchers, cap_src_watchers;
     struct json_t *versions;           /* group -> highest accepted version */
     bool versions_bad;                 /* record unreadable: refuse loads */
+    struct thi_versions_writer *versions_writer; /* writes it (source.c) */
     char state_dir[4096];
     bool own_state_dir;                /* made by us, removed at destroy */
 
@@ -454,6 +455,8 @@ void thi_names_to_json(struct th_system *sys, json_t *into);
 extern _Atomic int thi_fault_start_fail;
 /* ... and each finalize sleeps this long just before it clears cls */
 extern _Atomic int thi_fault_finalize_delay_ms;
+/* ... and each write of the version record sleeps this long first */
+extern _Atomic int thi_fault_versions_write_delay_ms;
 #endif
 void thi_names_fini(struct th_system *sys);
 

@@ -248,18 +248,121 @@ versions_load(struct th_system *sys)
     }
 }
 
+/* The record as it is now, written atomically (temporary file, fsync,
+ * rename); the text is taken under classes_lock, where it rises. */
+#ifdef THI_FAULT_INJECTION
+_Atomic int thi_fault_versions_write_delay_ms;
+#endif
+
 static int
-versions_save(struct th_system *sys, th_diag_t *d)
+versions_write(struct th_system *sys, th_diag_t *d)
 {
+#ifdef THI_FAULT_INJECTION
+    int delay = atomic_load(&thi_fault_versions_write_delay_ms);
+    if (delay > 0)
+        nanosleep(&(struct timespec){delay / 1000, (delay % 1000) * 1000000L},
+                  NULL);
+#endif
     char path[4200];
     versions_path(sys, path, sizeof path);
+    pthread_mutex_lock(&sys->classes_lock);
     char *text = json_dumps(sys->versions, JSON_INDENT(2) | JSON_SORT_KEYS);
+    pthread_mutex_unlock(&sys->classes_lock);
     if (text == NULL)
         return thi_diag_set(d, TH_ENOMEM, "out of memory");
     int rc = thi_write_file_atomic(path, (const uint8_t *)text, strlen(text),
                                    d);
     free(text);
     return rc;
+}
+
+/* The record goes to disk on a thread of its own: a rise is in force in
+ * memory at once (every later load of this system is checked against
+ * it), and the load that raised it is answered without waiting for the
+ * disk's flush (1-15 ms here, most of a small load). Rises that come
+ * while a write is under way are coalesced into the next one; the system
+ * waits for the last at destroy (docs/director.md, "The version
+ * record"). */
+typedef struct thi_versions_writer {
+    pthread_t thread;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    bool dirty; /* a rise not yet being written */
+    bool stop;  /* destroy: write what is dirty, then end */
+    struct th_system *sys;
+} thi_versions_writer_t;
+
+static void *
+versions_writer_main(void *arg)
+{
+    thi_versions_writer_t *w = arg;
+    pthread_mutex_lock(&w->lock);
+    for (;;) {
+        while (!w->dirty && !w->stop)
+            pthread_cond_wait(&w->cond, &w->lock);
+        if (!w->dirty)
+            break;
+        w->dirty = false;
+        pthread_mutex_unlock(&w->lock);
+        th_diag_t d = {0};
+        if (versions_write(w->sys, &d) != 0)
+            thi_log(TH_LOG_ERROR, NULL, "%s", d.msg);
+        pthread_mutex_lock(&w->lock);
+    }
+    pthread_mutex_unlock(&w->lock);
+    return NULL;
+}
+
+/* Ask for the record to be written. Called by the system actor only
+ * (every rise happens there), so the writer is started by one thread. If
+ * no thread can be started, the record is written here and now. */
+static void
+versions_save(struct th_system *sys)
+{
+    thi_versions_writer_t *w = sys->versions_writer;
+    if (w == NULL) {
+        w = calloc(1, sizeof *w);
+        if (w) {
+            w->sys = sys;
+            pthread_mutex_init(&w->lock, NULL);
+            pthread_cond_init(&w->cond, NULL);
+            if (pthread_create(&w->thread, NULL, versions_writer_main, w)) {
+                pthread_cond_destroy(&w->cond);
+                pthread_mutex_destroy(&w->lock);
+                free(w);
+                w = NULL;
+            }
+        }
+        if (w == NULL) {
+            th_diag_t d = {0};
+            if (versions_write(sys, &d) != 0)
+                thi_log(TH_LOG_ERROR, NULL, "%s", d.msg);
+            return;
+        }
+        sys->versions_writer = w;
+    }
+    pthread_mutex_lock(&w->lock);
+    w->dirty = true;
+    pthread_cond_signal(&w->cond);
+    pthread_mutex_unlock(&w->lock);
+}
+
+/* Destroy: the last rise reaches the disk before the record is freed. */
+static void
+versions_writer_stop(struct th_system *sys)
+{
+    thi_versions_writer_t *w = sys->versions_writer;
+    if (w == NULL)
+        return;
+    pthread_mutex_lock(&w->lock);
+    w->stop = true;
+    pthread_cond_signal(&w->cond);
+    pthread_mutex_unlock(&w->lock);
+    pthread_join(w->thread, NULL);
+    pthread_cond_destroy(&w->cond);
+    pthread_mutex_destroy(&w->lock);
+    free(w);
+    sys->versions_writer = NULL;
 }
 
 /* Raise the group's record to `version` if it is higher (classes_lock
@@ -302,6 +405,7 @@ thi_sources_init(struct th_system *sys)
 void
 thi_sources_fini(struct th_system *sys)
 {
+    versions_writer_stop(sys);
     thi_source_t *s = sys->sources;
     while (s) {
         thi_source_t *next = s->next;
@@ -821,14 +925,9 @@ load_verified(struct th_system *sys, thi_pending_t *p, th_diag_t *d)
             s->hash, s->group, s->version ? s->version : "(none)", s->key);
     thi_bundle_free(b);
     notify_watchers(sys, s, TH_MSG_LOADED_SOURCE);
-    /* made durable after the watchers were told, so the Director's
-     * activation overlaps the fsync; the load's caller is answered only
-     * once it is done */
-    if (record) {
-        th_diag_t vd = {0};
-        if (versions_save(sys, &vd) != 0)
-            thi_log(TH_LOG_ERROR, NULL, "%s", vd.msg);
-    }
+    /* in force in memory already; written to disk in the background */
+    if (record)
+        versions_save(sys);
     return 0;
 
 out_free:
@@ -1193,11 +1292,8 @@ thi_source_activated(struct th_system *sys, thi_env_t *env)
                                : "no loaded source has that hash");
     }
     json_decref(o);
-    if (moved) {
-        th_diag_t vd = {0};
-        if (versions_save(sys, &vd) != 0)
-            thi_log(TH_LOG_ERROR, NULL, "%s", vd.msg);
-    }
+    if (moved)
+        versions_save(sys);
 }
 
 int
