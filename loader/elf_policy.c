@@ -12,6 +12,7 @@
 #include <glob.h>
 #include <libelf.h>
 #include <link.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -172,28 +173,52 @@ dirs_free(dirlist_t *l)
     l->n = 0;
 }
 
+/* `recheck`: the list may be old, so each directory must be root-only
+ * now too (dirs_gather checked a fresh list's). */
 static bool
-in_dirs(const dirlist_t *l, const char *name)
+in_dirs(const dirlist_t *l, const char *name, bool recheck)
 {
     if (name[0] == '\0' || strchr(name, '/'))
         return false;
     for (size_t i = 0; i < l->n; i++) {
         char p[8300];
         snprintf(p, sizeof p, "%s/%s", l->v[i], name);
-        if (root_only(p, false))
+        if (root_only(p, false) && (!recheck || root_only(l->v[i], true)))
             return true;
     }
     return false;
 }
 
+/* Gathering the list (the host's libc, ld.so.conf and its includes, a
+ * stat of each) was most of the ELF policy's time in a load, so the list
+ * is kept for the process. A name found in the kept list is a root-owned
+ * file, not group- or world-writable, in a directory that is so now and
+ * was listed: nothing but root can have changed that. A name not found
+ * has the list gathered afresh and is looked up again, so a refusal never
+ * rests on an old list and a library installed since is found. */
+static pthread_mutex_t kept_lock = PTHREAD_MUTEX_INITIALIZER;
+static dirlist_t kept;
+static bool kept_valid;
+
+static bool
+trusted_lib(const char *name)
+{
+    pthread_mutex_lock(&kept_lock);
+    bool ok = kept_valid && in_dirs(&kept, name, true);
+    if (!ok) {
+        dirs_free(&kept);
+        dirs_gather(&kept);
+        kept_valid = true;
+        ok = in_dirs(&kept, name, false);
+    }
+    pthread_mutex_unlock(&kept_lock);
+    return ok;
+}
+
 bool
 thi_elf_trusted_lib(const char *name)
 {
-    dirlist_t l;
-    dirs_gather(&l);
-    bool ok = in_dirs(&l, name);
-    dirs_free(&l);
-    return ok;
+    return trusted_lib(name);
 }
 
 /* ---- One file ---------------------------------------------------------- */
@@ -506,8 +531,6 @@ thi_elf_check_bundle(const thi_bundle_input_t *files, size_t n,
     elf_info_t *info = calloc(n ? n : 1, sizeof *info);
     if (info == NULL)
         return thi_diag_set(d, TH_ENOMEM, "%s: out of memory", what);
-    dirlist_t sys = {.n = 0};
-    bool have_sys = false;
     int rc = 0;
     for (size_t i = 0; i < n && rc == 0; i++) {
         info[i].f = &files[i];
@@ -572,12 +595,8 @@ thi_elf_check_bundle(const thi_bundle_input_t *files, size_t n,
                      !strcmp(info[j].soname, want);
             if (ok)
                 continue;
-            if (!have_sys) {
-                dirs_gather(&sys);
-                have_sys = true;
-            }
             if (want[strspn(want, "0123456789")] == '\0' ||
-                thi_elf_private_tag(want) || !in_dirs(&sys, want))
+                thi_elf_private_tag(want) || !trusted_lib(want))
                 rc = thi_diag_set(d, TH_EPERM,
                                   "%s: %s %s: NEEDED %.200s is neither a "
                                   "library of the bundle nor in the system's "
@@ -588,7 +607,6 @@ thi_elf_check_bundle(const thi_bundle_input_t *files, size_t n,
     for (size_t i = 0; i < n; i++)
         info_free(&info[i]);
     free(info);
-    dirs_free(&sys);
     return rc;
 }
 
