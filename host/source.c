@@ -802,9 +802,10 @@ elf_policy(const thi_bundle_t *b, const char *what, th_diag_t *d)
 
 /* Everything after the keyring (and the authority, if any) said yes. On
  * failure nothing remains: no directory, no mapping, no class, no version
- * record. */
+ * record. *record_out: the version record rose, for the caller to save. */
 static int
-load_verified(struct th_system *sys, thi_pending_t *p, th_diag_t *d)
+load_verified(struct th_system *sys, thi_pending_t *p, bool *record_out,
+              th_diag_t *d)
 {
     const uint8_t *bytes = pending_bundle(p);
     char what[80];
@@ -925,9 +926,10 @@ load_verified(struct th_system *sys, thi_pending_t *p, th_diag_t *d)
             s->hash, s->group, s->version ? s->version : "(none)", s->key);
     thi_bundle_free(b);
     notify_watchers(sys, s, TH_MSG_LOADED_SOURCE);
-    /* in force in memory already; written to disk in the background */
-    if (record)
-        versions_save(sys);
+    /* in force in memory already; written to disk in the background once
+     * the caller is answered (waking the writer first made the caller
+     * wait for a core on a busy machine) */
+    *record_out = record;
     return 0;
 
 out_free:
@@ -984,8 +986,9 @@ thi_source_validated(struct th_system *sys, thi_env_t *env)
     }
     th_diag_t d = {0};
     int rc;
+    bool record = false;
     if (json_is_true(json_object_get(o, "valid"))) {
-        rc = load_verified(sys, p, &d);
+        rc = load_verified(sys, p, &record, &d);
     } else {
         const char *why = json_string_value(json_object_get(o, "reason"));
         rc = thi_diag_set(&d, TH_EBADSIG,
@@ -1010,6 +1013,8 @@ thi_source_validated(struct th_system *sys, thi_env_t *env)
         thi_payload_release(p->bytes);
         free(p);
     }
+    if (record)
+        versions_save(sys);
 }
 
 /* Verify `p`'s bytes against the system's keyring (read-locked: a reload
