@@ -75,11 +75,7 @@ class_name(int c)
 bool
 thi_elf_trusted_lib(const char *name)
 {
-    thi_sysdirs_t l;
-    thi_sysdirs_gather(&l);
-    bool ok = thi_sysdirs_has(&l, name);
-    thi_sysdirs_free(&l);
-    return ok;
+    return thi_sysdirs_trusted(name);
 }
 
 /* ---- One file ---------------------------------------------------------- */
@@ -512,8 +508,6 @@ thi_elf_check_bundle(const thi_bundle_input_t *files, size_t n,
     elf_info_t *info = calloc(n ? n : 1, sizeof *info);
     if (info == NULL)
         return thi_diag_set(d, TH_ENOMEM, "%s: out of memory", what);
-    thi_sysdirs_t sys = {.n = 0};
-    bool have_sys = false;
     int rc = 0;
     for (size_t i = 0; i < n && rc == 0; i++) {
         info[i].f = &files[i];
@@ -578,12 +572,8 @@ thi_elf_check_bundle(const thi_bundle_input_t *files, size_t n,
                      !strcmp(info[j].soname, want);
             if (ok)
                 continue;
-            if (!have_sys) {
-                thi_sysdirs_gather(&sys);
-                have_sys = true;
-            }
             if (want[strspn(want, "0123456789")] == '\0' ||
-                thi_elf_private_tag(want) || !thi_sysdirs_has(&sys, want))
+                thi_elf_private_tag(want) || !thi_sysdirs_trusted(want))
                 rc = thi_diag_set(d, TH_EPERM,
                                   "%s: %s %s: NEEDED %.200s is neither a "
                                   "library of the bundle nor in the system's "
@@ -594,7 +584,6 @@ thi_elf_check_bundle(const thi_bundle_input_t *files, size_t n,
     for (size_t i = 0; i < n; i++)
         info_free(&info[i]);
     free(info);
-    thi_sysdirs_free(&sys);
     return rc;
 }
 

@@ -5,6 +5,7 @@
 #include <dlfcn.h>
 #include <glob.h>
 #include <link.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -101,17 +102,51 @@ thi_sysdirs_free(thi_sysdirs_t *l)
     l->n = 0;
 }
 
-bool
-thi_sysdirs_has(const thi_sysdirs_t *l, const char *name)
+/* `recheck`: the list may be old, so each directory must be root-only
+ * now too (thi_sysdirs_gather checked a fresh list's). */
+static bool
+has(const thi_sysdirs_t *l, const char *name, bool recheck)
 {
     if (name[0] == '\0' || strchr(name, '/'))
         return false;
     for (size_t i = 0; i < l->n; i++) {
         char p[8300];
         snprintf(p, sizeof p, "%s/%s", l->v[i], name);
-        if (root_only(p, false))
+        if (root_only(p, false) && (!recheck || root_only(l->v[i], true)))
             return true;
     }
     return false;
+}
+
+bool
+thi_sysdirs_has(const thi_sysdirs_t *l, const char *name)
+{
+    return has(l, name, false);
+}
+
+/* Gathering the list (the host's libc, ld.so.conf and its includes, a
+ * stat of each) was most of the ELF policy's time in a load, so the list
+ * is kept for the process. A name found in the kept list is a root-owned
+ * file, not group- or world-writable, in a directory that is so now and
+ * was listed: nothing but root can have changed that. A name not found
+ * has the list gathered afresh and is looked up again, so a refusal never
+ * rests on an old list and a library installed since is found. */
+static pthread_mutex_t kept_lock = PTHREAD_MUTEX_INITIALIZER;
+static thi_sysdirs_t kept;
+static bool kept_valid;
+
+bool
+thi_sysdirs_trusted(const char *name)
+{
+    pthread_mutex_lock(&kept_lock);
+    bool ok = kept_valid && has(&kept, name, true);
+    if (!ok) {
+        thi_sysdirs_free(&kept);
+        thi_sysdirs_gather(&kept);
+        kept_valid = true;
+        ok = has(&kept, name, false);
+    }
+    pthread_mutex_unlock(&kept_lock);
+    return ok;
 }
 

@@ -26,4 +26,9 @@ void thi_sysdirs_free(thi_sysdirs_t *l);
  * other-writable regular file in one of the directories. */
 bool thi_sysdirs_has(const thi_sysdirs_t *l, const char *name);
 
+/* thi_sysdirs_has against a list kept for the process, gathered afresh
+ * when `name` is not found in it (so a refusal never rests on an old
+ * list). Thread-safe (one lock). */
+bool thi_sysdirs_trusted(const char *name);
+
 #endif /* TH_LOADER_SYSDIRS_H */

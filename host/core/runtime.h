@@ -72,6 +72,8 @@ void thi_names_to_json(struct th_system *sys, json_t *into);
 extern _Atomic int thi_fault_start_fail;
 /* ... and each finalize sleeps this long just before it clears cls */
 extern _Atomic int thi_fault_finalize_delay_ms;
+/* ... and each write of the version record sleeps this long first */
+extern _Atomic int thi_fault_versions_write_delay_ms;
 #endif
 void thi_names_fini(struct th_system *sys);
 

@@ -84,6 +84,7 @@ struct th_system {
     size_t n_src_watchers, cap_src_watchers;
     struct json_t *versions;           /* group -> highest accepted version */
     bool versions_bad;                 /* record unreadable: refuse loads */
+    struct thi_versions_writer *versions_writer; /* writes it (source.c) */
     char state_dir[4096];
     bool own_state_dir;                /* made by us, removed at destroy */
 

@@ -1,5 +1,5 @@
 /*
- * host/source.c — sources: signed bundles loaded into a running system.
+ * host/sources/source.c — sources: signed bundles loaded into a running system.
  * The runtime verifies every bundle itself first, on its own copy of the
  * bytes, against the keyring it read from the operator's key directory
  * (loader/keyring.h; at create and on th_system_reload_keys, never from a
@@ -58,7 +58,9 @@ struct thi_source {
 typedef struct thi_pending_load {
     struct thi_pending_load *next;
     char hash[65];
-    thi_payload_t *bytes;        /* the exact bytes verified and unpacked */
+    thi_payload_t *bytes;        /* ValidateSource's payload: the source
+                                    hash line, then the exact bytes verified
+                                    and unpacked (pending_bundle) */
     bool allow_rollback;
     size_t signed_len;           /* from the keyring's verification */
     char key[256];               /* the trusted key that verified it */
@@ -75,6 +77,20 @@ typedef struct thi_pending_load {
 } thi_pending_t;
 
 static int keys_init(struct th_system *sys);
+
+/* The bundle's bytes inside a pending load's payload, after the hash line
+ * the authority reads (TH_VALIDATE_SOURCE_HEADER, actor.h). */
+static const uint8_t *
+pending_bundle(const thi_pending_t *p)
+{
+    return p->bytes->data + TH_VALIDATE_SOURCE_HEADER;
+}
+
+static size_t
+pending_len(const thi_pending_t *p)
+{
+    return p->bytes->len - TH_VALIDATE_SOURCE_HEADER;
+}
 
 /* ---- small helpers ----------------------------------------------------------- */
 
@@ -234,18 +250,121 @@ versions_load(struct th_system *sys)
     }
 }
 
+/* The record as it is now, written atomically (temporary file, fsync,
+ * rename); the text is taken under classes_lock, where it rises. */
+#ifdef THI_FAULT_INJECTION
+_Atomic int thi_fault_versions_write_delay_ms;
+#endif
+
 static int
-versions_save(struct th_system *sys, th_diag_t *d)
+versions_write(struct th_system *sys, th_diag_t *d)
 {
+#ifdef THI_FAULT_INJECTION
+    int delay = atomic_load(&thi_fault_versions_write_delay_ms);
+    if (delay > 0)
+        nanosleep(&(struct timespec){delay / 1000, (delay % 1000) * 1000000L},
+                  NULL);
+#endif
     char path[4200];
     versions_path(sys, path, sizeof path);
+    pthread_mutex_lock(&sys->classes_lock);
     char *text = json_dumps(sys->versions, JSON_INDENT(2) | JSON_SORT_KEYS);
+    pthread_mutex_unlock(&sys->classes_lock);
     if (text == NULL)
         return thi_diag_set(d, TH_ENOMEM, "out of memory");
     int rc = thi_write_file_atomic(path, (const uint8_t *)text, strlen(text),
                                    d);
     free(text);
     return rc;
+}
+
+/* The record goes to disk on a thread of its own: a rise is in force in
+ * memory at once (every later load of this system is checked against
+ * it), and the load that raised it is answered without waiting for the
+ * disk's flush (1-15 ms here, most of a small load). Rises that come
+ * while a write is under way are coalesced into the next one; the system
+ * waits for the last at destroy (docs/director.md, "The version
+ * record"). */
+typedef struct thi_versions_writer {
+    pthread_t thread;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    bool dirty; /* a rise not yet being written */
+    bool stop;  /* destroy: write what is dirty, then end */
+    struct th_system *sys;
+} thi_versions_writer_t;
+
+static void *
+versions_writer_main(void *arg)
+{
+    thi_versions_writer_t *w = arg;
+    pthread_mutex_lock(&w->lock);
+    for (;;) {
+        while (!w->dirty && !w->stop)
+            pthread_cond_wait(&w->cond, &w->lock);
+        if (!w->dirty)
+            break;
+        w->dirty = false;
+        pthread_mutex_unlock(&w->lock);
+        th_diag_t d = {0};
+        if (versions_write(w->sys, &d) != 0)
+            thi_log(TH_LOG_ERROR, NULL, "%s", d.msg);
+        pthread_mutex_lock(&w->lock);
+    }
+    pthread_mutex_unlock(&w->lock);
+    return NULL;
+}
+
+/* Ask for the record to be written. Called by the system actor only
+ * (every rise happens there), so the writer is started by one thread. If
+ * no thread can be started, the record is written here and now. */
+static void
+versions_save(struct th_system *sys)
+{
+    thi_versions_writer_t *w = sys->versions_writer;
+    if (w == NULL) {
+        w = calloc(1, sizeof *w);
+        if (w) {
+            w->sys = sys;
+            pthread_mutex_init(&w->lock, NULL);
+            pthread_cond_init(&w->cond, NULL);
+            if (pthread_create(&w->thread, NULL, versions_writer_main, w)) {
+                pthread_cond_destroy(&w->cond);
+                pthread_mutex_destroy(&w->lock);
+                free(w);
+                w = NULL;
+            }
+        }
+        if (w == NULL) {
+            th_diag_t d = {0};
+            if (versions_write(sys, &d) != 0)
+                thi_log(TH_LOG_ERROR, NULL, "%s", d.msg);
+            return;
+        }
+        sys->versions_writer = w;
+    }
+    pthread_mutex_lock(&w->lock);
+    w->dirty = true;
+    pthread_cond_signal(&w->cond);
+    pthread_mutex_unlock(&w->lock);
+}
+
+/* Destroy: the last rise reaches the disk before the record is freed. */
+static void
+versions_writer_stop(struct th_system *sys)
+{
+    thi_versions_writer_t *w = sys->versions_writer;
+    if (w == NULL)
+        return;
+    pthread_mutex_lock(&w->lock);
+    w->stop = true;
+    pthread_cond_signal(&w->cond);
+    pthread_mutex_unlock(&w->lock);
+    pthread_join(w->thread, NULL);
+    pthread_cond_destroy(&w->cond);
+    pthread_mutex_destroy(&w->lock);
+    free(w);
+    sys->versions_writer = NULL;
 }
 
 /* Raise the group's record to `version` if it is higher (classes_lock
@@ -288,6 +407,7 @@ thi_sources_init(struct th_system *sys)
 void
 thi_sources_fini(struct th_system *sys)
 {
+    versions_writer_stop(sys);
     thi_source_t *s = sys->sources;
     while (s) {
         thi_source_t *next = s->next;
@@ -684,11 +804,12 @@ elf_policy(const thi_bundle_t *b, const char *what, th_diag_t *d)
 
 /* Everything after the keyring (and the authority, if any) said yes. On
  * failure nothing remains: no directory, no mapping, no class, no version
- * record. */
+ * record. *record_out: the version record rose, for the caller to save. */
 static int
-load_verified(struct th_system *sys, thi_pending_t *p, th_diag_t *d)
+load_verified(struct th_system *sys, thi_pending_t *p, bool *record_out,
+              th_diag_t *d)
 {
-    const uint8_t *bytes = p->bytes->data;
+    const uint8_t *bytes = pending_bundle(p);
     char what[80];
     snprintf(what, sizeof what, "source %.12s", p->hash);
     /* the archive is read only up to where the verified signature ends */
@@ -807,14 +928,10 @@ load_verified(struct th_system *sys, thi_pending_t *p, th_diag_t *d)
             s->hash, s->group, s->version ? s->version : "(none)", s->key);
     thi_bundle_free(b);
     notify_watchers(sys, s, TH_MSG_LOADED_SOURCE);
-    /* made durable after the watchers were told, so the Director's
-     * activation overlaps the fsync; the load's caller is answered only
-     * once it is done */
-    if (record) {
-        th_diag_t vd = {0};
-        if (versions_save(sys, &vd) != 0)
-            thi_log(TH_LOG_ERROR, NULL, "%s", vd.msg);
-    }
+    /* in force in memory already; written to disk in the background once
+     * the caller is answered (waking the writer first made the caller
+     * wait for a core on a busy machine) */
+    *record_out = record;
     return 0;
 
 out_free:
@@ -871,8 +988,9 @@ thi_source_validated(struct th_system *sys, thi_env_t *env)
     }
     th_diag_t d = {0};
     int rc;
+    bool record = false;
     if (json_is_true(json_object_get(o, "valid"))) {
-        rc = load_verified(sys, p, &d);
+        rc = load_verified(sys, p, &record, &d);
     } else {
         const char *why = json_string_value(json_object_get(o, "reason"));
         rc = thi_diag_set(&d, TH_EBADSIG,
@@ -897,6 +1015,8 @@ thi_source_validated(struct th_system *sys, thi_env_t *env)
         thi_payload_release(p->bytes);
         free(p);
     }
+    if (record)
+        versions_save(sys);
 }
 
 /* Verify `p`'s bytes against the system's keyring (read-locked: a reload
@@ -907,12 +1027,16 @@ verify_pending(struct th_system *sys, thi_pending_t *p, th_diag_t *d)
 {
     thi_verified_t v;
     pthread_rwlock_rdlock(&sys->keys_lock);
-    int rc = thi_bundle_verify(&v, p->bytes->data, p->bytes->len,
+    int rc = thi_bundle_verify(&v, pending_bundle(p), pending_len(p),
                                sys->keyring, "bundle", d);
     pthread_rwlock_unlock(&sys->keys_lock);
     if (rc == 0) {
         p->signed_len = v.signed_len;
         memcpy(p->hash, v.source_hex, 65);
+        /* the authority names the source by this hash: it need not hash
+         * the bundle again (docs/messages.md, ValidateSource) */
+        memcpy(p->bytes->data, v.source_hex, 64);
+        p->bytes->data[64] = '\n';
         snprintf(p->key, sizeof p->key, "%s", v.key_name);
     }
     return rc;
@@ -931,12 +1055,13 @@ thi_source_request(struct th_system *sys, const th_addr_t *requester,
     /* our own copy first: what is verified is what is later read and
      * mapped, whatever the caller does with its buffer */
     thi_pending_t *p = calloc(1, sizeof *p);
-    int rc = p ? thi_payload_alloc(&p->bytes, len) : TH_ENOMEM;
+    int rc = p ? thi_payload_alloc(&p->bytes, TH_VALIDATE_SOURCE_HEADER + len)
+               : TH_ENOMEM;
     if (rc) {
         free(p);
         return thi_diag_set(d, TH_ENOMEM, "out of memory");
     }
-    memcpy(p->bytes->data, bundle, len);
+    memcpy(p->bytes->data + TH_VALIDATE_SOURCE_HEADER, bundle, len);
     p->allow_rollback = allow_rollback;
     if (requester)
         p->requester = *requester;
@@ -1174,11 +1299,8 @@ thi_source_activated(struct th_system *sys, thi_env_t *env)
                                : "no loaded source has that hash");
     }
     json_decref(o);
-    if (moved) {
-        th_diag_t vd = {0};
-        if (versions_save(sys, &vd) != 0)
-            thi_log(TH_LOG_ERROR, NULL, "%s", vd.msg);
-    }
+    if (moved)
+        versions_save(sys);
 }
 
 int

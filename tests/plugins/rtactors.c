@@ -24,6 +24,10 @@
  *             forwards each LoadedSource / UnloadedSource body to ADDR as
  *             Loaded / Unloaded
  *   SilentAuthority  registers as Source Authority and never answers
+ *   HashLineAuthority  registers as Source Authority; accepts a
+ *             ValidateSource whose payload starts with the source hash line
+ *             (TH_VALIDATE_SOURCE_HEADER), naming that hash, and refuses
+ *             (naming no source) one without it
  *   KeeperV1, KeeperV2  Inc -> Count {"count": N, "version": 1|2}; the count
  *             survives a handoff (export_state / import_state)
  *   Loader    Load (payload: a bundle's bytes) -> LoadStarted {"rc", "hash"}
@@ -354,6 +358,34 @@ static const th_class_t silent = {
     .init = silent_init, .receive = noop_receive,
 };
 
+/* ---- HashLineAuthority ---- */
+static int
+hashline_validate(th_ctx_t *ctx, void *state, const th_msg_t *msg)
+{
+    (void)state;
+    const char *b = msg->data;
+    bool named = msg->len >= TH_VALIDATE_SOURCE_HEADER && b[64] == '\n';
+    for (size_t i = 0; named && i < 64; i++)
+        named = strchr("0123456789abcdef", b[i]) != NULL && b[i] != '\0';
+    char hex[65] = "";
+    if (named)
+        memcpy(hex, b, 64);
+    return reply(ctx, &msg->sender, TH_MSG_VALIDATED_SOURCE,
+                 json_pack("{s:s, s:b, s:s}", "sourceHash", hex, "valid",
+                           named, "reason",
+                           named ? "" : "no source hash line"));
+}
+
+static const th_dispatch_t hashline_dispatch[] = {
+    {TH_MSG_VALIDATE_SOURCE, hashline_validate},
+};
+
+static const th_class_t hashline = {
+    .size = sizeof(th_class_t), .name = "HashLineAuthority",
+    .init = silent_init, .receive = noop_receive,
+    .dispatch = hashline_dispatch, .n_dispatch = 1,
+};
+
 /* ---- KeeperV1 / KeeperV2 ---- */
 typedef struct {
     int64_t count;
@@ -518,4 +550,4 @@ static const th_class_t fake = {
 TH_PLUGIN_DEFINE(rtactors, &failonce, &failinit, &sender, &recorder, &relay,
                  &busy, &dlwatch, &exiter, &stopper, &srcwatch,
                  &silent, &keeper1, &keeper2, &swapper, &loader,
-                 &fake);
+                 &fake, &hashline);

@@ -107,6 +107,11 @@ typedef struct th_msg {
 #define TH_MSG_CONVENTION_UPDATE "ActorSystemConventionUpdate"
 #define TH_MSG_VALIDATE_SOURCE "ValidateSource"
 #define TH_MSG_VALIDATED_SOURCE "ValidatedSource"
+/* ValidateSource's payload: the source hash the host computed while it
+ * verified the bundle (64 lowercase hex digits, then '\n': this many
+ * bytes), then the bundle's bytes. An authority names the source by that
+ * hash in its ValidatedSource answer; it need not hash the bundle again. */
+#define TH_VALIDATE_SOURCE_HEADER 65u
 #define TH_MSG_LOADED_SOURCE "LoadedSource"
 #define TH_MSG_UNLOADED_SOURCE "UnloadedSource"
 #define TH_MSG_STATUS_REQ "Thespian_StatusReq"

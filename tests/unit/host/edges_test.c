@@ -8,7 +8,9 @@
  * Built from the runtime's sources with THI_FAULT_INJECTION (host/core/runtime.h):
  * thi_fault_start_fail makes the next START fail to queue, and
  * thi_fault_finalize_delay_ms holds each exiting actor just before it
- * clears its class, which makes an early source release visible to ASan.
+ * clears its class, which makes an early source release visible to ASan;
+ * thi_fault_versions_write_delay_ms holds each write of the version
+ * record, so a load that waited for it would show.
  */
 #include <pthread.h>
 #include <sys/stat.h>
@@ -559,7 +561,43 @@ TH_TEST(destroy_in_order_returns_zero)
     CHECK_RC(th_system_destroy(sys), 0);
 }
 
+/* The version record rises in memory at once and goes to disk on its own
+ * thread: a load is answered without waiting for the disk (held here for
+ * 1.5 s), a later older version is refused at once, and destroy waits for
+ * the write, so a new system on the state directory remembers. */
+TH_TEST(load_does_not_wait_for_the_version_record)
+{
+    fixture_t f;
+    fixture_init(&f);
+    th_system_t *sys = fixture_system(&f);
+    const char *const files[][4] = {
+        {"testactors.so", "plugin", rt_plugin_path("testactors")}};
+    size_t l1, l2;
+    uint8_t *v1 = bundle_of(f.key, "tests", "1.9", files, 1, &l1);
+    uint8_t *v2 = bundle_of(f.key, "tests", "1.10", files, 1, &l2);
+    char hash[65];
+    th_diag_t d = {0};
+    atomic_store(&thi_fault_versions_write_delay_ms, 1500);
+    int64_t t0 = now_ms();
+    CHECK_RC(th_system_load_source(sys, v2, l2, "v2.tls", false, hash, &d), 0);
+    CHECK(now_ms() - t0 < 1000);
+    CHECK_RC(th_system_load_source(sys, v1, l1, "v1.tls", false, hash, &d),
+             TH_EPERM);
+    CHECK_RC(th_system_destroy(sys), 0);
+    atomic_store(&thi_fault_versions_write_delay_ms, 0);
+    sys = fixture_system(&f);
+    thi_diag_clear(&d);
+    CHECK_RC(th_system_load_source(sys, v1, l1, "v1.tls", false, hash, &d),
+             TH_EPERM);
+    CHECK_CONTAINS(d.msg, "older than 1.10");
+    CHECK_RC(th_system_destroy(sys), 0);
+    free(v1);
+    free(v2);
+    fixture_fini(&f);
+}
+
 TH_TEST_MAIN(TH_CASE(names_published_after_start),
+             TH_CASE(load_does_not_wait_for_the_version_record),
              TH_CASE(failed_create_rolls_back),
              TH_CASE(status_during_unload_cycles),
              TH_CASE(an_exhausted_resource_is_a_named_limit),

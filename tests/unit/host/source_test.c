@@ -616,6 +616,38 @@ TH_TEST(one_authority_and_forgeries_are_ignored)
     fixture_fini(&f);
 }
 
+/* ValidateSource names the source by the host's hash in its first line,
+ * so an authority need not hash the bundle again (the Director's does
+ * not): an authority that reads only that line loads the bundle, under
+ * the hash of its bytes. */
+TH_TEST(authority_is_told_the_source_hash)
+{
+    fixture_t f;
+    fixture_init(&f);
+    th_system_opts_t o = {.workers = 2, .state_dir = f.state,
+                          .authority_timeout_ms = 2000,
+                          .authority_class = "rtactors.HashLineAuthority"};
+    static const char *const plugins[] = {"testactors", "rtactors", NULL};
+    th_system_t *sys = rt_system(&o, plugins);
+    th_addr_t a;
+    th_diag_t d = {0};
+    CHECK_RC(th_system_create_actor_wait(sys, &a, "rtactors.HashLineAuthority",
+                                         NULL, 5000, &d),
+             0);
+    size_t len;
+    uint8_t *b = testactors_bundle(f.key, "1.0", &len);
+    uint8_t h[32];
+    char hex[65], hash[65];
+    thi_sha256(h, b, len);
+    thi_hex(hex, h, 32);
+    CHECK_RC(load(sys, b, len, false, hash, &d), 0);
+    CHECK_STREQ(hash, hex);
+    CHECK_EQ(count_sources(sys), 1);
+    th_system_destroy(sys);
+    free(b);
+    fixture_fini(&f);
+}
+
 /* A validly signed bundle whose plugin is not loadable: refused at
  * mapping, nothing registered, nothing left on disk. */
 TH_TEST(bad_plugins_in_signed_bundles_are_refused)
@@ -682,4 +714,5 @@ TH_TEST_MAIN(TH_CASE(load_create_and_talk), TH_CASE(no_authority_loads_on_the_ke
              TH_CASE(actor_creates_from_its_own_source_first),
              TH_CASE(actor_loads_and_unloads_a_source),
              TH_CASE(one_authority_and_forgeries_are_ignored),
+             TH_CASE(authority_is_told_the_source_hash),
              TH_CASE(bad_plugins_in_signed_bundles_are_refused))
