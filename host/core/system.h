@@ -80,8 +80,7 @@ struct th_system {
     struct thi_keyring *keyring;       /* NULL: no key directory */
     char key_dir[4096];                /* "" when none */
     th_addr_t director;                /* registered Director, or null */
-    th_addr_t *src_watchers;
-    size_t n_src_watchers, cap_src_watchers;
+    thi_notify_t src_watchers;         /* told of sources (watchers.c) */
     struct json_t *versions;           /* group -> highest accepted version */
     bool versions_bad;                 /* record unreadable: refuse loads */
     struct thi_versions_writer *versions_writer; /* writes it (versions.c) */

@@ -65,7 +65,7 @@ thi_sources_fini(struct th_system *sys)
     thi_versions_fini(sys); /* its writer first: it reads the record */
     thi_sources_table_fini(sys);
     thi_pending_fini(sys);
-    free(sys->src_watchers);
+    thi_notify_fini(&sys->src_watchers);
     thi_keys_fini(sys);
     if (sys->own_state_dir)
         rm_tree(sys->state_dir);

@@ -28,15 +28,15 @@ thi_source_notify_watchers(struct th_system *sys, const thi_source_t *s,
     json_decref(o);
     if (text == NULL)
         return;
-    th_addr_t from, w[64];
+    th_addr_t from;
     th_system_address_of(sys, &from);
+    size_t n;
     pthread_mutex_lock(&sys->classes_lock);
-    size_t n = sys->n_src_watchers < 64 ? sys->n_src_watchers : 64;
-    if (n)
-        memcpy(w, sys->src_watchers, n * sizeof *w);
+    th_addr_t *w = thi_notify_copy(&sys->src_watchers, &n);
     pthread_mutex_unlock(&sys->classes_lock);
     for (size_t i = 0; i < n; i++)
         thi_send_system(sys, &from, &w[i], type, text, strlen(text));
+    free(w);
     free(text);
 }
 
@@ -44,27 +44,14 @@ int
 thi_source_watch(struct th_system *sys, const th_addr_t *a, bool on)
 {
     pthread_mutex_lock(&sys->classes_lock);
-    size_t i = 0;
-    while (i < sys->n_src_watchers && !th_addr_eq(&sys->src_watchers[i], a))
-        i++;
     if (!on) {
-        if (i < sys->n_src_watchers)
-            sys->src_watchers[i] = sys->src_watchers[--sys->n_src_watchers];
+        thi_notify_remove(&sys->src_watchers, a);
         pthread_mutex_unlock(&sys->classes_lock);
         return 0;
     }
-    if (i == sys->n_src_watchers) {
-        if (sys->n_src_watchers == sys->cap_src_watchers) {
-            size_t cap = sys->cap_src_watchers ? sys->cap_src_watchers * 2 : 4;
-            th_addr_t *w = realloc(sys->src_watchers, cap * sizeof *w);
-            if (w == NULL) {
-                pthread_mutex_unlock(&sys->classes_lock);
-                return TH_ENOMEM;
-            }
-            sys->src_watchers = w;
-            sys->cap_src_watchers = cap;
-        }
-        sys->src_watchers[sys->n_src_watchers++] = *a;
+    if (thi_notify_add(&sys->src_watchers, a) != 0) {
+        pthread_mutex_unlock(&sys->classes_lock);
+        return TH_ENOMEM;
     }
     /* a new watcher hears of every source already loaded */
     json_t *all = json_array();
