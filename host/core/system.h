@@ -74,17 +74,16 @@ struct th_system {
     th_addr_t authority;               /* registered Source Authority */
     char authority_class[2 * TH_NAME_MAX + 2]; /* the one class that may
                                           register as authority; "" none */
-    /* trusted keys (source.c): swapped whole by a reload under the write
+    /* trusted keys (sources/keys.c): swapped whole by a reload under the write
      * lock; every verification holds the read lock */
     pthread_rwlock_t keys_lock;
     struct thi_keyring *keyring;       /* NULL: no key directory */
     char key_dir[4096];                /* "" when none */
     th_addr_t director;                /* registered Director, or null */
-    th_addr_t *src_watchers;
-    size_t n_src_watchers, cap_src_watchers;
+    thi_notify_t src_watchers;         /* told of sources (watchers.c) */
     struct json_t *versions;           /* group -> highest accepted version */
     bool versions_bad;                 /* record unreadable: refuse loads */
-    struct thi_versions_writer *versions_writer; /* writes it (source.c) */
+    struct thi_versions_writer *versions_writer; /* writes it (versions.c) */
     char state_dir[4096];
     bool own_state_dir;                /* made by us, removed at destroy */
 

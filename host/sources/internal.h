@@ -1,0 +1,142 @@
+/*
+ * host/sources/internal.h — what the files of host/sources/ share and no
+ * other component sees: the source and pending-load records and the steps
+ * one file takes for another. The subsystem's face to the rest of the
+ * runtime is sources.h.
+ *
+ * The files, in the order a load goes through them:
+ *   keys.c      the trusted keyring (read, reload, listed)
+ *   request.c   a load asked for: our own copy verified against the
+ *               keyring, then ValidateSource to the Source Authority (or
+ *               the system's own word) and its answer, ValidatedSource
+ *   load.c      after every yes: platform, ELF policy, version record and
+ *               group checks, mapping, classes registered, source listed
+ *   map.c       the code of a source: sealed memfds dlopened in dependency
+ *               order, no soname already loaded; closing them again
+ *   versions.c  the version record (rollback protection) and its writer
+ *   table.c     the listed sources: lookup by hash, holds, listing
+ *   unload.c    unloading and, once the last actor is gone, unmapping
+ *   watchers.c  watchers told of sources loaded and unloaded
+ *   sources.c   the subsystem's start and end (state directory)
+ *   registry.c  the classes a system can create, and their plugins
+ *
+ * Locks: sys->classes_lock guards the table, the pending list, the holds,
+ * the version record in memory, the authority, the Director and the
+ * watchers; sys->keys_lock the keyring; map.c's own lock the process's
+ * dynamic linker state across systems. Loads and unmaps run on the system
+ * actor, one at a time.
+ */
+#ifndef TH_HOST_SOURCES_INTERNAL_H
+#define TH_HOST_SOURCES_INTERNAL_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "host/core/runtime.h"
+#include "host/sources/sources.h"
+#include "loader/bundle.h"
+#include "loader/plugin.h"
+
+struct thi_source {
+    struct thi_source *next;
+    char hash[65];
+    char *group, *version, *info;
+    json_t *tli;                 /* the signed TLI, or NULL */
+    char key[256];
+    void **handles;              /* in load order; closed in reverse */
+    int *fds;                    /* the sealed memfd of each handle: kept
+                                    open while mapped, so its name
+                                    /proc/self/fd/N names only this object */
+    size_t n_handles;
+    thi_plugin_t **plugins;      /* descriptors checked; handles above */
+    size_t n_plugins;
+    long live;                   /* actors of its classes (classes_lock) */
+    bool unloading, unmap_queued;
+};
+
+typedef struct thi_pending_load {
+    struct thi_pending_load *next;
+    char hash[65];
+    thi_payload_t *bytes;        /* ValidateSource's payload: the source
+                                    hash line, then the exact bytes verified
+                                    and unpacked (thi_pending_bundle) */
+    bool allow_rollback;
+    size_t signed_len;           /* from the keyring's verification */
+    char key[256];               /* the trusted key that verified it */
+    bool direct;                 /* no authority: the system vouches */
+    th_addr_t requester;         /* actor to tell, or null (outside) */
+    bool done;
+    int rc;
+    th_diag_t diag;
+    bool abandoned;              /* the outside waiter gave up */
+    bool processing;             /* the system actor is loading it: it stays
+                                    listed (classes_lock) so a second load of
+                                    the same bytes sees it until the source
+                                    itself is listed */
+} thi_pending_t;
+
+/* request.c: the bundle's bytes inside a pending load's payload, after the
+ * hash line the authority reads (TH_VALIDATE_SOURCE_HEADER, actor.h). */
+const uint8_t *thi_pending_bundle(const thi_pending_t *p);
+/* Free every pending load (destroy). */
+void thi_pending_fini(struct th_system *sys);
+
+/* keys.c: read the key directory and the authority class from the options
+ * (create); free the keyring (destroy). */
+int thi_keys_init(struct th_system *sys);
+void thi_keys_fini(struct th_system *sys);
+
+/* load.c: everything after the keyring (and the authority, if any) said
+ * yes; on failure nothing remains. *record_out: the version record rose,
+ * for the caller to save once it answered. System actor only. */
+int thi_source_load(struct th_system *sys, thi_pending_t *p, bool *record_out,
+                    th_diag_t *d);
+
+/* map.c: map the code of verified bundle `b` into `s` (handles, fds,
+ * plugins), private libraries in dependency order, then the plugins, each
+ * checked against its manifest entry. Refuses a private soname that
+ * names an object already loaded in the process. Serialised across every
+ * system of the process. On failure what was mapped stays in `s` for
+ * thi_source_free. */
+int thi_source_map(thi_source_t *s, const thi_bundle_t *b, const char *what,
+                   th_diag_t *d);
+/* Close what thi_source_map opened: plugins, handles in reverse, memfds
+ * (kept open for an object the dynamic linker would not unmap). */
+void thi_source_unmap_code(thi_source_t *s);
+
+/* table.c */
+/* A source's record and code gone (NULL: nothing). */
+void thi_source_free(thi_source_t *s);
+/* The listed source with exactly this hash, unloading or not, or NULL
+ * (classes_lock held). */
+thi_source_t *thi_source_by_hash_locked(struct th_system *sys,
+                                        const char *hash);
+/* Destroy: free every source no actor runs; of the others only the record
+ * (their code may still run). */
+void thi_sources_table_fini(struct th_system *sys);
+
+/* unload.c: have the system actor unmap `src` (never under an actor
+ * whose callback frames might still be on this stack). */
+void thi_source_queue_unmap(struct th_system *sys, thi_source_t *src);
+
+/* versions.c */
+void thi_versions_load(struct th_system *sys);
+/* The group's highest accepted version, or NULL (classes_lock held). */
+const char *thi_versions_best_locked(struct th_system *sys,
+                                     const char *group);
+/* Raise the group's record to `version` if it is higher (classes_lock
+ * held). True when it moved: the caller then calls thi_versions_save. */
+bool thi_versions_raise_locked(struct th_system *sys, const char *group,
+                               const char *version);
+/* Have the record written (off the caller's path). System actor only. */
+void thi_versions_save(struct th_system *sys);
+/* Destroy: the last rise reaches the disk; then the record is freed. */
+void thi_versions_fini(struct th_system *sys);
+
+/* watchers.c: tell every watcher `type` (LoadedSource, UnloadedSource) of
+ * `s`. Takes classes_lock; call without it. */
+void thi_source_notify_watchers(struct th_system *sys, const thi_source_t *s,
+                                const char *type);
+
+#endif /* TH_HOST_SOURCES_INTERNAL_H */
