@@ -204,9 +204,13 @@ thi_log_fmt_time(char *buf, size_t size)
     clock_gettime(CLOCK_REALTIME, &ts);
     struct tm tm;
     gmtime_r(&ts.tv_sec, &tm);
-    snprintf(buf, size, "%04d-%02d-%02d %02d:%02d:%02d.%03ld",
-             tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-             tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
+    /* strftime, not one snprintf of every field: -O3 cannot bound the
+     * int fields and warns the text may not fit */
+    size_t n = strftime(buf, size, "%Y-%m-%d %H:%M:%S", &tm);
+    if (n == 0 && size > 0)
+        buf[0] = '\0';
+    else
+        snprintf(buf + n, size - n, ".%03d", (int)(ts.tv_nsec / 1000000));
 }
 
 /* One record, one write(2): concurrent records never interleave. */
