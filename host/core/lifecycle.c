@@ -72,23 +72,25 @@ start_extras(th_ctx_t *ctx, thi_slot_t *slot, thi_start_extra_t *x)
     return rc;
 }
 
+/* `on`: the features that apply to this actor (feature.h) */
 static bool
-features_want(const thi_class_t *cls)
+features_run_no_code(const thi_slot_t *slot, uint32_t on)
 {
     for (unsigned i = 0; i < thi_n_features; i++)
-        if (thi_features[i]->wants && thi_features[i]->wants(cls))
+        if ((on & (1u << i)) && thi_features[i]->runs_no_code &&
+            thi_features[i]->runs_no_code(slot))
             return true;
     return false;
 }
 
-static bool
-features_run_no_code(const thi_slot_t *slot)
+static int
+features_started(th_ctx_t *ctx, thi_slot_t *slot, uint32_t on)
 {
-    for (unsigned i = 0; i < thi_n_features; i++)
-        if (thi_features[i]->runs_no_code &&
-            thi_features[i]->runs_no_code(slot))
-            return true;
-    return false;
+    int rc = 0;
+    for (unsigned i = 0; i < thi_n_features && rc == 0; i++)
+        if ((on & (1u << i)) && thi_features[i]->started)
+            rc = thi_features[i]->started(ctx, slot);
+    return rc;
 }
 
 void
@@ -105,16 +107,20 @@ thi_handle_start(th_ctx_t *ctx, thi_slot_t *slot, thi_env_t *env)
     slot->started_ns = thi_now_ns();
     atomic_store_explicit(&slot->cls, a.cls, memory_order_release);
     int rc = 0;
-    if (a.x || features_want(a.cls))
+    /* a plain actor (no extras, a class no feature wants) skips every
+     * feature hook */
+    uint32_t on = thi_class_features(a.cls);
+    if (a.x || on) {
         rc = start_extras(ctx, slot, a.x);
+        on |= thi_slot_features(slot);
+    }
     /* e.g. a troupe's leader only routes: none of the class's code runs */
-    if (rc == 0 && features_run_no_code(slot))
+    if (rc == 0 && on && features_run_no_code(slot, on))
         slot->flags |= THI_SLOT_NOTEARDOWN | THI_SLOT_NOCODE;
     else if (rc == 0)
         rc = start_instance(ctx, slot);
-    for (unsigned i = 0; i < thi_n_features && rc == 0; i++)
-        if (thi_features[i]->started)
-            rc = thi_features[i]->started(ctx, slot);
+    if (rc == 0 && (on || slot->ext)) /* init may have made some state */
+        rc = features_started(ctx, slot, on | thi_slot_features(slot));
     if (rc != 0) {
         th_addr_t self;
         thi_self_addr(ctx, slot, &self);
