@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/array.h"
 #include "host/core/runtime.h"
 #include "host/log.h"
 #include "loader/logspec.h"
@@ -383,15 +384,9 @@ thi_log_register_system(th_system_t *sys)
 {
     pthread_once(&usr1_once, usr1_init);
     pthread_mutex_lock(&sys_lock);
-    if (n_systems == cap_systems) {
-        size_t cap = cap_systems ? cap_systems * 2 : 8;
-        th_system_t **grown = realloc(systems, cap * sizeof *grown);
-        if (grown == NULL) { /* only the dump misses it */
-            pthread_mutex_unlock(&sys_lock);
-            return;
-        }
-        systems = grown;
-        cap_systems = cap;
+    if (THI_RESERVE(systems, cap_systems, n_systems + 1, 8) != 0) {
+        pthread_mutex_unlock(&sys_lock); /* only the dump misses it */
+        return;
     }
     systems[n_systems++] = sys;
     pthread_mutex_unlock(&sys_lock);

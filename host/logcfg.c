@@ -16,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/array.h"
 #include "host/host.h"
 #include "host/core/runtime.h"
 #include "host/log.h"
@@ -32,7 +33,7 @@ typedef struct cfg {
     int fd;
     bool own_fd;
     seg_t *segs;
-    size_t n_segs;
+    size_t n_segs, cap_segs;
 } cfg_t;
 
 /* Readers (every record above the level) take it shared; a configure
@@ -76,10 +77,9 @@ static int
 add_seg(void *arg, enum thi_logfield f, const char *text, size_t len)
 {
     cfg_t *c = arg;
-    seg_t *g = realloc(c->segs, (c->n_segs + 1) * sizeof *g);
-    if (g == NULL)
+    if (THI_RESERVE(c->segs, c->cap_segs, c->n_segs + 1, 8) != 0)
         return TH_ENOMEM;
-    c->segs = g;
+    seg_t *g = c->segs;
     g[c->n_segs].f = f;
     g[c->n_segs].text = NULL;
     if (f == THI_LF_TEXT && (g[c->n_segs].text = strndup(text, len)) == NULL)

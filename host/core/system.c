@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/array.h"
 #include "host/core/runtime.h"
 #include "host/core/feature.h"
 #include "host/core/core_int.h"
@@ -163,18 +164,14 @@ th_system_wait_stopping(th_system_t *sys, int timeout_ms)
  * (their workers still use them), never freed. */
 static pthread_mutex_t abandoned_lock = PTHREAD_MUTEX_INITIALIZER;
 static th_system_t **abandoned;
-static size_t n_abandoned;
+static size_t n_abandoned, cap_abandoned;
 
 static void
 abandon(th_system_t *sys)
 {
     pthread_mutex_lock(&abandoned_lock);
-    th_system_t **grown = realloc(abandoned,
-                                  (n_abandoned + 1) * sizeof *grown);
-    if (grown) {
-        abandoned = grown;
+    if (THI_RESERVE(abandoned, cap_abandoned, n_abandoned + 1, 4) == 0)
         abandoned[n_abandoned++] = sys;
-    }
     pthread_mutex_unlock(&abandoned_lock);
 }
 

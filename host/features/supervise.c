@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/array.h"
 #include "host/core/runtime.h"
 #include "host/log.h"
 #include "host/sources/sources.h"
@@ -33,7 +34,8 @@ struct thi_sup_slot {
     th_supervision_t *children;    /* how it supervises; NULL: default */
     th_supervision_t *self;        /* the parent's strategy, for this actor */
     int64_t *hist;                 /* supervised restarts within the window */
-    uint32_t n_hist, cap_hist;
+    uint32_t n_hist;
+    size_t cap_hist;
     int64_t suspend_until_ns;      /* backing off before a restart; 0 none */
 };
 
@@ -254,14 +256,8 @@ history_add(struct thi_sup_slot *s, const th_supervision_t *p, int64_t now)
     s->n_hist = keep;
     if (s->n_hist >= p->max_restarts)
         return 0;
-    if (s->n_hist == s->cap_hist) {
-        uint32_t cap = s->cap_hist ? s->cap_hist * 2 : 4;
-        int64_t *h = realloc(s->hist, cap * sizeof *h);
-        if (h == NULL) /* no history: count this one as the first */
-            return s->n_hist + 1;
-        s->hist = h;
-        s->cap_hist = cap;
-    }
+    if (THI_RESERVE(s->hist, s->cap_hist, (size_t)s->n_hist + 1, 4) != 0)
+        return s->n_hist + 1; /* no history: count this one as the first */
     s->hist[s->n_hist++] = now;
     return s->n_hist;
 }
