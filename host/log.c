@@ -26,6 +26,7 @@
 #include "host/log.h"
 #include "loader/logspec.h"
 #include "base/text.h"
+#include "proto/wire.h"
 
 /* 10 MiB: a busy host's INFO lines for days, not minutes (Thespian's
  * 50 KiB rotated a host's log every few hundred lines) */
@@ -231,7 +232,7 @@ emit(int level, const char *levelname, const th_addr_t *who,
 {
     char addr[TH_ADDR_STRLEN] = "";
     if (who && !th_addr_is_null(who))
-        th_addr_to_string(who, addr, sizeof addr);
+        thi_wire_addr_format(who, addr, sizeof addr);
     char when[40];
     thi_log_fmt_time(when, sizeof when);
     /* names and texts from outside reach records: escape control bytes and

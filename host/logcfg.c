@@ -22,6 +22,7 @@
 #include "host/log.h"
 #include "loader/logspec.h"
 #include "base/text.h"
+#include "proto/wire.h"
 
 typedef struct seg {
     enum thi_logfield f;
@@ -239,7 +240,7 @@ thi_actor_vlog(int level, const th_addr_t *who, const char *fmt, va_list ap)
     }
     char addr[TH_ADDR_STRLEN] = "", when[40], num[24];
     if (who && !th_addr_is_null(who))
-        th_addr_to_string(who, addr, sizeof addr);
+        thi_wire_addr_format(who, addr, sizeof addr);
     thi_log_fmt_time(when, sizeof when);
     pthread_once(&cfg_once, cfg_init);
     pthread_rwlock_rdlock(&cfg_lock);

@@ -66,8 +66,10 @@ const char *thi_wire_bad_text(enum thi_wire_bad why);
 void thi_wire_prefix(unsigned char out[TH_WIRE_PREFIX], size_t hdr_len);
 
 /* ---- Addresses as text: "th1:<system hex16>:<slot id>:<nonce hex16>", or
- * "th1:none" for the null address. Same format as the host's
- * th_addr_to_string. */
+ * "th1:none" for the null address. The one address printer and parser:
+ * the public th_addr_to_string / th_addr_from_string (host),
+ * th_client_addr_format (client) and th_addr_format (plugins, through the
+ * API table) are thin aliases of these, which internal code calls. */
 int thi_wire_addr_format(const th_addr_t *addr, char *buf, size_t size);
 int thi_wire_addr_parse(th_addr_t *out, const char *text);
 

@@ -12,6 +12,7 @@
 #include "host/log.h"
 #include "host/sources/sources.h"
 #include "host/core/core_int.h"
+#include "proto/wire.h"
 #ifdef THI_FAULT_INJECTION
 #include <unistd.h>
 #endif
@@ -200,7 +201,7 @@ send_child_exited(th_ctx_t *ctx, thi_slot_t *slot)
     th_addr_t self;
     thi_self_addr(ctx, slot, &self);
     char body[TH_ADDR_STRLEN + 32], a[TH_ADDR_STRLEN];
-    th_addr_to_string(&self, a, sizeof a);
+    thi_wire_addr_format(&self, a, sizeof a);
     int n = snprintf(body, sizeof body, "{\"childAddress\":\"%s\"}", a);
     thi_send_system(ctx->sys, &self, &slot->parent, TH_MSG_CHILD_EXITED, body,
                     (size_t)n);
@@ -326,7 +327,7 @@ thi_actor_status(struct th_system *sys, thi_slot_t *slot, uint32_t in_turn,
     char a[TH_ADDR_STRLEN];
     th_addr_t self;
     thi_slot_addr(sys, slot, atomic_load(&slot->nonce), &self);
-    th_addr_to_string(&self, a, sizeof a);
+    thi_wire_addr_format(&self, a, sizeof a);
     json_object_set_new(into, "address", json_string(a));
     /* copied under classes_lock, which the unmap takes to free a class: the
      * source it runs from tells status readers which version an actor is */
@@ -355,7 +356,7 @@ thi_reply_actor_status(th_ctx_t *ctx, thi_slot_t *slot, thi_env_t *env)
     json_t *o = json_object();
     thi_actor_status(ctx->sys, slot, ctx->popped, o);
     char a[TH_ADDR_STRLEN];
-    th_addr_to_string(&slot->parent, a, sizeof a);
+    thi_wire_addr_format(&slot->parent, a, sizeof a);
     json_object_set_new(o, "parent", json_string(a));
     if (slot->u.name)
         json_object_set_new(o, "name", json_string(slot->u.name));

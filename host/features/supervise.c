@@ -20,6 +20,7 @@
 #include "host/log.h"
 #include "host/sources/sources.h"
 #include "host/features/features.h"
+#include "proto/wire.h"
 
 /* Every strategy the runtime keeps is one of these (the public struct
  * first): a decider is code of the plugin that set the strategy, whose
@@ -292,7 +293,7 @@ op_sibling(th_ctx_t *ctx, thi_slot_t *slot, thi_env_t *env)
     th_addr_t self;
     thi_self_addr(ctx, slot, &self);
     char who[TH_ADDR_STRLEN];
-    th_addr_to_string(&a.failed, who, sizeof who);
+    thi_wire_addr_format(&a.failed, who, sizeof who);
     thi_log(TH_LOG_INFO, &self, "sibling %s failed (all-for-one): %s", who,
             a.directive == TH_SUP_STOP ? "stopping" : "restarting");
     if (a.directive == TH_SUP_STOP)
@@ -327,7 +328,7 @@ op_escalated(th_ctx_t *ctx, thi_slot_t *slot, thi_env_t *env)
     struct esc_args a;
     memcpy(&a, thi_op_args(env), sizeof a);
     char who[TH_ADDR_STRLEN], why[TH_ADDR_STRLEN + 32];
-    th_addr_to_string(&a.child, who, sizeof who);
+    thi_wire_addr_format(&a.child, who, sizeof who);
     snprintf(why, sizeof why, "child %s escalated its failure", who);
     if (sstate(slot) && sstate(slot)->self) {
         sup_apply(ctx, slot, NULL, a.msg_type, why);
