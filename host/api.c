@@ -12,6 +12,7 @@
 #include "host/log.h"
 #include "host/sources/sources.h"
 #include "host/features/features.h"
+#include "proto/wire.h"
 
 static th_ctx_t *
 checked(th_ctx_t *ctx)
@@ -459,7 +460,7 @@ const struct th_host_api thi_host_api = {
     .system_shutdown = api_system_shutdown,
     .fail = api_fail,
     .log = api_log,
-    .addr_format = th_addr_to_string,
+    .addr_format = thi_wire_addr_format,
     .addr_parse = th_addr_from_string,
     .restart_count = api_restart_count,
     .load_source = api_load_source,

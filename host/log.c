@@ -21,10 +21,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/array.h"
 #include "host/core/runtime.h"
 #include "host/log.h"
 #include "loader/logspec.h"
 #include "base/text.h"
+#include "proto/wire.h"
 
 /* 10 MiB: a busy host's INFO lines for days, not minutes (Thespian's
  * 50 KiB rotated a host's log every few hundred lines) */
@@ -204,9 +206,13 @@ thi_log_fmt_time(char *buf, size_t size)
     clock_gettime(CLOCK_REALTIME, &ts);
     struct tm tm;
     gmtime_r(&ts.tv_sec, &tm);
-    snprintf(buf, size, "%04d-%02d-%02d %02d:%02d:%02d.%03ld",
-             tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-             tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
+    /* strftime, not one snprintf of every field: -O3 cannot bound the
+     * int fields and warns the text may not fit */
+    size_t n = strftime(buf, size, "%Y-%m-%d %H:%M:%S", &tm);
+    if (n == 0 && size > 0)
+        buf[0] = '\0';
+    else
+        snprintf(buf + n, size - n, ".%03d", (int)(ts.tv_nsec / 1000000));
 }
 
 /* One record, one write(2): concurrent records never interleave. */
@@ -226,7 +232,7 @@ emit(int level, const char *levelname, const th_addr_t *who,
 {
     char addr[TH_ADDR_STRLEN] = "";
     if (who && !th_addr_is_null(who))
-        th_addr_to_string(who, addr, sizeof addr);
+        thi_wire_addr_format(who, addr, sizeof addr);
     char when[40];
     thi_log_fmt_time(when, sizeof when);
     /* names and texts from outside reach records: escape control bytes and
@@ -379,15 +385,9 @@ thi_log_register_system(th_system_t *sys)
 {
     pthread_once(&usr1_once, usr1_init);
     pthread_mutex_lock(&sys_lock);
-    if (n_systems == cap_systems) {
-        size_t cap = cap_systems ? cap_systems * 2 : 8;
-        th_system_t **grown = realloc(systems, cap * sizeof *grown);
-        if (grown == NULL) { /* only the dump misses it */
-            pthread_mutex_unlock(&sys_lock);
-            return;
-        }
-        systems = grown;
-        cap_systems = cap;
+    if (THI_RESERVE(systems, cap_systems, n_systems + 1, 8) != 0) {
+        pthread_mutex_unlock(&sys_lock); /* only the dump misses it */
+        return;
     }
     systems[n_systems++] = sys;
     pthread_mutex_unlock(&sys_lock);

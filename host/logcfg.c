@@ -16,11 +16,13 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/array.h"
 #include "host/host.h"
 #include "host/core/runtime.h"
 #include "host/log.h"
 #include "loader/logspec.h"
 #include "base/text.h"
+#include "proto/wire.h"
 
 typedef struct seg {
     enum thi_logfield f;
@@ -32,7 +34,7 @@ typedef struct cfg {
     int fd;
     bool own_fd;
     seg_t *segs;
-    size_t n_segs;
+    size_t n_segs, cap_segs;
 } cfg_t;
 
 /* Readers (every record above the level) take it shared; a configure
@@ -76,10 +78,9 @@ static int
 add_seg(void *arg, enum thi_logfield f, const char *text, size_t len)
 {
     cfg_t *c = arg;
-    seg_t *g = realloc(c->segs, (c->n_segs + 1) * sizeof *g);
-    if (g == NULL)
+    if (THI_RESERVE(c->segs, c->cap_segs, c->n_segs + 1, 8) != 0)
         return TH_ENOMEM;
-    c->segs = g;
+    seg_t *g = c->segs;
     g[c->n_segs].f = f;
     g[c->n_segs].text = NULL;
     if (f == THI_LF_TEXT && (g[c->n_segs].text = strndup(text, len)) == NULL)
@@ -239,7 +240,7 @@ thi_actor_vlog(int level, const th_addr_t *who, const char *fmt, va_list ap)
     }
     char addr[TH_ADDR_STRLEN] = "", when[40], num[24];
     if (who && !th_addr_is_null(who))
-        th_addr_to_string(who, addr, sizeof addr);
+        thi_wire_addr_format(who, addr, sizeof addr);
     thi_log_fmt_time(when, sizeof when);
     pthread_once(&cfg_once, cfg_init);
     pthread_rwlock_rdlock(&cfg_lock);

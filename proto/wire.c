@@ -191,23 +191,50 @@ thi_wire_type_valid(const char *type)
     return n > 0;
 }
 
-/* The runtime's own types come from actor.h (th_msg_is_runtime), so a
- * type added there is covered here; of those, an outside program may send
- * what actors may send. "th.internal" is the runtime's private envelope
- * name. */
+/* The one list of reserved types (actor.h's TH_MSG_RUNTIME_TYPES), with
+ * the runtime's private envelope name: the host's interning (who may send
+ * what from an actor) and the send checks of the host's admin endpoint and
+ * the client library all read this table. */
+static const struct {
+    const char *name;
+    unsigned senders;
+} runtime_types[] = {
+#define RUNTIME_TYPE(name, senders) {name, senders},
+    TH_MSG_RUNTIME_TYPES(RUNTIME_TYPE)
+#undef RUNTIME_TYPE
+    {"th.internal", TH_MSG_BY_RUNTIME},
+};
+
+const char *
+thi_wire_runtime_type(size_t i, unsigned *senders)
+{
+    if (i >= sizeof runtime_types / sizeof runtime_types[0])
+        return NULL;
+    *senders = runtime_types[i].senders;
+    return runtime_types[i].name;
+}
+
+int
+thi_wire_type_senders(const char *type)
+{
+    for (size_t i = 0; i < sizeof runtime_types / sizeof runtime_types[0];
+         i++)
+        if (strcmp(type, runtime_types[i].name) == 0)
+            return (int)runtime_types[i].senders;
+    return -1;
+}
+
 bool
 thi_wire_type_is_runtime(const char *type)
 {
-    return th_msg_is_runtime(type) || strcmp(type, "th.internal") == 0;
+    return thi_wire_type_senders(type) >= 0;
 }
 
 bool
 thi_wire_type_reserved(const char *type)
 {
-    return thi_wire_type_is_runtime(type) &&
-           strcmp(type, TH_MSG_EXIT_REQUEST) != 0 &&
-           strcmp(type, TH_MSG_STATUS_REQ) != 0 &&
-           strcmp(type, TH_MSG_VALIDATED_SOURCE) != 0;
+    int s = thi_wire_type_senders(type);
+    return s >= 0 && !(s & TH_MSG_BY_OUTSIDE);
 }
 
 bool

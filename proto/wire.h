@@ -66,8 +66,10 @@ const char *thi_wire_bad_text(enum thi_wire_bad why);
 void thi_wire_prefix(unsigned char out[TH_WIRE_PREFIX], size_t hdr_len);
 
 /* ---- Addresses as text: "th1:<system hex16>:<slot id>:<nonce hex16>", or
- * "th1:none" for the null address. Same format as the host's
- * th_addr_to_string. */
+ * "th1:none" for the null address. The one address printer and parser:
+ * the public th_addr_to_string / th_addr_from_string (host),
+ * th_client_addr_format (client) and th_addr_format (plugins, through the
+ * API table) are thin aliases of these, which internal code calls. */
 int thi_wire_addr_format(const th_addr_t *addr, char *buf, size_t size);
 int thi_wire_addr_parse(th_addr_t *out, const char *text);
 
@@ -76,9 +78,17 @@ int thi_wire_addr_parse(th_addr_t *out, const char *text);
  * [A-Za-z0-9_.:-] (the runtime's rule). */
 bool thi_wire_type_valid(const char *type);
 
-/* True for runtime message types an outside program may not send
- * (everything in actor.h but ActorExitRequest, Thespian_StatusReq and
- * ValidatedSource). */
+/* The runtime's types: actor.h's TH_MSG_RUNTIME_TYPES and the host's
+ * private envelope name "th.internal" (nobody sends it). Entry i's name
+ * and who may send it (TH_MSG_BY_*); NULL past the last. Pure. */
+const char *thi_wire_runtime_type(size_t i, unsigned *senders);
+
+/* Who may send `type` (TH_MSG_BY_*), or -1 when it is not a runtime
+ * type (anyone may send it). */
+int thi_wire_type_senders(const char *type);
+
+/* True for runtime message types an outside program may not send (no
+ * TH_MSG_BY_OUTSIDE in the list). */
 bool thi_wire_type_reserved(const char *type);
 
 /* True for runtime message types an outside program does receive:
@@ -86,7 +96,8 @@ bool thi_wire_type_reserved(const char *type);
  * filtered out by the host before it reaches a client. */
 bool thi_wire_type_passes(const char *type);
 
-/* True when `type` is one of the runtime's message types (actor.h). */
+/* True when `type` is one of the runtime's message types (actor.h) or
+ * "th.internal". */
 bool thi_wire_type_is_runtime(const char *type);
 
 /* ---- Endpoint ---------------------------------------------------------------

@@ -5,6 +5,7 @@
 #ifndef TH_HOST_CORE_CLASS_H
 #define TH_HOST_CORE_CLASS_H
 
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include "host/core/msg.h"
@@ -31,6 +32,11 @@ typedef struct thi_class {
     uint32_t troupe_max, troupe_idle;
     uint32_t transient_ms;             /* resolved: never 0 */
     struct thi_source *source;         /* NULL: a plugin loaded by path */
+    /* Memo of thi_class_features (core/feature.h): 0 until first asked;
+     * then THI_CLASS_FEATURES_KNOWN | a bit per feature whose `wants`
+     * holds for this class. The only field written after the class is
+     * built (by any thread, always the same value). */
+    _Atomic uint32_t features;
     struct thi_class *next;            /* registry chain */
 } thi_class_t;
 

@@ -30,6 +30,11 @@ create_extra(struct th_system *sys, th_ctx_t *ctx, thi_slot_t *parent_slot,
              thi_start_extra_t **x, th_diag_t *d)
 {
     *x = NULL;
+    /* no options, and no parent state to pass on (what a feature passes
+     * on lives in the parent's state, read only from its own context):
+     * nothing to ask (feature.h, create_opts) */
+    if (opts == NULL && !(ctx && ctx->slot == parent_slot && parent_slot->ext))
+        return 0;
     void *part[THI_FEATURES_MAX] = {0};
     bool any = false;
     int rc = 0;
@@ -109,8 +114,13 @@ thi_create(struct th_system *sys, th_ctx_t *ctx, th_addr_t *out,
     }
     thi_start_extra_t *x = NULL;
     rc = create_extra(sys, ctx, parent_slot, class_name, opts, &x, d);
-    for (unsigned i = 0; i < thi_n_features && rc == 0; i++)
-        if (thi_features[i]->admit &&
+    /* admit only where the class or an extra brings something */
+    uint32_t asks = thi_class_features(cls);
+    for (unsigned i = 0; x && i < thi_n_features; i++)
+        if (x->feat[i])
+            asks |= 1u << i;
+    for (unsigned i = 0; asks && i < thi_n_features && rc == 0; i++)
+        if ((asks & (1u << i)) && thi_features[i]->admit &&
             (rc = thi_features[i]->admit(sys, cls, x ? x->feat[i] : NULL,
                                          d)) != 0)
             thi_log(TH_LOG_INFO, NULL, "create %s: %s", class_name, d->msg);

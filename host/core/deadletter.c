@@ -10,6 +10,7 @@
 #include "host/core/runtime.h"
 #include "host/log.h"
 #include "host/core/core_int.h"
+#include "proto/wire.h"
 
 /* ---- Dead letters ------------------------------------------------------------------- */
 
@@ -28,8 +29,8 @@ log_dead_letter(struct th_system *sys, const thi_env_t *env,
     if (atomic_fetch_add(&in_window, 1) >= 20)
         return;
     char to[TH_ADDR_STRLEN], from[TH_ADDR_STRLEN];
-    th_addr_to_string(target, to, sizeof to);
-    th_addr_to_string(&env->msg.sender, from, sizeof from);
+    thi_wire_addr_format(target, to, sizeof to);
+    thi_wire_addr_format(&env->msg.sender, from, sizeof from);
     thi_log(TH_LOG_WARNING, NULL, "dead letter: %s from %s to %s (%s)",
             env->msg.type, from, to, why);
     (void)sys;

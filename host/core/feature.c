@@ -35,6 +35,19 @@ thi_features_fini(struct th_system *sys)
             thi_features[i]->sys_fini(sys);
 }
 
+uint32_t
+thi_class_features_compute(const thi_class_t *cls)
+{
+    uint32_t m = THI_CLASS_FEATURES_KNOWN;
+    for (unsigned i = 0; i < thi_n_features; i++)
+        if (thi_features[i]->wants && thi_features[i]->wants(cls))
+            m |= 1u << i;
+    /* a cast for the memo alone: every thread stores the same value */
+    atomic_store_explicit(&((thi_class_t *)cls)->features, m,
+                          memory_order_relaxed);
+    return m;
+}
+
 int
 thi_slot_feat_set(thi_slot_t *slot, unsigned id, void *state)
 {

@@ -46,22 +46,30 @@ typedef struct thi_feature {
 
     /* ---- creating an actor (any thread; ctx NULL from outside) */
     /* Read this feature's createActor options (and what the creating
-     * parent passes on); *extra stays NULL when there is nothing. */
+     * parent passes on); *extra stays NULL when there is nothing. Called
+     * only when there are options (opts not NULL) or the create runs in
+     * the parent's own context and the parent has feature state: a
+     * feature passes on only what it keeps in the parent's state. */
     int (*create_opts)(struct th_system *sys, th_ctx_t *ctx,
                        thi_slot_t *parent_slot, const th_create_opts_t *opts,
                        void **extra, th_diag_t *d);
     void (*extra_free)(void *extra);
-    /* May an actor of `cls` with `extra` (may be NULL) live here? */
+    /* May an actor of `cls` with `extra` (may be NULL) live here? Called
+     * only when `wants` holds for cls or there is an extra. */
     int (*admit)(struct th_system *sys, const thi_class_t *cls,
                  const void *extra, th_diag_t *d);
 
     /* ---- starting an incarnation */
-    /* Does an actor of `cls` need take even without extras? */
+    /* Does an actor of `cls` need take even without extras? Asked once
+     * per class (thi_class_features): the answer must depend on cls's
+     * fields alone. */
     bool (*wants)(const thi_class_t *cls);
     /* Move `extra` (NULL when none; taken) into the slot. */
     int (*take)(th_ctx_t *ctx, thi_slot_t *slot, void *extra);
     /* After take: the feature runs this actor in place of its class's
-     * code (no init, no teardown, no handlers). */
+     * code (no init, no teardown, no handlers). This and started are
+     * called only when `wants` holds for the class or the feature holds
+     * state for the actor. */
     bool (*runs_no_code)(const thi_slot_t *slot);
     int (*started)(th_ctx_t *ctx, thi_slot_t *slot);   /* after init */
 
@@ -94,6 +102,35 @@ typedef struct thi_feature {
 /* The registered features (host/features/features.c), in order. */
 extern const thi_feature_t *const thi_features[];
 extern const unsigned thi_n_features;
+
+/* Which features an actor of `cls` needs without any createActor option:
+ * bit i set when thi_features[i]->wants(cls). Asked on every create and
+ * start, computed once per class (its `features` memo), so a plain class
+ * costs one load and the per-actor hooks (admit, take, runs_no_code,
+ * started) are called only for features that can apply. */
+#define THI_CLASS_FEATURES_KNOWN (1u << 31)
+_Static_assert(THI_FEATURES_MAX < 31, "a bit per feature below the memo's");
+uint32_t thi_class_features_compute(const thi_class_t *cls);
+static inline uint32_t
+thi_class_features(const thi_class_t *cls)
+{
+    uint32_t m = atomic_load_explicit(&cls->features, memory_order_relaxed);
+    if (__builtin_expect(m == 0, 0))
+        m = thi_class_features_compute(cls);
+    return m & ~THI_CLASS_FEATURES_KNOWN;
+}
+/* The features that hold state for the actor in `slot` (its own
+ * context), as bits like thi_class_features. */
+static inline uint32_t
+thi_slot_features(const thi_slot_t *slot)
+{
+    uint32_t m = 0;
+    if (slot->ext)
+        for (unsigned i = 0; i < THI_FEATURES_MAX; i++)
+            if (slot->ext->feat[i])
+                m |= 1u << i;
+    return m;
+}
 
 /* A feature's per-actor state, or NULL. */
 static inline void *

@@ -10,6 +10,7 @@
 #include "host/core/runtime.h"
 #include "host/log.h"
 #include "host/core/core_int.h"
+#include "proto/wire.h"
 
 /* ---- Handoff (hot swap) -------------------------------------------------------- */
 
@@ -70,8 +71,8 @@ thi_handle_handoff(th_ctx_t *ctx, thi_slot_t *slot, thi_env_t *env)
     }
     if (!th_addr_is_null(&a.requester)) {
         char f[TH_ADDR_STRLEN], t[TH_ADDR_STRLEN], body[200];
-        th_addr_to_string(&self, f, sizeof f);
-        th_addr_to_string(&a.to, t, sizeof t);
+        thi_wire_addr_format(&self, f, sizeof f);
+        thi_wire_addr_format(&a.to, t, sizeof t);
         int n = snprintf(body, sizeof body,
                          "{\"from\":\"%s\",\"to\":\"%s\",\"exported\":%s}",
                          f, t, exported ? "true" : "false");

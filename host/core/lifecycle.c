@@ -12,6 +12,7 @@
 #include "host/log.h"
 #include "host/sources/sources.h"
 #include "host/core/core_int.h"
+#include "proto/wire.h"
 #ifdef THI_FAULT_INJECTION
 #include <unistd.h>
 #endif
@@ -72,23 +73,25 @@ start_extras(th_ctx_t *ctx, thi_slot_t *slot, thi_start_extra_t *x)
     return rc;
 }
 
+/* `on`: the features that apply to this actor (feature.h) */
 static bool
-features_want(const thi_class_t *cls)
+features_run_no_code(const thi_slot_t *slot, uint32_t on)
 {
     for (unsigned i = 0; i < thi_n_features; i++)
-        if (thi_features[i]->wants && thi_features[i]->wants(cls))
+        if ((on & (1u << i)) && thi_features[i]->runs_no_code &&
+            thi_features[i]->runs_no_code(slot))
             return true;
     return false;
 }
 
-static bool
-features_run_no_code(const thi_slot_t *slot)
+static int
+features_started(th_ctx_t *ctx, thi_slot_t *slot, uint32_t on)
 {
-    for (unsigned i = 0; i < thi_n_features; i++)
-        if (thi_features[i]->runs_no_code &&
-            thi_features[i]->runs_no_code(slot))
-            return true;
-    return false;
+    int rc = 0;
+    for (unsigned i = 0; i < thi_n_features && rc == 0; i++)
+        if ((on & (1u << i)) && thi_features[i]->started)
+            rc = thi_features[i]->started(ctx, slot);
+    return rc;
 }
 
 void
@@ -105,16 +108,20 @@ thi_handle_start(th_ctx_t *ctx, thi_slot_t *slot, thi_env_t *env)
     slot->started_ns = thi_now_ns();
     atomic_store_explicit(&slot->cls, a.cls, memory_order_release);
     int rc = 0;
-    if (a.x || features_want(a.cls))
+    /* a plain actor (no extras, a class no feature wants) skips every
+     * feature hook */
+    uint32_t on = thi_class_features(a.cls);
+    if (a.x || on) {
         rc = start_extras(ctx, slot, a.x);
+        on |= thi_slot_features(slot);
+    }
     /* e.g. a troupe's leader only routes: none of the class's code runs */
-    if (rc == 0 && features_run_no_code(slot))
+    if (rc == 0 && on && features_run_no_code(slot, on))
         slot->flags |= THI_SLOT_NOTEARDOWN | THI_SLOT_NOCODE;
     else if (rc == 0)
         rc = start_instance(ctx, slot);
-    for (unsigned i = 0; i < thi_n_features && rc == 0; i++)
-        if (thi_features[i]->started)
-            rc = thi_features[i]->started(ctx, slot);
+    if (rc == 0 && (on || slot->ext)) /* init may have made some state */
+        rc = features_started(ctx, slot, on | thi_slot_features(slot));
     if (rc != 0) {
         th_addr_t self;
         thi_self_addr(ctx, slot, &self);
@@ -194,7 +201,7 @@ send_child_exited(th_ctx_t *ctx, thi_slot_t *slot)
     th_addr_t self;
     thi_self_addr(ctx, slot, &self);
     char body[TH_ADDR_STRLEN + 32], a[TH_ADDR_STRLEN];
-    th_addr_to_string(&self, a, sizeof a);
+    thi_wire_addr_format(&self, a, sizeof a);
     int n = snprintf(body, sizeof body, "{\"childAddress\":\"%s\"}", a);
     thi_send_system(ctx->sys, &self, &slot->parent, TH_MSG_CHILD_EXITED, body,
                     (size_t)n);
@@ -320,7 +327,7 @@ thi_actor_status(struct th_system *sys, thi_slot_t *slot, uint32_t in_turn,
     char a[TH_ADDR_STRLEN];
     th_addr_t self;
     thi_slot_addr(sys, slot, atomic_load(&slot->nonce), &self);
-    th_addr_to_string(&self, a, sizeof a);
+    thi_wire_addr_format(&self, a, sizeof a);
     json_object_set_new(into, "address", json_string(a));
     /* copied under classes_lock, which the unmap takes to free a class: the
      * source it runs from tells status readers which version an actor is */
@@ -349,7 +356,7 @@ thi_reply_actor_status(th_ctx_t *ctx, thi_slot_t *slot, thi_env_t *env)
     json_t *o = json_object();
     thi_actor_status(ctx->sys, slot, ctx->popped, o);
     char a[TH_ADDR_STRLEN];
-    th_addr_to_string(&slot->parent, a, sizeof a);
+    thi_wire_addr_format(&slot->parent, a, sizeof a);
     json_object_set_new(o, "parent", json_string(a));
     if (slot->u.name)
         json_object_set_new(o, "name", json_string(slot->u.name));

@@ -317,10 +317,10 @@ thi_wrap_message_json(const thi_env_t *env, const char *details,
     if (o == NULL)
         return NULL;
     json_object_set_new(o, "type", json_string(env->msg.type));
-    th_addr_to_string(&env->msg.sender, addr, sizeof addr);
+    thi_wire_addr_format(&env->msg.sender, addr, sizeof addr);
     json_object_set_new(o, "sender", json_string(addr));
     if (target) {
-        th_addr_to_string(target, addr, sizeof addr);
+        thi_wire_addr_format(target, addr, sizeof addr);
         json_object_set_new(o, "target", json_string(addr));
     }
     if (details)

@@ -9,6 +9,7 @@
 
 #include "host/core/runtime.h"
 #include "host/core/core_int.h"
+#include "proto/wire.h"
 
 /* ---- Global names ------------------------------------------------------------------- */
 
@@ -129,7 +130,7 @@ thi_names_to_json(struct th_system *sys, json_t *into)
     pthread_mutex_lock(&sys->names_lock);
     for (int b = 0; b < 1024; b++)
         for (thi_name_ent_t *e = sys->names[b]; e; e = e->next) {
-            th_addr_to_string(&e->addr, a, sizeof a);
+            thi_wire_addr_format(&e->addr, a, sizeof a);
             json_object_set_new(into, e->name, json_string(a));
         }
     pthread_mutex_unlock(&sys->names_lock);

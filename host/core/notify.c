@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/array.h"
 #include "host/core/notify.h"
 #include "thespian/actor.h"
 
@@ -21,14 +22,8 @@ thi_notify_add(thi_notify_t *r, const th_addr_t *a)
 {
     if (find(r, a) < r->n)
         return 0;
-    if (r->n == r->cap) {
-        size_t cap = r->cap ? r->cap * 2 : 4;
-        th_addr_t *v = realloc(r->v, cap * sizeof *v);
-        if (v == NULL)
-            return TH_ENOMEM;
-        r->v = v;
-        r->cap = cap;
-    }
+    if (THI_RESERVE(r->v, r->cap, r->n + 1, 4) != 0)
+        return TH_ENOMEM;
     r->v[r->n++] = *a;
     return 0;
 }

@@ -11,6 +11,7 @@
 #include "host/log.h"
 #include "host/sources/sources.h"
 #include "host/core/core_int.h"
+#include "proto/wire.h"
 
 static pthread_once_t types_once = PTHREAD_ONCE_INIT;
 
@@ -136,7 +137,7 @@ thi_report_running(struct th_system *sys)
         char a[TH_ADDR_STRLEN], qname[sizeof ((thi_class_t *)0)->qname];
         th_addr_t self;
         thi_slot_addr(sys, slot, atomic_load(&slot->nonce), &self);
-        th_addr_to_string(&self, a, sizeof a);
+        thi_wire_addr_format(&self, a, sizeof a);
         thi_slot_qname(sys, slot, qname, sizeof qname);
         const char *what = thi_sched_busy(sys->sched, slot);
         uint64_t depth = atomic_load(&slot->pushed) -

@@ -140,31 +140,37 @@ deliver_user(th_ctx_t *ctx, thi_slot_t *slot, thi_env_t *env)
 }
 /* ---- The run loop -------------------------------------------------------------------- */
 
-static void
-process(th_ctx_t *ctx, thi_slot_t *slot, thi_env_t *env)
+/* Sent to an incarnation that is gone: true when env was consumed. */
+static inline bool
+stale(th_ctx_t *ctx, thi_slot_t *slot, thi_env_t *env)
 {
-    struct th_system *sys = ctx->sys;
-    if (slot->kind == THI_SLOT_ROOT) {
-        thi_root_handle(ctx, slot, env); /* consumes env */
-        return;
+    if (__builtin_expect(slot->live_nonce != 0 &&
+                             env->target_nonce == slot->live_nonce, 1))
+        return false;
+    if (env->system && owner_of(env->msg.type) != NULL) {
+        thi_env_free(env); /* e.g. its timer ended with the actor */
+        return true;
     }
+    /* the address it was sent to: made only for a dead letter, not on
+     * every message */
+    th_addr_t self;
+    thi_slot_addr(ctx->sys, slot, env->target_nonce, &self);
+    thi_dead_letter(ctx->sys, env, &self, "actor has exited");
+    return true;
+}
+
+/* The runtime's own envelopes (every kind but THI_ENV_USER): out of the
+ * user messages' path, which then tests the kind once. */
+static __attribute__((noinline)) void
+process_internal(th_ctx_t *ctx, thi_slot_t *slot, thi_env_t *env)
+{
     if (env->kind == THI_ENV_START) {
         thi_handle_start(ctx, slot, env);
         thi_env_free(env);
         return;
     }
-    /* the address it was sent to: made only for a dead letter, not on
-     * every message */
-    th_addr_t self;
-    if (slot->live_nonce == 0 || env->target_nonce != slot->live_nonce) {
-        if (env->system && owner_of(env->msg.type) != NULL) {
-            thi_env_free(env); /* e.g. its timer ended with the actor */
-            return;
-        }
-        thi_slot_addr(sys, slot, env->target_nonce, &self);
-        thi_dead_letter(sys, env, &self, "actor has exited");
+    if (stale(ctx, slot, env))
         return;
-    }
     if (env->kind == THI_ENV_REPARENT) {
         memcpy(&slot->parent, env->in.bytes, sizeof slot->parent);
         thi_env_free(env);
@@ -196,10 +202,24 @@ process(th_ctx_t *ctx, thi_slot_t *slot, thi_env_t *env)
         thi_env_free(env);
         return;
     }
-    if (env->kind != THI_ENV_USER) {
-        thi_env_free(env);
+    thi_env_free(env);
+}
+
+static void
+process(th_ctx_t *ctx, thi_slot_t *slot, thi_env_t *env)
+{
+    struct th_system *sys = ctx->sys;
+    if (slot->kind == THI_SLOT_ROOT) {
+        thi_root_handle(ctx, slot, env); /* consumes env */
         return;
     }
+    if (__builtin_expect(env->kind != THI_ENV_USER, 0)) {
+        process_internal(ctx, slot, env);
+        return;
+    }
+    if (stale(ctx, slot, env))
+        return;
+    th_addr_t self;
     const char *type = env->msg.type;
     const thi_feature_t *owner;
     /* handed over: the new holder answers; the runtime's own messages are

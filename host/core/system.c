@@ -1,7 +1,9 @@
 /*
  * host/core/system.c — the embeddable system: creation and orderly
- * shutdown, outside access (tell, create), status, and the printed form of
- * addresses (the one address printer: th_addr_to_string). Inboxes:
+ * shutdown, outside access (tell, create), status, and the public names
+ * of the printed form of addresses (th_addr_to_string, th_addr_from_string:
+ * thin aliases of the one printer, thi_wire_addr_format, which the host's
+ * own code calls). Inboxes:
  * host/core/inbox.c.
  */
 #include <errno.h>
@@ -12,6 +14,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/array.h"
 #include "host/core/runtime.h"
 #include "host/core/feature.h"
 #include "host/core/core_int.h"
@@ -20,8 +23,10 @@
 #include "proto/wire.h"
 
 
-/* One implementation of the text form, shared with the client library:
- * it is a wire contract (proto/wire.c). */
+/* One implementation of the text form, shared with the client library
+ * (th_client_addr_format) and plugins (th_addr_format, through the API
+ * table): it is a wire contract (proto/wire.c). These names are public
+ * ABI of libthespian-host, kept as aliases. */
 int
 th_addr_to_string(const th_addr_t *addr, char *buf, size_t size)
 {
@@ -163,18 +168,14 @@ th_system_wait_stopping(th_system_t *sys, int timeout_ms)
  * (their workers still use them), never freed. */
 static pthread_mutex_t abandoned_lock = PTHREAD_MUTEX_INITIALIZER;
 static th_system_t **abandoned;
-static size_t n_abandoned;
+static size_t n_abandoned, cap_abandoned;
 
 static void
 abandon(th_system_t *sys)
 {
     pthread_mutex_lock(&abandoned_lock);
-    th_system_t **grown = realloc(abandoned,
-                                  (n_abandoned + 1) * sizeof *grown);
-    if (grown) {
-        abandoned = grown;
+    if (THI_RESERVE(abandoned, cap_abandoned, n_abandoned + 1, 4) == 0)
         abandoned[n_abandoned++] = sys;
-    }
     pthread_mutex_unlock(&abandoned_lock);
 }
 
@@ -369,7 +370,7 @@ th_system_status_json(th_system_t *sys, char **out)
     th_addr_t self;
     char a[TH_ADDR_STRLEN];
     th_system_address_of(sys, &self);
-    th_addr_to_string(&self, a, sizeof a);
+    thi_wire_addr_format(&self, a, sizeof a);
     th_system_stats_t st;
     th_system_stats(sys, &st);
     json_object_set_new(o, "name", json_string(sys->name));

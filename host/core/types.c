@@ -1,7 +1,8 @@
 /*
  * host/core/types.c — message types. Type names are interned once per
- * process so a message carries a pointer, and the runtime's reserved types
- * (the one list of them in host/) are flagged at interning time. The
+ * process so a message carries a pointer, and the runtime's types that
+ * actors may not send (from the one list, proto/wire.c's table of
+ * actor.h's TH_MSG_RUNTIME_TYPES) are flagged at interning time. The
  * table is shared and never shrinks, so only names the host's own code
  * brings are added (built-ins, dispatch tables, actor sends up to a
  * quota); a name from outside that none of them knows travels inside its
@@ -30,15 +31,6 @@ typedef struct intern_cache_ent {
     const thi_type_t *type;
 } intern_cache_ent_t;
 static _Thread_local intern_cache_ent_t tls_intern[64];
-
-static const char *const reserved_types[] = {
-    TH_MSG_CHILD_EXITED,  TH_MSG_POISON,           TH_MSG_WAKEUP,
-    TH_MSG_WATCH,         TH_MSG_DEAD_ENVELOPE,    TH_MSG_CONVENTION_UPDATE,
-    TH_MSG_VALIDATE_SOURCE, TH_MSG_LOADED_SOURCE,  TH_MSG_UNLOADED_SOURCE,
-    TH_MSG_SYSTEM_STATUS, TH_MSG_ACTOR_STATUS,     TH_MSG_HANDOFF_DONE,
-    TH_MSG_TIMER,
-    "th.internal",
-};
 
 static uint32_t
 name_hash(const char *s)
@@ -99,9 +91,11 @@ intern_init(void)
     if (intern_tab == NULL)
         abort(); /* process start-up: nothing sensible to continue with */
     const thi_type_t *t;
-    for (size_t i = 0; i < sizeof reserved_types / sizeof *reserved_types;
-         i++)
-        intern_locked(&t, reserved_types[i], THI_TYPE_RESERVED, false);
+    const char *name;
+    unsigned senders;
+    for (size_t i = 0; (name = thi_wire_runtime_type(i, &senders)); i++)
+        if (!(senders & TH_MSG_BY_ACTORS))
+            intern_locked(&t, name, THI_TYPE_RESERVED, false);
 }
 
 static pthread_once_t intern_once = PTHREAD_ONCE_INIT;

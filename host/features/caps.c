@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/array.h"
 #include "host/core/runtime.h"
 #include "host/log.h"
 #include "host/features/features.h"
@@ -460,17 +461,11 @@ caps_take(th_ctx_t *ctx, thi_slot_t *slot, void *extra)
     thi_slot_addr(sys, slot, slot->live_nonce, &cs->addr);
     struct thi_caps *c = sys->feat[THI_FEAT_CAPS];
     pthread_rwlock_wrlock(&c->lock);
-    if (c->n_watched == c->cap_watched) {
-        size_t cap = c->cap_watched ? c->cap_watched * 2 : 16;
-        void *p = realloc(c->watched, cap * sizeof *c->watched);
-        if (p == NULL) {
-            pthread_rwlock_unlock(&c->lock);
-            free(cs->requirements);
-            free(cs);
-            return TH_ENOMEM;
-        }
-        c->watched = p;
-        c->cap_watched = cap;
+    if (THI_RESERVE(c->watched, c->cap_watched, c->n_watched + 1, 16) != 0) {
+        pthread_rwlock_unlock(&c->lock);
+        free(cs->requirements);
+        free(cs);
+        return TH_ENOMEM;
     }
     cs->idx = c->n_watched;
     c->watched[c->n_watched++] = cs;

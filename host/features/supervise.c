@@ -15,10 +15,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/array.h"
 #include "host/core/runtime.h"
 #include "host/log.h"
 #include "host/sources/sources.h"
 #include "host/features/features.h"
+#include "proto/wire.h"
 
 /* Every strategy the runtime keeps is one of these (the public struct
  * first): a decider is code of the plugin that set the strategy, whose
@@ -33,7 +35,8 @@ struct thi_sup_slot {
     th_supervision_t *children;    /* how it supervises; NULL: default */
     th_supervision_t *self;        /* the parent's strategy, for this actor */
     int64_t *hist;                 /* supervised restarts within the window */
-    uint32_t n_hist, cap_hist;
+    uint32_t n_hist;
+    size_t cap_hist;
     int64_t suspend_until_ns;      /* backing off before a restart; 0 none */
 };
 
@@ -254,14 +257,8 @@ history_add(struct thi_sup_slot *s, const th_supervision_t *p, int64_t now)
     s->n_hist = keep;
     if (s->n_hist >= p->max_restarts)
         return 0;
-    if (s->n_hist == s->cap_hist) {
-        uint32_t cap = s->cap_hist ? s->cap_hist * 2 : 4;
-        int64_t *h = realloc(s->hist, cap * sizeof *h);
-        if (h == NULL) /* no history: count this one as the first */
-            return s->n_hist + 1;
-        s->hist = h;
-        s->cap_hist = cap;
-    }
+    if (THI_RESERVE(s->hist, s->cap_hist, (size_t)s->n_hist + 1, 4) != 0)
+        return s->n_hist + 1; /* no history: count this one as the first */
     s->hist[s->n_hist++] = now;
     return s->n_hist;
 }
@@ -296,7 +293,7 @@ op_sibling(th_ctx_t *ctx, thi_slot_t *slot, thi_env_t *env)
     th_addr_t self;
     thi_self_addr(ctx, slot, &self);
     char who[TH_ADDR_STRLEN];
-    th_addr_to_string(&a.failed, who, sizeof who);
+    thi_wire_addr_format(&a.failed, who, sizeof who);
     thi_log(TH_LOG_INFO, &self, "sibling %s failed (all-for-one): %s", who,
             a.directive == TH_SUP_STOP ? "stopping" : "restarting");
     if (a.directive == TH_SUP_STOP)
@@ -331,7 +328,7 @@ op_escalated(th_ctx_t *ctx, thi_slot_t *slot, thi_env_t *env)
     struct esc_args a;
     memcpy(&a, thi_op_args(env), sizeof a);
     char who[TH_ADDR_STRLEN], why[TH_ADDR_STRLEN + 32];
-    th_addr_to_string(&a.child, who, sizeof who);
+    thi_wire_addr_format(&a.child, who, sizeof who);
     snprintf(why, sizeof why, "child %s escalated its failure", who);
     if (sstate(slot) && sstate(slot)->self) {
         sup_apply(ctx, slot, NULL, a.msg_type, why);

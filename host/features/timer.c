@@ -13,6 +13,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/array.h"
 #include "host/core/runtime.h"
 #include "host/features/features.h"
 
@@ -138,14 +139,8 @@ map_put(thi_timers_t *t, tnode_t *n)
         idx = t->n_ids;
         size_t c = idx >> ID_CHUNK_SHIFT;
         if ((idx & (ID_CHUNK - 1)) == 0) {
-            if (c == t->cap_chunks) {
-                size_t cap = t->cap_chunks ? t->cap_chunks * 2 : 16;
-                idslot_t **v = realloc(t->ids, cap * sizeof *v);
-                if (v == NULL)
-                    return TH_ENOMEM;
-                t->ids = v;
-                t->cap_chunks = cap;
-            }
+            if (THI_RESERVE(t->ids, t->cap_chunks, c + 1, 16) != 0)
+                return TH_ENOMEM;
             if ((t->ids[c] = calloc(ID_CHUNK, sizeof **t->ids)) == NULL)
                 return TH_ENOMEM;
         }
@@ -182,14 +177,8 @@ map_del(thi_timers_t *t, tnode_t *n)
 static int
 heap_push(thi_timers_t *t, int64_t due, tnode_t *n)
 {
-    if (t->n == t->cap) {
-        size_t cap = t->cap ? t->cap * 2 : 64;
-        timer_ent_t *h = realloc(t->heap, cap * sizeof *h);
-        if (h == NULL)
-            return TH_ENOMEM;
-        t->heap = h;
-        t->cap = cap;
-    }
+    if (THI_RESERVE(t->heap, t->cap, t->n + 1, 64) != 0)
+        return TH_ENOMEM;
     uint64_t seq = t->seq++;
     t->heap[t->n] = (timer_ent_t){due, seq, n};
     sift_up(t->heap, t->n++);

@@ -19,6 +19,7 @@
 
 #include <jansson.h>
 
+#include "base/array.h"
 #include "host/core/runtime.h"
 #include "host/log.h"
 #include "host/sources/sources.h"
@@ -194,16 +195,12 @@ static int
 queue_push(struct thi_troupe *tr, thi_env_t *env)
 {
     if (tr->q_len == tr->q_cap) {
-        size_t cap = tr->q_cap ? tr->q_cap * 2 : 16;
-        thi_env_t **q = malloc(cap * sizeof *q);
-        if (q == NULL)
+        size_t old = tr->q_cap;
+        if (THI_RESERVE(tr->q, tr->q_cap, tr->q_len + 1, 16) != 0)
             return TH_ENOMEM;
-        for (size_t i = 0; i < tr->q_len; i++)
-            q[i] = tr->q[(tr->q_head + i) % tr->q_cap];
-        free(tr->q);
-        tr->q = q;
-        tr->q_cap = cap;
-        tr->q_head = 0;
+        /* a full ring wraps at the old end: the part before q_head moves
+         * behind the rest (the new room is at least as large as it) */
+        memmove(tr->q + old, tr->q, tr->q_head * sizeof *tr->q);
     }
     tr->q[(tr->q_head + tr->q_len++) % tr->q_cap] = env;
     return 0;

@@ -23,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/array.h"
 #include "host/core/runtime.h"
 #include "host/log.h"
 #include "host/features/features.h"
@@ -211,14 +212,8 @@ push_fd(int **v, size_t *n, size_t *cap, int fd)
     for (size_t i = 0; i < *n; i++)
         if ((*v)[i] == fd)
             return true;
-    if (*n == *cap) {
-        size_t c = *cap ? *cap * 2 : 8;
-        int *p = realloc(*v, c * sizeof *p);
-        if (p == NULL)
-            return false;
-        *v = p;
-        *cap = c;
-    }
+    if (THI_RESERVE(*v, *cap, *n + 1, 8) != 0)
+        return false;
     (*v)[(*n)++] = fd;
     return true;
 }
@@ -295,15 +290,10 @@ static void
 arm_fd(struct thi_watcher *w, const th_addr_t *self, int fd)
 {
     if ((size_t)fd >= w->tab_cap) {
-        size_t cap = w->tab_cap ? w->tab_cap : 64;
-        while (cap <= (size_t)fd)
-            cap *= 2;
-        wfd_t *t = realloc(w->tab, cap * sizeof *t);
-        if (t == NULL)
+        size_t old = w->tab_cap;
+        if (THI_RESERVE(w->tab, w->tab_cap, (size_t)fd + 1, 64) != 0)
             return;
-        memset(t + w->tab_cap, 0, (cap - w->tab_cap) * sizeof *t);
-        w->tab = t;
-        w->tab_cap = cap;
+        memset(w->tab + old, 0, (w->tab_cap - old) * sizeof *w->tab);
     }
     wfd_t *e = &w->tab[fd];
     struct stat st;

@@ -92,12 +92,12 @@ typedef struct th_msg {
     th_addr_t sender;  /* who sent it; null for messages from outside */
 } th_msg_t;
 
-/* Runtime message types (Thespian's names). User code may send only
+/* Runtime message types (Thespian's names). Actors may send only
  * ActorExitRequest, Thespian_StatusReq, ValidatedSource and
  * ActivatedSource (the system counts the last two only from the actors it
- * registered, and clients may send neither); the rest are
- * reserved: sending them fails with TH_ERESERVED. Bodies are JSON, see
- * docs/messages.md. */
+ * registered); outside programs the first three. The rest are reserved:
+ * sending them fails with TH_ERESERVED. TH_MSG_RUNTIME_TYPES below is the
+ * list with who may send each. Bodies are JSON, see docs/messages.md. */
 #define TH_MSG_EXIT_REQUEST "ActorExitRequest"
 #define TH_MSG_CHILD_EXITED "ChildActorExited"
 #define TH_MSG_POISON "PoisonMessage"
@@ -123,23 +123,43 @@ typedef struct th_msg {
  * from the Director the host registered (docs/director.md). */
 #define TH_MSG_ACTIVATED_SOURCE "ActivatedSource"
 
+/* Who may send a runtime message type besides the runtime itself. */
+#define TH_MSG_BY_RUNTIME 0u    /* nobody else: sending it is TH_ERESERVED */
+#define TH_MSG_BY_ACTORS 1u     /* actors (th_send) */
+#define TH_MSG_BY_OUTSIDE 2u    /* outside programs (thespian/client.h) */
+
+/* The runtime's message types, each as X(name, who may send it): the one
+ * list of them, read by th_msg_is_runtime and by the host's and the
+ * client library's send checks. A new runtime type is added here. */
+#define TH_MSG_RUNTIME_TYPES(X)                                            \
+    X(TH_MSG_EXIT_REQUEST, TH_MSG_BY_ACTORS | TH_MSG_BY_OUTSIDE)           \
+    X(TH_MSG_CHILD_EXITED, TH_MSG_BY_RUNTIME)                              \
+    X(TH_MSG_POISON, TH_MSG_BY_RUNTIME)                                    \
+    X(TH_MSG_WAKEUP, TH_MSG_BY_RUNTIME)                                    \
+    X(TH_MSG_WATCH, TH_MSG_BY_RUNTIME)                                     \
+    X(TH_MSG_DEAD_ENVELOPE, TH_MSG_BY_RUNTIME)                             \
+    X(TH_MSG_CONVENTION_UPDATE, TH_MSG_BY_RUNTIME)                         \
+    X(TH_MSG_VALIDATE_SOURCE, TH_MSG_BY_RUNTIME)                           \
+    X(TH_MSG_VALIDATED_SOURCE, TH_MSG_BY_ACTORS | TH_MSG_BY_OUTSIDE)       \
+    X(TH_MSG_LOADED_SOURCE, TH_MSG_BY_RUNTIME)                             \
+    X(TH_MSG_UNLOADED_SOURCE, TH_MSG_BY_RUNTIME)                           \
+    X(TH_MSG_STATUS_REQ, TH_MSG_BY_ACTORS | TH_MSG_BY_OUTSIDE)             \
+    X(TH_MSG_SYSTEM_STATUS, TH_MSG_BY_RUNTIME)                             \
+    X(TH_MSG_ACTOR_STATUS, TH_MSG_BY_RUNTIME)                              \
+    X(TH_MSG_HANDOFF_DONE, TH_MSG_BY_RUNTIME)                              \
+    X(TH_MSG_TIMER, TH_MSG_BY_RUNTIME)                                     \
+    X(TH_MSG_ACTIVATED_SOURCE, TH_MSG_BY_ACTORS)
+
 /* True when `type` is one of the runtime's message types above (a
  * fallback handler should not answer those: their sender never asked for
  * a reply, and the runtime, not the peer, may be the sender). Pure,
  * thread-safe. */
+#define TH_MSG_NAME_OF_(name, senders) name,
 static inline bool
 th_msg_is_runtime(const char *type)
 {
     static const char *const names[] = {
-        TH_MSG_EXIT_REQUEST,      TH_MSG_CHILD_EXITED,
-        TH_MSG_POISON,            TH_MSG_WAKEUP,
-        TH_MSG_WATCH,             TH_MSG_DEAD_ENVELOPE,
-        TH_MSG_CONVENTION_UPDATE, TH_MSG_VALIDATE_SOURCE,
-        TH_MSG_VALIDATED_SOURCE,  TH_MSG_LOADED_SOURCE,
-        TH_MSG_UNLOADED_SOURCE,   TH_MSG_STATUS_REQ,
-        TH_MSG_SYSTEM_STATUS,     TH_MSG_ACTOR_STATUS,
-        TH_MSG_HANDOFF_DONE,      TH_MSG_TIMER,
-        TH_MSG_ACTIVATED_SOURCE,
+        TH_MSG_RUNTIME_TYPES(TH_MSG_NAME_OF_)
     };
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         const char *a = type, *b = names[i];
@@ -152,6 +172,7 @@ th_msg_is_runtime(const char *type)
     }
     return false;
 }
+#undef TH_MSG_NAME_OF_
 
 /* Opaque handles. */
 typedef struct th_ctx th_ctx_t; /* per-callback context; see below */
