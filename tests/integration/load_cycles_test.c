@@ -171,10 +171,11 @@ usage_of(pid_t pid)
     return u;
 }
 
-/* Usage once the host is quiet: the fewest descriptors of a few samples
- * 50 ms apart, so a file the host has open for a moment (the version
- * record being written, an unmap's memfd about to close) is not counted;
- * a descriptor left behind by every cycle shows in every sample. */
+/* Usage once the host is quiet: the fewest descriptors and mappings of a
+ * few samples 50 ms apart, each counted on its own, so a file or a thread
+ * stack the host has for a moment (the version record's writer, a load
+ * thread, an unmap's memfd about to close) is not counted; what every
+ * cycle leaves behind shows in every sample. */
 static usage_t
 settled_usage_of(pid_t pid)
 {
@@ -183,7 +184,10 @@ settled_usage_of(pid_t pid)
         hu_sleep_ms(50);
         usage_t u = usage_of(pid);
         if (u.fds < best.fds)
-            best = u;
+            best.fds = u.fds;
+        if (u.maps < best.maps)
+            best.maps = u.maps;
+        best.rss_kb = u.rss_kb;
     }
     return best;
 }
