@@ -142,8 +142,8 @@ cli_host_start(const cli_cmd_t *cmd, const char *ep, const char *const *extra,
         if (cli_json_out && dup2(STDERR_FILENO, STDOUT_FILENO) < 0)
             _exit(127);
         execvp(exe, (char *const *)args);
-        fprintf(stderr, "thespian start: cannot run %s: %s (set $THESPIAND)\n",
-                exe, strerror(errno));
+        fprintf(stderr, "thespian %s: cannot run %s: %s (set $THESPIAND)\n",
+                cmd->name, exe, strerror(errno));
         _exit(127);
     }
     /* thespiand returns once its daemon serves (or failed) */
