@@ -13,7 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "loader/crypto.h"
+#include <nettle/base16.h>
+#include <nettle/sha2.h>
+
 #include "thespian/actor.h"
 #include "thespian/json.h"
 
@@ -58,9 +60,13 @@ source_hash(const th_msg_t *msg, char hex[65])
         hex[64] = '\0';
         return;
     }
-    uint8_t h[32];
-    thi_sha256(h, msg->data, msg->len);
-    thi_hex(hex, h, 32);
+    uint8_t h[SHA256_DIGEST_SIZE];
+    struct sha256_ctx c;
+    sha256_init(&c);
+    sha256_update(&c, msg->len, (const uint8_t *)msg->data);
+    sha256_digest(&c, sizeof h, h);
+    base16_encode_update(hex, sizeof h, h); /* lowercase, as the host's */
+    hex[64] = '\0';
 }
 
 static int

@@ -79,6 +79,14 @@ cli_fail(const cli_cmd_t *cmd, const char *fmt, ...)
     return CLI_FAIL;
 }
 
+void
+cli_json_print(const json_t *o)
+{
+    char *text = json_dumps(o, JSON_INDENT(2) | JSON_ENCODE_ANY);
+    puts(text ? text : "null");
+    free(text);
+}
+
 int
 cli_json_result(const cli_cmd_t *cmd, json_t *o)
 {

@@ -1,9 +1,18 @@
 /*
- * director/cli.h — the thespian CLI's command table and the helpers every
- * command shares (option parsing with --help and --endpoint, finding and
- * connecting to the host, naming an actor by address or global name).
+ * director/cli.h — the bottom layer of the thespian CLI: the command type
+ * and the helpers every command shares (option parsing with --help and
+ * --endpoint, output, finding and connecting to the host, naming an actor
+ * by address or global name, where things are). It knows no command.
+ * The layers, each using only those below it:
+ *   thespian.c               the command table and main
+ *   cli_<group>.c            the commands (declared in cli_cmds.h)
+ *   cli_tls.c, cli_host.c, cli_verdict.c   shared pieces of several
+ *                            commands (the director directory, starting a
+ *                            host, the Director's verdict on a load)
+ *   cli.c                    this header's helpers
  * To add a command: write `const cli_cmd_t cli_cmd_NAME` in a cli_*.c
- * file, declare it below, and list it in the table in thespian.c.
+ * file, declare it in cli_cmds.h, and list it in the table in thespian.c.
+ * Single-threaded: the CLI is one thread.
  */
 #ifndef TH_DIRECTOR_CLI_H
 #define TH_DIRECTOR_CLI_H
@@ -13,7 +22,6 @@
 #include <stdio.h>
 
 #include <jansson.h>
-#include <stdio.h>
 
 #include "thespian/client.h"
 
@@ -29,33 +37,6 @@ typedef struct cli_cmd {
     /* argv[0] is the command name; global options are already applied */
     int (*run)(int argc, char **argv);
 } cli_cmd_t;
-
-/* The commands (one per file or group of files). */
-extern const cli_cmd_t cli_cmd_start;
-extern const cli_cmd_t cli_cmd_shutdown;
-extern const cli_cmd_t cli_cmd_status;
-extern const cli_cmd_t cli_cmd_create;
-extern const cli_cmd_t cli_cmd_tell;
-extern const cli_cmd_t cli_cmd_ask;
-extern const cli_cmd_t cli_cmd_keygen;
-extern const cli_cmd_t cli_cmd_gensrc;
-extern const cli_cmd_t cli_cmd_tlsinfo;
-extern const cli_cmd_t cli_cmd_load;
-extern const cli_cmd_t cli_cmd_unload;
-extern const cli_cmd_t cli_cmd_list;
-extern const cli_cmd_t cli_cmd_role;
-extern const cli_cmd_t cli_cmd_config;
-extern const cli_cmd_t cli_cmd_avail;
-extern const cli_cmd_t cli_cmd_refresh;
-extern const cli_cmd_t cli_cmd_bootstart;
-extern const cli_cmd_t cli_cmd_keys;
-extern const cli_cmd_t cli_cmd_allow;
-extern const cli_cmd_t cli_cmd_revoke;
-
-/* `thespian keygen --admin NAME [--dir DIR]` (cli_clients.c): write
- * DIR/NAME.key and DIR/NAME.pub, a CurveZMQ key pair. Exit code. */
-int cli_admin_keygen(const cli_cmd_t *cmd, const char *name, const char *dir,
-                     bool as_json);
 
 /* Set by `thespian --endpoint E CMD ...`; a command's own --endpoint
  * overrides it. NULL: the discovery rule. */
@@ -82,24 +63,6 @@ void cli_json_print(const json_t *o);
  * CLI_FAIL. Errors never print JSON: they are the usual message on
  * standard error with a non-zero exit (docs/cli.md). */
 int cli_json_result(const cli_cmd_t *cmd, json_t *o);
-
-/* ---- The Director's verdict on a load (cli_sources.c) ------------------ */
-
-/* The Director's {"DirectorOp": "RetrieveAll"} "groups" object; NULL when
- * the host runs no Director (or it did not answer in 5 s). Returned owned
- * (json_decref). Blocks on the host. */
-json_t *cli_director_view(th_client_t *c);
-
-/* After the host loaded `hash`: wait up to 10 s for the Director to
- * activate it (or to say a newer version runs, or that it failed to
- * start). `before` is cli_director_view from before the load (NULL: no
- * Director; then loaded is the verdict). Fills `res` (borrowed) with
- * "hash", "state" ("active", "loaded", "failed", "unknown"), "group",
- * "activeHash" when another version is active, "error" when it failed.
- * Returns CLI_OK, or CLI_FAIL when the version did not start; prints
- * nothing. */
-int cli_load_verdict(th_client_t *c, const json_t *before, const char *hash,
-                     json_t *res);
 
 /* Path of the running thespian binary (for finding thespiand). */
 extern const char *cli_argv0;
@@ -180,54 +143,5 @@ bool cli_self_exe(char *buf, size_t size);
 /* thespiand: $THESPIAND, else next to this binary (installed), else in
  * ../host/ (the build tree), else "thespiand" (to be found on $PATH). */
 void cli_find_thespiand(char *buf, size_t size);
-
-/* ---- Bundles in the director directory (cli_director.c) ----------------- */
-
-/* One *.tls file of the director directory, checked against the
- * directory's *_tls.key keys (thi_bundle_verify, then thi_bundle_read). */
-typedef struct cli_tls {
-    char *file;    /* its name in the directory */
-    char *path;    /* directory/name */
-    char *group;   /* NULL when it did not verify */
-    char *version; /* NULL: unversioned, or it did not verify */
-    char hash[65]; /* SHA-256 of the file; "" when it could not be read */
-    char *reason;  /* why it did not verify; NULL when it did */
-} cli_tls_t;
-
-typedef struct cli_tls_scan {
-    char dir[4096];
-    cli_tls_t *items; /* verified ones first, by group, newest version
-                         first (unversioned last), then by file name;
-                         then the unverified ones by file name */
-    size_t n;
-} cli_tls_scan_t;
-
-/* Scan the director directory's *.tls files (each read whole, verified,
- * its manifest read). A bundle that does not verify is listed with the
- * reason, never dropped. Key warnings go to standard error. Returns
- * CLI_OK with *out filled (release with cli_tls_scan_fini, which is safe
- * on a zeroed struct) or prints the reason (the directory or keys cannot
- * be read) and returns CLI_FAIL. Blocks on file I/O. */
-int cli_tls_scan(const cli_cmd_t *cmd, cli_tls_scan_t *out);
-void cli_tls_scan_fini(cli_tls_scan_t *s);
-
-/* The newest verified bundle of `group` in the scan; NULL when none.
- * Borrowed from s. */
-const cli_tls_t *cli_tls_newest(const cli_tls_scan_t *s, const char *group);
-
-/* Put into `path` (n bytes) the newest verified bundle of `group` in the
- * director directory and print which file was chosen. Returns CLI_OK, or
- * prints and returns CLI_FAIL (no such bundle, directory unreadable). */
-int cli_tls_pick(const cli_cmd_t *cmd, const char *group, char *path,
-                 size_t n);
-
-/* ---- Trusted keys (cli_keys.c) ---------------------------------------- */
-
-/* The director directory's keys as a host reads them (thi_keyring_json);
- * NULL on ENOMEM. Returned owned (json_decref). */
-json_t *cli_local_keys(void);
-
-/* Print a key listing (thi_keyring_json's shape) for people. */
-void cli_print_keys(FILE *f, const json_t *keys);
 
 #endif /* TH_DIRECTOR_CLI_H */

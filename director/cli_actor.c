@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "director/cli.h"
+#include "director/cli_cmds.h"
 #include "base/text.h"
 
 /* ---- create -------------------------------------------------------------- */

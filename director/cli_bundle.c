@@ -1,7 +1,6 @@
 /*
- * director/cli_bundle.c — the offline signing commands: keygen (an RSA key
- * pair), gensrc (a signed, reproducible .tls bundle from plugin files) and
- * tlsinfo (check a bundle against the director directory's keys and show
+ * director/cli_bundle.c — the offline bundle commands: gensrc (a signed,
+ * reproducible .tls bundle from plugin files) and tlsinfo (check a bundle against the director directory's keys and show
  * or extract what it holds). None of them needs a running host.
  */
 #include <dirent.h>
@@ -16,6 +15,7 @@
 #include <unistd.h>
 
 #include "director/cli.h"
+#include "director/cli_cmds.h"
 #include "director/tli.h"
 #include "base/array.h"
 #include "loader/bundle.h"
@@ -23,123 +23,6 @@
 #include "loader/elf_policy.h"
 #include "loader/plugin.h"
 #include "loader/privatize.h"
-
-/* ---- keygen ------------------------------------------------------------------- */
-
-
-static int
-write_new(const char *path, const char *text, int mode)
-{
-    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
-    if (fd < 0)
-        return -errno;
-    size_t n = strlen(text), off = 0;
-    while (off < n) {
-        ssize_t w = write(fd, text + off, n - off);
-        if (w <= 0) {
-            int e = errno;
-            close(fd);
-            unlink(path);
-            return -e;
-        }
-        off += (size_t)w;
-    }
-    return close(fd) == 0 ? 0 : -errno;
-}
-
-static int
-run_keygen(int argc, char **argv)
-{
-    const cli_cmd_t *cmd = &cli_cmd_keygen;
-    const char *bits_s = NULL, *dir = ".";
-    bool admin = false, as_json = false;
-    cli_opt_t opts[] = {{"bits", CLI_STRING, &bits_s},
-                        {"dir", CLI_STRING, &dir},
-                        {"admin", CLI_FLAG, &admin},
-                        {"json", CLI_FLAG, &as_json},
-                        {NULL, CLI_FLAG, NULL}};
-    const char *pos[1];
-    size_t n;
-    int done;
-    if (!cli_parse(cmd, argc, argv, opts, pos, 1, 1, &n, &done))
-        return done;
-    if (admin) /* a CurveZMQ key pair for the admin endpoint: cli_keys.c */
-        return bits_s ? cli_usage_error(cmd, "--bits is for RSA keys, not "
-                                             "--admin keys")
-                      : cli_admin_keygen(cmd, pos[0], dir, as_json);
-    unsigned bits = 3072;
-    if (bits_s) {
-        char *end;
-        unsigned long b = strtoul(bits_s, &end, 10);
-        if (*end || b < THI_KEY_MIN_BITS || b > THI_KEY_MAX_BITS)
-            return cli_usage_error(cmd, "--bits must be %d to %d",
-                                   THI_KEY_MIN_BITS, THI_KEY_MAX_BITS);
-        bits = (unsigned)b;
-    }
-    if (!thi_plugin_valid_name(pos[0]))
-        return cli_usage_error(cmd,
-                               "key name \"%s\" must be 1-64 of A-Z a-z 0-9 _",
-                               pos[0]);
-    char priv[4200], pub[4200];
-    snprintf(priv, sizeof priv, "%s/%s.pem", dir, pos[0]);
-    snprintf(pub, sizeof pub, "%s/%s_tls.key", dir, pos[0]);
-    if (access(priv, F_OK) == 0 || access(pub, F_OK) == 0)
-        return cli_fail(cmd, "%s or %s exists already: not overwritten", priv,
-                        pub);
-    thi_key_t *key = NULL;
-    th_diag_t d = {0};
-    char *priv_pem = NULL, *pub_pem = NULL;
-    int rc = thi_key_generate(&key, bits, &d);
-    if (rc == 0)
-        rc = thi_key_write_private_pem(key, &priv_pem, &d);
-    if (rc == 0)
-        rc = thi_key_write_public_pem(key, &pub_pem, &d);
-    if (rc != 0) {
-        thi_key_destroy(key);
-        return cli_fail(cmd, "%s", d.msg);
-    }
-    int e = write_new(priv, priv_pem, 0600);
-    if (e == 0 && (e = write_new(pub, pub_pem, 0644)) != 0)
-        unlink(priv);
-    uint8_t fp[32];
-    char hex[65];
-    thi_key_fingerprint(fp, key);
-    thi_hex(hex, fp, 32);
-    thi_key_destroy(key);
-    free(priv_pem);
-    free(pub_pem);
-    if (e != 0)
-        return cli_fail(cmd, "cannot write the key files in %s: %s", dir,
-                        strerror(-e));
-    if (as_json)
-        return cli_json_result(cmd, json_pack("{s:s, s:s, s:s, s:s, s:i}",
-                                              "kind", "rsa", "private", priv,
-                                              "public", pub, "fingerprint",
-                                              hex, "bits", (int)bits));
-    printf("private key: %s (keep it secret)\npublic key:  %s (copy it into "
-           "each host's director directory)\nfingerprint: sha256:%s\n",
-           priv, pub, hex);
-    return CLI_OK;
-}
-
-const cli_cmd_t cli_cmd_keygen = {
-    "keygen", "make an RSA key pair for signing bundles",
-    "usage: thespian keygen NAME [--bits N] [--dir DIR] [--json]\n"
-    "       thespian keygen --admin NAME [--dir DIR] [--json]\n"
-    "Write NAME.pem (the private key, mode 0600) and NAME_tls.key (the\n"
-    "public key) in DIR (default: the current directory). RSA, e = 65537,\n"
-    "3072 bits unless --bits says otherwise (2048-8192). Existing files are\n"
-    "never overwritten. Public keys go into the director directory of every\n"
-    "host that should accept code signed with NAME.pem.\n"
-    "With --admin: a CurveZMQ key pair for talking to a host's admin\n"
-    "endpoint instead, NAME.key (secret, 0600) and NAME.pub; allow NAME.pub\n"
-    "on the host with `thespian allow` and use NAME.key with --admin-key\n"
-    "or $THESPIAN_ADMIN_KEY (docs/security.md).\n"
-    "--json: {\"kind\": \"rsa\", \"private\", \"public\", \"fingerprint\",\n"
-    "\"bits\"}; with --admin {\"kind\": \"curve\", \"secret\", \"public\",\n"
-    "\"key\"} (the public key, Z85).\n",
-    run_keygen,
-};
 
 /* ---- gensrc -------------------------------------------------------------------- */
 

@@ -1,8 +1,8 @@
 /*
- * director/cli_clients.c — the admin endpoint's keys from the command line:
- * `keygen --admin NAME` (a CurveZMQ key pair for a client), `allow` (put
- * a client's public key into this host's allow-list) and `revoke` (take
- * it out). Keys and layout: proto/curve.c, docs/security.md.
+ * director/cli_clients.c — the admin endpoint's clients from the command
+ * line: `allow` (put a client's public key into this host's allow-list)
+ * and `revoke` (take it out); their key pairs come from `keygen --admin`
+ * (cli_keygen.c). Keys and layout: proto/curve.c, docs/security.md.
  */
 #include <errno.h>
 #include <jansson.h>
@@ -11,42 +11,9 @@
 #include <unistd.h>
 
 #include "director/cli.h"
+#include "director/cli_cmds.h"
 #include "loader/plugin.h"
 #include "proto/curve.h"
-
-int
-cli_admin_keygen(const cli_cmd_t *cmd, const char *name, const char *dir,
-                 bool as_json)
-{
-    if (!thi_plugin_valid_name(name))
-        return cli_usage_error(
-            cmd, "key name \"%s\" must be 1-64 of A-Z a-z 0-9 _", name);
-    char sec[THI_CURVE_PATH + 80], pub[THI_CURVE_PATH + 80];
-    snprintf(sec, sizeof sec, "%.4000s/%s.key", dir, name);
-    snprintf(pub, sizeof pub, "%.4000s/%s.pub", dir, name);
-    if (access(sec, F_OK) == 0 || access(pub, F_OK) == 0)
-        return cli_fail(cmd, "%s or %s exists already: not overwritten", sec,
-                        pub);
-    thi_curve_key_t k;
-    char why[THI_CURVE_WHY];
-    int rc = thi_curve_keygen(&k, why);
-    if (rc == 0)
-        rc = thi_curve_write_secret(sec, &k, why);
-    if (rc == 0 && (rc = thi_curve_write_public(pub, k.pub, name, why)) != 0)
-        unlink(sec);
-    explicit_bzero(k.sec, sizeof k.sec);
-    if (rc != 0)
-        return cli_fail(cmd, "%s", why);
-    if (as_json)
-        return cli_json_result(cmd, json_pack("{s:s, s:s, s:s, s:s}", "kind",
-                                              "curve", "secret", sec,
-                                              "public", pub, "key", k.pub));
-    printf("secret key: %s (keep it secret; use it with --admin-key or "
-           "$THESPIAN_ADMIN_KEY)\npublic key: %s (allow it on the host: "
-           "thespian allow %s)\nkey:        %s\n",
-           sec, pub, pub, k.pub);
-    return CLI_OK;
-}
 
 /* K/curve/clients of this user's key directory. */
 static int

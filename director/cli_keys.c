@@ -10,42 +10,9 @@
 #include <string.h>
 
 #include "director/cli.h"
+#include "director/cli_cmds.h"
+#include "director/cli_tls.h"
 #include "loader/keyring.h"
-
-void
-cli_print_keys(FILE *f, const json_t *keys)
-{
-    const char *dir = json_string_value(json_object_get(keys, "dir"));
-    const char *problem = json_string_value(json_object_get(keys, "problem"));
-    fprintf(f, "trusted keys (%s):\n", dir && *dir ? dir : "no key directory");
-    size_t i;
-    json_t *k;
-    json_array_foreach(json_object_get(keys, "trusted"), i, k)
-        fprintf(f, "  %-24s sha256:%s (%lld bits)\n",
-                json_string_value(json_object_get(k, "file")),
-                json_string_value(json_object_get(k, "fingerprint")),
-                (long long)json_integer_value(json_object_get(k, "bits")));
-    json_array_foreach(json_object_get(keys, "skipped"), i, k)
-        fprintf(f, "  %-24s SKIPPED: %s\n",
-                json_string_value(json_object_get(k, "file")),
-                json_string_value(json_object_get(k, "reason")));
-    if (problem)
-        fprintf(f, "  no trusted key: %s (every load is refused)\n", problem);
-}
-
-json_t *
-cli_local_keys(void)
-{
-    char dir[4096];
-    cli_director_dir(dir, sizeof dir);
-    thi_keyring_t *kr = NULL;
-    th_diag_t d = {0};
-    if (thi_keyring_load_dir(&kr, dir, NULL, &d) != 0)
-        return NULL;
-    json_t *o = thi_keyring_json(kr);
-    thi_keyring_destroy(kr);
-    return o;
-}
 
 static int
 print_json(const json_t *o)

@@ -1,8 +1,8 @@
 /*
- * director/cli_tls.c — the signed bundles of the director directory as the
- * CLI sees them: scanned, verified against the trusted keys, ordered by
- * group and version; the newest of a group picked. Used by load, refresh,
- * avail and list.
+ * director/cli_tls.c — the director directory as the CLI sees it: its
+ * signed bundles scanned, verified against its trusted keys, ordered by
+ * group and version, the newest of a group picked (load, refresh, avail,
+ * list); and those keys as a host reads them (keys, config).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -10,8 +10,10 @@
 #include <string.h>
 
 #include "director/cli.h"
+#include "director/cli_tls.h"
 #include "director/config.h"
 #include "loader/bundle.h"
+#include "loader/keyring.h"
 #include "thespian/error.h"
 
 static void
@@ -159,4 +161,41 @@ cli_tls_pick(const cli_cmd_t *cmd, const char *group, char *path, size_t n)
                cli_safe(s.dir));
     cli_tls_scan_fini(&s);
     return rc;
+}
+
+/* ---- the trusted keys ---------------------------------------------------- */
+
+void
+cli_print_keys(FILE *f, const json_t *keys)
+{
+    const char *dir = json_string_value(json_object_get(keys, "dir"));
+    const char *problem = json_string_value(json_object_get(keys, "problem"));
+    fprintf(f, "trusted keys (%s):\n", dir && *dir ? dir : "no key directory");
+    size_t i;
+    json_t *k;
+    json_array_foreach(json_object_get(keys, "trusted"), i, k)
+        fprintf(f, "  %-24s sha256:%s (%lld bits)\n",
+                json_string_value(json_object_get(k, "file")),
+                json_string_value(json_object_get(k, "fingerprint")),
+                (long long)json_integer_value(json_object_get(k, "bits")));
+    json_array_foreach(json_object_get(keys, "skipped"), i, k)
+        fprintf(f, "  %-24s SKIPPED: %s\n",
+                json_string_value(json_object_get(k, "file")),
+                json_string_value(json_object_get(k, "reason")));
+    if (problem)
+        fprintf(f, "  no trusted key: %s (every load is refused)\n", problem);
+}
+
+json_t *
+cli_local_keys(void)
+{
+    char dir[4096];
+    cli_director_dir(dir, sizeof dir);
+    thi_keyring_t *kr = NULL;
+    th_diag_t d = {0};
+    if (thi_keyring_load_dir(&kr, dir, NULL, &d) != 0)
+        return NULL;
+    json_t *o = thi_keyring_json(kr);
+    thi_keyring_destroy(kr);
+    return o;
 }

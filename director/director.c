@@ -16,7 +16,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "loader/bundle.h"
+#include "base/version.h"
 #include "thespian/actor.h"
 #include "thespian/json.h"
 

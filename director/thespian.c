@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "director/cli.h"
+#include "director/cli_cmds.h"
 #include "thespian/version.h"
 
 static const cli_cmd_t cli_cmd_help;

@@ -1,6 +1,6 @@
 /*
  * proto/wire.h — the admin protocol's framing and text forms, shared by
- * the client library (sdk/src/client.c) and the host's admin endpoint
+ * the client library (sdk/src/client*.c) and the host's admin endpoint
  * (host/admin/) so both sides split, build and check frames with the same
  * code. The format is documented in docs/protocol.md; every number here is
  * a wire constant and permanent. Never installed.
