@@ -150,15 +150,48 @@ thi_bundle_free(thi_bundle_t *b)
     free(b);
 }
 
+/* An entry's bytes, read straight into one buffer of `expect` bytes (the
+ * signed manifest's size, 0 if not known yet) that grows only if the entry
+ * turns out longer: no bounce buffer, no copy. The bytes are counted here,
+ * never taken from a header, and more than `cap` is refused. */
 static int
 read_entry(struct archive *a, uint8_t **out, size_t *len, size_t cap,
-           const char *name, const char *what, th_diag_t *d)
+           size_t expect, const char *name, const char *what, th_diag_t *d)
 {
-    size_t n = 0, alloc = 0;
-    uint8_t *buf = NULL;
+    size_t n = 0, alloc = expect < cap ? expect : cap;
+    if (alloc == 0)
+        alloc = cap < 4096 ? cap : 4096;
+    uint8_t *buf = malloc(alloc ? alloc : 1);
+    if (buf == NULL)
+        return thi_diag_set(d, TH_ENOMEM, "%s: out of memory", what);
     for (;;) {
-        uint8_t chunk[65536];
-        la_ssize_t r = archive_read_data(a, chunk, sizeof chunk);
+        la_ssize_t r;
+        if (n == alloc) {
+            /* full: one probe byte tells the end from more to come */
+            uint8_t more;
+            r = archive_read_data(a, &more, 1);
+            if (r > 0 && n == cap) {
+                free(buf);
+                return thi_diag_set(d, TH_ETOOBIG,
+                                    "%s: entry %s is larger than the "
+                                    "manifest says (%zu bytes)",
+                                    what, name, cap);
+            }
+            if (r > 0) {
+                alloc = alloc > cap / 2 ? cap : alloc * 2;
+                uint8_t *nb = realloc(buf, alloc);
+                if (nb == NULL) {
+                    free(buf);
+                    return thi_diag_set(d, TH_ENOMEM, "%s: out of memory",
+                                        what);
+                }
+                buf = nb;
+                buf[n++] = more;
+                continue;
+            }
+        } else {
+            r = archive_read_data(a, buf + n, alloc - n);
+        }
         if (r == 0)
             break;
         if (r < 0) {
@@ -168,33 +201,11 @@ read_entry(struct archive *a, uint8_t **out, size_t *len, size_t cap,
                                     ? archive_error_string(a)
                                     : "read error");
         }
-        /* count the bytes ourselves: header sizes are not trusted */
-        if (n + (size_t)r > cap) {
-            free(buf);
-            return thi_diag_set(d, TH_ETOOBIG,
-                                "%s: entry %s is larger than the manifest "
-                                "says (%zu bytes)",
-                                what, name, cap);
-        }
-        if (n + (size_t)r > alloc) {
-            alloc = (n + (size_t)r) * 2;
-            if (alloc > cap)
-                alloc = cap;
-            uint8_t *nb = realloc(buf, alloc ? alloc : 1);
-            if (nb == NULL) {
-                free(buf);
-                return thi_diag_set(d, TH_ENOMEM, "%s: out of memory", what);
-            }
-            buf = nb;
-        }
-        memcpy(buf + n, chunk, (size_t)r);
         n += (size_t)r;
     }
-    if (buf == NULL)
-        buf = malloc(1);
     *out = buf;
     *len = n;
-    return buf ? 0 : TH_ENOMEM;
+    return 0;
 }
 
 static int
@@ -219,17 +230,16 @@ parse_manifest(thi_bundle_t *b, const uint8_t *mtext, size_t mlen,
     return thi_manifest_check(b->manifest, what, d);
 }
 
-/* The manifest's entry for `path` says it is a data file. */
-static bool
-manifest_data(const json_t *m, const char *path)
+/* The manifest's entry for `path`, or NULL. */
+static json_t *
+manifest_entry(const json_t *m, const char *path)
 {
     size_t i;
     json_t *f;
     json_array_foreach(json_object_get(m, "files"), i, f)
         if (!strcmp(json_string_value(json_object_get(f, "path")), path))
-            return !strcmp(json_string_value(json_object_get(f, "kind")),
-                           "data");
-    return false;
+            return f;
+    return NULL;
 }
 
 int
@@ -316,7 +326,11 @@ thi_bundle_read_flags(thi_bundle_t **out, const uint8_t *buf,
                 rc = thi_diag_set(d, TH_EFORMAT, "%s: two manifests", what);
                 goto out;
             }
-            rc = read_entry(a, &mtext, &mlen, THI_MANIFEST_MAX, name, what, d);
+            rc = read_entry(a, &mtext, &mlen, THI_MANIFEST_MAX,
+                            (size_t)archive_entry_size(e) < THI_MANIFEST_MAX
+                                ? (size_t)archive_entry_size(e)
+                                : 0,
+                            name, what, d);
             if (rc == 0)
                 rc = parse_manifest(b, mtext, mlen, what, d);
             if (rc)
@@ -338,8 +352,9 @@ thi_bundle_read_flags(thi_bundle_t **out, const uint8_t *buf,
             goto out;
         }
         b->n_files++;
-        if ((flags & THI_READ_SKIP_DATA) && b->manifest &&
-            manifest_data(b->manifest, name)) {
+        json_t *me = b->manifest ? manifest_entry(b->manifest, name) : NULL;
+        if ((flags & THI_READ_SKIP_DATA) && me &&
+            !strcmp(json_string_value(json_object_get(me, "kind")), "data")) {
             /* covered by the signature and never used by the reader's
              * caller: not inflated, not hashed */
             f->skipped = true;
@@ -350,8 +365,15 @@ thi_bundle_read_flags(thi_bundle_t **out, const uint8_t *buf,
             }
             continue;
         }
-        rc = read_entry(a, &f->data, &f->size, THI_BUNDLE_MAX_FILE, name,
-                        what, d);
+        /* the signed size as the first allocation, within the total and
+         * ratio limits (a wrong one costs a realloc or a refusal, never an
+         * overrun) */
+        json_int_t want = json_integer_value(json_object_get(me, "size"));
+        bool fits = want > 0 &&
+                    (size_t)want <= THI_BUNDLE_MAX_TOTAL - total &&
+                    (size_t)want / THI_BUNDLE_MAX_RATIO <= signed_len;
+        rc = read_entry(a, &f->data, &f->size, THI_BUNDLE_MAX_FILE,
+                        fits ? (size_t)want : 0, name, what, d);
         if (rc)
             goto out;
         total += f->size;
