@@ -7,6 +7,7 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -215,9 +216,21 @@ thi_bundle_build(uint8_t **out, size_t *out_len, const char *group,
     }
     rc = add_entry(a, THI_MANIFEST_NAME, (const uint8_t *)mtext,
                    strlen(mtext), 0644);
-    for (size_t i = 0; rc == 0 && i < n_files; i++)
+    for (size_t i = 0; rc == 0 && i < n_files; i++) {
+        /* code is stored: a host reads every code byte at each load, and
+         * hashing the larger stored entry costs less than inflating it
+         * (bench/RESULTS.md); data, which a host never reads, stays
+         * deflated. Each call sets the method of the entries after it. */
+        bool code = strcmp(sorted[i].kind, "data") != 0;
+        if ((code ? archive_write_zip_set_compression_store(a)
+                  : archive_write_zip_set_compression_deflate(a)) !=
+            ARCHIVE_OK) {
+            rc = TH_EIO;
+            break;
+        }
         rc = add_entry(a, sorted[i].path, sorted[i].data, sorted[i].size,
-                       strcmp(sorted[i].kind, "data") ? 0755 : 0644);
+                       code ? 0755 : 0644);
+    }
     if (rc != 0 || archive_write_close(a) != ARCHIVE_OK) {
         rc = thi_diag_set(d, TH_EIO, "cannot write the archive: %s",
                           archive_error_string(a));

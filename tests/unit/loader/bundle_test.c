@@ -119,6 +119,64 @@ TH_TEST(read_skipping_data_reads_only_code)
     thi_key_destroy(k);
 }
 
+/* The zip method of each member, from the central directory. */
+static int
+member_method(const uint8_t *b, size_t len, const char *name)
+{
+    for (long c = gen_find(b, len, "PK\x01\x02", 4, 0); c >= 0;
+         c = gen_find(b, len, "PK\x01\x02", 4, (size_t)c + 4)) {
+        size_t nl = (size_t)b[c + 28] | (size_t)b[c + 29] << 8;
+        if (nl == strlen(name) && memcmp(b + c + 46, name, nl) == 0)
+            return b[c + 10] | b[c + 11] << 8;
+    }
+    return -1;
+}
+
+/* Code is stored (a host reads it at every load: inflating it cost more
+ * than hashing the larger member), data and the manifest are deflated; a
+ * bundle whose code is deflated, as older builders wrote it, still reads. */
+TH_TEST(code_stored_data_deflated_and_deflated_code_still_reads)
+{
+    thi_key_t *k = new_key();
+    size_t len;
+    uint8_t *b = build(k, &len);
+    CHECK_EQ(member_method(b, len, "lib/hello.so"), 0);
+    CHECK_EQ(member_method(b, len, "data/readme.txt"), 8);
+    CHECK_EQ(member_method(b, len, THI_MANIFEST_NAME), 8);
+    free(b);
+
+    /* every member deflated, code included */
+    char so[4096];
+    for (size_t i = 0; i < sizeof so; i++)
+        so[i] = (char)("\x7f" "ELF plugin"[i % 11]);
+    gen_entry_t e[] = {{"hello.so", so, sizeof so, 0, 0755}};
+    json_t *m = gen_manifest_obj(e, 1, "hello", "1.0");
+    json_t *f0 = json_array_get(json_object_get(m, "files"), 0);
+    json_object_set_new(f0, "kind", json_string("plugin"));
+    json_object_set_new(f0, "plugin", json_string("hello"));
+    json_object_set_new(f0, "classes", json_pack("[s]", "Greeter"));
+    char *mt = json_dumps(m, JSON_COMPACT);
+    gen_entry_t all[] = {{THI_MANIFEST_NAME, mt, strlen(mt), 0, 0}, e[0]};
+    size_t zlen;
+    uint8_t *zip = gen_zip(all, 2, &zlen);
+    b = gen_seal(zip, zlen, k, &len);
+    CHECK_EQ(member_method(b, len, "hello.so"), 8);
+    thi_bundle_t *bd = NULL;
+    th_diag_t d = {0};
+    CHECK_RC(thi_bundle_read_flags(&bd, b, len - (48 + thi_key_sig_len(k) + 4),
+                                   THI_READ_SKIP_DATA, "old.tls", &d),
+             0);
+    CHECK_EQ(bd->n_files, 1);
+    CHECK_EQ(bd->files[0].size, sizeof so);
+    CHECK(memcmp(bd->files[0].data, so, sizeof so) == 0);
+    thi_bundle_free(bd);
+    free(b);
+    free(zip);
+    free(mt);
+    json_decref(m);
+    thi_key_destroy(k);
+}
+
 TH_TEST(build_is_reproducible)
 {
     thi_key_t *k = new_key();
@@ -397,6 +455,7 @@ TH_TEST(manifest_plugin_fields_and_tli_classes)
 
 TH_TEST_MAIN(TH_CASE(build_verify_read_round_trip),
              TH_CASE(read_skipping_data_reads_only_code),
+             TH_CASE(code_stored_data_deflated_and_deflated_code_still_reads),
              TH_CASE(build_is_reproducible), TH_CASE(zip_tools_list_a_bundle),
              TH_CASE(keyring_skips_unusable_key_files), TH_CASE(version_order),
              TH_CASE(names_with_control_characters_are_refused_at_signing),
