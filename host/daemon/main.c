@@ -7,6 +7,7 @@
  * Usage and exit codes: docs/cli.md.
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -162,6 +163,13 @@ out:
 int
 main(int argc, char **argv)
 {
+    /* Reading a bundle converts each zip entry's time with mktime(), and
+     * with TZ unset glibc stats /etc/localtime on every call (several per
+     * load, 2-6 us each here). Naming the file reads it once: the same
+     * zone, not followed if the file changes while the host runs (nothing
+     * in the host uses local time; logs are UTC). Before any thread. */
+    if (getenv("TZ") == NULL)
+        setenv("TZ", ":/etc/localtime", 0);
     options_t o = {0};
     int rc = thi_daemon_parse_args(&o, argc, argv);
     if (rc != EXIT_OK)
