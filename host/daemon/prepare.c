@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include "host/daemon/daemon.h"
-#include "sdk/src/probe.h"
+#include "proto/probe.h"
 
 /* Everything that can fail before the system exists. Returns -1 to go on
  * serving, or the exit status (EXIT_OK when an existing system serves the

@@ -1,5 +1,5 @@
 /*
- * sdk/src/probe.h — the client side's quick question "is a thespiand
+ * proto/probe.h — the client side's quick question "is a thespiand
  * serving this endpoint?", without opening a context: one ping, bounded.
  * thespiand asks it before it binds (Thespian's rule: a system already
  * serving the endpoint is used). Not part of the public client API.

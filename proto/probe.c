@@ -1,5 +1,5 @@
 /*
- * sdk/src/probe.c — is a thespiand serving an endpoint? One ping on a
+ * proto/probe.c — is a thespiand serving an endpoint? One ping on a
  * DEALER socket of a ZeroMQ context of its own, watched through the
  * socket's monitor, so that "nothing listens" and "a failed CurveZMQ
  * handshake" are told apart from "no answer" without waiting out the
@@ -13,7 +13,7 @@
 #include <time.h>
 #include <zmq.h>
 
-#include "sdk/src/probe.h"
+#include "proto/probe.h"
 #include "proto/wire.h"
 #include "thespian/error.h"
 
