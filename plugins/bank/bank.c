@@ -2,7 +2,7 @@
  * plugins/bank/bank.c — a bank whose accounts are child actors. Shows
  * th_create from inside an actor, a request/answer flow between actors with
  * no blocking and no table of pending requests, and refusing bad input
- * versus failing.
+ * versus failing. One file on purpose: an example is read top to bottom.
  *
  * Client protocol ("bank.Bank"; bodies are JSON objects; every answer goes
  * to the sender of the request; amounts and balances are integers, e.g.

@@ -8,6 +8,9 @@
  * helpers below. Plugins keep no globals of their own; per-actor memory is
  * declared (state_size) and owned by the host.
  *
+ * One header on purpose, though long: it is the whole plugin ABI, the one
+ * file a plugin author includes and reads, versioned as one piece.
+ *
  * ABI change log (the table and descriptors only ever grow at the end):
  *   1.0  initial: descriptor, classes, dispatch tables, host API table
  *        (my_address ... addr_parse, restart_count, load_source,
