@@ -56,6 +56,10 @@ bool thi_valid_global_name(const char *s);
 
 /* deliver.c: queue a runtime operation of `kind` to `target`'s current
  * incarnation, with an address argument (or none) */
+/* Make *env a runtime operation of `kind` with `a` copied inline (the
+ * caller has room for alen <= THI_ENV_INLINE); deliver.c. */
+void thi_env_fill_internal(thi_env_t *env, enum thi_env_kind kind,
+                           const void *a, size_t alen);
 int thi_push_op(struct th_system *sys, thi_slot_t *target,
                 enum thi_env_kind kind, const th_addr_t *arg);
 

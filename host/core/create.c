@@ -151,19 +151,6 @@ _Atomic int thi_fault_start_fail;
 _Atomic int thi_fault_finalize_delay_ms;
 #endif
 
-static void
-internal_env_fill(thi_env_t *env, enum thi_env_kind kind, const void *a,
-                  size_t alen)
-{
-    memset(env, 0, sizeof *env);
-    env->kind = (uint16_t)kind;
-    env->system = 1;
-    env->msg.type = "th.internal";
-    env->msg.data = env->in.bytes;
-    if (alen)
-        memcpy(env->in.bytes, a, alen);
-}
-
 /* The rest of thi_create, once the class is resolved (and its source
  * held). Everything that can fail is allocated first; the global name is
  * published only once START is queued, so a send by name always lands
@@ -226,7 +213,7 @@ create_slot(struct th_system *sys, th_ctx_t *ctx, th_addr_t *out,
     /* Track the child before it can start: its ChildActorExited then can
      * never overtake the registration. */
     if (via_root) {
-        internal_env_fill(add, THI_ENV_ADD_CHILD, out, sizeof *out);
+        thi_env_fill_internal(add, THI_ENV_ADD_CHILD, out, sizeof *out);
         rc = thi_deliver(sys, &root, add); /* a system message: consumed */
         add = NULL;
     } else {
@@ -235,7 +222,7 @@ create_slot(struct th_system *sys, th_ctx_t *ctx, th_addr_t *out,
     if (rc != 0)
         goto fail_slot;
     thi_start_args_t a = {cls, parent, name_copy, x};
-    internal_env_fill(start, THI_ENV_START, &a, sizeof a);
+    thi_env_fill_internal(start, THI_ENV_START, &a, sizeof a);
 #ifdef THI_FAULT_INJECTION
     if (atomic_exchange(&thi_fault_start_fail, 0))
         rc = TH_ENOMEM;

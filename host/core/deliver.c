@@ -116,6 +116,16 @@ thi_send_internal(struct th_system *sys, const th_addr_t *to,
     thi_env_t *env = thi_env_alloc();
     if (env == NULL)
         return TH_ENOMEM;
+    thi_env_fill_internal(env, kind, a, alen);
+    if (blen)
+        memcpy(env->in.bytes + alen, b, blen);
+    return thi_deliver(sys, to, env);
+}
+
+void
+thi_env_fill_internal(thi_env_t *env, enum thi_env_kind kind, const void *a,
+                      size_t alen)
+{
     memset(env, 0, sizeof *env);
     env->kind = (uint16_t)kind;
     env->system = 1;
@@ -123,9 +133,6 @@ thi_send_internal(struct th_system *sys, const th_addr_t *to,
     env->msg.data = env->in.bytes;
     if (alen)
         memcpy(env->in.bytes, a, alen);
-    if (blen)
-        memcpy(env->in.bytes + alen, b, blen);
-    return thi_deliver(sys, to, env);
 }
 
 int
