@@ -61,6 +61,24 @@ out_close:
 }
 
 int
+thi_write_all(int fd, const uint8_t *data, size_t len)
+{
+    size_t off = 0;
+    while (off < len) {
+        ssize_t w = write(fd, data + off, len - off);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            if (w == 0)
+                errno = EIO;
+            return -1;
+        }
+        off += (size_t)w;
+    }
+    return 0;
+}
+
+int
 thi_write_file_atomic(const char *path, const uint8_t *data, size_t len,
                       th_diag_t *d)
 {
@@ -72,19 +90,12 @@ thi_write_file_atomic(const char *path, const uint8_t *data, size_t len,
     if (fd < 0)
         return thi_diag_set(d, TH_EIO, "%s: cannot create: %s", tmp,
                             strerror(errno));
-    size_t off = 0;
-    while (off < len) {
-        ssize_t w = write(fd, data + off, len - off);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0) {
-            int e = errno;
-            close(fd);
-            unlink(tmp);
-            return thi_diag_set(d, TH_EIO, "%s: write failed: %s", tmp,
-                                strerror(e));
-        }
-        off += (size_t)w;
+    if (thi_write_all(fd, data, len) != 0) {
+        int e = errno;
+        close(fd);
+        unlink(tmp);
+        return thi_diag_set(d, TH_EIO, "%s: write failed: %s", tmp,
+                            strerror(e));
     }
     if (fsync(fd) != 0 || close(fd) != 0 || rename(tmp, path) != 0) {
         int e = errno;

@@ -16,6 +16,10 @@
 int thi_read_file(uint8_t **out, size_t *len, const char *path, size_t max,
                   th_diag_t *d);
 
+/* Write all `len` bytes to `fd` (retrying short writes and EINTR).
+ * 0, or -1 with errno set (EIO when write wrote nothing). */
+int thi_write_all(int fd, const uint8_t *data, size_t len);
+
 /* Write `len` bytes to `path` atomically: a temporary file in the same
  * directory, fsync, rename. Mode 0644. */
 int thi_write_file_atomic(const char *path, const uint8_t *data, size_t len,

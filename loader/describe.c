@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/file.h"
 #include "loader/load_order.h"
 #include "loader/plugin.h"
 #include "thespian/error.h"
@@ -66,16 +67,9 @@ stage_file(const char *dir, const thi_bundle_input_t *f)
                   0500);
     if (fd < 0)
         return -1;
-    size_t off = 0;
-    while (off < f->size) {
-        ssize_t w = write(fd, f->data + off, f->size - off);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0) {
-            close(fd);
-            return -1;
-        }
-        off += (size_t)w;
+    if (thi_write_all(fd, f->data, f->size) != 0) {
+        close(fd);
+        return -1;
     }
     return close(fd);
 }

@@ -21,6 +21,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "base/file.h"
 #include "host/log.h"
 #include "host/sources/internal.h"
 #include "loader/elf_policy.h"
@@ -69,18 +70,11 @@ seal_file(const thi_source_t *s, const thi_bundle_file_t *f, int *fd_out,
     if (fd < 0)
         return thi_diag_set(d, TH_EIO, "%s: memfd_create: %s", f->path,
                             strerror(errno));
-    size_t off = 0;
-    while (off < f->size) {
-        ssize_t w = write(fd, f->data + off, f->size - off);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0) {
-            int e = w < 0 ? errno : EIO;
-            close(fd);
-            return thi_diag_set(d, TH_EIO, "%s: writing its memfd: %s",
-                                f->path, strerror(e));
-        }
-        off += (size_t)w;
+    if (thi_write_all(fd, f->data, f->size) != 0) {
+        int e = errno;
+        close(fd);
+        return thi_diag_set(d, TH_EIO, "%s: writing its memfd: %s", f->path,
+                            strerror(e));
     }
     if (fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW |
                                    F_SEAL_SEAL) != 0) {
