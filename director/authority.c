@@ -13,8 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <nettle/base16.h>
-#include <nettle/sha2.h>
 
 #include "thespian/actor.h"
 #include "thespian/json.h"
@@ -46,27 +44,18 @@ answer(th_ctx_t *ctx, const th_msg_t *msg, const char *hash, bool valid,
 /* The source hash ValidateSource names in its first line (actor.h,
  * TH_VALIDATE_SOURCE_HEADER): the host hashed the bundle while verifying
  * it, and this authority can only refuse, so taking its word costs no
- * safety. A payload without that line (a bundle's bytes alone: a zip
- * starts "PK", which no hash does) is hashed here, as before. */
-static void
+ * safety. The host always sends that line; false (hex empty) without it. */
+static bool
 source_hash(const th_msg_t *msg, char hex[65])
 {
     const char *b = msg->data;
     bool named = msg->len >= TH_VALIDATE_SOURCE_HEADER && b[64] == '\n';
     for (size_t i = 0; named && i < 64; i++)
         named = (b[i] >= '0' && b[i] <= '9') || (b[i] >= 'a' && b[i] <= 'f');
-    if (named) {
+    if (named)
         memcpy(hex, b, 64);
-        hex[64] = '\0';
-        return;
-    }
-    uint8_t h[SHA256_DIGEST_SIZE];
-    struct sha256_ctx c;
-    sha256_init(&c);
-    sha256_update(&c, msg->len, (const uint8_t *)msg->data);
-    sha256_digest(&c, sizeof h, h);
-    base16_encode_update(hex, sizeof h, h); /* lowercase, as the host's */
-    hex[64] = '\0';
+    hex[named ? 64 : 0] = '\0';
+    return named;
 }
 
 static int
@@ -75,12 +64,16 @@ on_validate(th_ctx_t *ctx, void *state, const th_msg_t *msg)
     authority_t *st = state;
     char hex[65];
     st->checked++;
-    source_hash(msg, hex);
+    bool named = source_hash(msg, hex);
     /* only the system asks a real question; anyone else gets a no */
     th_addr_t sys = th_system_address(ctx);
     if (!th_addr_eq(&msg->sender, &sys))
         return answer(ctx, msg, hex, false,
                       "ValidateSource is answered for the system only", "");
+    if (!named)
+        return answer(ctx, msg, hex, false,
+                      "ValidateSource does not start with the source hash "
+                      "line", "");
     st->accepted++;
     th_log(ctx, TH_LOG_INFO, "source %.12s: accepted (verified by the host)",
            hex);
