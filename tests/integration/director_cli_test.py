@@ -53,15 +53,7 @@ class Dir:
         return os.path.join(self.root, name + ".pem")
 
     def run(self, args, expect=0, contains=None, env=None):
-        p = subprocess.run([THESPIAN] + args, env=env or self.env,
-                           capture_output=True, text=True, timeout=60)
-        out = p.stdout + p.stderr
-        if p.returncode != expect:
-            raise AssertionError(
-                f"{args}: exit {p.returncode}, wanted {expect}:\n{out}")
-        if contains and contains not in out:
-            raise AssertionError(f"{args}: output lacks {contains!r}:\n{out}")
-        return out
+        return taplib.run_cli(THESPIAN, args, env or self.env, expect, contains)
 
     def stdout(self, args):
         p = subprocess.run([THESPIAN] + args, env=self.env,

@@ -69,15 +69,7 @@ class Host:
         raise AssertionError("thespiand did not serve:\n" + self.log_text())
 
     def run(self, args, expect=0, contains=None):
-        p = subprocess.run([THESPIAN] + args, env=self.env,
-                           capture_output=True, text=True, timeout=60)
-        out = p.stdout + p.stderr
-        if p.returncode != expect:
-            raise AssertionError(
-                f"{args}: exit {p.returncode}, wanted {expect}:\n{out}")
-        if contains and contains not in out:
-            raise AssertionError(f"{args}: output lacks {contains!r}:\n{out}")
-        return out
+        return taplib.run_cli(THESPIAN, args, self.env, expect, contains)
 
     def log_text(self):
         try:

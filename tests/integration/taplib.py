@@ -13,6 +13,7 @@ import os
 import random
 import shutil
 import socket
+import subprocess
 import sys
 import tempfile
 import traceback
@@ -72,3 +73,17 @@ def free_port():
     port = s.getsockname()[1]
     s.close()
     return port
+
+
+def run_cli(cmd, args, env, expect=0, contains=None):
+    """Run `cmd args` (the thespian CLI) with `env`; its stdout + stderr.
+    Raises unless it exits `expect` and, if given, prints `contains`."""
+    p = subprocess.run([cmd] + args, env=env, capture_output=True, text=True,
+                       timeout=60)
+    out = p.stdout + p.stderr
+    if p.returncode != expect:
+        raise AssertionError(
+            f"{args}: exit {p.returncode}, wanted {expect}:\n{out}")
+    if contains and contains not in out:
+        raise AssertionError(f"{args}: output lacks {contains!r}:\n{out}")
+    return out
