@@ -353,6 +353,14 @@ void th_log_internal(int level, const th_addr_t *who, const char *fmt, ...)
  * file at once. Not thread-safe. */
 void th_log_set_internal_file(const char *path);
 
+/* Ask for the status dump that SIGUSR1 gives: the status of every live
+ * system, written to the internal log by the runtime's dump thread. A
+ * program that takes its signals synchronously (signalfd, sigwait) calls
+ * this for SIGUSR1. Returns at once; async-signal-safe; thread-safe. No
+ * effect before the first system exists, or when SIGUSR1 already had a
+ * handler of the program's then (the dump is off; logged). */
+void th_log_status_dump(void);
+
 /* The name of a TH_LOG_* level ("DEBUG", "INFO", ...), as THESPLOG_THRESHOLD
  * and log configurations spell it. Static string. Thread-safe. */
 const char *th_log_level_name(int level);

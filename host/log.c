@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "base/array.h"
+#include "base/thread.h"
 #include "host/core/runtime.h"
 #include "host/log.h"
 #include "loader/logspec.h"
@@ -305,15 +306,23 @@ static size_t n_systems, cap_systems;
 static pthread_once_t usr1_once = PTHREAD_ONCE_INIT;
 static int usr1_pipe[2] = {-1, -1};
 
-static void
-on_usr1(int sig)
+void
+th_log_status_dump(void)
 {
-    (void)sig;
+    if (usr1_pipe[1] < 0)
+        return;
     int saved = errno;
     char b = 1;
     ssize_t w = write(usr1_pipe[1], &b, 1); /* full pipe: a dump is due */
     (void)w;
     errno = saved;
+}
+
+static void
+on_usr1(int sig)
+{
+    (void)sig;
+    th_log_status_dump();
 }
 
 static void *
@@ -359,14 +368,8 @@ usr1_init(void)
     if (pipe2(usr1_pipe, O_CLOEXEC) != 0)
         return;
     fcntl(usr1_pipe[1], F_SETFL, O_NONBLOCK);
-    /* the thread takes no signals: they belong to the embedding program */
-    sigset_t all, prev;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &prev);
     pthread_t t;
-    int rc = pthread_create(&t, NULL, dump_thread, NULL);
-    pthread_sigmask(SIG_SETMASK, &prev, NULL);
-    if (rc != 0) {
+    if (thi_thread_start(&t, NULL, dump_thread, NULL) != 0) {
         close(usr1_pipe[0]);
         close(usr1_pipe[1]);
         return;

@@ -12,6 +12,7 @@
 #include <time.h>
 #include <zmq.h>
 
+#include "base/thread.h"
 #include "proto/curve.h"
 #include "thespian/error.h"
 
@@ -220,7 +221,7 @@ thi_zap_start(thi_zap_t **out, void *zctx, const char *clients_dir,
     }
     zmq_setsockopt(z->ctl, ZMQ_LINGER, &linger, sizeof linger);
     zmq_setsockopt(z->ctl2, ZMQ_LINGER, &linger, sizeof linger);
-    int e = pthread_create(&z->thread, NULL, zap_main, z);
+    int e = thi_thread_start(&z->thread, NULL, zap_main, z);
     if (e != 0) {
         zmq_close(z->rep);
         zmq_close(z->ctl2);

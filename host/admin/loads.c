@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/thread.h"
 #include "host/admin/internal.h"
 
 typedef struct load_job {
@@ -76,7 +77,7 @@ thi_adm_load_start(struct thi_admin *a, const unsigned char *rid,
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
     atomic_fetch_add(&a->loads_running, 1);
     int rc = 0;
-    if (pthread_create(&t, &attr, load_main, j) != 0) {
+    if (thi_thread_start(&t, &attr, load_main, j) != 0) {
         atomic_fetch_sub(&a->loads_running, 1);
         free(j->bytes);
         free(j);

@@ -13,8 +13,8 @@
 
 #include "host/admin/internal.h"
 
-/* The stop fd is readable: SIGHUP reloads the trusted keys, anything
- * else begins the shutdown. */
+/* The stop fd is readable: SIGHUP reloads the trusted keys, SIGUSR1 asks
+ * for a status dump, anything else begins the shutdown. */
 static void
 serve_stop_fd(struct thi_admin *a, int stop_fd)
 {
@@ -26,6 +26,8 @@ serve_stop_fd(struct thi_admin *a, int stop_fd)
         th_diag_t kd = {0};
         if (th_system_reload_keys(a->sys, NULL, &kd) != 0)
             th_log_internal(TH_LOG_ERROR, NULL, "SIGHUP: %s", kd.msg);
+    } else if (got && si.ssi_signo == SIGUSR1) {
+        th_log_status_dump();
     } else {
         if (got)
             snprintf(why, sizeof why, "signal %s",

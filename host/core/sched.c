@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/thread.h"
 #include "host/core/runtime.h"
 #include "host/core/feature.h"
 
@@ -316,7 +317,7 @@ thi_sched_create(struct th_system *sys, thi_sched_t **out)
         w->index = i;
         w->rng = thi_random64();
         thi_ctx_init(&w->ctx, sys, w);
-        if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
+        if (thi_thread_start(&w->thread, NULL, worker_main, w) != 0) {
             thi_sched_stop(s);
             return TH_EIO;
         }

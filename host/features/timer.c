@@ -13,6 +13,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/thread.h"
 #include "base/array.h"
 #include "host/core/runtime.h"
 #include "host/features/features.h"
@@ -353,7 +354,7 @@ thi_timers_create(struct th_system *sys, thi_timers_t **out)
     pthread_mutex_init(&t->lock, NULL);
     thi_cond_init(&t->cond);
     if (!sys->opts.synchronous) {
-        if (pthread_create(&t->thread, NULL, timer_main, t) != 0) {
+        if (thi_thread_start(&t->thread, NULL, timer_main, t) != 0) {
             pthread_cond_destroy(&t->cond);
             pthread_mutex_destroy(&t->lock);
             free(t);

@@ -23,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/thread.h"
 #include "base/array.h"
 #include "host/core/runtime.h"
 #include "host/log.h"
@@ -169,7 +170,7 @@ watch_sys_init(struct th_system *sys, th_diag_t *d)
         w->evfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
         struct epoll_event ev = {.events = EPOLLIN, .data.u64 = UINT32_MAX};
         if (w->evfd < 0 || epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->evfd, &ev) ||
-            pthread_create(&w->thread, NULL, watch_main, w) != 0)
+            thi_thread_start(&w->thread, NULL, watch_main, w) != 0)
             goto fail;
         pthread_setname_np(w->thread, "th-watch");
         w->threaded = true;

@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/thread.h"
 #include "base/file.h"
 #include "base/version.h"
 #include "host/log.h"
@@ -139,7 +140,7 @@ thi_versions_save(struct th_system *sys)
             w->sys = sys;
             pthread_mutex_init(&w->lock, NULL);
             pthread_cond_init(&w->cond, NULL);
-            if (pthread_create(&w->thread, NULL, versions_writer_main, w)) {
+            if (thi_thread_start(&w->thread, NULL, versions_writer_main, w)) {
                 pthread_cond_destroy(&w->cond);
                 pthread_mutex_destroy(&w->lock);
                 free(w);

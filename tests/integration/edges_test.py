@@ -3,7 +3,8 @@
 real thespiand: shutdown is bounded by --stop-timeout even when a handler
 never returns (exit status 3, the stuck actor named in the log); status
 dumps (SIGUSR1) all through load / unload cycles leave the host alive, and
-`thespian status` shows how many sources are loaded. TAP output.
+`thespian status` shows how many sources are loaded; no thread of the host
+takes a signal (they arrive on its signalfd). TAP output.
 
 Environment (meson sets it): THESPIAN, THESPIAND, TH_PLUGIN_stuckactors,
 TH_PLUGIN_hello; TH_EDGES_UNLOAD_CYCLES (default 8: each cycle signs and
@@ -115,6 +116,42 @@ def orderly_shutdown_exits_zero():
         rc = h.proc.wait(timeout=15)
         assert rc == 0, f"exit {rc}:\n{h.log_text()}"
         assert "still running" not in h.log_text()
+    finally:
+        h.close()
+
+
+@case
+def no_thread_takes_signals():
+    """thespiand takes its signals on a signalfd only: every thread (the
+    admin loop's, the workers, ZeroMQ's, the ZAP handler's) blocks SIGTERM,
+    SIGINT, SIGHUP and SIGUSR1, so no handler cuts a ZeroMQ call short,
+    and SIGUSR1 still gives a status dump."""
+    h = Host()
+    try:
+        want = 0
+        for sig in (signal.SIGUSR1, signal.SIGTERM, signal.SIGINT,
+                    signal.SIGHUP):
+            want |= 1 << (sig - 1)
+        task = f"/proc/{h.proc.pid}/task"
+        tids = os.listdir(task)
+        assert len(tids) >= 5, tids
+        for tid in tids:
+            try:
+                status = open(f"{task}/{tid}/status").read()
+                comm = open(f"{task}/{tid}/comm").read().strip()
+            except OSError:
+                continue  # the thread ended meanwhile
+            blk = int(status.split("SigBlk:")[1].split()[0], 16)
+            assert blk & want == want, f"thread {tid} ({comm}): {blk:x}"
+        h.proc.send_signal(signal.SIGUSR1)
+        for _ in range(200):
+            if "SIGUSR1: status" in h.log_text():
+                break
+            time.sleep(0.02)
+        assert "SIGUSR1: status" in h.log_text(), h.log_text()[-2000:]
+        assert sources_count(h) == 0
+        h.proc.send_signal(signal.SIGTERM)
+        assert h.proc.wait(timeout=20) == 0, h.log_text()[-3000:]
     finally:
         h.close()
 

@@ -12,7 +12,9 @@
  * thi_fault_versions_write_delay_ms holds each write of the version
  * record, so a load that waited for it would show.
  */
+#include <dirent.h>
 #include <pthread.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -596,6 +598,68 @@ TH_TEST(load_does_not_wait_for_the_version_record)
     fixture_fini(&f);
 }
 
+/* ---- signals ------------------------------------------------------------ */
+
+/* Every thread the runtime starts (workers, timers, fd watches, the
+ * version writer, the status dump) blocks the asynchronous signals: they
+ * belong to the embedding program, and a handler run in the middle of a
+ * runtime call could cut it short. Read from /proc: the main thread is the
+ * test's own and may take them. */
+TH_TEST(runtime_threads_take_no_signals)
+{
+    fixture_t f;
+    fixture_init(&f);
+    sigset_t none;
+    sigemptyset(&none);
+    pthread_sigmask(SIG_SETMASK, &none, NULL);
+    th_system_t *sys = fixture_system(&f);
+    size_t len;
+    uint8_t *b = testactors_bundle(f.key, &len);
+    char hash[65];
+    th_diag_t d = {0};
+    CHECK_RC(th_system_load_source(sys, b, len, "t.tls", false, hash, &d), 0);
+    int checked = 0;
+    char dir[64];
+    snprintf(dir, sizeof dir, "/proc/%ld/task", (long)getpid());
+    DIR *dp = opendir(dir);
+    CHECK(dp != NULL);
+    for (struct dirent *e; (e = readdir(dp)) != NULL;) {
+        if (e->d_name[0] == '.' || atol(e->d_name) == (long)getpid())
+            continue;
+        char path[400], line[256], comm[32] = "?";
+        snprintf(path, sizeof path, "%s/%s/comm", dir, e->d_name);
+        FILE *fp = fopen(path, "r");
+        if (fp && fgets(comm, sizeof comm, fp))
+            comm[strcspn(comm, "\n")] = '\0';
+        if (fp)
+            fclose(fp);
+        snprintf(path, sizeof path, "%s/%s/status", dir, e->d_name);
+        fp = fopen(path, "r");
+        if (fp == NULL)
+            continue; /* the thread ended meanwhile */
+        unsigned long long blk = 0;
+        bool found = false;
+        while (fgets(line, sizeof line, fp))
+            if (sscanf(line, "SigBlk: %llx", &blk) == 1)
+                found = true;
+        fclose(fp);
+        CHECK(found);
+        unsigned long long want = (1ull << (SIGUSR1 - 1)) |
+                                  (1ull << (SIGTERM - 1)) |
+                                  (1ull << (SIGHUP - 1)) |
+                                  (1ull << (SIGINT - 1));
+        if ((blk & want) != want)
+            TH_FAIL_AT_("thread %s (%s) takes signals: SigBlk %llx",
+                        e->d_name, comm, blk);
+        checked++;
+    }
+    closedir(dp);
+    CHECK(checked >= 4); /* two workers, timers, watches at the least */
+    CHECK_RC(th_system_destroy(sys), 0);
+    free(b);
+    fixture_fini(&f);
+}
+
 TH_TEST_MAIN(TH_CASE(names_published_after_start),
              TH_CASE(load_does_not_wait_for_the_version_record),
              TH_CASE(failed_create_rolls_back),
@@ -603,4 +667,5 @@ TH_TEST_MAIN(TH_CASE(names_published_after_start),
              TH_CASE(an_exhausted_resource_is_a_named_limit),
              TH_CASE(destroy_is_bounded),
              TH_CASE(destroy_bound_counts_from_shutdown),
-             TH_CASE(destroy_in_order_returns_zero))
+             TH_CASE(destroy_in_order_returns_zero),
+             TH_CASE(runtime_threads_take_no_signals))
