@@ -13,6 +13,7 @@
 #include <time.h>
 #include <zmq.h>
 
+#include "proto/zmsg.h"
 #include "proto/probe.h"
 #include "proto/wire.h"
 #include "thespian/error.h"
@@ -69,7 +70,8 @@ thi_probe_thespiand(const char *endpoint, const thi_curve_key_t *key,
     unsigned char frame[TH_WIRE_PREFIX + sizeof ping];
     thi_wire_prefix(frame, sizeof ping - 1);
     memcpy(frame + TH_WIRE_PREFIX, ping, sizeof ping - 1);
-    (void)zmq_send(sock, frame, TH_WIRE_PREFIX + sizeof ping - 1, ZMQ_DONTWAIT);
+    (void)thi_zmq_send(sock, frame, TH_WIRE_PREFIX + sizeof ping - 1,
+                       ZMQ_DONTWAIT);
     int64_t deadline = now_ms() + timeout_ms;
     for (;;) {
         int64_t left = deadline - now_ms();
@@ -81,9 +83,9 @@ thi_probe_thespiand(const char *endpoint, const thi_curve_key_t *key,
             break;
         if (items[1].revents & ZMQ_POLLIN) {
             unsigned char ev[6];
-            int n = zmq_recv(mon, ev, sizeof ev, ZMQ_DONTWAIT);
+            int n = thi_zmq_recv(mon, ev, sizeof ev, ZMQ_DONTWAIT);
             char ep[8];
-            (void)zmq_recv(mon, ep, sizeof ep, ZMQ_DONTWAIT);
+            (void)thi_zmq_recv(mon, ep, sizeof ep, ZMQ_DONTWAIT);
             uint16_t event = 0;
             if (n >= 2)
                 memcpy(&event, ev, 2);
@@ -102,7 +104,7 @@ thi_probe_thespiand(const char *endpoint, const thi_curve_key_t *key,
         if (items[0].revents & ZMQ_POLLIN) {
             zmq_msg_t m;
             zmq_msg_init(&m);
-            if (zmq_msg_recv(&m, sock, ZMQ_DONTWAIT) >= 0) {
+            if (thi_zmsg_recv(&m, sock, ZMQ_DONTWAIT) >= 0) {
                 thi_wire_frame_t f;
                 if (thi_wire_split(&f, zmq_msg_data(&m), zmq_msg_size(&m)) ==
                     THI_WIRE_OK) {
@@ -131,7 +133,8 @@ out_close:
         thi_wire_prefix(b, sizeof bye - 1);
         memcpy(b + TH_WIRE_PREFIX, bye, sizeof bye - 1);
         set_int(sock, ZMQ_LINGER, 100);
-        (void)zmq_send(sock, b, TH_WIRE_PREFIX + sizeof bye - 1, ZMQ_DONTWAIT);
+        (void)thi_zmq_send(sock, b, TH_WIRE_PREFIX + sizeof bye - 1,
+                           ZMQ_DONTWAIT);
     }
     if (mon) {
         if (sock)

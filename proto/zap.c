@@ -12,6 +12,7 @@
 #include <time.h>
 #include <zmq.h>
 
+#include "proto/zmsg.h"
 #include "base/thread.h"
 #include "proto/curve.h"
 #include "thespian/error.h"
@@ -61,7 +62,7 @@ recv_request(void *sock, zmq_msg_t *frames, int n)
     for (;;) {
         zmq_msg_t m;
         zmq_msg_init(&m);
-        if (zmq_msg_recv(&m, sock, 0) < 0) {
+        if (thi_zmsg_recv(&m, sock, 0) < 0) {
             zmq_msg_close(&m);
             for (int i = 0; i < got; i++)
                 zmq_msg_close(&frames[i]);
@@ -88,12 +89,12 @@ static void
 zap_reply(void *sock, zmq_msg_t *req_id, const char *code, const char *text,
           const char *user)
 {
-    zmq_send(sock, "1.0", 3, ZMQ_SNDMORE);
-    zmq_send(sock, zmq_msg_data(req_id), zmq_msg_size(req_id), ZMQ_SNDMORE);
-    zmq_send(sock, code, strlen(code), ZMQ_SNDMORE);
-    zmq_send(sock, text, strlen(text), ZMQ_SNDMORE);
-    zmq_send(sock, user, strlen(user), ZMQ_SNDMORE);
-    zmq_send(sock, "", 0, 0);
+    thi_zmq_send(sock, "1.0", 3, ZMQ_SNDMORE);
+    thi_zmq_send(sock, zmq_msg_data(req_id), zmq_msg_size(req_id), ZMQ_SNDMORE);
+    thi_zmq_send(sock, code, strlen(code), ZMQ_SNDMORE);
+    thi_zmq_send(sock, text, strlen(text), ZMQ_SNDMORE);
+    thi_zmq_send(sock, user, strlen(user), ZMQ_SNDMORE);
+    thi_zmq_send(sock, "", 0, 0);
 }
 
 static void
@@ -108,7 +109,7 @@ zap_serve(struct thi_zap *z)
     if (n < 2) { /* cannot even answer: REP still needs a reply */
         for (int i = 0; i < n; i++)
             zmq_msg_close(&f[i]);
-        zmq_send(z->rep, "", 0, 0);
+        thi_zmq_send(z->rep, "", 0, 0);
         return;
     }
     char addr[64] = "?";
@@ -240,7 +241,7 @@ thi_zap_stop(thi_zap_t *z)
     if (z == NULL)
         return;
     if (z->running) {
-        zmq_send(z->ctl, "", 0, 0);
+        thi_zmq_send(z->ctl, "", 0, 0);
         pthread_join(z->thread, NULL);
     }
     zmq_close(z->ctl);

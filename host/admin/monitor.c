@@ -13,6 +13,7 @@
 #include <sys/socket.h>
 #include <zmq.h>
 
+#include "proto/zmsg.h"
 #include "host/admin/internal.h"
 
 bool
@@ -179,13 +180,13 @@ thi_adm_monitor_events(struct thi_admin *a)
     for (;;) {
         zmq_msg_t ev, ep;
         zmq_msg_init(&ev);
-        if (zmq_msg_recv(&ev, a->mon, ZMQ_DONTWAIT) < 0) {
+        if (thi_zmsg_recv(&ev, a->mon, ZMQ_DONTWAIT) < 0) {
             zmq_msg_close(&ev);
             return;
         }
         zmq_msg_init(&ep);
         if (zmq_msg_more(&ev))
-            (void)zmq_msg_recv(&ep, a->mon, ZMQ_DONTWAIT);
+            (void)thi_zmsg_recv(&ep, a->mon, ZMQ_DONTWAIT);
         uint16_t event = 0;
         int32_t value = -1;
         if (zmq_msg_size(&ev) >= 6) {

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <zmq.h>
 
+#include "proto/zmsg.h"
 #include "host/admin/internal.h"
 
 int
@@ -27,12 +28,12 @@ thi_adm_send(struct thi_admin *a, const unsigned char *rid, size_t rid_len,
         memcpy(p + TH_WIRE_PREFIX + hlen, payload, plen);
     /* With ZMQ_ROUTER_MANDATORY the routing-id part fails at once for a
      * peer that is gone (EHOSTUNREACH) or full (EAGAIN). */
-    if (zmq_send(a->sock, rid, rid_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0) {
+    if (thi_zmq_send(a->sock, rid, rid_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0) {
         int e = zmq_errno();
         zmq_msg_close(&m);
         return e == EAGAIN ? TH_EFULL : TH_EDEAD;
     }
-    if (zmq_msg_send(&m, a->sock, ZMQ_DONTWAIT) < 0) {
+    if (thi_zmsg_send(&m, a->sock, ZMQ_DONTWAIT) < 0) {
         zmq_msg_close(&m);
         return TH_EFULL;
     }
@@ -90,7 +91,7 @@ thi_adm_serve_socket(struct thi_admin *a)
     for (n = 0; n < RECV_BUDGET; n++) {
         zmq_msg_t rid, body;
         zmq_msg_init(&rid);
-        if (zmq_msg_recv(&rid, a->sock, ZMQ_DONTWAIT) < 0) {
+        if (thi_zmsg_recv(&rid, a->sock, ZMQ_DONTWAIT) < 0) {
             zmq_msg_close(&rid);
             return n;
         }
@@ -99,14 +100,14 @@ thi_adm_serve_socket(struct thi_admin *a)
             continue;
         }
         zmq_msg_init(&body);
-        int got = zmq_msg_recv(&body, a->sock, ZMQ_DONTWAIT);
+        int got = thi_zmsg_recv(&body, a->sock, ZMQ_DONTWAIT);
         int fd = got >= 0 ? zmq_msg_get(&body, ZMQ_SRCFD) : -1;
         size_t extra = 0;
         bool more = got >= 0 && zmq_msg_more(&body);
         while (more) { /* protocol frames are single-part: drain the rest */
             zmq_msg_t x;
             zmq_msg_init(&x);
-            if (zmq_msg_recv(&x, a->sock, ZMQ_DONTWAIT) < 0)
+            if (thi_zmsg_recv(&x, a->sock, ZMQ_DONTWAIT) < 0)
                 more = false;
             else
                 more = zmq_msg_more(&x);

@@ -13,6 +13,7 @@
 #include <sys/random.h>
 #include <unistd.h>
 
+#include "proto/zmsg.h"
 #include "sdk/src/client_int.h"
 
 static void
@@ -322,7 +323,7 @@ th_client_close(th_client_t *c)
             unsigned char *p = zmq_msg_data(&m);
             thi_wire_prefix(p, sizeof bye - 1);
             memcpy(p + TH_WIRE_PREFIX, bye, sizeof bye - 1);
-            if (zmq_msg_send(&m, c->sock, ZMQ_DONTWAIT) < 0)
+            if (thi_zmsg_send(&m, c->sock, ZMQ_DONTWAIT) < 0)
                 zmq_msg_close(&m);
             else
                 thi_client_set_int(c->sock, ZMQ_LINGER, BYE_LINGER_MS);

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "proto/zmsg.h"
 #include "base/text.h"
 #include "sdk/src/client_int.h"
 
@@ -137,7 +138,7 @@ thi_client_monitor_poll(th_client_t *c)
 {
     for (;;) {
         unsigned char ev[6];
-        int n = zmq_recv(c->mon, ev, sizeof ev, ZMQ_DONTWAIT);
+        int n = thi_zmq_recv(c->mon, ev, sizeof ev, ZMQ_DONTWAIT);
         if (n < 0)
             return;
         int more = 0;
@@ -145,7 +146,7 @@ thi_client_monitor_poll(th_client_t *c)
         zmq_getsockopt(c->mon, ZMQ_RCVMORE, &more, &ml);
         if (more) { /* second frame: the endpoint, not needed */
             char ep[8];
-            (void)zmq_recv(c->mon, ep, sizeof ep, ZMQ_DONTWAIT);
+            (void)thi_zmq_recv(c->mon, ep, sizeof ep, ZMQ_DONTWAIT);
         }
         if (n < 2)
             continue;
@@ -185,7 +186,7 @@ take_zmsg(th_client_t *c, zmq_msg_t *m)
     while (more) {
         zmq_msg_t x;
         zmq_msg_init(&x);
-        if (zmq_msg_recv(&x, c->sock, ZMQ_DONTWAIT) < 0)
+        if (thi_zmsg_recv(&x, c->sock, ZMQ_DONTWAIT) < 0)
             more = false;
         else
             more = zmq_msg_more(&x);
@@ -200,7 +201,7 @@ drain_socket(th_client_t *c)
     for (;;) {
         zmq_msg_t m;
         zmq_msg_init(&m);
-        if (zmq_msg_recv(&m, c->sock, ZMQ_DONTWAIT) < 0) {
+        if (thi_zmsg_recv(&m, c->sock, ZMQ_DONTWAIT) < 0) {
             zmq_msg_close(&m);
             return;
         }
@@ -272,8 +273,13 @@ thi_client_send_frame(th_client_t *c, const char *hdr, size_t hlen,
     memcpy(p + TH_WIRE_PREFIX, hdr, hlen);
     if (plen)
         memcpy(p + TH_WIRE_PREFIX + hlen, payload, plen);
-    if (zmq_msg_send(&m, c->sock, 0) < 0) {
+    /* a signal handler run in this thread cuts the call short (EINTR):
+     * try again until the send timeout has passed */
+    int64_t deadline = thi_client_now_ms() + c->sh->request_timeout_ms;
+    while (zmq_msg_send(&m, c->sock, 0) < 0) {
         int e = zmq_errno();
+        if (e == EINTR && thi_client_now_ms() < deadline)
+            continue;
         zmq_msg_close(&m);
         if (e == EAGAIN)
             return thi_client_fail(c, TH_ETIMEDOUT,
