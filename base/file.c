@@ -78,6 +78,35 @@ thi_write_all(int fd, const uint8_t *data, size_t len)
     return 0;
 }
 
+/* The rename is durable only once the directory holding it is: without
+ * this a crash can bring the old file back (an older version record, and
+ * with it a rollback the record had refused). A file system that cannot
+ * sync a directory (EINVAL) has nothing more to give. */
+static int
+sync_dir_of(const char *path, th_diag_t *d)
+{
+    const char *slash = strrchr(path, '/');
+    char dir[4096];
+    if (slash == NULL)
+        snprintf(dir, sizeof dir, ".");
+    else if (slash == path)
+        snprintf(dir, sizeof dir, "/");
+    else
+        snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return thi_diag_set(d, TH_EIO, "%s: written, but its directory "
+                            "cannot be opened to sync it: %s", path,
+                            strerror(errno));
+    int rc = fsync(fd);
+    int e = errno;
+    close(fd);
+    if (rc != 0 && e != EINVAL)
+        return thi_diag_set(d, TH_EIO, "%s: written, but its directory "
+                            "cannot be synced: %s", path, strerror(e));
+    return 0;
+}
+
 int
 thi_write_file_atomic(const char *path, const uint8_t *data, size_t len,
                       th_diag_t *d)
@@ -97,11 +126,20 @@ thi_write_file_atomic(const char *path, const uint8_t *data, size_t len,
         return thi_diag_set(d, TH_EIO, "%s: write failed: %s", tmp,
                             strerror(e));
     }
-    if (fsync(fd) != 0 || close(fd) != 0 || rename(tmp, path) != 0) {
-        int e = errno;
+    int rc = fsync(fd);
+    int e = errno;
+    if (close(fd) != 0 && rc == 0) {
+        rc = -1;
+        e = errno;
+    }
+    if (rc == 0 && rename(tmp, path) != 0) {
+        rc = -1;
+        e = errno;
+    }
+    if (rc != 0) {
         unlink(tmp);
         return thi_diag_set(d, TH_EIO, "%s: cannot write: %s", path,
                             strerror(e));
     }
-    return 0;
+    return sync_dir_of(path, d);
 }

@@ -20,8 +20,9 @@ int thi_read_file(uint8_t **out, size_t *len, const char *path, size_t max,
  * 0, or -1 with errno set (EIO when write wrote nothing). */
 int thi_write_all(int fd, const uint8_t *data, size_t len);
 
-/* Write `len` bytes to `path` atomically: a temporary file in the same
- * directory, fsync, rename. Mode 0644. */
+/* Write `len` bytes to `path` atomically and durably: a temporary file in
+ * the same directory, fsync, rename, fsync of the directory. Mode 0644.
+ * Thread-safe for distinct paths. */
 int thi_write_file_atomic(const char *path, const uint8_t *data, size_t len,
                           th_diag_t *d);
 
