@@ -72,7 +72,7 @@ thi_admin_run(thi_admin_t *a, int stop_fd)
         if (stop_fd >= 0 && (items[2].revents & ZMQ_POLLIN))
             serve_stop_fd(a, stop_fd);
         if (items[0].revents & ZMQ_POLLIN)
-            thi_adm_serve_socket(a);
+            thi_adm_serve_socket(a, thi_adm_handle_frame);
         if (items[1].revents & ZMQ_POLLIN) {
             thi_adm_serve_ready(a, true);
             thi_adm_loads_serve(a);
