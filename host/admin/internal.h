@@ -334,8 +334,7 @@ void thi_adm_loads_wait(struct thi_admin *a);
 void thi_adm_loads_free(struct thi_admin *a);
 
 /* ---- lifecycle.c: start and orderly stop --------------------------------- */
-/* Begin the orderly shutdown once (`why` goes to the log). */
-void thi_adm_begin_stop(struct thi_admin *a, const char *why);
+/* thi_admin_stop (admin.h) begins the orderly shutdown. */
 /* The end of a shutdown with status rc: answer loads and shutdown
  * requests, push the last messages, tell every context it is closed. */
 void thi_adm_finish(struct thi_admin *a, int rc);
