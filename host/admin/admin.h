@@ -58,15 +58,34 @@ int thi_admin_create(thi_admin_t **out, th_system_t *sys,
  * until thi_admin_destroy. Any thread (it does not change). */
 const char *thi_admin_endpoint(const thi_admin_t *a);
 
+/* The embedder's own fd in the admin loop (thespiand: its signalfd). The
+ * admin gives it no meaning: whenever `fd` is readable, thi_admin_run
+ * calls fn(a, fd, arg) on the admin thread, between frames. fn must read
+ * what made fd readable (else it is called again on the next turn), must
+ * not block for long (no frame is served meanwhile), and may call
+ * thi_admin_stop or any th_system_* function. fd and arg are borrowed
+ * until thi_admin_run returns; fd is read by fn, never closed. */
+typedef void thi_admin_wake_fn(thi_admin_t *a, int fd, void *arg);
+typedef struct thi_admin_wake {
+    int fd; /* -1: none */
+    thi_admin_wake_fn *fn;
+    void *arg;
+} thi_admin_wake_t;
+
 /* Serve until the system is asked to shut down (by a client's shutdown
- * request, an actor, or `stop_fd` becoming readable — a signalfd for
- * SIGTERM/SIGINT, whose SIGHUP reloads the trusted keys instead; -1 for
- * none; borrowed, read but not closed), then shut the system down in
+ * request, an actor, or thi_admin_stop), then shut the system down in
  * order (bounded by stop_timeout_ms), answer the shutdown requests and
- * tell every context that the host is closing. Returns 0, or
+ * tell every context that the host is closing. `wake` (borrowed for the
+ * call; NULL: none) adds the embedder's fd to the loop. Returns 0, or
  * TH_ETIMEDOUT when actors were still running at the bound. Blocking;
  * call once, from the thread that created the admin. */
-int thi_admin_run(thi_admin_t *a, int stop_fd);
+int thi_admin_run(thi_admin_t *a, const thi_admin_wake_t *wake);
+
+/* Begin the orderly shutdown that thi_admin_run drives to its end; `why`
+ * (borrowed for the call) goes to the log line. Once: later calls do
+ * nothing. Admin thread only: from a wake_fn (any other thread asks the
+ * system instead, th_system_stop, which the loop notices). */
+void thi_admin_stop(thi_admin_t *a, const char *why);
 
 /* Close every session (their inboxes), the socket and the ZeroMQ context,
  * waiting up to 500 ms for the last frames to leave. Call before

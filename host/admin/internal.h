@@ -216,8 +216,20 @@ int thi_adm_reply_ok(struct thi_admin *a, const unsigned char *rid,
 int thi_adm_reply_err(struct thi_admin *a, const unsigned char *rid,
                       size_t rid_len, json_int_t id, int code, const char *fmt,
                       ...) __attribute__((format(printf, 6, 7)));
-/* Read and serve up to RECV_BUDGET frames; returns how many were read. */
-int thi_adm_serve_socket(struct thi_admin *a);
+/* One frame read from the socket, borrowed for the handler's call. */
+typedef struct thi_adm_frame {
+    const unsigned char *rid; /* routing id */
+    size_t rid_len;
+    const void *data; /* the first body part */
+    size_t len;
+    int fd;       /* the connection it came on (-1: unknown) */
+    size_t parts; /* body parts: protocol frames have one; the rest were
+                     read and dropped */
+} thi_adm_frame_t;
+typedef void thi_adm_frame_fn(struct thi_admin *a, const thi_adm_frame_t *f);
+/* Read up to RECV_BUDGET frames, each handed to `serve`; returns how many
+ * were read. */
+int thi_adm_serve_socket(struct thi_admin *a, thi_adm_frame_fn *serve);
 
 /* ---- monitor.c: connection events and peer names ------------------------- */
 /* Make room for fd in the peer table; false when it cannot. */
@@ -238,7 +250,7 @@ void thi_adm_monitor_judge(struct thi_admin *a);
 /* ---- sessions.c: the table of client contexts ---------------------------- */
 session_t *thi_adm_session_find(struct thi_admin *a, const unsigned char *rid,
                                 size_t len);
-/* Open a session for a routing id with a new inbox (notifying push.c).
+/* Open a session for a routing id with a new inbox (notifying ready.c).
  * Returns 0 with *out (owned by the table), TH_ENOMEM, or the code of
  * th_inbox_create, with the reason in d (borrowed). */
 int thi_adm_session_open(struct thi_admin *a, session_t **out,
@@ -250,22 +262,29 @@ void thi_adm_session_close(struct thi_admin *a, session_t *s, const char *why);
 /* A session last heard on fd (the first in table order), or NULL. */
 session_t *thi_adm_session_on_fd(struct thi_admin *a, int fd);
 
-/* ---- push.c: inbox messages to their contexts, with back-pressure -------- */
+/* ---- ready.c: sessions with mail, from worker threads to the admin one -- */
 /* th_inbox_set_notify callback (a session): any delivering thread. */
 void thi_adm_on_inbox(void *arg);
+/* Put s on the ready list (once) and wake the admin thread. Any thread. */
+void thi_adm_ready_push(struct thi_admin *a, session_t *s);
 /* Take s off the ready list (its inbox is destroyed: no more notices). */
 void thi_adm_ready_remove(struct thi_admin *a, session_t *s);
+/* Take the whole ready list (efd_readable: reset the eventfd first); walk
+ * it with thi_adm_ready_next. */
+session_t *thi_adm_ready_take(struct thi_admin *a, bool efd_readable);
+/* The first session of a taken, non-empty list: *list moves on and the
+ * session is no longer queued, so new mail queues it again. */
+session_t *thi_adm_ready_next(struct thi_admin *a, session_t **list);
+/* Spin up to spin_ns for a session to become ready; true when one did. */
+bool thi_adm_spin_for_ready(struct thi_admin *a, int64_t spin_ns);
+
+/* ---- push.c: inbox messages to their contexts, with back-pressure -------- */
 /* Push the sessions on the ready list (efd_readable: reset the eventfd). */
 void thi_adm_serve_ready(struct thi_admin *a, bool efd_readable);
 /* Retry blocked sessions; with probe, ping idle ones. */
 void thi_adm_tick(struct thi_admin *a, bool probe);
-/* Spin up to spin_ns for a session to become ready; true when one did. */
-bool thi_adm_spin_for_ready(struct thi_admin *a, int64_t spin_ns);
 
-/* ---- requests.c: parsing and dispatch ------------------------------------ */
-/* One frame from a peer: checked, then handed to its operation. */
-void thi_adm_handle_frame(struct thi_admin *a, const unsigned char *rid,
-                          size_t rid_len, const void *data, size_t len, int fd);
+/* ---- req.c: the request being served: fields, refusals, drops ---------- */
 /* Count a dropped frame and log why (rate-limited). */
 void thi_adm_warn_bad(req_t *r, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
@@ -275,6 +294,11 @@ void thi_adm_refuse(req_t *r, int code, const char *fmt, ...)
 /* An optional non-empty string field (borrowed from r->hdr); *bad set
  * when present but not one. */
 const char *thi_adm_opt_string(req_t *r, const char *key, bool *bad);
+
+/* ---- requests.c: parsing and dispatch ------------------------------------ */
+/* One frame from a peer (a thi_adm_frame_fn, handed to transport.c by the
+ * loop): checked, then handed to its operation. */
+void thi_adm_handle_frame(struct thi_admin *a, const thi_adm_frame_t *f);
 
 /* ---- ops_*.c: one function per operation (dispatched by requests.c) ------ */
 void thi_adm_op_hello(req_t *r); /* ops_context.c */
@@ -310,8 +334,7 @@ void thi_adm_loads_wait(struct thi_admin *a);
 void thi_adm_loads_free(struct thi_admin *a);
 
 /* ---- lifecycle.c: start and orderly stop --------------------------------- */
-/* Begin the orderly shutdown once (`why` goes to the log). */
-void thi_adm_begin_stop(struct thi_admin *a, const char *why);
+/* thi_admin_stop (admin.h) begins the orderly shutdown. */
 /* The end of a shutdown with status rc: answer loads and shutdown
  * requests, push the last messages, tell every context it is closed. */
 void thi_adm_finish(struct thi_admin *a, int rc);

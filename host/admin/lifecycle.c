@@ -153,7 +153,7 @@ thi_admin_endpoint(const thi_admin_t *a)
 }
 
 void
-thi_adm_begin_stop(struct thi_admin *a, const char *why)
+thi_admin_stop(struct thi_admin *a, const char *why)
 {
     if (a->stopping)
         return;

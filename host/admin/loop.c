@@ -1,46 +1,20 @@
 /*
- * host/admin/loop.c — the admin thread's loop: poll the ROUTER socket,
- * the eventfd of ready inboxes and finished loads, and the stop fd; spin
+ * host/admin/loop.c — the admin thread's loop: poll the ROUTER socket
+ * (its frames go to requests.c), the eventfd of ready inboxes and
+ * finished loads, and the embedder's wake fd (what it means is the
+ * embedder's: thespiand's signals are host/daemon/signals.c); spin
  * briefly for replies right after tells; read the monitor and probe idle
  * contexts on a tick; drive an orderly shutdown to its bound.
  */
 #include <errno.h>
-#include <signal.h>
-#include <stdio.h>
-#include <sys/signalfd.h>
-#include <unistd.h>
 #include <zmq.h>
 
 #include "host/admin/internal.h"
 
-/* The stop fd is readable: SIGHUP reloads the trusted keys, SIGUSR1 asks
- * for a status dump, anything else begins the shutdown. */
-static void
-serve_stop_fd(struct thi_admin *a, int stop_fd)
-{
-    struct signalfd_siginfo si;
-    char why[64] = "stop requested";
-    bool got = read(stop_fd, &si, sizeof si) == (ssize_t)sizeof si;
-    if (got && si.ssi_signo == SIGHUP) {
-        /* the operator's reload of the trusted keys */
-        th_diag_t kd = {0};
-        if (th_system_reload_keys(a->sys, NULL, &kd) != 0)
-            th_log_internal(TH_LOG_ERROR, NULL, "SIGHUP: %s", kd.msg);
-    } else if (got && si.ssi_signo == SIGUSR1) {
-        th_log_status_dump();
-    } else {
-        if (got)
-            snprintf(why, sizeof why, "signal %s",
-                     si.ssi_signo == SIGTERM  ? "SIGTERM"
-                     : si.ssi_signo == SIGINT ? "SIGINT"
-                                              : "other");
-        thi_adm_begin_stop(a, why);
-    }
-}
-
 int
-thi_admin_run(thi_admin_t *a, int stop_fd)
+thi_admin_run(thi_admin_t *a, const thi_admin_wake_t *wake)
 {
+    int wake_fd = wake ? wake->fd : -1;
     int64_t next_probe = thi_adm_now_ms() + PROBE_EVERY_MS, next_monitor = 0;
     for (;;) {
         /* the monitor is read by the tick: it only feeds log lines and
@@ -48,9 +22,9 @@ thi_admin_run(thi_admin_t *a, int stop_fd)
         zmq_pollitem_t items[3] = {
             {a->sock, 0, ZMQ_POLLIN, 0},
             {NULL, a->efd, ZMQ_POLLIN, 0},
-            {NULL, stop_fd, ZMQ_POLLIN, 0},
+            {NULL, wake_fd, ZMQ_POLLIN, 0},
         };
-        int n_items = stop_fd >= 0 ? 3 : 2;
+        int n_items = wake_fd >= 0 ? 3 : 2;
         long wait = a->n_blocked ? 2 : 100;
         /* Spin only for replies still to come (nothing served since the
          * delivery), and only while spinning pays: after a spin that saw
@@ -69,12 +43,12 @@ thi_admin_run(thi_admin_t *a, int stop_fd)
         if (zmq_poll(items, n_items, wait) < 0 && zmq_errno() != EINTR) {
             th_log_internal(TH_LOG_ERROR, NULL, "admin: poll failed: %s",
                             zmq_strerror(zmq_errno()));
-            thi_adm_begin_stop(a, "poll failed");
+            thi_admin_stop(a, "poll failed");
         }
-        if (stop_fd >= 0 && (items[2].revents & ZMQ_POLLIN))
-            serve_stop_fd(a, stop_fd);
+        if (wake_fd >= 0 && (items[2].revents & ZMQ_POLLIN))
+            wake->fn(a, wake_fd, wake->arg); /* the embedder's meaning */
         if (items[0].revents & ZMQ_POLLIN)
-            thi_adm_serve_socket(a);
+            thi_adm_serve_socket(a, thi_adm_handle_frame);
         if (items[1].revents & ZMQ_POLLIN) {
             thi_adm_serve_ready(a, true);
             thi_adm_loads_serve(a);
@@ -98,7 +72,7 @@ thi_admin_run(thi_admin_t *a, int stop_fd)
             thi_adm_tick(a, probe);
         thi_adm_log_roll(a, now / 1000); /* report what was suppressed */
         if (!a->stopping && th_system_is_stopping(a->sys))
-            thi_adm_begin_stop(a, "an actor asked the system to shut down");
+            thi_admin_stop(a, "an actor asked the system to shut down");
         if (a->stopping) {
             int rc = th_system_stop(a->sys, 0);
             if (rc == 0 || thi_adm_now_ms() >= a->stop_deadline) {

@@ -95,7 +95,7 @@ thi_adm_op_shutdown(req_t *r)
     char why[200];
     snprintf(why, sizeof why, "requested by context %s",
              r->s ? r->s->addr_text : "?");
-    thi_adm_begin_stop(a, why);
+    thi_admin_stop(a, why);
 }
 
 /* The operator's reload of the trusted keys: the host reads its key

@@ -5,8 +5,6 @@
  * changes; a refused request is answered when it carries an id. A new
  * operation is one function (ops_*.c) and one row in `ops`.
  */
-#include <stdarg.h>
-#include <stdio.h>
 #include <string.h>
 
 #include "host/admin/internal.h"
@@ -40,57 +38,6 @@ static const op_t ops[] = {
     {"sources", thi_adm_op_sources, NEED_CONTEXT | NEED_ID},
     {"reload_keys", thi_adm_op_reload_keys, NEED_CONTEXT | NEED_ID},
 };
-
-void
-thi_adm_warn_bad(req_t *r, const char *fmt, ...)
-{
-    r->a->dropped_frames++;
-    if (!thi_adm_may_log(r->a))
-        return;
-    /* its ACCEPTED event is not read yet: read the events, not frames
-     * (r->s must stay valid) */
-    if (!thi_adm_peer_known(r->a, r->fd) && !r->a->in_monitor) {
-        r->a->in_monitor = true;
-        thi_adm_monitor_events(r->a);
-        r->a->in_monitor = false;
-    }
-    char who[200], what[400];
-    thi_adm_describe(r->a, r->s, r->fd, who, sizeof who);
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(what, sizeof what, fmt, ap);
-    va_end(ap);
-    th_log_internal(TH_LOG_WARNING, NULL, "admin: frame from %s dropped: %s",
-                    who, what);
-}
-
-void
-thi_adm_refuse(req_t *r, int code, const char *fmt, ...)
-{
-    char msg[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    if (r->id > 0)
-        thi_adm_reply_err(r->a, r->rid, r->rid_len, r->id, code, "%s", msg);
-    else
-        thi_adm_warn_bad(r, "%.40s: %s", r->op ? r->op : "?", msg);
-}
-
-const char *
-thi_adm_opt_string(req_t *r, const char *key, bool *bad)
-{
-    json_t *v = json_object_get(r->hdr, key);
-    if (v == NULL || json_is_null(v))
-        return NULL;
-    if (!json_is_string(v) || json_string_length(v) == 0 ||
-        strlen(json_string_value(v)) != json_string_length(v)) {
-        *bad = true; /* a NUL inside would let C see another string */
-        return NULL;
-    }
-    return json_string_value(v);
-}
 
 static const op_t *
 op_find(const char *name)
@@ -152,9 +99,20 @@ dispatch(req_t *r)
 }
 
 void
-thi_adm_handle_frame(struct thi_admin *a, const unsigned char *rid,
-                     size_t rid_len, const void *data, size_t len, int fd)
+thi_adm_handle_frame(struct thi_admin *a, const thi_adm_frame_t *fr)
 {
+    const unsigned char *rid = fr->rid;
+    size_t rid_len = fr->rid_len, len = fr->len;
+    int fd = fr->fd;
+    if (fr->parts > 1) { /* dropped as a whole: the session is not touched */
+        req_t r = {.a = a, .fd = fd};
+        r.s = thi_adm_session_find(a, rid, rid_len);
+        thi_adm_warn_bad(&r,
+                         "multipart message of %zu parts (protocol "
+                         "frames are single-part)",
+                         fr->parts);
+        return;
+    }
     req_t r = {.a = a, .rid = rid, .rid_len = rid_len, .fd = fd};
     r.s = thi_adm_session_find(a, rid, rid_len);
     if (r.s) {
@@ -162,7 +120,7 @@ thi_adm_handle_frame(struct thi_admin *a, const unsigned char *rid,
         r.s->fd = fd;
     }
     thi_wire_frame_t f;
-    enum thi_wire_bad bad = thi_wire_split(&f, data, len);
+    enum thi_wire_bad bad = thi_wire_split(&f, fr->data, len);
     if (bad != THI_WIRE_OK) {
         if (bad == THI_WIRE_VERSION_UNKNOWN)
             thi_adm_warn_bad(&r, "%s %u (this host speaks %u), %zu bytes",

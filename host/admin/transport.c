@@ -1,8 +1,9 @@
 /*
  * host/admin/transport.c — frames on the admin endpoint's ROUTER socket:
  * sending one frame (a result, a pushed message, a ping) to a routing id,
- * and reading what the socket holds, one single-part frame per request,
- * for requests.c to serve.
+ * and reading what the socket holds, one frame per request, for the
+ * handler the caller passes (the loop passes requests.c's). The bottom of
+ * the admin files: it knows sockets, not requests or sessions.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -28,7 +29,8 @@ thi_adm_send(struct thi_admin *a, const unsigned char *rid, size_t rid_len,
         memcpy(p + TH_WIRE_PREFIX + hlen, payload, plen);
     /* With ZMQ_ROUTER_MANDATORY the routing-id part fails at once for a
      * peer that is gone (EHOSTUNREACH) or full (EAGAIN). */
-    if (thi_zmq_send(a->sock, rid, rid_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0) {
+    if (thi_zmq_send(a->sock, rid, rid_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) <
+        0) {
         int e = zmq_errno();
         zmq_msg_close(&m);
         return e == EAGAIN ? TH_EFULL : TH_EDEAD;
@@ -85,7 +87,7 @@ thi_adm_reply_err(struct thi_admin *a, const unsigned char *rid, size_t rid_len,
 }
 
 int
-thi_adm_serve_socket(struct thi_admin *a)
+thi_adm_serve_socket(struct thi_admin *a, thi_adm_frame_fn *serve)
 {
     int n;
     for (n = 0; n < RECV_BUDGET; n++) {
@@ -119,18 +121,13 @@ thi_adm_serve_socket(struct thi_admin *a)
             zmq_msg_close(&body);
             continue;
         }
-        if (extra) {
-            req_t r = {.a = a, .fd = fd};
-            r.s =
-                thi_adm_session_find(a, zmq_msg_data(&rid), zmq_msg_size(&rid));
-            thi_adm_warn_bad(&r,
-                             "multipart message of %zu parts (protocol "
-                             "frames are single-part)",
-                             extra + 1);
-        } else {
-            thi_adm_handle_frame(a, zmq_msg_data(&rid), zmq_msg_size(&rid),
-                                 zmq_msg_data(&body), zmq_msg_size(&body), fd);
-        }
+        thi_adm_frame_t f = {.rid = zmq_msg_data(&rid),
+                             .rid_len = zmq_msg_size(&rid),
+                             .data = zmq_msg_data(&body),
+                             .len = zmq_msg_size(&body),
+                             .fd = fd,
+                             .parts = extra + 1};
+        serve(a, &f);
         zmq_msg_close(&rid);
         zmq_msg_close(&body);
     }

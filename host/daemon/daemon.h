@@ -131,11 +131,15 @@ void thi_daemon_endpoint_slug(const char *ep, char *out, size_t size);
 int thi_daemon_prepare(options_t *o, startup_t *st);
 void thi_daemon_startup_fini(startup_t *st, size_t n_plugins);
 
-/* ---- signals.c ----------------------------------------------------------- */
+/* ---- signals.c: what each signal means ---------------------------------- */
 /* SIGTERM, SIGINT (orderly shutdown) and SIGHUP (reload the trusted keys)
  * as a signalfd for the admin loop, blocked in every thread to come;
  * SIGPIPE ignored. Returns the fd, or -1 after a report. */
 int thi_daemon_signals(void);
+/* The admin loop's wake function (thi_admin_wake_fn) for that fd, `sys`
+ * the th_system_t served: read one signal and do what it means (a read
+ * that fails begins the shutdown too, "stop requested"). */
+void thi_daemon_on_signal(thi_admin_t *admin, int sfd, void *sys);
 
 /* ---- notify.c: the service manager --------------------------------------- */
 /* Ready: report it to the waiting parent and to systemd (Type=notify). */

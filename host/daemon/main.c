@@ -153,7 +153,9 @@ serve(const options_t *o, startup_t *st)
         th_log_internal(TH_LOG_WARNING, NULL, "thespiand: chdir /: %s",
                         strerror(errno));
 
-    late = thi_admin_run(admin, sfd) != 0;
+    /* the signals' meaning is ours; the admin loop only wakes for them */
+    thi_admin_wake_t wake = {.fd = sfd, .fn = thi_daemon_on_signal, .arg = sys};
+    late = thi_admin_run(admin, &wake) != 0;
     rc = 0;
 out:
     return thi_daemon_shutdown(admin, sys, stop_bound, pid_written, sfd, rc,
