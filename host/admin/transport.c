@@ -29,8 +29,8 @@ thi_adm_send(struct thi_admin *a, const unsigned char *rid, size_t rid_len,
         memcpy(p + TH_WIRE_PREFIX + hlen, payload, plen);
     /* With ZMQ_ROUTER_MANDATORY the routing-id part fails at once for a
      * peer that is gone (EHOSTUNREACH) or full (EAGAIN). */
-    if (thi_zmq_send(a->sock, rid, rid_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) <
-        0) {
+    if (thi_zmq_send(a->sock, rid, rid_len,
+                     ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0) {
         int e = zmq_errno();
         zmq_msg_close(&m);
         return e == EAGAIN ? TH_EFULL : TH_EDEAD;
