@@ -87,7 +87,7 @@ th_system_create(th_system_t **out, const th_system_opts_t *opts)
         free(sys);
         return rc;
     }
-    thi_log_register_system(sys);
+    thi_status_dump_register(sys);
     *out = sys;
     return 0;
 }
@@ -187,7 +187,7 @@ th_system_destroy_within(th_system_t *sys, int stop_timeout_ms)
 {
     if (sys == NULL)
         return 0;
-    thi_log_unregister_system(sys); /* no status dump of a dying system */
+    thi_status_dump_unregister(sys); /* no status dump of a dying system */
     if (stop_timeout_ms < 0)
         stop_timeout_ms = 0;
     /* the bound counts from when shutdown began, whoever began it */
