@@ -9,8 +9,6 @@
 
 #include "thespian/actor.h"
 
-struct th_system;
-
 /* log.c */
 void thi_log(int level, const th_addr_t *who, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -22,9 +20,9 @@ void thi_log_fmt_time(char *buf, size_t size); /* UTC, milliseconds */
  * error, not rotated) instead of $TMPDIR/thespian.log. Only before the
  * first record (thespiand's --logfile); opens it at once. */
 void thi_log_set_internal(const char *path);
-/* Systems the SIGUSR1 status dump covers (th_system_create / destroy). */
-void thi_log_register_system(struct th_system *sys);
-void thi_log_unregister_system(struct th_system *sys);
+/* A record written whatever the threshold (host/core/dump.c's status
+ * dump). */
+void thi_log_status(const char *text);
 
 /* logcfg.c: an actor's (or the embedder's, who NULL) th_log record */
 void thi_actor_vlog(int level, const th_addr_t *who, const char *fmt,

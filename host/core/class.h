@@ -1,6 +1,7 @@
 /*
  * host/core/class.h — a loaded class as the runtime runs it (filled in by
- * host/sources/registry.c), and the opaque loaded source it comes from.
+ * the class provider, core/provider.h), and the opaque loaded source it
+ * comes from.
  */
 #ifndef TH_HOST_CORE_CLASS_H
 #define TH_HOST_CORE_CLASS_H

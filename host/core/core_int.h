@@ -27,6 +27,11 @@ extern const char *thi_own_types[THI_FEATURES_MAX] THI_HIDDEN;
  * a start probe's waiter); the envelope itself stays the caller's. */
 void thi_env_args_free(thi_env_t *env);
 
+/* dump.c: the systems the SIGUSR1 status dump covers (th_system_create /
+ * destroy). */
+void thi_status_dump_register(struct th_system *sys);
+void thi_status_dump_unregister(struct th_system *sys);
+
 /* children.c: a parent's set of (slot, nonce) */
 struct thi_child_ent {
     thi_slot_t *slot;

@@ -9,7 +9,7 @@
 
 #include "host/core/runtime.h"
 #include "host/log.h"
-#include "host/sources/sources.h"
+#include "host/core/provider.h"
 #include "host/core/core_int.h"
 
 #ifdef THI_FAULT_INJECTION
@@ -106,7 +106,7 @@ thi_create(struct th_system *sys, th_ctx_t *ctx, th_addr_t *out,
             ? atomic_load_explicit(&ctx->slot->cls, memory_order_relaxed)
             : NULL;
     const thi_class_t *cls;
-    int rc = thi_class_resolve(sys, class_name, own ? own->source : NULL, hash,
+    int rc = thi_class_provider.resolve(sys, class_name, own ? own->source : NULL, hash,
                                &cls, d);
     if (rc != 0) {
         thi_log(TH_LOG_INFO, NULL, "create %s: %s", class_name, d->msg);
@@ -126,12 +126,12 @@ thi_create(struct th_system *sys, th_ctx_t *ctx, th_addr_t *out,
             thi_log(TH_LOG_INFO, NULL, "create %s: %s", class_name, d->msg);
     if (rc != 0) {
         thi_start_extra_free(x);
-        thi_source_put(sys, cls->source);
+        thi_class_put_source(sys, cls);
         return rc;
     }
     rc = create_slot(sys, ctx, out, cls, gname, parent_slot, x);
     if (rc != 0)
-        thi_source_put(sys, cls->source);
+        thi_class_put_source(sys, cls);
     return rc;
 }
 
@@ -142,7 +142,7 @@ thi_create_resolved(struct th_system *sys, th_ctx_t *ctx, th_addr_t *out,
 {
     int rc = create_slot(sys, ctx, out, cls, NULL, parent_slot, x);
     if (rc != 0)
-        thi_source_put(sys, cls->source);
+        thi_class_put_source(sys, cls);
     return rc;
 }
 
@@ -195,7 +195,7 @@ create_slot(struct th_system *sys, th_ctx_t *ctx, th_addr_t *out,
             if (strcmp(e->name, gname) == 0 && thi_addr_live(sys, &e->addr)) {
                 *out = e->addr;
                 pthread_mutex_unlock(&sys->names_lock);
-                thi_source_put(sys, cls->source); /* no new actor */
+                thi_class_put_source(sys, cls); /* no new actor */
                 rc = 0;
                 goto fail;
             }

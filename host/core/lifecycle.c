@@ -10,7 +10,7 @@
 
 #include "host/core/runtime.h"
 #include "host/log.h"
-#include "host/sources/sources.h"
+#include "host/core/provider.h"
 #include "host/core/core_int.h"
 #include "proto/wire.h"
 #ifdef THI_FAULT_INJECTION
@@ -253,7 +253,7 @@ thi_finalize(th_ctx_t *ctx, thi_slot_t *slot)
     thi_slot_release(sys, slot);
     /* last: nothing of this actor refers to its class any more (status
      * readers see cls NULL first), so its source may be unmapped now */
-    thi_source_put(sys, cls->source);
+    thi_class_put_source(sys, cls);
 }
 
 void
@@ -336,7 +336,7 @@ thi_actor_status(struct th_system *sys, thi_slot_t *slot, uint32_t in_turn,
     const thi_class_t *cls = atomic_load(&slot->cls);
     snprintf(qname, sizeof qname, "%s", cls ? cls->qname : "");
     if (cls && cls->source)
-        snprintf(source, sizeof source, "%s", thi_source_hash(cls->source));
+        snprintf(source, sizeof source, "%s", thi_class_provider.hash(cls->source));
     pthread_mutex_unlock(&sys->classes_lock);
     json_object_set_new(into, "class", json_string(qname));
     if (source[0])

@@ -9,7 +9,7 @@
 
 #include "host/core/runtime.h"
 #include "host/log.h"
-#include "host/sources/sources.h"
+#include "host/core/provider.h"
 #include "host/core/core_int.h"
 #include "proto/wire.h"
 
@@ -65,7 +65,7 @@ thi_root_handle(th_ctx_t *ctx, thi_slot_t *root, thi_env_t *env)
     case THI_ENV_UNMAP: {
         thi_source_t *src;
         memcpy(&src, env->in.bytes, sizeof src);
-        thi_source_unmap(sys, src);
+        thi_class_provider.unmap(sys, src);
         thi_env_free(env);
         return;
     }
@@ -88,9 +88,9 @@ thi_root_handle(th_ctx_t *ctx, thi_slot_t *root, thi_env_t *env)
             free(text);
         }
     } else if (env->msg.type == thi_t_validated->name) {
-        thi_source_validated(sys, env);
+        thi_class_provider.validated(sys, env);
     } else if (strcmp(env->msg.type, TH_MSG_ACTIVATED_SOURCE) == 0) {
-        thi_source_activated(sys, env); /* the Director's, or ignored */
+        thi_class_provider.activated(sys, env); /* the Director's, or ignored */
     } else if (env->msg.type == thi_t_exit->name) {
         thi_request_shutdown(sys);
     } else {

@@ -54,8 +54,6 @@ bool thi_slot_run(th_ctx_t *ctx, thi_slot_t *slot, uint32_t batch);
 void thi_ctx_init(th_ctx_t *ctx, struct th_system *sys, thi_worker_t *w);
 void thi_root_init(struct th_system *sys);
 void thi_request_shutdown(struct th_system *sys);
-/* Sources mapped now (unloading ones whose code is still mapped too). */
-size_t thi_sources_count(struct th_system *sys);
 /* Log every actor still alive (address, class, what its callback is doing
  * if a worker runs it); returns how many. For the shutdown bound. */
 size_t thi_report_running(struct th_system *sys);

@@ -19,7 +19,7 @@
 #include "host/core/feature.h"
 #include "host/core/core_int.h"
 #include "host/log.h"
-#include "host/sources/sources.h"
+#include "host/core/provider.h"
 #include "proto/wire.h"
 
 
@@ -76,18 +76,18 @@ th_system_create(th_system_t **out, const th_system_opts_t *opts)
         free(sys);
         return rc;
     }
-    rc = thi_sources_init(sys);
+    rc = thi_class_provider.init(sys);
     if (rc == 0)
         rc = thi_sched_create(sys, &sys->sched);
     if (rc != 0) {
         thi_sched_destroy(sys->sched);
         thi_features_fini(sys);
         thi_slots_fini(sys);
-        thi_sources_fini(sys);
+        thi_class_provider.fini(sys);
         free(sys);
         return rc;
     }
-    thi_log_register_system(sys);
+    thi_status_dump_register(sys);
     *out = sys;
     return 0;
 }
@@ -187,7 +187,7 @@ th_system_destroy_within(th_system_t *sys, int stop_timeout_ms)
 {
     if (sys == NULL)
         return 0;
-    thi_log_unregister_system(sys); /* no status dump of a dying system */
+    thi_status_dump_unregister(sys); /* no status dump of a dying system */
     if (stop_timeout_ms < 0)
         stop_timeout_ms = 0;
     /* the bound counts from when shutdown began, whoever began it */
@@ -218,8 +218,7 @@ th_system_destroy_within(th_system_t *sys, int stop_timeout_ms)
     thi_sched_destroy(sys->sched);
     thi_features_fini(sys);
     thi_slots_fini(sys);
-    thi_sources_fini(sys);
-    thi_registry_fini(sys);
+    thi_class_provider.fini(sys);
     thi_names_fini(sys);
     thi_notify_fini(&sys->dl_handlers);
     pthread_mutex_destroy(&sys->classes_lock);
@@ -385,7 +384,7 @@ th_system_status_json(th_system_t *sys, char **out)
     json_object_set_new(o, "pending_wakeups",
                         json_integer((json_int_t)st.pending_timers));
     json_object_set_new(o, "sources",
-                        json_integer((json_int_t)thi_sources_count(sys)));
+                        json_integer((json_int_t)thi_class_provider.count(sys)));
     /* the process-wide type table: types from outside never count here */
     unsigned types_n, types_sent;
     thi_types_count(&types_n, &types_sent);
@@ -411,12 +410,6 @@ th_system_status_json(th_system_t *sys, char **out)
     *out = json_dumps(o, JSON_COMPACT);
     json_decref(o);
     return *out ? 0 : TH_ENOMEM;
-}
-
-const char *
-th_system_key_dir(th_system_t *sys)
-{
-    return sys->key_dir; /* set once at create (keys_init) */
 }
 
 /* ---- The internal log, for the embedding program ------------------------- */

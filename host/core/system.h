@@ -65,27 +65,16 @@ struct th_system {
     thi_slot_t *root;
     _Atomic int64_t stop_began_ns; /* when shutdown was requested; 0 before */
 
-    /* classes, plugins and sources (all under classes_lock) */
+    /* Guards every actor's slot->cls against its class being freed: a
+     * thread that reads another slot's class (status, the shutdown report)
+     * copies what it needs under it, and the provider frees a class (an
+     * unmapped source's) only under it. That lifetime is the core's
+     * concern, so the lock lives here; the provider also guards its own
+     * state with it (host/sources/internal.h says what). */
     pthread_mutex_t classes_lock;
-    thi_class_t *classes[256];
-    struct thi_plugin_rec *plugins;
-    thi_source_t *sources;
-    struct thi_pending_load *pending;  /* loads waiting for the authority */
-    th_addr_t authority;               /* registered Source Authority */
-    char authority_class[2 * TH_NAME_MAX + 2]; /* the one class that may
-                                          register as authority; "" none */
-    /* trusted keys (sources/keys.c): swapped whole by a reload under the write
-     * lock; every verification holds the read lock */
-    pthread_rwlock_t keys_lock;
-    struct thi_keyring *keyring;       /* NULL: no key directory */
-    char key_dir[4096];                /* "" when none */
-    th_addr_t director;                /* registered Director, or null */
-    thi_notify_t src_watchers;         /* told of sources (watchers.c) */
-    struct json_t *versions;           /* group -> highest accepted version */
-    bool versions_bad;                 /* record unreadable: refuse loads */
-    struct thi_versions_writer *versions_writer; /* writes it (versions.c) */
-    char state_dir[4096];
-    bool own_state_dir;                /* made by us, removed at destroy */
+    /* where classes come from (provider.h): host/sources' state, made by
+     * its init; the core never looks inside */
+    struct thi_sources *src;
 
     /* global names */
     pthread_mutex_t names_lock;

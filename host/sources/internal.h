@@ -20,10 +20,11 @@
  *   sources.c   the subsystem's start and end (state directory)
  *   registry.c  the classes a system can create, and their plugins
  *
- * Locks: sys->classes_lock guards the table, the pending list, the holds,
- * the version record in memory, the authority, the Director and the
- * watchers; sys->keys_lock the keyring; map.c's own lock the process's
- * dynamic linker state across systems. Loads and unmaps run on the system
+ * Locks: sys->classes_lock (the core's: it guards slot->cls) guards the
+ * table, the pending list, the holds, the version record in memory, the
+ * authority, the Director and the watchers; SRC(sys)->keys_lock the
+ * keyring; map.c's own lock the process's dynamic linker state across
+ * systems. Loads and unmaps run on the system
  * actor, one at a time.
  */
 #ifndef TH_HOST_SOURCES_INTERNAL_H
@@ -37,6 +38,32 @@
 #include "host/sources/sources.h"
 #include "loader/bundle.h"
 #include "loader/plugin.h"
+
+/* The subsystem's state for one system, made by thi_sources_init and
+ * reached as SRC(sys) (th_system holds only the pointer, see
+ * host/core/provider.h). Locks as the top of this file says. */
+struct thi_sources {
+    thi_class_t *classes[256];
+    struct thi_plugin_rec *plugins;
+    thi_source_t *sources;
+    struct thi_pending_load *pending;  /* loads waiting for the authority */
+    th_addr_t authority;               /* registered Source Authority */
+    char authority_class[2 * TH_NAME_MAX + 2]; /* the one class that may
+                                          register as authority; "" none */
+    /* trusted keys (keys.c): swapped whole by a reload under the write
+     * lock; every verification holds the read lock */
+    pthread_rwlock_t keys_lock;
+    struct thi_keyring *keyring;       /* NULL: no key directory */
+    char key_dir[4096];                /* "" when none */
+    th_addr_t director;                /* registered Director, or null */
+    thi_notify_t src_watchers;         /* told of sources (watchers.c) */
+    struct json_t *versions;           /* group -> highest accepted version */
+    bool versions_bad;                 /* record unreadable: refuse loads */
+    struct thi_versions_writer *versions_writer; /* writes it (versions.c) */
+    char state_dir[4096];
+    bool own_state_dir;                /* made by us, removed at destroy */
+};
+#define SRC(sys) ((sys)->src)
 
 struct thi_source {
     struct thi_source *next;

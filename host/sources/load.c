@@ -102,9 +102,9 @@ thi_source_load(struct th_system *sys, thi_pending_t *p, bool *record_out,
     /* rollback protection and one unversioned bundle per group */
     pthread_mutex_lock(&sys->classes_lock);
     const char *best = thi_versions_best_locked(sys, b->group);
-    bool bad = sys->versions_bad;
+    bool bad = SRC(sys)->versions_bad;
     thi_source_t *clash = NULL;
-    for (thi_source_t *o = sys->sources; o; o = o->next)
+    for (thi_source_t *o = SRC(sys)->sources; o; o = o->next)
         if (!strcmp(o->group, b->group) && !o->unloading &&
             (o->version == NULL || b->version == NULL))
             clash = o;
@@ -113,7 +113,7 @@ thi_source_load(struct th_system *sys, thi_pending_t *p, bool *record_out,
         rc = thi_diag_set(d, TH_EPERM,
                           "%s: the version record in %s is unreadable; "
                           "loads are refused",
-                          what, sys->state_dir);
+                          what, SRC(sys)->state_dir);
         goto out_free;
     }
     if (clash) {
@@ -155,10 +155,10 @@ thi_source_load(struct th_system *sys, thi_pending_t *p, bool *record_out,
      * Director; with one, when it reports the version active
      * (thi_source_activated), so a failed activation moves nothing */
     pthread_mutex_lock(&sys->classes_lock);
-    bool record = th_addr_is_null(&sys->director) &&
+    bool record = th_addr_is_null(&SRC(sys)->director) &&
                   thi_versions_raise_locked(sys, b->group, b->version);
-    s->next = sys->sources;
-    sys->sources = s;
+    s->next = SRC(sys)->sources;
+    SRC(sys)->sources = s;
     pthread_mutex_unlock(&sys->classes_lock);
     thi_log(TH_LOG_INFO, NULL, "source %.12s loaded: group %s version %s, key %s",
             s->hash, s->group, s->version ? s->version : "(none)", s->key);

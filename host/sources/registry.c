@@ -9,7 +9,7 @@
 
 #include "host/core/runtime.h"
 #include "host/log.h"
-#include "host/sources/sources.h"
+#include "host/sources/internal.h"
 #include "loader/plugin.h"
 
 typedef struct thi_plugin_rec {
@@ -112,7 +112,7 @@ thi_registry_add_plugin(th_system_t *sys, thi_source_t *src, thi_plugin_t *p,
         goto out_free;
     pthread_mutex_lock(&sys->classes_lock);
     for (int b = 0; b < 256 && rc == 0; b++)
-        for (thi_class_t *k = sys->classes[b]; k; k = k->next)
+        for (thi_class_t *k = SRC(sys)->classes[b]; k; k = k->next)
             if (k->source == src &&
                 strncmp(k->qname, p->name, strlen(p->name)) == 0 &&
                 k->qname[strlen(p->name)] == '.') {
@@ -124,8 +124,8 @@ thi_registry_add_plugin(th_system_t *sys, thi_source_t *src, thi_plugin_t *p,
     if (rc == 0)
         for (uint32_t i = 0; i < desc->n_classes; i++) {
             uint32_t b = bucket_of(built[i]->qname);
-            built[i]->next = sys->classes[b];
-            sys->classes[b] = built[i];
+            built[i]->next = SRC(sys)->classes[b];
+            SRC(sys)->classes[b] = built[i];
             built[i] = NULL;
         }
     pthread_mutex_unlock(&sys->classes_lock);
@@ -141,7 +141,7 @@ thi_registry_remove_source(th_system_t *sys, thi_source_t *src)
 {
     pthread_mutex_lock(&sys->classes_lock);
     for (int b = 0; b < 256; b++)
-        for (thi_class_t **pp = &sys->classes[b]; *pp;) {
+        for (thi_class_t **pp = &SRC(sys)->classes[b]; *pp;) {
             thi_class_t *k = *pp;
             if (k->source == src) {
                 *pp = k->next;
@@ -175,8 +175,8 @@ th_system_load_plugin(th_system_t *sys, const char *path, th_diag_t *d)
     }
     pthread_mutex_lock(&sys->classes_lock);
     rec->plugin = p;
-    rec->next = sys->plugins;
-    sys->plugins = rec;
+    rec->next = SRC(sys)->plugins;
+    SRC(sys)->plugins = rec;
     pthread_mutex_unlock(&sys->classes_lock);
     thi_log(TH_LOG_INFO, NULL, "loaded plugin %s (%u classes) from %s",
             p->name, p->desc->n_classes, path);
@@ -186,7 +186,7 @@ th_system_load_plugin(th_system_t *sys, const char *path, th_diag_t *d)
 static thi_class_t *
 find_in(th_system_t *sys, const char *qname, const thi_source_t *src)
 {
-    for (thi_class_t *k = sys->classes[bucket_of(qname)]; k; k = k->next)
+    for (thi_class_t *k = SRC(sys)->classes[bucket_of(qname)]; k; k = k->next)
         if (k->source == src && strcmp(k->qname, qname) == 0)
             return k;
     return NULL;
@@ -219,7 +219,7 @@ thi_class_resolve(th_system_t *sys, const char *qname,
             int found = 0;
             char list[200] = "";
             size_t used = 0;
-            for (thi_class_t *c = sys->classes[bucket_of(qname)]; c;
+            for (thi_class_t *c = SRC(sys)->classes[bucket_of(qname)]; c;
                  c = c->next)
                 if (c->source && thi_source_usable(c->source) &&
                     strcmp(c->qname, qname) == 0) {
@@ -258,20 +258,20 @@ void
 thi_registry_fini(struct th_system *sys)
 {
     for (int b = 0; b < 256; b++) {
-        thi_class_t *k = sys->classes[b];
+        thi_class_t *k = SRC(sys)->classes[b];
         while (k) {
             thi_class_t *next = k->next;
             class_free(k);
             k = next;
         }
-        sys->classes[b] = NULL;
+        SRC(sys)->classes[b] = NULL;
     }
-    thi_plugin_rec_t *r = sys->plugins;
+    thi_plugin_rec_t *r = SRC(sys)->plugins;
     while (r) {
         thi_plugin_rec_t *next = r->next;
         thi_plugin_close(r->plugin);
         free(r);
         r = next;
     }
-    sys->plugins = NULL;
+    SRC(sys)->plugins = NULL;
 }

@@ -33,7 +33,7 @@ pending_len(const thi_pending_t *p)
 static thi_pending_t *
 pending_take(struct th_system *sys, const char *hash)
 {
-    for (thi_pending_t **pp = &sys->pending; *pp; pp = &(*pp)->next)
+    for (thi_pending_t **pp = &SRC(sys)->pending; *pp; pp = &(*pp)->next)
         if (strcmp((*pp)->hash, hash) == 0) {
             thi_pending_t *p = *pp;
             *pp = p->next;
@@ -54,11 +54,11 @@ thi_source_validated(struct th_system *sys, thi_env_t *env)
     pthread_mutex_lock(&sys->classes_lock);
     th_addr_t root;
     th_system_address_of(sys, &root);
-    bool from_authority = th_addr_eq(&env->msg.sender, &sys->authority) &&
-                          !th_addr_is_null(&sys->authority);
+    bool from_authority = th_addr_eq(&env->msg.sender, &SRC(sys)->authority) &&
+                          !th_addr_is_null(&SRC(sys)->authority);
     bool from_system = env->system && th_addr_eq(&env->msg.sender, &root);
     thi_pending_t *p = NULL;
-    for (thi_pending_t *q = sys->pending; hash && q; q = q->next)
+    for (thi_pending_t *q = SRC(sys)->pending; hash && q; q = q->next)
         if (!strcmp(q->hash, hash) && !q->processing &&
             (q->direct ? from_system : from_authority))
             p = q;
@@ -116,10 +116,10 @@ static int
 verify_pending(struct th_system *sys, thi_pending_t *p, th_diag_t *d)
 {
     thi_verified_t v;
-    pthread_rwlock_rdlock(&sys->keys_lock);
+    pthread_rwlock_rdlock(&SRC(sys)->keys_lock);
     int rc = thi_bundle_verify(&v, thi_pending_bundle(p), pending_len(p),
-                               sys->keyring, "bundle", d);
-    pthread_rwlock_unlock(&sys->keys_lock);
+                               SRC(sys)->keyring, "bundle", d);
+    pthread_rwlock_unlock(&SRC(sys)->keys_lock);
     if (rc == 0) {
         p->signed_len = v.signed_len;
         memcpy(p->hash, v.source_hex, 65);
@@ -176,7 +176,7 @@ thi_source_request(struct th_system *sys, const th_addr_t *requester,
         rc = 1; /* loaded already: a no-op */
         goto out_free;
     }
-    for (thi_pending_t *q = sys->pending; q; q = q->next)
+    for (thi_pending_t *q = SRC(sys)->pending; q; q = q->next)
         if (!strcmp(q->hash, hash_out)) {
             pthread_mutex_unlock(&sys->classes_lock);
             rc = thi_diag_set(d, TH_EEXIST,
@@ -184,11 +184,11 @@ thi_source_request(struct th_system *sys, const th_addr_t *requester,
                               hash_out);
             goto out_free;
         }
-    th_addr_t root, authority = sys->authority;
+    th_addr_t root, authority = SRC(sys)->authority;
     th_system_address_of(sys, &root);
     p->direct = th_addr_is_null(&authority);
-    p->next = sys->pending;
-    sys->pending = p;
+    p->next = SRC(sys)->pending;
+    SRC(sys)->pending = p;
     if (!p->direct)
         atomic_fetch_add(&p->bytes->refs, 1); /* one for the message */
     pthread_mutex_unlock(&sys->classes_lock);
@@ -312,17 +312,17 @@ thi_source_register_authority(struct th_system *sys, const th_addr_t *a,
     th_addr_to_string(a, text, sizeof text);
     const char *why = NULL;
     pthread_mutex_lock(&sys->classes_lock);
-    if (sys->authority_class[0] == '\0')
+    if (SRC(sys)->authority_class[0] == '\0')
         why = "this system admits no Source Authority";
-    else if (cls == NULL || strcmp(cls->qname, sys->authority_class) != 0)
+    else if (cls == NULL || strcmp(cls->qname, SRC(sys)->authority_class) != 0)
         why = "only the system's own authority class may register";
     else if (cls->source != NULL)
         why = "a class from a loaded bundle may not be the authority";
-    else if (!th_addr_is_null(&sys->authority) &&
-             !th_addr_eq(&sys->authority, a))
+    else if (!th_addr_is_null(&SRC(sys)->authority) &&
+             !th_addr_eq(&SRC(sys)->authority, a))
         why = "a Source Authority is registered already";
     else
-        sys->authority = *a; /* the first registration is the only one */
+        SRC(sys)->authority = *a; /* the first registration is the only one */
     pthread_mutex_unlock(&sys->classes_lock);
     if (why) {
         thi_log(TH_LOG_WARNING, a,
@@ -338,12 +338,12 @@ thi_source_register_authority(struct th_system *sys, const th_addr_t *a,
 void
 thi_pending_fini(struct th_system *sys)
 {
-    thi_pending_t *p = sys->pending;
+    thi_pending_t *p = SRC(sys)->pending;
     while (p) {
         thi_pending_t *next = p->next;
         thi_payload_release(p->bytes);
         free(p);
         p = next;
     }
-    sys->pending = NULL;
+    SRC(sys)->pending = NULL;
 }

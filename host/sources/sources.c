@@ -2,7 +2,8 @@
  * host/sources/sources.c — the subsystem's start and end: the trusted
  * keys, the state directory (the operator's, or a private one made and
  * removed here) and the version record in it; at destroy everything the
- * subsystem still holds.
+ * subsystem still holds; and the table through which the core calls it,
+ * thi_class_provider.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -12,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "host/core/provider.h"
 #include "host/sources/internal.h"
 
 static void
@@ -39,21 +41,24 @@ rm_tree(const char *path)
 int
 thi_sources_init(struct th_system *sys)
 {
+    SRC(sys) = calloc(1, sizeof *SRC(sys));
+    if (SRC(sys) == NULL)
+        return TH_ENOMEM;
     int krc = thi_keys_init(sys);
     if (krc != 0)
         return krc;
     if (sys->opts.state_dir && sys->opts.state_dir[0]) {
-        snprintf(sys->state_dir, sizeof sys->state_dir, "%s",
+        snprintf(SRC(sys)->state_dir, sizeof SRC(sys)->state_dir, "%s",
                  sys->opts.state_dir);
-        if (mkdir(sys->state_dir, 0700) != 0 && errno != EEXIST)
+        if (mkdir(SRC(sys)->state_dir, 0700) != 0 && errno != EEXIST)
             return TH_EIO;
     } else {
         const char *tmp = getenv("TMPDIR");
-        snprintf(sys->state_dir, sizeof sys->state_dir,
+        snprintf(SRC(sys)->state_dir, sizeof SRC(sys)->state_dir,
                  "%s/thespian-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-        if (mkdtemp(sys->state_dir) == NULL)
+        if (mkdtemp(SRC(sys)->state_dir) == NULL)
             return TH_EIO;
-        sys->own_state_dir = true;
+        SRC(sys)->own_state_dir = true;
     }
     thi_versions_load(sys);
     return 0;
@@ -62,11 +67,29 @@ thi_sources_init(struct th_system *sys)
 void
 thi_sources_fini(struct th_system *sys)
 {
+    if (SRC(sys) == NULL)
+        return; /* its init found no memory */
     thi_versions_fini(sys); /* its writer first: it reads the record */
     thi_sources_table_fini(sys);
     thi_pending_fini(sys);
-    thi_notify_fini(&sys->src_watchers);
+    thi_notify_fini(&SRC(sys)->src_watchers);
     thi_keys_fini(sys);
-    if (sys->own_state_dir)
-        rm_tree(sys->state_dir);
+    if (SRC(sys)->own_state_dir)
+        rm_tree(SRC(sys)->state_dir);
+    thi_registry_fini(sys);
+    free(SRC(sys));
+    SRC(sys) = NULL;
 }
+
+/* What the core calls (host/core/provider.h). */
+const thi_class_provider_t thi_class_provider = {
+    .init = thi_sources_init,
+    .fini = thi_sources_fini,
+    .resolve = thi_class_resolve,
+    .put = thi_source_put,
+    .hash = thi_source_hash,
+    .count = thi_sources_count,
+    .unmap = thi_source_unmap,
+    .validated = thi_source_validated,
+    .activated = thi_source_activated,
+};

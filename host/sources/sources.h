@@ -1,8 +1,11 @@
 /*
  * host/sources/sources.h — loaded sources (verified, signed bundles mapped
  * into a running system, their version record, their watchers) and the
- * class registry: what host/core, the features and the API call. The
- * files behind it are listed in host/sources/internal.h. Thread-safe:
+ * class registry: what the features and the API call. The core calls
+ * none of it by name: it reaches the entries it needs through the table
+ * thi_class_provider (host/core/provider.h), which sources.c fills from
+ * these. The files behind it are listed in host/sources/internal.h.
+ * Thread-safe:
  * each function takes the locks it needs, except where it says a lock is
  * held or that it runs on the system actor.
  */
@@ -13,6 +16,8 @@
 
 #include "host/core/system.h"
 #include "loader/plugin.h"
+
+struct thi_pending_load;
 
 /* registry.c: classes and plugins. thi_class_resolve finds PLUGIN.CLASS
  * in the named source (hash prefix), else in `own` source first, then among
@@ -27,9 +32,13 @@ int thi_registry_add_plugin(struct th_system *sys, thi_source_t *src,
 void thi_registry_remove_source(struct th_system *sys, thi_source_t *src);
 void thi_registry_fini(struct th_system *sys);
 
-/* sources.c: the subsystem's start and end (create, destroy). */
+/* sources.c: the subsystem's start and end (create, destroy): init makes
+ * SRC(sys); fini frees everything, the registry too, and then it. */
 int thi_sources_init(struct th_system *sys);
 void thi_sources_fini(struct th_system *sys);
+/* table.c: sources mapped now (unloading ones whose code is still mapped
+ * too). */
+size_t thi_sources_count(struct th_system *sys);
 
 /* table.c: the listed sources. A source's classes hold it while an actor
  * of them lives; the last put of an unloading source has it unmapped. */

@@ -1,5 +1,5 @@
 /*
- * host/sources/table.c — the sources a system has listed (sys->sources,
+ * host/sources/table.c — the sources a system has listed (SRC(sys)->sources,
  * under classes_lock): lookup by hash or hash prefix, the holds that
  * count a source's live actors, the listing (sources JSON), and freeing a
  * source's record.
@@ -37,7 +37,7 @@ thi_source_free(thi_source_t *s)
 thi_source_t *
 thi_source_by_hash_locked(struct th_system *sys, const char *hash)
 {
-    for (thi_source_t *s = sys->sources; s; s = s->next)
+    for (thi_source_t *s = SRC(sys)->sources; s; s = s->next)
         if (!strcmp(s->hash, hash))
             return s;
     return NULL;
@@ -54,7 +54,7 @@ thi_source_find(struct th_system *sys, const char *prefix, thi_source_t **out,
                             prefix);
     thi_source_t *found = NULL;
     int matches = 0;
-    for (thi_source_t *s = sys->sources; s; s = s->next)
+    for (thi_source_t *s = SRC(sys)->sources; s; s = s->next)
         if (strncmp(s->hash, prefix, n) == 0) {
             found = s;
             matches++;
@@ -95,7 +95,7 @@ th_system_sources_json(th_system_t *sys, char **out)
 {
     json_t *arr = json_array();
     pthread_mutex_lock(&sys->classes_lock);
-    for (thi_source_t *s = sys->sources; s; s = s->next)
+    for (thi_source_t *s = SRC(sys)->sources; s; s = s->next)
         json_array_append_new(
             arr, json_pack("{s:s, s:s, s:s?, s:s, s:s, s:I, s:b}", "hash",
                            s->hash, "group", s->group, "version", s->version,
@@ -113,7 +113,7 @@ thi_sources_count(struct th_system *sys)
 {
     size_t n = 0;
     pthread_mutex_lock(&sys->classes_lock);
-    for (thi_source_t *s = sys->sources; s; s = s->next)
+    for (thi_source_t *s = SRC(sys)->sources; s; s = s->next)
         n++;
     pthread_mutex_unlock(&sys->classes_lock);
     return n;
@@ -122,7 +122,7 @@ thi_sources_count(struct th_system *sys)
 void
 thi_sources_table_fini(struct th_system *sys)
 {
-    thi_source_t *s = sys->sources;
+    thi_source_t *s = SRC(sys)->sources;
     while (s) {
         thi_source_t *next = s->next;
         if (s->live == 0) {
@@ -138,5 +138,5 @@ thi_sources_table_fini(struct th_system *sys)
         }
         s = next;
     }
-    sys->sources = NULL;
+    SRC(sys)->sources = NULL;
 }

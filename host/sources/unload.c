@@ -30,7 +30,7 @@ void
 thi_source_unmap(struct th_system *sys, thi_source_t *src)
 {
     pthread_mutex_lock(&sys->classes_lock);
-    for (thi_source_t **pp = &sys->sources; *pp; pp = &(*pp)->next)
+    for (thi_source_t **pp = &SRC(sys)->sources; *pp; pp = &(*pp)->next)
         if (*pp == src) {
             *pp = src->next;
             break;

@@ -23,7 +23,7 @@
 static void
 versions_path(struct th_system *sys, char *out, size_t n)
 {
-    snprintf(out, n, "%s/versions.json", sys->state_dir);
+    snprintf(out, n, "%s/versions.json", SRC(sys)->state_dir);
 }
 
 void
@@ -32,33 +32,33 @@ thi_versions_load(struct th_system *sys)
     char path[4200];
     versions_path(sys, path, sizeof path);
     json_error_t je;
-    sys->versions = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
-    if (sys->versions == NULL) {
+    SRC(sys)->versions = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
+    if (SRC(sys)->versions == NULL) {
         if (access(path, F_OK) == 0) {
             thi_log(TH_LOG_ERROR, NULL,
                     "%s is unreadable (%s): loads are refused until it is "
                     "repaired or removed",
                     path, je.text);
-            sys->versions_bad = true;
+            SRC(sys)->versions_bad = true;
         }
-        sys->versions = json_object();
+        SRC(sys)->versions = json_object();
         return;
     }
     const char *k;
     json_t *v;
-    json_object_foreach(sys->versions, k, v) if (!json_is_string(v) ||
+    json_object_foreach(SRC(sys)->versions, k, v) if (!json_is_string(v) ||
                                                  !thi_version_ok(
                                                      json_string_value(v)))
     {
         thi_log(TH_LOG_ERROR, NULL,
                 "%s: group %s has no valid version: loads are refused", path,
                 k);
-        sys->versions_bad = true;
+        SRC(sys)->versions_bad = true;
     }
-    if (!json_is_object(sys->versions)) {
-        sys->versions_bad = true;
-        json_decref(sys->versions);
-        sys->versions = json_object();
+    if (!json_is_object(SRC(sys)->versions)) {
+        SRC(sys)->versions_bad = true;
+        json_decref(SRC(sys)->versions);
+        SRC(sys)->versions = json_object();
     }
 }
 
@@ -80,7 +80,7 @@ versions_write(struct th_system *sys, th_diag_t *d)
     char path[4200];
     versions_path(sys, path, sizeof path);
     pthread_mutex_lock(&sys->classes_lock);
-    char *text = json_dumps(sys->versions, JSON_INDENT(2) | JSON_SORT_KEYS);
+    char *text = json_dumps(SRC(sys)->versions, JSON_INDENT(2) | JSON_SORT_KEYS);
     pthread_mutex_unlock(&sys->classes_lock);
     if (text == NULL)
         return thi_diag_set(d, TH_ENOMEM, "out of memory");
@@ -133,7 +133,7 @@ versions_writer_main(void *arg)
 void
 thi_versions_save(struct th_system *sys)
 {
-    thi_versions_writer_t *w = sys->versions_writer;
+    thi_versions_writer_t *w = SRC(sys)->versions_writer;
     if (w == NULL) {
         w = calloc(1, sizeof *w);
         if (w) {
@@ -153,7 +153,7 @@ thi_versions_save(struct th_system *sys)
                 thi_log(TH_LOG_ERROR, NULL, "%s", d.msg);
             return;
         }
-        sys->versions_writer = w;
+        SRC(sys)->versions_writer = w;
     }
     pthread_mutex_lock(&w->lock);
     w->dirty = true;
@@ -165,7 +165,7 @@ thi_versions_save(struct th_system *sys)
 void
 thi_versions_fini(struct th_system *sys)
 {
-    thi_versions_writer_t *w = sys->versions_writer;
+    thi_versions_writer_t *w = SRC(sys)->versions_writer;
     if (w != NULL) {
         pthread_mutex_lock(&w->lock);
         w->stop = true;
@@ -175,16 +175,16 @@ thi_versions_fini(struct th_system *sys)
         pthread_cond_destroy(&w->cond);
         pthread_mutex_destroy(&w->lock);
         free(w);
-        sys->versions_writer = NULL;
+        SRC(sys)->versions_writer = NULL;
     }
-    json_decref(sys->versions);
-    sys->versions = NULL;
+    json_decref(SRC(sys)->versions);
+    SRC(sys)->versions = NULL;
 }
 
 const char *
 thi_versions_best_locked(struct th_system *sys, const char *group)
 {
-    return json_string_value(json_object_get(sys->versions, group));
+    return json_string_value(json_object_get(SRC(sys)->versions, group));
 }
 
 bool
@@ -194,7 +194,7 @@ thi_versions_raise_locked(struct th_system *sys, const char *group,
     const char *best = thi_versions_best_locked(sys, group);
     if (version == NULL || (best && thi_version_cmp(version, best) <= 0))
         return false;
-    return json_object_set_new(sys->versions, group, json_string(version)) ==
+    return json_object_set_new(SRC(sys)->versions, group, json_string(version)) ==
            0;
 }
 
@@ -204,7 +204,7 @@ th_system_register_director(th_system_t *sys, const th_addr_t *a)
     char text[TH_ADDR_STRLEN];
     th_addr_to_string(a, text, sizeof text);
     pthread_mutex_lock(&sys->classes_lock);
-    sys->director = *a;
+    SRC(sys)->director = *a;
     pthread_mutex_unlock(&sys->classes_lock);
     thi_log(TH_LOG_INFO, NULL,
             "Director registered: %s (it reports which versions run)", text);
@@ -220,10 +220,10 @@ thi_source_activated(struct th_system *sys, thi_env_t *env)
                            NULL);
     const char *hash = json_string_value(json_object_get(o, "sourceHash"));
     pthread_mutex_lock(&sys->classes_lock);
-    bool from_director = !th_addr_is_null(&sys->director) &&
-                         th_addr_eq(&env->msg.sender, &sys->director);
+    bool from_director = !th_addr_is_null(&SRC(sys)->director) &&
+                         th_addr_eq(&env->msg.sender, &SRC(sys)->director);
     thi_source_t *src = NULL;
-    for (thi_source_t *s = sys->sources; from_director && hash && s;
+    for (thi_source_t *s = SRC(sys)->sources; from_director && hash && s;
          s = s->next)
         if (strcmp(s->hash, hash) == 0 && !s->unloading)
             src = s;
@@ -233,7 +233,7 @@ thi_source_activated(struct th_system *sys, thi_env_t *env)
     const char *prev = json_string_value(json_object_get(o, "previous"));
     char line[400] = "";
     thi_source_t *old = NULL;
-    for (thi_source_t *s = sys->sources; src && prev && s; s = s->next)
+    for (thi_source_t *s = SRC(sys)->sources; src && prev && s; s = s->next)
         if (strcmp(s->hash, prev) == 0)
             old = s;
     if (src && old)

@@ -32,7 +32,7 @@ thi_source_notify_watchers(struct th_system *sys, const thi_source_t *s,
     th_system_address_of(sys, &from);
     size_t n;
     pthread_mutex_lock(&sys->classes_lock);
-    th_addr_t *w = thi_notify_copy(&sys->src_watchers, &n);
+    th_addr_t *w = thi_notify_copy(&SRC(sys)->src_watchers, &n);
     pthread_mutex_unlock(&sys->classes_lock);
     for (size_t i = 0; i < n; i++)
         thi_send_system(sys, &from, &w[i], type, text, strlen(text));
@@ -45,17 +45,17 @@ thi_source_watch(struct th_system *sys, const th_addr_t *a, bool on)
 {
     pthread_mutex_lock(&sys->classes_lock);
     if (!on) {
-        thi_notify_remove(&sys->src_watchers, a);
+        thi_notify_remove(&SRC(sys)->src_watchers, a);
         pthread_mutex_unlock(&sys->classes_lock);
         return 0;
     }
-    if (thi_notify_add(&sys->src_watchers, a) != 0) {
+    if (thi_notify_add(&SRC(sys)->src_watchers, a) != 0) {
         pthread_mutex_unlock(&sys->classes_lock);
         return TH_ENOMEM;
     }
     /* a new watcher hears of every source already loaded */
     json_t *all = json_array();
-    for (thi_source_t *s = sys->sources; s; s = s->next)
+    for (thi_source_t *s = SRC(sys)->sources; s; s = s->next)
         if (!s->unloading)
             json_array_append_new(all, availability_body(s));
     pthread_mutex_unlock(&sys->classes_lock);
