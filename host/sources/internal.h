@@ -15,7 +15,8 @@
  *               order, no soname already loaded; closing them again
  *   versions.c  the version record (rollback protection) and its writer
  *   table.c     the listed sources: lookup by hash, holds, listing
- *   unload.c    unloading and, once the last actor is gone, unmapping
+ *   unload.c    a hold's release, unloading and, once the last actor is
+ *               gone, unmapping; what is left at destroy
  *   watchers.c  watchers told of sources loaded and unloaded
  *   sources.c   the subsystem's start and end (state directory)
  *   registry.c  the classes a system can create, and their plugins
@@ -103,10 +104,15 @@ typedef struct thi_pending_load {
                                     itself is listed */
 } thi_pending_t;
 
-/* request.c: the bundle's bytes inside a pending load's payload, after the
- * hash line the authority reads (TH_VALIDATE_SOURCE_HEADER, actor.h). */
-const uint8_t *thi_pending_bundle(const thi_pending_t *p);
-/* Free every pending load (destroy). */
+/* The bundle's bytes inside a pending load's payload, after the hash
+ * line the authority reads (TH_VALIDATE_SOURCE_HEADER, actor.h). */
+static inline const uint8_t *
+thi_pending_bundle(const thi_pending_t *p)
+{
+    return p->bytes->data + TH_VALIDATE_SOURCE_HEADER;
+}
+
+/* request.c: free every pending load (destroy). */
 void thi_pending_fini(struct th_system *sys);
 
 /* keys.c: read the key directory and the authority class from the options
@@ -139,13 +145,13 @@ void thi_source_free(thi_source_t *s);
  * (classes_lock held). */
 thi_source_t *thi_source_by_hash_locked(struct th_system *sys,
                                         const char *hash);
-/* Destroy: free every source no actor runs; of the others only the record
- * (their code may still run). */
-void thi_sources_table_fini(struct th_system *sys);
 
 /* unload.c: have the system actor unmap `src` (never under an actor
  * whose callback frames might still be on this stack). */
 void thi_source_queue_unmap(struct th_system *sys, thi_source_t *src);
+/* Destroy: free every source no actor runs; of the others only the record
+ * (their code may still run). */
+void thi_sources_table_fini(struct th_system *sys);
 
 /* versions.c */
 void thi_versions_load(struct th_system *sys);

@@ -18,12 +18,6 @@
 #include "host/sources/internal.h"
 #include "loader/keyring.h"
 
-const uint8_t *
-thi_pending_bundle(const thi_pending_t *p)
-{
-    return p->bytes->data + TH_VALIDATE_SOURCE_HEADER;
-}
-
 static size_t
 pending_len(const thi_pending_t *p)
 {

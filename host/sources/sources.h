@@ -41,7 +41,8 @@ void thi_sources_fini(struct th_system *sys);
 size_t thi_sources_count(struct th_system *sys);
 
 /* table.c: the listed sources. A source's classes hold it while an actor
- * of them lives; the last put of an unloading source has it unmapped. */
+ * of them lives; the last put (unload.c) of an unloading source has it
+ * unmapped. */
 void thi_source_put(struct th_system *sys, thi_source_t *src);
 void thi_source_hold_locked(thi_source_t *src);   /* classes_lock held */
 bool thi_source_usable(const thi_source_t *src);

@@ -1,8 +1,8 @@
 /*
  * host/sources/table.c — the sources a system has listed (SRC(sys)->sources,
- * under classes_lock): lookup by hash or hash prefix, the holds that
- * count a source's live actors, the listing (sources JSON), and freeing a
- * source's record.
+ * under classes_lock): lookup by hash or hash prefix, the hold that counts
+ * a source's live actors (its release is unload.c's), the listing (sources
+ * JSON), and freeing a source's record.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -76,20 +76,6 @@ thi_source_hold_locked(thi_source_t *src)
     src->live++;
 }
 
-void
-thi_source_put(struct th_system *sys, thi_source_t *src)
-{
-    if (src == NULL)
-        return;
-    pthread_mutex_lock(&sys->classes_lock);
-    bool unmap = --src->live == 0 && src->unloading && !src->unmap_queued;
-    if (unmap)
-        src->unmap_queued = true;
-    pthread_mutex_unlock(&sys->classes_lock);
-    if (unmap)
-        thi_source_queue_unmap(sys, src);
-}
-
 int
 th_system_sources_json(th_system_t *sys, char **out)
 {
@@ -117,26 +103,4 @@ thi_sources_count(struct th_system *sys)
         n++;
     pthread_mutex_unlock(&sys->classes_lock);
     return n;
-}
-
-void
-thi_sources_table_fini(struct th_system *sys)
-{
-    thi_source_t *s = SRC(sys)->sources;
-    while (s) {
-        thi_source_t *next = s->next;
-        if (s->live == 0) {
-            thi_registry_remove_source(sys, s);
-            thi_source_free(s);
-        } else {
-            /* actors still alive after a failed shutdown may still run its
-             * code: leave it mapped, only forget it */
-            free(s->group);
-            free(s->version);
-            free(s->info);
-            json_decref(s->tli);
-        }
-        s = next;
-    }
-    SRC(sys)->sources = NULL;
 }

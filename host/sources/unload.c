@@ -1,8 +1,8 @@
 /*
- * host/sources/unload.c — unloading: creations of the source's classes
- * stop at once; its code is unmapped by the system actor when its last
- * actor is gone (the hold count reaches zero, table.c), and the watchers
- * hear UnloadedSource then.
+ * host/sources/unload.c — the end of a source's life: unloading stops
+ * creations of its classes at once; the release of its last actor's hold
+ * (thi_source_put) has the system actor unmap its code, and the watchers
+ * hear UnloadedSource then; at destroy, what is left is freed.
  */
 #include <string.h>
 
@@ -24,6 +24,20 @@ thi_source_queue_unmap(struct th_system *sys, thi_source_t *src)
     th_addr_t root;
     th_system_address_of(sys, &root);
     thi_deliver(sys, &root, env);
+}
+
+void
+thi_source_put(struct th_system *sys, thi_source_t *src)
+{
+    if (src == NULL)
+        return;
+    pthread_mutex_lock(&sys->classes_lock);
+    bool unmap = --src->live == 0 && src->unloading && !src->unmap_queued;
+    if (unmap)
+        src->unmap_queued = true;
+    pthread_mutex_unlock(&sys->classes_lock);
+    if (unmap)
+        thi_source_queue_unmap(sys, src);
 }
 
 void
@@ -75,4 +89,26 @@ th_system_unload_source(th_system_t *sys, const char *prefix,
                         char hash_out[65], th_diag_t *d)
 {
     return thi_source_unload(sys, prefix ? prefix : "", hash_out, d);
+}
+
+void
+thi_sources_table_fini(struct th_system *sys)
+{
+    thi_source_t *s = SRC(sys)->sources;
+    while (s) {
+        thi_source_t *next = s->next;
+        if (s->live == 0) {
+            thi_registry_remove_source(sys, s);
+            thi_source_free(s);
+        } else {
+            /* actors still alive after a failed shutdown may still run its
+             * code: leave it mapped, only forget it */
+            free(s->group);
+            free(s->version);
+            free(s->info);
+            json_decref(s->tli);
+        }
+        s = next;
+    }
+    SRC(sys)->sources = NULL;
 }
