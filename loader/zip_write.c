@@ -214,13 +214,16 @@ thi_bundle_build(uint8_t **out, size_t *out_len, const char *group,
                           a ? archive_error_string(a) : "out of memory");
         goto out;
     }
-    rc = add_entry(a, THI_MANIFEST_NAME, (const uint8_t *)mtext,
-                   strlen(mtext), 0644);
+    /* the manifest and code are stored: a host reads them at each load,
+     * hashing the larger stored entry costs less than inflating it, and a
+     * load with nothing to inflate sets up no inflater (bench/RESULTS.md);
+     * data, which a host never reads, stays deflated. Each call sets the
+     * method of the entries after it. */
+    rc = archive_write_zip_set_compression_store(a) == ARCHIVE_OK
+             ? add_entry(a, THI_MANIFEST_NAME, (const uint8_t *)mtext,
+                         strlen(mtext), 0644)
+             : TH_EIO;
     for (size_t i = 0; rc == 0 && i < n_files; i++) {
-        /* code is stored: a host reads every code byte at each load, and
-         * hashing the larger stored entry costs less than inflating it
-         * (bench/RESULTS.md); data, which a host never reads, stays
-         * deflated. Each call sets the method of the entries after it. */
         bool code = strcmp(sorted[i].kind, "data") != 0;
         if ((code ? archive_write_zip_set_compression_store(a)
                   : archive_write_zip_set_compression_deflate(a)) !=

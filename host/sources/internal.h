@@ -9,8 +9,9 @@
  *   request.c   a load asked for: our own copy verified against the
  *               keyring, then ValidateSource to the Source Authority (or
  *               the system's own word) and its answer, ValidatedSource
- *   load.c      after every yes: platform, ELF policy, version record and
- *               group checks, mapping, classes registered, source listed
+ *   load.c      prepared (archive, platform, ELF policy, sealed code) and,
+ *               after every yes, committed (version record and group
+ *               checks, mapping, classes registered, source listed)
  *   map.c       the code of a source: sealed memfds dlopened in dependency
  *               order, no soname already loaded; closing them again
  *   versions.c  the version record (rollback protection) and its writer
@@ -24,9 +25,10 @@
  * Locks: sys->classes_lock (the core's: it guards slot->cls) guards the
  * table, the pending list, the holds, the version record in memory, the
  * authority, the Director and the watchers; SRC(sys)->keys_lock the
- * keyring; map.c's own lock the process's dynamic linker state across
- * systems. Loads and unmaps run on the system
- * actor, one at a time.
+ * keyring; SRC(sys)->load_lock the commits of loads, one at a time (an
+ * outside load commits on its caller's thread, an actor's on the system
+ * actor); map.c's own lock the process's dynamic linker state across
+ * systems. Unmaps run on the system actor.
  */
 #ifndef TH_HOST_SOURCES_INTERNAL_H
 #define TH_HOST_SOURCES_INTERNAL_H
@@ -63,6 +65,7 @@ struct thi_sources {
     struct thi_versions_writer *versions_writer; /* writes it (versions.c) */
     char state_dir[4096];
     bool own_state_dir;                /* made by us, removed at destroy */
+    pthread_mutex_t load_lock;         /* one commit at a time (load.c) */
 };
 #define SRC(sys) ((sys)->src)
 
@@ -94,14 +97,13 @@ typedef struct thi_pending_load {
     char key[256];               /* the trusted key that verified it */
     bool direct;                 /* no authority: the system vouches */
     th_addr_t requester;         /* actor to tell, or null (outside) */
-    bool done;
-    int rc;
-    th_diag_t diag;
+    th_diag_t diag;              /* why the authority refused */
     bool abandoned;              /* the outside waiter gave up */
-    bool processing;             /* the system actor is loading it: it stays
-                                    listed (classes_lock) so a second load of
-                                    the same bytes sees it until the source
-                                    itself is listed */
+    int verdict;                 /* an outside load's: 1 yes, -1 no (diag
+                                    says why), 0 not yet (state_lock) */
+    bool processing;             /* decided (classes_lock): it stays listed
+                                    so a second load of the same bytes sees
+                                    it until the source itself is listed */
 } thi_pending_t;
 
 /* The bundle's bytes inside a pending load's payload, after the hash
@@ -120,20 +122,42 @@ void thi_pending_fini(struct th_system *sys);
 int thi_keys_init(struct th_system *sys);
 void thi_keys_fini(struct th_system *sys);
 
-/* load.c: everything after the keyring (and the authority, if any) said
- * yes; on failure nothing remains. *record_out: the version record rose,
- * for the caller to save once it answered. System actor only. */
-int thi_source_load(struct th_system *sys, thi_pending_t *p, bool *record_out,
-                    th_diag_t *d);
+/* load.c: a load in two halves. thi_source_prepare does what needs no
+ * yes beyond the keyring's and runs no code of the bundle: the archive
+ * read against its signed manifest, the platform and ELF checks, the code
+ * written into sealed memfds; an outside load does it on its own thread
+ * while the Source Authority decides. thi_source_commit, after every yes,
+ * consults the version record and the group's other versions, maps the
+ * code, registers the classes and lists the source; loads commit one at a
+ * time (SRC(sys)->load_lock). On failure nothing remains. *record_out:
+ * the version record rose, for the caller to save once it answered. */
+typedef struct thi_prepared {
+    thi_bundle_t *b;
+    thi_source_t *s;             /* its record; code not mapped yet */
+    int *fds;                    /* sealed memfds by file, -1 none */
+    char what[80];
+} thi_prepared_t;
+int thi_source_prepare(thi_prepared_t *out, const thi_pending_t *p,
+                       th_diag_t *d);
+int thi_source_commit(struct th_system *sys, thi_pending_t *p,
+                      thi_prepared_t *prep, bool *record_out, th_diag_t *d);
+/* What commit did not take (NULL fields: nothing); safe on a zeroed one. */
+void thi_prepared_free(thi_prepared_t *prep);
 
-/* map.c: map the code of verified bundle `b` into `s` (handles, fds,
- * plugins), private libraries in dependency order, then the plugins, each
- * checked against its manifest entry. Refuses a private soname that
- * names an object already loaded in the process. Serialised across every
- * system of the process. On failure what was mapped stays in `s` for
- * thi_source_free. */
-int thi_source_map(thi_source_t *s, const thi_bundle_t *b, const char *what,
-                   th_diag_t *d);
+/* map.c: every code file of `b` written once into a sealed memfd
+ * (*fds_out, by file index, -1 for data); nothing mapped. */
+int thi_source_seal(const thi_source_t *s, const thi_bundle_t *b,
+                    int **fds_out, th_diag_t *d);
+/* Close the memfds still open in `fds` (n entries) and free it. */
+void thi_source_fds_close(int *fds, size_t n);
+/* Map the sealed code (`fds`, taken: those not kept are closed) of
+ * verified bundle `b` into `s` (handles, fds, plugins), private libraries
+ * in dependency order, then the plugins, each checked against its
+ * manifest entry. Refuses a private soname that names an object already
+ * loaded in the process. Serialised across every system of the process.
+ * On failure what was mapped stays in `s` for thi_source_free. */
+int thi_source_map(thi_source_t *s, const thi_bundle_t *b, int *fds,
+                   const char *what, th_diag_t *d);
 /* Close what thi_source_map opened: plugins, handles in reverse, memfds
  * (kept open for an object the dynamic linker would not unmap). */
 void thi_source_unmap_code(thi_source_t *s);

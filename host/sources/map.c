@@ -181,42 +181,66 @@ map_library(void *arg, size_t i, th_diag_t *d)
     return rc;
 }
 
-/* Every code file into a sealed memfd, then: private libraries first, in
- * an order that satisfies their own dependencies (thi_map_in_order: their
- * users find them by their unique soname, never by a search path), then
- * the plugins. Called with map_lock held. */
+int
+thi_source_seal(const thi_source_t *s, const thi_bundle_t *b, int **fds_out,
+                th_diag_t *d)
+{
+    size_t n = b->n_files;
+    int *fds = malloc((n + 1) * sizeof *fds);
+    if (fds == NULL)
+        return thi_diag_set(d, TH_ENOMEM, "out of memory");
+    for (size_t i = 0; i < n; i++)
+        fds[i] = -1;
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++)
+        if (strcmp(b->files[i].kind, "data"))
+            rc = seal_file(s, &b->files[i], &fds[i], d);
+    if (rc) {
+        thi_source_fds_close(fds, n);
+        return rc;
+    }
+    *fds_out = fds;
+    return 0;
+}
+
+void
+thi_source_fds_close(int *fds, size_t n)
+{
+    if (fds == NULL)
+        return;
+    for (size_t i = 0; i < n; i++)
+        if (fds[i] >= 0)
+            close(fds[i]);
+    free(fds);
+}
+
+/* The sealed memfds mapped: private libraries first, in an order that
+ * satisfies their own dependencies (thi_map_in_order: their users find
+ * them by their unique soname, never by a search path), then the plugins.
+ * Called with map_lock held. */
 static int
-map_source(thi_source_t *s, const thi_bundle_t *b, const char *what,
+map_source(thi_source_t *s, const thi_bundle_t *b, int *fds, const char *what,
            th_diag_t *d)
 {
     size_t n = b->n_files;
     s->handles = calloc(n + 1, sizeof *s->handles);
     s->fds = calloc(n + 1, sizeof *s->fds);
     s->plugins = calloc(n + 1, sizeof *s->plugins);
-    int *fds = malloc((n + 1) * sizeof *fds);
     bool *pending = calloc(n + 1, sizeof *pending);
     int rc = 0;
-    if (!s->handles || !s->fds || !s->plugins || !fds || !pending) {
-        free(fds);
+    if (!s->handles || !s->fds || !s->plugins || !pending) {
         free(pending);
         return thi_diag_set(d, TH_ENOMEM, "out of memory");
     }
     for (size_t i = 0; i < n; i++)
-        fds[i] = -1;
-    for (size_t i = 0; i < n && rc == 0; i++)
-        if (strcmp(b->files[i].kind, "data"))
-            rc = seal_file(s, &b->files[i], &fds[i], d);
-    if (rc == 0) {
-        for (size_t i = 0; i < n; i++)
-            pending[i] = !strcmp(b->files[i].kind, "library");
-        th_diag_t last = {0};
-        map_ctx_t mc = {s, b, fds};
-        rc = thi_map_in_order(n, pending, map_library, &mc, &last);
-        if (rc == TH_ELIMIT) /* no other order finds what the process lacks */
-            rc = thi_diag_set(d, rc, "%s: %s", what, last.msg);
-        else if (rc)
-            rc = thi_diag_set(d, TH_EABI, "%s: library %s", what, last.msg);
-    }
+        pending[i] = !strcmp(b->files[i].kind, "library");
+    th_diag_t last = {0};
+    map_ctx_t mc = {s, b, fds};
+    rc = thi_map_in_order(n, pending, map_library, &mc, &last);
+    if (rc == TH_ELIMIT) /* no other order finds what the process lacks */
+        rc = thi_diag_set(d, rc, "%s: %s", what, last.msg);
+    else if (rc)
+        rc = thi_diag_set(d, TH_EABI, "%s: library %s", what, last.msg);
     free(pending);
     for (size_t i = 0; i < n && rc == 0; i++) {
         if (strcmp(b->files[i].kind, "plugin"))
@@ -253,10 +277,6 @@ map_source(thi_source_t *s, const thi_bundle_t *b, const char *what,
                  b->files[i].path);
         s->plugins[s->n_plugins++] = p;
     }
-    for (size_t i = 0; i < n; i++)
-        if (fds[i] >= 0)
-            close(fds[i]);
-    free(fds);
     return rc;
 }
 
@@ -265,8 +285,8 @@ map_source(thi_source_t *s, const thi_bundle_t *b, const char *what,
  * object rather than to the bundle's own library. Checked and mapped
  * under map_lock, so no other load maps that name in between. */
 int
-thi_source_map(thi_source_t *s, const thi_bundle_t *b, const char *what,
-               th_diag_t *d)
+thi_source_map(thi_source_t *s, const thi_bundle_t *b, int *fds,
+               const char *what, th_diag_t *d)
 {
     int rc = 0;
     pthread_mutex_lock(&map_lock);
@@ -288,8 +308,9 @@ thi_source_map(thi_source_t *s, const thi_bundle_t *b, const char *what,
         }
     }
     if (rc == 0)
-        rc = map_source(s, b, what, d);
+        rc = map_source(s, b, fds, what, d);
     pthread_mutex_unlock(&map_lock);
+    thi_source_fds_close(fds, b->n_files); /* those not kept */
     return rc;
 }
 

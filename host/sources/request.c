@@ -3,10 +3,12 @@
  * runtime verifies every bundle itself first, on its own copy of the
  * bytes, against the keyring (keys.c). A Source Authority, when the
  * system registered one, is an additional gate (ValidateSource): it may
- * refuse what the keyring accepted, never accept what it refused. Without
- * one the system actor, which serialises every load, loads it on its own
- * word. Its answer, ValidatedSource, reaches thi_source_validated on the
- * system actor, which loads (load.c) and answers the requester.
+ * refuse what the keyring accepted, never accept what it refused; without
+ * one the system's own word stands. Its answer, ValidatedSource, reaches
+ * thi_source_validated on the system actor. A load from outside
+ * (th_system_load_source) prepares the source on its caller's thread while
+ * the authority decides, and commits it there once the answer is yes; an
+ * actor's load is prepared and committed by the system actor (load.c).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -34,6 +36,21 @@ pending_take(struct th_system *sys, const char *hash)
             return p;
         }
     return NULL;
+}
+
+/* `p` off the pending list (if still there) and freed. */
+static void
+pending_drop(struct th_system *sys, thi_pending_t *p)
+{
+    pthread_mutex_lock(&sys->classes_lock);
+    for (thi_pending_t **pp = &SRC(sys)->pending; *pp; pp = &(*pp)->next)
+        if (*pp == p) {
+            *pp = p->next;
+            break;
+        }
+    pthread_mutex_unlock(&sys->classes_lock);
+    thi_payload_release(p->bytes);
+    free(p);
 }
 
 /* The system actor got ValidatedSource: only the registered authority's
@@ -71,34 +88,41 @@ thi_source_validated(struct th_system *sys, thi_env_t *env)
         return;
     }
     th_diag_t d = {0};
-    int rc;
-    bool record = false;
-    if (json_is_true(json_object_get(o, "valid"))) {
-        rc = thi_source_load(sys, p, &record, &d);
-    } else {
+    bool valid = json_is_true(json_object_get(o, "valid"));
+    if (!valid) {
         const char *why = json_string_value(json_object_get(o, "reason"));
-        rc = thi_diag_set(&d, TH_EBADSIG,
-                          "source %.12s refused by the Source Authority: %s",
-                          p->hash, why ? why : "no reason given");
+        thi_diag_set(&d, TH_EBADSIG,
+                     "source %.12s refused by the Source Authority: %s",
+                     p->hash, why ? why : "no reason given");
     }
     json_decref(o);
+    if (th_addr_is_null(&p->requester)) {
+        /* an outside load: its caller, which prepared it meanwhile,
+         * commits it; if it gave up, dropping it is ours */
+        pthread_mutex_lock(&sys->state_lock);
+        bool abandoned = p->abandoned;
+        if (!abandoned) {
+            p->verdict = valid ? 1 : -1;
+            p->diag = d;
+            pthread_cond_broadcast(&sys->state_cond);
+        }
+        pthread_mutex_unlock(&sys->state_lock);
+        if (abandoned)
+            pending_drop(sys, p);
+        return;
+    }
+    /* an actor's load: prepared and committed here */
+    int rc = TH_EBADSIG;
+    bool record = false;
+    if (valid) {
+        thi_prepared_t prep;
+        rc = thi_source_prepare(&prep, p, &d);
+        if (rc == 0)
+            rc = thi_source_commit(sys, p, &prep, &record, &d);
+    }
     if (rc)
         thi_log(TH_LOG_ERROR, NULL, "%s", d.msg);
-    pthread_mutex_lock(&sys->classes_lock);
-    pending_take(sys, p->hash); /* the source, if any, is listed now */
-    pthread_mutex_unlock(&sys->classes_lock);
-    pthread_mutex_lock(&sys->state_lock);
-    p->rc = rc;
-    p->diag = d;
-    p->done = true;
-    bool abandoned = p->abandoned;
-    bool outside = th_addr_is_null(&p->requester);
-    pthread_cond_broadcast(&sys->state_cond);
-    pthread_mutex_unlock(&sys->state_lock);
-    if (abandoned || !outside) {
-        thi_payload_release(p->bytes);
-        free(p);
-    }
+    pending_drop(sys, p); /* the source, if any, is listed now */
     if (record)
         thi_versions_save(sys);
 }
@@ -181,6 +205,12 @@ thi_source_request(struct th_system *sys, const th_addr_t *requester,
     th_addr_t root, authority = SRC(sys)->authority;
     th_system_address_of(sys, &root);
     p->direct = th_addr_is_null(&authority);
+    if (p->direct && requester == NULL) {
+        /* no authority and a caller that commits itself: the system's
+         * word needs no message */
+        p->verdict = 1;
+        p->processing = true;
+    }
     p->next = SRC(sys)->pending;
     SRC(sys)->pending = p;
     if (!p->direct)
@@ -188,9 +218,10 @@ thi_source_request(struct th_system *sys, const th_addr_t *requester,
     pthread_mutex_unlock(&sys->classes_lock);
     if (out)
         *out = p;
+    if (p->direct && requester == NULL)
+        return 0;
     if (p->direct) {
-        /* no authority: the system actor, which serialises every load,
-         * loads it on its own word */
+        /* no authority: the system actor loads it on its own word */
         char body[120];
         snprintf(body, sizeof body, "{\"sourceHash\":\"%s\",\"valid\":true}",
                  hash_out);
@@ -223,10 +254,10 @@ out_free:
 }
 
 static bool
-pending_done(void *arg)
+pending_decided(void *arg)
 {
     thi_pending_t *p = arg;
-    return p->done;
+    return p->verdict != 0;
 }
 
 int
@@ -253,9 +284,14 @@ th_system_load_source(th_system_t *sys, const uint8_t *bundle, size_t len,
         }
         return thi_diag_set(d, rc, "%s: %s", what, rd.msg);
     }
+    /* while the Source Authority decides: everything that needs no yes
+     * beyond the keyring's and runs none of the bundle's code */
+    thi_prepared_t prep;
+    th_diag_t pd = {0};
+    int prc = thi_source_prepare(&prep, p, &pd);
     int timeout = sys->opts.authority_timeout_ms;
     if (sys->opts.synchronous) {
-        thi_sched_run_sync(sys, timeout, pending_done, p);
+        thi_sched_run_sync(sys, timeout, pending_decided, p);
         pthread_mutex_lock(&sys->state_lock);
     } else {
         struct timespec ts;
@@ -267,16 +303,18 @@ th_system_load_source(th_system_t *sys, const uint8_t *bundle, size_t len,
             ts.tv_nsec -= 1000000000;
         }
         pthread_mutex_lock(&sys->state_lock);
-        while (!p->done &&
+        while (!p->verdict &&
                pthread_cond_timedwait(&sys->state_cond, &sys->state_lock,
                                       &ts) != ETIMEDOUT)
             ;
     }
-    if (!p->done) {
+    if (!p->verdict) {
         p->abandoned = true;
         pthread_mutex_unlock(&sys->state_lock);
-        /* if the answer never comes, drop the request; one being loaded
-         * right now is freed by the system actor when it is done */
+        if (prc == 0)
+            thi_prepared_free(&prep);
+        /* if the answer never comes, drop the request; one the system
+         * actor is deciding right now is dropped by it */
         pthread_mutex_lock(&sys->classes_lock);
         thi_pending_t *q = p->processing ? NULL : pending_take(sys, hash_out);
         pthread_mutex_unlock(&sys->classes_lock);
@@ -290,14 +328,27 @@ th_system_load_source(th_system_t *sys, const uint8_t *bundle, size_t len,
                             what, timeout);
     }
     pthread_mutex_unlock(&sys->state_lock);
-    rc = p->rc;
+    /* decided: the system actor is done with p, which is ours now */
+    bool record = false;
+    th_diag_t ld = {0};
+    if (p->verdict < 0) {
+        rc = TH_EBADSIG;
+        ld = p->diag;
+        if (prc == 0)
+            thi_prepared_free(&prep);
+    } else if (prc != 0) {
+        rc = prc;
+        ld = pd;
+    } else {
+        rc = thi_source_commit(sys, p, &prep, &record, &ld);
+    }
     if (rc)
-        thi_diag_set(d, rc, "%s", p->diag.msg);
-    thi_payload_release(p->bytes);
-    free(p);
-    return rc;
+        thi_log(TH_LOG_ERROR, NULL, "%s", ld.msg);
+    pending_drop(sys, p); /* the source, if any, is listed now */
+    if (record)
+        thi_versions_save(sys);
+    return rc ? thi_diag_set(d, rc, "%s", ld.msg) : 0;
 }
-
 int
 thi_source_register_authority(struct th_system *sys, const th_addr_t *a,
                               const thi_class_t *cls)

@@ -44,6 +44,7 @@ thi_sources_init(struct th_system *sys)
     SRC(sys) = calloc(1, sizeof *SRC(sys));
     if (SRC(sys) == NULL)
         return TH_ENOMEM;
+    pthread_mutex_init(&SRC(sys)->load_lock, NULL);
     int krc = thi_keys_init(sys);
     if (krc != 0)
         return krc;
@@ -77,6 +78,7 @@ thi_sources_fini(struct th_system *sys)
     if (SRC(sys)->own_state_dir)
         rm_tree(SRC(sys)->state_dir);
     thi_registry_fini(sys);
+    pthread_mutex_destroy(&SRC(sys)->load_lock);
     free(SRC(sys));
     SRC(sys) = NULL;
 }

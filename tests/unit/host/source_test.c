@@ -10,6 +10,7 @@
 #include <dirent.h>
 #include <pthread.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "rt_util.h"
@@ -227,6 +228,69 @@ TH_TEST(unknown_key_runs_nothing)
     th_inbox_destroy(in);
     thi_key_destroy(other);
     th_system_destroy(sys);
+    free(b);
+    fixture_fini(&f);
+}
+
+static int
+open_fds(void)
+{
+    return entries_in("/proc/self/fd");
+}
+
+/* A load from outside prepares the source (archive, ELF policy, sealed
+ * memfds) on its caller's thread while the Source Authority decides, and
+ * commits it there: the plugin's constructor runs on the caller's thread,
+ * and only after the yes. When no answer comes, nothing of the prepared
+ * source stays: no descriptor, no code run, nothing listed. */
+TH_TEST(outside_load_prepares_while_the_authority_decides)
+{
+    fixture_t f;
+    fixture_init(&f);
+    char marker[128], tidf[128];
+    snprintf(marker, sizeof marker, "%s/marker", f.dir);
+    snprintf(tidf, sizeof tidf, "%s/tid", f.dir);
+    setenv("TH_TEST_MARKER", marker, 1);
+    setenv("TH_TEST_MARKER_TID", tidf, 1);
+    const char *const files[][4] = {
+        {"ctor_marker.so", "plugin", rt_plugin_path("ctor_marker")}};
+    size_t len;
+    uint8_t *b = bundle_of(f.key, "marker", "1.0", files, 1, &len);
+    char hash[65];
+    th_diag_t d = {0};
+
+    /* an authority that never answers */
+    th_system_opts_t o = {.workers = 2, .state_dir = f.state,
+                          .authority_timeout_ms = 300,
+                          .authority_class = "rtactors.SilentAuthority"};
+    static const char *const silent[] = {"rtactors", NULL};
+    th_system_t *sys = rt_system(&o, silent);
+    th_inbox_t *in;
+    CHECK_RC(th_inbox_create(sys, &in), 0);
+    th_addr_t s = rt_create(sys, "rtactors.SilentAuthority");
+    /* its status answer comes after its init, which registered it */
+    json_decref(rt_ask(in, &s, TH_MSG_STATUS_REQ, "", TH_MSG_ACTOR_STATUS));
+    th_inbox_destroy(in);
+    int fds_before = open_fds();
+    CHECK_RC(load(sys, b, len, false, hash, &d), TH_ETIMEDOUT);
+    CHECK_EQ(open_fds(), fds_before);
+    CHECK(access(marker, F_OK) != 0);
+    CHECK_EQ(count_sources(sys), 0);
+    th_system_destroy(sys);
+
+    /* the real authority: committed on this thread */
+    sys = fixture_system(&f, true);
+    CHECK_RC(load(sys, b, len, false, hash, &d), 0);
+    uint8_t *t;
+    size_t tl;
+    CHECK_RC(thi_read_file(&t, &tl, tidf, 64, &d), 0);
+    CHECK_EQ(strtol((const char *)t, NULL, 10), (long)syscall(SYS_gettid));
+    free(t);
+    CHECK(access(marker, F_OK) == 0);
+    CHECK_EQ(count_sources(sys), 1);
+    th_system_destroy(sys);
+    unsetenv("TH_TEST_MARKER");
+    unsetenv("TH_TEST_MARKER_TID");
     free(b);
     fixture_fini(&f);
 }
@@ -701,7 +765,9 @@ TH_TEST(bad_plugins_in_signed_bundles_are_refused)
     fixture_fini(&f);
 }
 
-TH_TEST_MAIN(TH_CASE(load_create_and_talk), TH_CASE(no_authority_loads_on_the_keyring_alone),
+TH_TEST_MAIN(TH_CASE(load_create_and_talk),
+             TH_CASE(outside_load_prepares_while_the_authority_decides),
+             TH_CASE(no_authority_loads_on_the_keyring_alone),
              TH_CASE(no_trusted_key_refuses_loads),
              TH_CASE(silent_authority_times_out),
              TH_CASE(unknown_key_runs_nothing),
