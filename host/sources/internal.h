@@ -177,7 +177,7 @@ void thi_source_queue_unmap(struct th_system *sys, thi_source_t *src);
  * (their code may still run). */
 void thi_sources_table_fini(struct th_system *sys);
 
-/* versions.c */
+/* versions.c: read the record and start its writer (create). */
 void thi_versions_load(struct th_system *sys);
 /* The group's highest accepted version, or NULL (classes_lock held). */
 const char *thi_versions_best_locked(struct th_system *sys,
@@ -186,7 +186,8 @@ const char *thi_versions_best_locked(struct th_system *sys,
  * held). True when it moved: the caller then calls thi_versions_save. */
 bool thi_versions_raise_locked(struct th_system *sys, const char *group,
                                const char *version);
-/* Have the record written (off the caller's path). System actor only. */
+/* Have the record written (by the writer, off the caller's path). Any
+ * thread. */
 void thi_versions_save(struct th_system *sys);
 /* Destroy: the last rise reaches the disk; then the record is freed. */
 void thi_versions_fini(struct th_system *sys);

@@ -65,8 +65,9 @@ thi_source_validated(struct th_system *sys, thi_env_t *env)
     pthread_mutex_lock(&sys->classes_lock);
     th_addr_t root;
     th_system_address_of(sys, &root);
-    bool from_authority = th_addr_eq(&env->msg.sender, &SRC(sys)->authority) &&
-                          !th_addr_is_null(&SRC(sys)->authority);
+    const th_addr_t *auth = &SRC(sys)->authority;
+    bool from_authority = th_addr_eq(&env->msg.sender, auth) &&
+                          !th_addr_is_null(auth);
     bool from_system = env->system && th_addr_eq(&env->msg.sender, &root);
     thi_pending_t *p = NULL;
     for (thi_pending_t *q = SRC(sys)->pending; hash && q; q = q->next)
@@ -272,16 +273,8 @@ th_system_load_source(th_system_t *sys, const uint8_t *bundle, size_t len,
     if (rc == 1)
         return 0;
     if (rc != 0) {
-        /* forget a request the authority never received */
-        if (p) {
-            pthread_mutex_lock(&sys->classes_lock);
-            thi_pending_t *q = pending_take(sys, hash_out);
-            pthread_mutex_unlock(&sys->classes_lock);
-            if (q) {
-                thi_payload_release(q->bytes);
-                free(q);
-            }
-        }
+        if (p) /* a request the authority never received */
+            pending_drop(sys, p);
         return thi_diag_set(d, rc, "%s: %s", what, rd.msg);
     }
     /* while the Source Authority decides: everything that needs no yes

@@ -26,8 +26,8 @@ versions_path(struct th_system *sys, char *out, size_t n)
     snprintf(out, n, "%s/versions.json", SRC(sys)->state_dir);
 }
 
-void
-thi_versions_load(struct th_system *sys)
+static void
+versions_read(struct th_system *sys)
 {
     char path[4200];
     versions_path(sys, path, sizeof path);
@@ -127,33 +127,46 @@ versions_writer_main(void *arg)
     return NULL;
 }
 
-/* Ask for the record to be written. Called by the system actor only
- * (every rise happens there), so the writer is started by one thread. If
- * no thread can be started, the record is written here and now. */
+/* The writer starts with the system (thi_versions_load), not at the first
+ * rise: a load that raised the record then only wakes it, and any thread
+ * may ask for a write. NULL when no thread could be started: the writes
+ * are then made by whoever asks. */
+static thi_versions_writer_t *
+writer_start(struct th_system *sys)
+{
+    thi_versions_writer_t *w = calloc(1, sizeof *w);
+    if (w == NULL)
+        return NULL;
+    w->sys = sys;
+    pthread_mutex_init(&w->lock, NULL);
+    pthread_cond_init(&w->cond, NULL);
+    if (thi_thread_start(&w->thread, NULL, versions_writer_main, w) != 0) {
+        pthread_cond_destroy(&w->cond);
+        pthread_mutex_destroy(&w->lock);
+        free(w);
+        return NULL;
+    }
+    pthread_setname_np(w->thread, "th-versions");
+    return w;
+}
+
+void
+thi_versions_load(struct th_system *sys)
+{
+    versions_read(sys);
+    SRC(sys)->versions_writer = writer_start(sys);
+}
+
+/* Ask for the record to be written. Any thread; returns at once. */
 void
 thi_versions_save(struct th_system *sys)
 {
     thi_versions_writer_t *w = SRC(sys)->versions_writer;
     if (w == NULL) {
-        w = calloc(1, sizeof *w);
-        if (w) {
-            w->sys = sys;
-            pthread_mutex_init(&w->lock, NULL);
-            pthread_cond_init(&w->cond, NULL);
-            if (thi_thread_start(&w->thread, NULL, versions_writer_main, w)) {
-                pthread_cond_destroy(&w->cond);
-                pthread_mutex_destroy(&w->lock);
-                free(w);
-                w = NULL;
-            }
-        }
-        if (w == NULL) {
-            th_diag_t d = {0};
-            if (versions_write(sys, &d) != 0)
-                thi_log(TH_LOG_ERROR, NULL, "%s", d.msg);
-            return;
-        }
-        SRC(sys)->versions_writer = w;
+        th_diag_t d = {0};
+        if (versions_write(sys, &d) != 0)
+            thi_log(TH_LOG_ERROR, NULL, "%s", d.msg);
+        return;
     }
     pthread_mutex_lock(&w->lock);
     w->dirty = true;
