@@ -20,7 +20,7 @@ void thi_log_fmt_time(char *buf, size_t size); /* UTC, milliseconds */
  * error, not rotated) instead of $TMPDIR/thespian.log. Only before the
  * first record (thespiand's --logfile); opens it at once. */
 void thi_log_set_internal(const char *path);
-/* A record written whatever the threshold (host/core/dump.c's status
+/* A record written whatever the threshold (host/core/status.c's status
  * dump). */
 void thi_log_status(const char *text);
 

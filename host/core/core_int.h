@@ -27,7 +27,7 @@ extern const char *thi_own_types[THI_FEATURES_MAX] THI_HIDDEN;
  * a start probe's waiter); the envelope itself stays the caller's. */
 void thi_env_args_free(thi_env_t *env);
 
-/* dump.c: the systems the SIGUSR1 status dump covers (th_system_create /
+/* status.c: the systems the SIGUSR1 status dump covers (th_system_create /
  * destroy). */
 void thi_status_dump_register(struct th_system *sys);
 void thi_status_dump_unregister(struct th_system *sys);
@@ -87,10 +87,8 @@ thi_features_after_callback(th_ctx_t *ctx, thi_slot_t *slot)
         thi_features_after_callback_run(ctx, slot);
 }
 
-/* system.c: helpers inbox.c shares */
-void thi_deadline_after(struct timespec *ts, int timeout_ms); /* realtime */
-/* Synchronous mode: run the system after a send from outside; returns rc */
-int thi_ran_after_send(struct th_system *sys, int rc);
+/* inbox.c: an absolute CLOCK_MONOTONIC time timeout_ms from now */
+void thi_deadline_after(struct timespec *ts, int timeout_ms);
 
 /* handoff.c */
 void thi_handle_handoff(th_ctx_t *ctx, thi_slot_t *slot, thi_env_t *env);

@@ -12,6 +12,21 @@
 #include "host/core/core_int.h"
 #include "proto/wire.h"
 
+
+/* An absolute CLOCK_MONOTONIC time timeout_ms from now (the clock the
+ * runtime's condition variables wait on). */
+void
+thi_deadline_after(struct timespec *ts, int timeout_ms)
+{
+    clock_gettime(CLOCK_MONOTONIC, ts);
+    ts->tv_sec += timeout_ms / 1000;
+    ts->tv_nsec += (long)(timeout_ms % 1000) * 1000000;
+    if (ts->tv_nsec >= 1000000000) {
+        ts->tv_sec++;
+        ts->tv_nsec -= 1000000000;
+    }
+}
+
 /* ---- Inboxes ------------------------------------------------------------------- */
 
 struct th_inbox {

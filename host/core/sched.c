@@ -498,3 +498,15 @@ thi_sched_run_sync(struct th_system *sys, int timeout_ms,
     s->sync_running = false;
     return (long)(thi_sched_messages(s) - before);
 }
+
+/* Synchronous mode runs the system after a send from outside, as
+ * Thespian's simpleSystemBase does on tell: when the send returns, what it
+ * caused has happened (timers excepted). sync_queue_only keeps sends
+ * queue-only. A send from inside a run (nested) only queues. */
+int
+thi_ran_after_send(struct th_system *sys, int rc)
+{
+    if (rc == 0 && sys->opts.synchronous && !sys->opts.sync_queue_only)
+        (void)thi_sched_run_sync(sys, 0, NULL, NULL);
+    return rc;
+}

@@ -202,3 +202,10 @@ thi_core_types_init(void)
         if (thi_features[i]->own_type)
             thi_own_types[i] = thi_type_builtin(thi_features[i]->own_type)->name;
 }
+
+/* The system's own address is its root slot's. */
+void
+th_system_address_of(th_system_t *sys, th_addr_t *out)
+{
+    thi_slot_addr(sys, sys->root, sys->root->live_nonce, out);
+}

@@ -135,6 +135,8 @@ const char *thi_sched_busy(thi_sched_t *sched, const thi_slot_t *slot);
 void thi_sched_push(struct th_system *sys, thi_slot_t *slot);
 long thi_sched_run_sync(struct th_system *sys, int timeout_ms,
                         bool (*until)(void *), void *arg);
+/* Synchronous mode: run the system after a send from outside; returns rc */
+int thi_ran_after_send(struct th_system *sys, int rc);
 uint32_t thi_sched_workers(thi_sched_t *sched);
 uint64_t thi_sched_messages(thi_sched_t *sched);
 
@@ -142,7 +144,7 @@ uint64_t thi_sched_messages(thi_sched_t *sched);
 extern const struct th_host_api thi_host_api;
 
 
-/* inbox (system.c) */
+/* inbox (inbox.c) */
 void thi_inbox_deliver(thi_slot_t *slot, thi_env_t *env);
 void thi_inbox_free(struct th_inbox *in);
 

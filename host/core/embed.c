@@ -1,10 +1,11 @@
 /*
- * host/core/system.c — the embeddable system: creation and orderly
- * shutdown, outside access (tell, create), status, and the public names
- * of the printed form of addresses (th_addr_to_string, th_addr_from_string:
- * thin aliases of the one printer, thi_wire_addr_format, which the host's
- * own code calls). Inboxes:
- * host/core/inbox.c.
+ * host/core/embed.c — the system as an embedding program sees it:
+ * creation and orderly shutdown, outside access (tell, create), and the
+ * public names of the printed form of addresses (th_addr_to_string,
+ * th_addr_from_string: thin aliases of the one printer,
+ * thi_wire_addr_format, which the host's own code calls). The struct and
+ * what every core file shares are host/core/system.h; status is
+ * status.c; inboxes inbox.c.
  */
 #include <errno.h>
 #include <jansson.h>
@@ -100,18 +101,6 @@ root_done(void *arg)
     bool done = sys->root_done;
     pthread_mutex_unlock(&sys->state_lock);
     return done;
-}
-
-void
-thi_deadline_after(struct timespec *ts, int timeout_ms)
-{
-    clock_gettime(CLOCK_MONOTONIC, ts);
-    ts->tv_sec += timeout_ms / 1000;
-    ts->tv_nsec += (long)(timeout_ms % 1000) * 1000000;
-    if (ts->tv_nsec >= 1000000000) {
-        ts->tv_sec++;
-        ts->tv_nsec -= 1000000000;
-    }
 }
 
 int
@@ -307,18 +296,6 @@ th_system_create_actor_wait(th_system_t *sys, th_addr_t *out,
     return rc;
 }
 
-/* Synchronous mode runs the system after a send from outside, as
- * Thespian's simpleSystemBase does on tell: when the send returns, what it
- * caused has happened (timers excepted). sync_queue_only keeps sends
- * queue-only. A send from inside a run (nested) only queues. */
-int
-thi_ran_after_send(struct th_system *sys, int rc)
-{
-    if (rc == 0 && sys->opts.synchronous && !sys->opts.sync_queue_only)
-        (void)thi_sched_run_sync(sys, 0, NULL, NULL);
-    return rc;
-}
-
 int
 th_system_tell(th_system_t *sys, const th_addr_t *to, const char *type,
                const void *data, size_t len)
@@ -337,79 +314,6 @@ th_system_tell_name(th_system_t *sys, const char *name, const char *type,
                                                     type, data, len,
                                                     THI_TYPE_OUTSIDE))
                 : TH_EINVAL;
-}
-
-void
-th_system_address_of(th_system_t *sys, th_addr_t *out)
-{
-    thi_slot_addr(sys, sys->root, sys->root->live_nonce, out);
-}
-
-void
-th_system_stats(th_system_t *sys, th_system_stats_t *out)
-{
-    out->live_actors = atomic_load(&sys->live_actors);
-    out->dead_letters = atomic_load(&sys->dead_letters);
-    out->messages = thi_sched_messages(sys->sched);
-    out->pending_timers = 0;
-    for (unsigned i = 0; i < thi_n_features; i++)
-        if (thi_features[i]->stats)
-            thi_features[i]->stats(sys, out);
-}
-
-int
-th_system_status_json(th_system_t *sys, char **out)
-{
-    json_t *o = json_object(), *list = json_array();
-    if (o == NULL || list == NULL) {
-        json_decref(o);
-        json_decref(list);
-        return TH_ENOMEM;
-    }
-    th_addr_t self;
-    char a[TH_ADDR_STRLEN];
-    th_system_address_of(sys, &self);
-    thi_wire_addr_format(&self, a, sizeof a);
-    th_system_stats_t st;
-    th_system_stats(sys, &st);
-    json_object_set_new(o, "name", json_string(sys->name));
-    json_object_set_new(o, "address", json_string(a));
-    json_object_set_new(o, "synchronous", json_boolean(sys->opts.synchronous));
-    json_object_set_new(o, "workers",
-                        json_integer(thi_sched_workers(sys->sched)));
-    json_object_set_new(o, "live_actors", json_integer((json_int_t)st.live_actors));
-    json_object_set_new(o, "dead_letters",
-                        json_integer((json_int_t)st.dead_letters));
-    json_object_set_new(o, "messages", json_integer((json_int_t)st.messages));
-    json_object_set_new(o, "pending_wakeups",
-                        json_integer((json_int_t)st.pending_timers));
-    json_object_set_new(o, "sources",
-                        json_integer((json_int_t)thi_class_provider.count(sys)));
-    /* the process-wide type table: types from outside never count here */
-    unsigned types_n, types_sent;
-    thi_types_count(&types_n, &types_sent);
-    json_object_set_new(o, "message_types",
-                        json_pack("{s:I, s:I, s:I, s:I}", "interned",
-                                  (json_int_t)types_n, "limit",
-                                  (json_int_t)THI_TYPES_MAX, "by_actor_sends",
-                                  (json_int_t)types_sent, "actor_sends_limit",
-                                  (json_int_t)THI_TYPES_SENT_MAX));
-    uint32_t n = atomic_load(&sys->n_slots);
-    for (uint32_t id = 0; id < n && json_array_size(list) < 10000; id++) {
-        thi_slot_t *slot = thi_slot_get(sys, id);
-        if (slot->kind != THI_SLOT_ACTOR || atomic_load(&slot->cls) == NULL)
-            continue;
-        json_t *e = json_object();
-        thi_actor_status(sys, slot, 0, e);
-        json_array_append_new(list, e);
-    }
-    json_t *names = json_object();
-    thi_names_to_json(sys, names);
-    json_object_set_new(o, "names", names);
-    json_object_set_new(o, "actors", list);
-    *out = json_dumps(o, JSON_COMPACT);
-    json_decref(o);
-    return *out ? 0 : TH_ENOMEM;
 }
 
 /* ---- The internal log, for the embedding program ------------------------- */
