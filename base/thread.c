@@ -1,5 +1,6 @@
 /*
- * base/thread.c — threads that take no asynchronous signal (thread.h).
+ * base/thread.c — threads that take no asynchronous signal, and the
+ * deadlines their waits take (thread.h).
  */
 #include <signal.h>
 
@@ -20,4 +21,16 @@ thi_thread_start(pthread_t *t, const pthread_attr_t *attr,
     int rc = pthread_create(t, attr, fn, arg);
     pthread_sigmask(SIG_SETMASK, &prev, NULL);
     return rc;
+}
+
+void
+thi_deadline_after(struct timespec *ts, clockid_t clock, int timeout_ms)
+{
+    clock_gettime(clock, ts);
+    ts->tv_sec += timeout_ms / 1000;
+    ts->tv_nsec += (long)(timeout_ms % 1000) * 1000000;
+    if (ts->tv_nsec >= 1000000000) {
+        ts->tv_sec++;
+        ts->tv_nsec -= 1000000000;
+    }
 }

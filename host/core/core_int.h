@@ -87,8 +87,6 @@ thi_features_after_callback(th_ctx_t *ctx, thi_slot_t *slot)
         thi_features_after_callback_run(ctx, slot);
 }
 
-/* inbox.c: an absolute CLOCK_MONOTONIC time timeout_ms from now */
-void thi_deadline_after(struct timespec *ts, int timeout_ms);
 
 /* handoff.c */
 void thi_handle_handoff(th_ctx_t *ctx, thi_slot_t *slot, thi_env_t *env);

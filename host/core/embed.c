@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "base/array.h"
+#include "base/thread.h"
 #include "host/core/runtime.h"
 #include "host/core/feature.h"
 #include "host/core/core_int.h"
@@ -113,7 +114,7 @@ th_system_stop(th_system_t *sys, int timeout_ms)
         return root_done(sys) ? 0 : TH_ETIMEDOUT;
     }
     struct timespec ts;
-    thi_deadline_after(&ts, timeout_ms < 0 ? 0 : timeout_ms);
+    thi_deadline_after(&ts, CLOCK_MONOTONIC, timeout_ms < 0 ? 0 : timeout_ms);
     int rc = 0;
     pthread_mutex_lock(&sys->state_lock);
     while (!sys->root_done && rc == 0) {
@@ -139,7 +140,7 @@ int
 th_system_wait_stopping(th_system_t *sys, int timeout_ms)
 {
     struct timespec ts;
-    thi_deadline_after(&ts, timeout_ms < 0 ? 0 : timeout_ms);
+    thi_deadline_after(&ts, CLOCK_MONOTONIC, timeout_ms < 0 ? 0 : timeout_ms);
     int rc = 0;
     pthread_mutex_lock(&sys->state_lock);
     while (!atomic_load(&sys->stopping) && rc == 0) {
@@ -279,7 +280,7 @@ th_system_create_actor_wait(th_system_t *sys, th_addr_t *out,
     if (sys->opts.synchronous)
         thi_sched_run_sync(sys, timeout_ms, start_answered, w);
     struct timespec ts;
-    thi_deadline_after(&ts, timeout_ms < 0 ? 0 : timeout_ms);
+    thi_deadline_after(&ts, CLOCK_MONOTONIC, timeout_ms < 0 ? 0 : timeout_ms);
     pthread_mutex_lock(&w->lock);
     while (!w->done && !sys->opts.synchronous) {
         if (timeout_ms < 0)

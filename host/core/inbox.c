@@ -8,24 +8,10 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/thread.h"
 #include "host/core/runtime.h"
 #include "host/core/core_int.h"
 #include "proto/wire.h"
-
-
-/* An absolute CLOCK_MONOTONIC time timeout_ms from now (the clock the
- * runtime's condition variables wait on). */
-void
-thi_deadline_after(struct timespec *ts, int timeout_ms)
-{
-    clock_gettime(CLOCK_MONOTONIC, ts);
-    ts->tv_sec += timeout_ms / 1000;
-    ts->tv_nsec += (long)(timeout_ms % 1000) * 1000000;
-    if (ts->tv_nsec >= 1000000000) {
-        ts->tv_sec++;
-        ts->tv_nsec -= 1000000000;
-    }
-}
 
 /* ---- Inboxes ------------------------------------------------------------------- */
 
@@ -202,7 +188,7 @@ th_inbox_recv(th_inbox_t *in, th_inmsg_t **out, int timeout_ms)
     if (in->sys->opts.synchronous)
         thi_sched_run_sync(in->sys, timeout_ms, inbox_ready, in);
     struct timespec ts;
-    thi_deadline_after(&ts, timeout_ms < 0 ? 0 : timeout_ms);
+    thi_deadline_after(&ts, CLOCK_MONOTONIC, timeout_ms < 0 ? 0 : timeout_ms);
     pthread_mutex_lock(&in->lock);
     /* timeout 0 polls: never sleep, not even the timer slack of a wait
      * whose deadline has passed */

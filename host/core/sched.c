@@ -351,14 +351,8 @@ thi_sched_stop_within(thi_sched_t *s, int timeout_ms)
         return 0;
     atomic_store_explicit(&s->quit, true, memory_order_release);
     notify_all(s);
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts); /* pthread_timedjoin_np's clock */
-    ts.tv_sec += timeout_ms / 1000;
-    ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
-    if (ts.tv_nsec >= 1000000000) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000;
-    }
+    struct timespec ts; /* pthread_timedjoin_np's clock is CLOCK_REALTIME */
+    thi_deadline_after(&ts, CLOCK_REALTIME, timeout_ms);
     uint32_t left = 0;
     for (uint32_t i = 0; i < s->started; i++)
         if (pthread_timedjoin_np(s->workers[i].thread, NULL, &ts) != 0) {

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/thread.h"
 #include "host/log.h"
 #include "host/sources/internal.h"
 #include "loader/keyring.h"
@@ -51,6 +52,20 @@ pending_drop(struct th_system *sys, thi_pending_t *p)
     pthread_mutex_unlock(&sys->classes_lock);
     thi_payload_release(p->bytes);
     free(p);
+}
+
+/* A decided load's end, whoever committed it: a failure logged, `p`
+ * dropped (the source, if any, is listed now), the record's write asked
+ * for if it rose. */
+static void
+load_done(struct th_system *sys, thi_pending_t *p, int rc, bool record,
+          const th_diag_t *d)
+{
+    if (rc)
+        thi_log(TH_LOG_ERROR, NULL, "%s", d->msg);
+    pending_drop(sys, p);
+    if (record)
+        thi_versions_save(sys);
 }
 
 /* The system actor got ValidatedSource: only the registered authority's
@@ -121,11 +136,7 @@ thi_source_validated(struct th_system *sys, thi_env_t *env)
         if (rc == 0)
             rc = thi_source_commit(sys, p, &prep, &record, &d);
     }
-    if (rc)
-        thi_log(TH_LOG_ERROR, NULL, "%s", d.msg);
-    pending_drop(sys, p); /* the source, if any, is listed now */
-    if (record)
-        thi_versions_save(sys);
+    load_done(sys, p, rc, record, &d);
 }
 
 /* Verify `p`'s bytes against the system's keyring (read-locked: a reload
@@ -288,13 +299,7 @@ th_system_load_source(th_system_t *sys, const uint8_t *bundle, size_t len,
         pthread_mutex_lock(&sys->state_lock);
     } else {
         struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        ts.tv_sec += timeout / 1000;
-        ts.tv_nsec += (long)(timeout % 1000) * 1000000;
-        if (ts.tv_nsec >= 1000000000) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000;
-        }
+        thi_deadline_after(&ts, CLOCK_MONOTONIC, timeout);
         pthread_mutex_lock(&sys->state_lock);
         while (!p->verdict &&
                pthread_cond_timedwait(&sys->state_cond, &sys->state_lock,
@@ -335,11 +340,7 @@ th_system_load_source(th_system_t *sys, const uint8_t *bundle, size_t len,
     } else {
         rc = thi_source_commit(sys, p, &prep, &record, &ld);
     }
-    if (rc)
-        thi_log(TH_LOG_ERROR, NULL, "%s", ld.msg);
-    pending_drop(sys, p); /* the source, if any, is listed now */
-    if (record)
-        thi_versions_save(sys);
+    load_done(sys, p, rc, record, &ld);
     return rc ? thi_diag_set(d, rc, "%s", ld.msg) : 0;
 }
 int
